@@ -1,0 +1,61 @@
+# Piaogen: `make run` serves everything, `make test` runs the whole suite.
+# Both create .venv/ and install what is missing, Python and system packages alike.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+# Debian packages WeasyPrint and Chinese PDFs need: Pango, HarfBuzz's subsetter (without it
+# font subsetting falls back to fontTools at seconds an invoice) and a TrueType CJK font.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-droid-fallback
+
+.PHONY: run test deps sysdeps lint format migrate seed bench bench-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.requirements: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+sysdeps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  elif command -v dpkg-query >/dev/null 2>&1; then \
+	    echo "Missing system packages:$$missing (install them with apt-get as root)"; \
+	  fi; \
+	fi
+
+deps: sysdeps $(VENV)/.requirements
+
+migrate: deps
+	$(BIN)/python manage.py migrate --noinput
+
+run: export DEBUG ?= 1
+run: deps
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py runall --port $(PORT)
+
+test: deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: deps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache

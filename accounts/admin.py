@@ -1,0 +1,125 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from .identity import is_mobile, normalize_mobile, validate_mobile
+from .models import AppToken, Partner, PartnerNetworkCode, PartnerToken, SmsCode, User, mobile_digest
+
+
+def search_by_mobile(queryset, search_term: str):
+    """A full mobile typed into a console search finds its account through the digest."""
+    term = normalize_mobile(search_term)
+    if is_mobile(term):
+        return queryset.filter(mobile_digest=mobile_digest(term)), True
+    return None, False
+
+
+class StaffUserCreationForm(forms.ModelForm):
+    mobile_input = forms.CharField(label=_("手机号"), max_length=11)
+    password1 = forms.CharField(label=_("密码"), widget=forms.PasswordInput, strip=False)
+
+    class Meta:
+        model = User
+        fields = ("name", "account_type", "is_staff")
+
+    def clean_mobile_input(self):
+        value = normalize_mobile(self.cleaned_data["mobile_input"])
+        validate_mobile(value)
+        if User.objects.filter(mobile_digest=mobile_digest(value)).exists():
+            raise ValidationError(_("该手机号已注册。"))
+        return value
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.set_mobile(self.cleaned_data["mobile_input"])
+        user.set_password(self.cleaned_data["password1"])
+        if commit:
+            user.save()
+        return user
+
+
+@admin.register(User)
+class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
+    add_form = StaffUserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ("id", "mobile_masked", "name", "account_type", "is_staff", "is_active", "date_joined")
+    list_filter = ("account_type", "is_staff", "is_active", "groups")
+    search_fields = ("mobile_masked", "name", "tax_id")
+    ordering = ("-id",)
+    readonly_fields = ("mobile_masked", "date_joined", "last_login")
+    fieldsets = (
+        (None, {"fields": ("mobile_masked", "password")}),
+        (_("账户"), {"fields": ("account_type", "name", "tax_id")}),
+        (_("权限"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("时间"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"fields": ("mobile_input", "password1", "name", "account_type", "is_staff")}),)
+    filter_horizontal = ("groups",)
+
+    def get_search_results(self, request, queryset, search_term):
+        found, exact = search_by_mobile(queryset, search_term)
+        if exact:
+            return found, False
+        return super().get_search_results(request, queryset, search_term)
+
+
+class NetworkCodeInline(admin.TabularInline):
+    model = PartnerNetworkCode
+    extra = 0
+
+
+@admin.register(Partner)
+class PartnerAdmin(SimpleHistoryAdmin):
+    list_display = ("id", "name", "kind", "tax_id", "is_active", "created_at")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "tax_id", "network_codes__code")
+    inlines = [NetworkCodeInline]
+
+
+@admin.register(PartnerToken)
+class PartnerTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "partner", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("partner",)
+    readonly_fields = ("partner", "prefix", "created_at", "last_used_at")
+    exclude = ("digest",)
+
+    def has_add_permission(self, request):
+        return False  # tokens are created by `manage.py partner_create`, shown once
+
+
+@admin.register(AppToken)
+class AppTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "prefix", "created_at", "last_used_at")
+    exclude = ("digest",)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SmsCode)
+class SmsCodeAdmin(admin.ModelAdmin):
+    """Agents see whether and when a code went out (\"I never got the SMS\"), never the code."""
+
+    list_display = ("mobile_masked", "purpose", "created_at", "expires_at", "tries", "consumed_at")
+    list_filter = ("purpose",)
+    search_fields = ("mobile_masked",)
+    exclude = ("code_digest", "mobile_digest")
+    readonly_fields = ("mobile_masked", "purpose", "scope", "created_at", "expires_at", "tries", "consumed_at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = normalize_mobile(search_term)
+        if is_mobile(term):
+            return queryset.filter(mobile_digest=mobile_digest(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,340 @@
+"""Every write of the accounts app: SMS codes, users, App tokens, partners."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from piaogen.crypto import lookup_digest, new_token, token_digest
+from piaogen.errors import RateLimited, ServiceError
+from piaogen.masking import mask_mobile
+
+from .identity import normalize_mobile, normalize_uscc, validate_mobile, validate_uscc
+from .models import AppToken, Partner, PartnerNetworkCode, PartnerToken, SmsCode, User, mobile_digest
+from .sms import SmsMessage, send_sms
+
+logger = logging.getLogger(__name__)
+
+SMS_TEXTS = {
+    SmsCode.Purpose.REGISTER: "【票根】您正在注册票根账户，验证码{code}，{minutes}分钟内有效。请勿告诉他人。",
+    SmsCode.Purpose.LOGIN: "【票根】您正在登录票根，验证码{code}，{minutes}分钟内有效。请勿告诉他人。",
+    SmsCode.Purpose.RESET: "【票根】您正在重置票根账户密码，验证码{code}，{minutes}分钟内有效。如非本人操作请忽略。",
+    SmsCode.Purpose.BIND: "【票根】您正在将ETC卡绑定到票根账户，验证码{code}，{minutes}分钟内有效。如非本人操作请勿提供给他人。",
+}
+
+
+def _start_of_local_day():
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def clean_mobile(mobile: str, *, field: str = "mobile") -> str:
+    mobile = normalize_mobile(mobile)
+    try:
+        validate_mobile(mobile)
+    except ValidationError as exc:
+        raise ServiceError("invalid", exc.messages[0], errors={field: exc.messages}) from None
+    return mobile
+
+
+def _code_digest(digest: str, purpose: str, scope: str, code: str) -> str:
+    return lookup_digest(f"{digest}:{purpose}:{scope}:{code}", purpose="sms-code")
+
+
+def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: bool = True) -> SmsCode:
+    """Sends a 6-digit code. Refuses a resend within ``SMS_RESEND_SECONDS`` and more than
+    ``SMS_DAILY_CAP`` codes to one number a day (Asia/Shanghai)."""
+    if purpose not in SmsCode.Purpose.values:
+        raise ServiceError("invalid", _("验证码用途无效。"), errors={"purpose": [_("无效的用途。")]})
+    mobile = clean_mobile(mobile)
+    digest = mobile_digest(mobile)
+    if check_account:
+        exists = User.objects.filter(mobile_digest=digest).exists()
+        if purpose == SmsCode.Purpose.REGISTER and exists:
+            raise ServiceError(
+                "already_registered",
+                _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
+                errors={"mobile": [_("该手机号已注册。")]},
+            )
+        if purpose in (SmsCode.Purpose.LOGIN, SmsCode.Purpose.RESET) and not exists:
+            raise ServiceError(
+                "not_registered",
+                _("该手机号尚未注册，请先注册。"),
+                errors={"mobile": [_("该手机号尚未注册。")]},
+            )
+    now = timezone.now()
+    code = f"{secrets.randbelow(10**6):06d}"
+    with transaction.atomic():
+        # Serialise sends to one number so that two requests at once cannot both pass the limits.
+        recent = list(
+            SmsCode.objects.select_for_update()
+            .filter(mobile_digest=digest, created_at__gte=_start_of_local_day())
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+        )
+        if recent:
+            waited = (now - recent[0]).total_seconds()
+            if waited < settings.SMS_RESEND_SECONDS:
+                wait = math.ceil(settings.SMS_RESEND_SECONDS - waited)
+                raise RateLimited(
+                    "sms_too_soon",
+                    _("验证码发送过于频繁，请 %(seconds)s 秒后再试。") % {"seconds": wait},
+                    retry_after=wait,
+                )
+        if len(recent) >= settings.SMS_DAILY_CAP:
+            tomorrow = _start_of_local_day() + timedelta(days=1)
+            raise RateLimited(
+                "sms_daily_cap",
+                _("该手机号今日获取验证码次数已达上限（%(cap)s 次），请明天再试或拨打客服热线 %(hotline)s。")
+                % {"cap": settings.SMS_DAILY_CAP, "hotline": settings.SUPPORT_HOTLINE},
+                retry_after=math.ceil((tomorrow - now).total_seconds()),
+            )
+        sms = SmsCode.objects.create(
+            mobile_digest=digest,
+            mobile_masked=mask_mobile(mobile),
+            purpose=purpose,
+            scope=scope,
+            code_digest=_code_digest(digest, purpose, scope, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
+        )
+        text = SMS_TEXTS[purpose].format(code=code, minutes=settings.SMS_CODE_TTL_SECONDS // 60)
+        message = SmsMessage(mobile=mobile, text=text, purpose=purpose, code=code)
+    # Delivered once the row is committed, outside any transaction, and synchronously: the
+    # user is waiting for it, and the code never transits the broker.
+    _deliver(message)
+    logger.info("sms code sent purpose=%s to=%s", purpose, mask_mobile(mobile))
+    return sms
+
+
+def _deliver(message: SmsMessage) -> None:
+    try:
+        send_sms(message)
+    except Exception:
+        logger.exception("sms delivery failed purpose=%s to=%s", message.purpose, mask_mobile(message.mobile))
+
+
+def sms_code_verify(*, mobile: str, purpose: str, code: str, scope: str = "") -> None:
+    """Checks and consumes the latest code. Wrong tries are counted in their own
+    transaction so that a caller's rollback cannot undo them."""
+    code = (code or "").strip()
+    if not (len(code) == 6 and code.isdigit()):
+        raise ServiceError("code_invalid", _("请输入6位数字验证码。"), errors={"code": [_("验证码为6位数字。")]})
+    mobile = clean_mobile(mobile)
+    digest = mobile_digest(mobile)
+    now = timezone.now()
+    with transaction.atomic():
+        sms = (
+            SmsCode.objects.select_for_update()
+            .filter(mobile_digest=digest, purpose=purpose, scope=scope)
+            .order_by("-created_at")
+            .first()
+        )
+        if sms is None or sms.consumed_at is not None:
+            raise ServiceError("code_missing", _("请先获取短信验证码。"), errors={"code": [_("请先获取短信验证码。")]})
+        if sms.expires_at <= now:
+            raise ServiceError(
+                "code_expired",
+                _("验证码已过期（有效期 %(minutes)s 分钟），请重新获取。")
+                % {"minutes": settings.SMS_CODE_TTL_SECONDS // 60},
+                errors={"code": [_("验证码已过期。")]},
+            )
+        if sms.tries >= settings.SMS_CODE_MAX_TRIES:
+            raise ServiceError(
+                "code_locked",
+                _("验证码错误次数过多，该验证码已失效，请重新获取。"),
+                errors={"code": [_("错误次数过多。")]},
+            )
+        if not secrets.compare_digest(sms.code_digest, _code_digest(digest, purpose, scope, code)):
+            SmsCode.objects.filter(pk=sms.pk).update(tries=F("tries") + 1)
+            left = settings.SMS_CODE_MAX_TRIES - sms.tries - 1
+            wrong = ServiceError(
+                "code_wrong",
+                _("验证码错误，还可尝试 %(left)s 次。") % {"left": left}
+                if left > 0
+                else _("验证码错误次数过多，该验证码已失效，请重新获取。"),
+                errors={"code": [_("验证码错误。")]},
+            )
+        else:
+            wrong = None
+            SmsCode.objects.filter(pk=sms.pk).update(consumed_at=now)
+    if wrong is not None:
+        raise wrong
+
+
+def _clean_password(password: str, user: User | None = None) -> None:
+    try:
+        validate_password(password or "", user=user)
+    except ValidationError as exc:
+        raise ServiceError(
+            "weak_password", _("密码强度不够：") + " ".join(exc.messages), errors={"password": exc.messages}
+        ) from None
+
+
+def user_register(
+    *,
+    mobile: str,
+    code: str,
+    password: str,
+    account_type: str = User.AccountType.PERSONAL,
+    name: str = "",
+    tax_id: str = "",
+) -> User:
+    """Creates an account after every field is valid and the SMS code matches."""
+    mobile = clean_mobile(mobile)
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    tax_id = normalize_uscc(tax_id)
+    if account_type not in User.AccountType.values:
+        errors["account_type"] = [_("账户类型须为个人或单位。")]
+    if len(name) > 100:
+        errors["name"] = [_("名称不能超过100个字符。")]
+    if account_type == User.AccountType.ENTERPRISE:
+        if not name:
+            errors["name"] = [_("单位账户须填写单位名称。")]
+        if not tax_id:
+            errors["tax_id"] = [_("单位账户须填写统一社会信用代码。")]
+        else:
+            try:
+                validate_uscc(tax_id)
+            except ValidationError as exc:
+                errors["tax_id"] = exc.messages
+    else:
+        tax_id = ""
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ServiceError("invalid", first, errors=errors)
+    candidate = User(account_type=account_type, name=name, tax_id=tax_id)
+    candidate.set_mobile(mobile)
+    _clean_password(password, candidate)
+    if User.objects.filter(mobile_digest=candidate.mobile_digest).exists():
+        raise ServiceError(
+            "already_registered",
+            _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
+            errors={"mobile": [_("该手机号已注册。")]},
+        )
+    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.REGISTER, code=code)
+    try:
+        with transaction.atomic():
+            candidate.set_password(password)
+            candidate.save()
+    except IntegrityError:
+        raise ServiceError(
+            "already_registered",
+            _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
+            errors={"mobile": [_("该手机号已注册。")]},
+        ) from None
+    logger.info("user registered id=%s type=%s", candidate.pk, account_type)
+    return candidate
+
+
+LOGIN_FAILED = _("手机号或密码不正确。")
+
+
+def user_authenticate(*, mobile: str, password: str = "", code: str = "") -> User:
+    """Password login, or SMS-code login when a code is given."""
+    mobile = normalize_mobile(mobile)
+    if code:
+        mobile = clean_mobile(mobile)
+        sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.LOGIN, code=code)
+        user = User.objects.filter(mobile_digest=mobile_digest(mobile), is_active=True).first()
+        if user is None:
+            raise ServiceError("login_failed", _("该手机号尚未注册，请先注册。"), status=400)
+        return user
+    user = User.objects.filter(mobile_digest=mobile_digest(mobile)).first()
+    if user is None:
+        User().set_password(password or "x")  # same cost as a real check: no timing oracle
+        raise ServiceError("login_failed", str(LOGIN_FAILED), status=400)
+    if not user.check_password(password or "") or not user.is_active:
+        raise ServiceError("login_failed", str(LOGIN_FAILED), status=400)
+    return user
+
+
+def user_reset_password(*, mobile: str, code: str, password: str) -> User:
+    mobile = clean_mobile(mobile)
+    user = User.objects.filter(mobile_digest=mobile_digest(mobile)).first()
+    if user is None:
+        raise ServiceError(
+            "not_registered", _("该手机号尚未注册，请先注册。"), errors={"mobile": [_("该手机号尚未注册。")]}
+        )
+    _clean_password(password, user)
+    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.RESET, code=code)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        # A new password ends every App session.
+        AppToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return user
+
+
+def user_change_password(*, user: User, old_password: str, new_password: str) -> None:
+    if not user.check_password(old_password or ""):
+        raise ServiceError("login_failed", _("原密码不正确。"), errors={"old_password": [_("原密码不正确。")]})
+    _clean_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+
+
+def app_token_issue(*, user: User) -> str:
+    """Returns the new token; only its digest is stored."""
+    token = new_token()
+    AppToken.objects.create(user=user, digest=token_digest(token), prefix=token[:8])
+    return token
+
+
+def app_token_revoke(*, token: AppToken) -> None:
+    AppToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def partner_create(
+    *, kind: str, name: str, network_codes: list[str] | tuple[str, ...] = (), tax_id: str = ""
+) -> tuple[Partner, str]:
+    """Creates a partner and its first token; returns both (the token in clear, once)."""
+    errors: dict[str, list[str]] = {}
+    if kind not in Partner.Kind.values:
+        errors["kind"] = [_("类型须为 issuer、clearing 或 enterprise。")]
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = [_("请填写名称。")]
+    codes = [c.strip() for c in network_codes]
+    if kind == Partner.Kind.ISSUER:
+        if not codes:
+            errors["network_codes"] = [_("发行方至少需要一个卡片网络编号。")]
+        bad = [c for c in codes if not (len(c) == 4 and c.isdigit())]
+        if bad:
+            errors["network_codes"] = [_("卡片网络编号须为4位数字：%(codes)s") % {"codes": ", ".join(bad)}]
+        taken = list(PartnerNetworkCode.objects.filter(code__in=codes).values_list("code", flat=True))
+        if taken:
+            errors["network_codes"] = [_("卡片网络编号已属于其他发行方：%(codes)s") % {"codes": ", ".join(taken)}]
+    elif codes:
+        errors["network_codes"] = [_("只有发行方拥有卡片网络编号。")]
+    tax_id = normalize_uscc(tax_id)
+    if kind == Partner.Kind.ENTERPRISE and not tax_id:
+        errors["tax_id"] = [_("企业合作方须提供统一社会信用代码。")]
+    if tax_id:
+        try:
+            validate_uscc(tax_id)
+        except ValidationError as exc:
+            errors["tax_id"] = exc.messages
+    if errors:
+        raise ServiceError("invalid", next(iter(errors.values()))[0], errors=errors)
+    with transaction.atomic():
+        partner = Partner.objects.create(kind=kind, name=name, tax_id=tax_id)
+        PartnerNetworkCode.objects.bulk_create([PartnerNetworkCode(partner=partner, code=c) for c in codes])
+        token = partner_token_issue(partner=partner)
+    return partner, token
+
+
+def partner_token_issue(*, partner: Partner) -> str:
+    token = new_token()
+    PartnerToken.objects.create(partner=partner, digest=token_digest(token), prefix=token[:8])
+    return token

@@ -1,0 +1,111 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.generic import FormView
+
+from piaogen.errors import ServiceError
+from piaogen.forms import add_service_error
+from piaogen.masking import mask_mobile
+
+from . import services
+from .forms import ChangePasswordForm, LoginForm, RegisterForm, ResetForm
+from .models import SmsCode
+
+
+class SmsFormView(FormView):
+    """A form with a「获取验证码」button: that button sends the code and keeps what was typed."""
+
+    purpose: str = ""
+
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        if "send_code" in request.POST:
+            form.is_valid()  # to populate cleaned_data for redisplay; errors are cleared below
+            form.errors.clear()
+            try:
+                services.sms_code_send(mobile=request.POST.get("mobile", ""), purpose=self.purpose)
+            except ServiceError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("验证码已发送至 %(mobile)s，%(minutes)s 分钟内有效。")
+                    % {
+                        "mobile": mask_mobile(services.clean_mobile(request.POST.get("mobile", ""))),
+                        "minutes": settings.SMS_CODE_TTL_SECONDS // 60,
+                    },
+                )
+            return self.render_to_response(self.get_context_data(form=form, code_sent=True))
+        return super().post(request, *args, **kwargs)
+
+
+class RegisterView(SmsFormView):
+    template_name = "accounts/register.html"
+    form_class = RegisterForm
+    purpose = SmsCode.Purpose.REGISTER
+
+    def form_valid(self, form):
+        try:
+            user = services.user_register(**form.cleaned_data)
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            return self.form_invalid(form)
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(self.request, _("注册成功，欢迎使用票根。下一步：绑定您的ETC卡。"))
+        return redirect("home")
+
+
+class LoginView(FormView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+
+    def form_valid(self, form):
+        try:
+            user = services.user_authenticate(**form.cleaned_data)
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            return self.form_invalid(form)
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={self.request.get_host()}):
+            target = ""
+        return redirect(target or "home")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["next"] = self.request.GET.get("next", "")
+        return ctx
+
+
+class PasswordResetView(SmsFormView):
+    template_name = "accounts/reset.html"
+    form_class = ResetForm
+    purpose = SmsCode.Purpose.RESET
+
+    def form_valid(self, form):
+        try:
+            services.user_reset_password(**form.cleaned_data)
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("密码已重置，请用新密码登录。"))
+        return redirect("accounts:login")
+
+
+class ProfileView(LoginRequiredMixin, FormView):
+    template_name = "accounts/profile.html"
+    form_class = ChangePasswordForm
+
+    def form_valid(self, form):
+        try:
+            services.user_change_password(user=self.request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            return self.form_invalid(form)
+        update_session_auth_hash(self.request, self.request.user)
+        messages.success(self.request, _("密码已修改。"))
+        return redirect("accounts:profile")

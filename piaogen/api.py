@@ -1,0 +1,190 @@
+"""The API's shared kernel: error mapping and one base view per audience.
+
+Every error answers ``{"code", "message", "errors"}``; no input, however malformed, gets
+a 500 from the parsing layer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from accounts.authentication import AppTokenAuthentication, PartnerTokenAuthentication
+from accounts.models import Partner, User
+
+from .errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                for sub, msgs in _flatten(value).items():
+                    out[f"{key}.{sub}"] = msgs
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for i, item in enumerate(value):
+                    for sub, msgs in _flatten(item).items():
+                        out[f"{key}.{i}.{sub}"] = msgs
+            elif isinstance(value, list):
+                out[str(key)] = [str(v) for v in value]
+            else:
+                out[str(key)] = [str(value)]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(v) for v in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+def error_response(exc: ServiceError) -> Response:
+    response = Response(exc.as_dict(), status=exc.status)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return error_response(exc)
+    if isinstance(exc, Http404):
+        return Response({"code": "not_found", "message": _("找不到该对象。"), "errors": {}}, status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        first = next(iter(errors.values()), [_("请求有误。")])[0]
+        return Response({"code": "invalid", "message": first, "errors": errors}, status=400)
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 1)
+        response = Response(
+            {
+                "code": "too_many_requests",
+                "message": _("请求过于频繁，请 %(s)s 秒后再试。") % {"s": wait},
+                "errors": {},
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(wait)
+        return response
+    if isinstance(exc, exceptions.APIException):
+        codes = {
+            exceptions.NotAuthenticated: ("unauthenticated", _("请提供有效的令牌：Authorization: Bearer <令牌>。")),
+            exceptions.AuthenticationFailed: ("unauthenticated", None),
+            exceptions.PermissionDenied: ("forbidden", _("无权访问该接口。")),
+            exceptions.NotFound: ("not_found", _("找不到该对象。")),
+            exceptions.MethodNotAllowed: ("method_not_allowed", _("不支持该请求方法。")),
+            exceptions.ParseError: ("malformed", _("请求体不是有效的 JSON。")),
+            exceptions.UnsupportedMediaType: ("unsupported_media_type", _("请求体须为 application/json。")),
+            exceptions.NotAcceptable: ("not_acceptable", _("无法提供所请求的格式。")),
+        }
+        code, message = codes.get(type(exc), ("error", None))
+        if message is None:
+            message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else _("请求有误。")
+        response = Response({"code": code, "message": message, "errors": {}}, status=exc.status_code)
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            response["WWW-Authenticate"] = auth_header
+        return response
+    return None
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class IsAppUser(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, User)
+
+
+class PartnerKind(BasePermission):
+    """Lets in partners of the view's ``partner_kinds``; other partners get 403."""
+
+    message = "该合作方类型无权调用此接口。"
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.user, Partner):
+            return False  # DRF answers 401 when no authenticator succeeded
+        kinds = getattr(view, "partner_kinds", ())
+        return not kinds or request.user.kind in kinds
+
+
+class PartnerBurstThrottle(SimpleRateThrottle):
+    scope = "partner_burst"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": f"p{request.user.pk}"}
+
+
+class PartnerSustainedThrottle(PartnerBurstThrottle):
+    scope = "partner_sustained"
+
+
+class AppThrottle(SimpleRateThrottle):
+    scope = "app"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.user, User):
+            return self.cache_format % {"scope": self.scope, "ident": f"u{request.user.pk}"}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class AnonAuthThrottle(SimpleRateThrottle):
+    """Login, registration and SMS requests per client address."""
+
+    scope = "anon_auth"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class AppAPIView(APIView):
+    """Base of ``/api/v1/app/…``: App tokens only; the user is ``request.user``."""
+
+    authentication_classes = [AppTokenAuthentication]
+    permission_classes = [IsAppUser]
+    throttle_classes = [AppThrottle]
+
+
+class AppPublicAPIView(APIView):
+    """App endpoints before login (SMS codes, register, login)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes = [AnonAuthThrottle]
+
+
+class PartnerAPIView(APIView):
+    """Base of ``/api/v1/partner/…``: partner tokens only, limited to ``partner_kinds``."""
+
+    authentication_classes = [PartnerTokenAuthentication]
+    permission_classes = [PartnerKind]
+    throttle_classes = [PartnerBurstThrottle, PartnerSustainedThrottle]
+    partner_kinds: tuple[str, ...] = ()
+
+    @property
+    def partner(self) -> Partner:
+        return self.request.user
+
+
+__all__ = [
+    "AppAPIView",
+    "AppPublicAPIView",
+    "ErrorSerializer",
+    "PartnerAPIView",
+    "error_response",
+    "exception_handler",
+    "status",
+]

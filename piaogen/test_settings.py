@@ -1,0 +1,25 @@
+"""Settings of the test suite: the same as production's but for speed and isolation.
+
+The database and broker still come from the environment, so `.ci/run` runs the suite on
+PostgreSQL and Redis and a laptop on SQLite.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("PIAOGEN_VAR_DIR", os.path.join(tempfile.gettempdir(), f"piaogen-test-{os.getpid()}"))
+
+from .settings import *  # noqa: E402,F403
+from .settings import VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SMS_BACKEND = "accounts.sms.FileBackend"
+SMS_FILE_PATH = str(VAR_DIR / "sms.jsonl")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+STORAGES["default"]["OPTIONS"]["location"] = str(VAR_DIR / "media")  # noqa: F405
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api import urls as accounts_api
+from cards.api import urls as cards_api
+from invoices.api import urls as invoices_api
+from support.api import urls as support_api
+
+from . import views
+from .views import PlaceholderView
+
+_API_APPS = (accounts_api, cards_api, invoices_api, support_api)
+app_api = [p for m in _API_APPS for p in m.app_urlpatterns]
+partner_api = [p for m in _API_APPS for p in m.partner_urlpatterns]
+
+admin.site.site_header = _("票根客户联络中心 · 控制台")
+admin.site.site_title = _("票根客服控制台")
+admin.site.index_title = _("工作台")
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("accounts.urls")),
+    path("cards/", include("cards.urls")),
+    path("", include("invoices.urls")),
+    path("help/", include("support.urls")),
+    path("verify/", PlaceholderView.as_view(page_title=_("发票查验")), name="verify"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/app/", include(app_api)),
+    path("api/v1/partner/", include(partner_api)),
+]

@@ -1,0 +1,102 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import SmsCode
+
+
+class SmsOutbox:
+    """Reads what the file SMS backend wrote, as a user reads their phone."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def messages(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def last_code(self, mobile: str, purpose: str | None = None) -> str:
+        for message in reversed(self.messages()):
+            if message["mobile"] == mobile and (purpose is None or message["purpose"] == purpose):
+                return message["code"]
+        raise AssertionError(f"no SMS to {mobile}")
+
+
+@pytest.fixture
+def sms(settings, tmp_path) -> SmsOutbox:
+    settings.SMS_BACKEND = "accounts.sms.FileBackend"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms.jsonl")
+    return SmsOutbox(tmp_path / "sms.jsonl")
+
+
+def age_sms_codes(seconds: int = 61) -> None:
+    """Moves every SMS code back in time, as if the user had waited before asking again."""
+    from datetime import timedelta
+
+    for row in SmsCode.objects.all():
+        SmsCode.objects.filter(pk=row.pk).update(
+            created_at=row.created_at - timedelta(seconds=seconds),
+            expires_at=row.expires_at - timedelta(seconds=seconds),
+        )
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db, sms):
+    """Registers a user through the service, as a person would (SMS code and all)."""
+    counter = {"n": 0}
+
+    def make(mobile: str | None = None, password: str = "secret123abc", **fields):
+        counter["n"] += 1
+        mobile = mobile or f"1370000{counter['n']:04d}"
+        account_services.sms_code_send(mobile=mobile, purpose=SmsCode.Purpose.REGISTER)
+        code = sms.last_code(mobile, "register")
+        return account_services.user_register(mobile=mobile, code=code, password=password, **fields)
+
+    return make
+
+
+@pytest.fixture
+def app_client(make_user):
+    def client_for(user=None):
+        user = user or make_user()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {account_services.app_token_issue(user=user)}")
+        client.user = user
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def partner_client(db):
+    def client_for(kind: str, name: str = "合作方", network_codes=(), tax_id: str = ""):
+        partner, token = account_services.partner_create(
+            kind=kind, name=name, network_codes=list(network_codes), tax_id=tax_id
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        client.partner = partner
+        return client
+
+    return client_for
+
+
+__all__ = ["settings"]
