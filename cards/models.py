@@ -1,0 +1,252 @@
+"""Issuers, the issuers' card registry, bindings, binding attempts and invoice titles.
+
+The registry holds what each issuer reserved for a card (holder, ID, mobile). ID numbers and
+mobiles are encrypted; the keyed digests beside them are what binding compares, and the masked
+copies are what staff see.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from encrypted_fields.fields import EncryptedCharField
+from simple_history.models import HistoricalRecords
+
+
+class Issuer(models.Model):
+    """A card issuer (发行方) of one province. Configuration loaded by the platform operator."""
+
+    code = models.SlugField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    brand = models.CharField(_("卡品牌"), max_length=32, help_text=_("如 速通卡、粤通卡、苏通卡"))
+    province = models.CharField(_("省份"), max_length=16)
+    province_code = models.CharField(_("省级行政区划代码"), max_length=2, db_index=True)
+    hotline = models.CharField(_("客服热线"), max_length=32, blank=True)
+    is_demo = models.BooleanField(_("演示数据"), default=True, help_text=_("热线等信息未经核实，页面上标注为演示"))
+    partner = models.ForeignKey(
+        "accounts.Partner", verbose_name=_("合作方账户"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="issuers",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("发行方")
+        verbose_name_plural = _("发行方")
+        ordering = ["province_code", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.province}·{self.brand}"
+
+    @property
+    def hotline_label(self) -> str:
+        if not self.hotline:
+            return ""
+        return f"{self.hotline}（演示）" if self.is_demo else self.hotline
+
+
+class IssuerNetworkCode(models.Model):
+    """A card network code (卡片网络编号, the first four digits of a card number)."""
+
+    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="network_codes")
+    code = models.CharField(_("卡片网络编号"), max_length=4, unique=True)
+
+    class Meta:
+        verbose_name = _("卡片网络编号")
+        verbose_name_plural = _("卡片网络编号")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CardType(models.TextChoices):
+    STORED_VALUE = "stored_value", _("储值卡")
+    ACCOUNT = "account", _("记账卡")
+
+
+class VehicleClass(models.TextChoices):
+    PASSENGER = "passenger", _("客车")
+    TRUCK = "truck", _("货车")
+
+
+class PlateColor(models.IntegerChoices):
+    BLUE = 0, _("蓝色")
+    YELLOW = 1, _("黄色")
+    BLACK = 2, _("黑色")
+    WHITE = 3, _("白色")
+    GRADIENT_GREEN = 4, _("渐变绿色")
+    YELLOW_GREEN = 5, _("黄绿双拼色")
+    BLUE_WHITE = 6, _("蓝白渐变色")
+    TEMPORARY = 7, _("临时牌照")
+    GREEN = 11, _("绿色")
+    RED = 12, _("红色")
+
+
+class IdType(models.TextChoices):
+    RESIDENT_ID = "resident_id", _("居民身份证")
+    USCC = "uscc", _("统一社会信用代码")
+    PASSPORT = "passport", _("护照")
+    OTHER = "other", _("其他证件")
+
+
+class Card(models.Model):
+    """One card of an issuer's registry, as last pushed by the issuer."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("正常")
+        CANCELLED = "cancelled", _("已注销")
+
+    card_no = models.CharField(_("卡号"), max_length=20, unique=True)
+    issuer = models.ForeignKey(Issuer, verbose_name=_("发行方"), on_delete=models.PROTECT, related_name="cards")
+    card_type = models.CharField(_("卡类型"), max_length=16, choices=CardType.choices)
+    plate = models.CharField(_("车牌号"), max_length=8, db_index=True)
+    plate_color = models.PositiveSmallIntegerField(_("车牌颜色"), choices=PlateColor.choices)
+    vehicle_class = models.CharField(_("车辆类别"), max_length=16, choices=VehicleClass.choices)
+    holder_name = models.CharField(_("持卡人"), max_length=100)
+    id_type = models.CharField(_("证件类型"), max_length=16, choices=IdType.choices)
+    id_number = EncryptedCharField(_("证件号码"), max_length=32)
+    id_number_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    id_number_masked = models.CharField(_("证件号码（脱敏）"), max_length=32, editable=False)
+    mobile = EncryptedCharField(_("预留手机号"), max_length=11)
+    mobile_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    mobile_masked = models.CharField(_("预留手机号（脱敏）"), max_length=11, db_index=True, editable=False)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Digest of everything the issuer pushed: an unchanged re-push is found without decrypting.
+    fingerprint = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("首次推送"), default=timezone.now)
+    updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
+
+    history = HistoricalRecords(excluded_fields=["id_number", "mobile", "fingerprint"])
+
+    class Meta:
+        verbose_name = _("ETC卡（发行方登记）")
+        verbose_name_plural = _("ETC卡（发行方登记）")
+
+    def __str__(self) -> str:
+        return f"{self.card_no} {self.plate}"
+
+    @property
+    def network_code(self) -> str:
+        return self.card_no[:4]
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.id_type == IdType.USCC
+
+
+class InvoiceTitle(models.Model):
+    """A buyer (发票抬头) a user keeps; copied onto each invoice when it is issued."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("个人")
+        ENTERPRISE = "enterprise", _("单位")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoice_titles")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("名称"), max_length=100)
+    tax_id = models.CharField(_("纳税人识别号"), max_length=18, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    phone = models.CharField(_("电话"), max_length=32, blank=True)
+    bank = models.CharField(_("开户行"), max_length=100, blank=True)
+    bank_account = models.CharField(_("账号"), max_length=40, blank=True)
+    email = models.EmailField(_("收票邮箱"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("发票抬头")
+        verbose_name_plural = _("发票抬头")
+        constraints = [
+            models.CheckConstraint(condition=Q(kind="personal") | ~Q(tax_id=""), name="enterprise_title_has_tax_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{f' {self.tax_id}' if self.tax_id else ''}"
+
+
+class Binding(models.Model):
+    """A card bound to an account, from binding to unbinding. History is never deleted."""
+
+    class EndKind(models.TextChoices):
+        ACTIVE = "active", _("用户解绑")
+        PASSIVE = "passive", _("发行方信息变更自动解绑")
+        STAFF = "staff", _("客服操作解绑")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bindings")
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bindings")
+    default_title = models.ForeignKey(
+        InvoiceTitle, verbose_name=_("默认抬头"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    bound_at = models.DateTimeField(_("绑定时间"), default=timezone.now)
+    ended_at = models.DateTimeField(_("解绑时间"), null=True, blank=True)
+    end_kind = models.CharField(_("解绑方式"), max_length=16, choices=EndKind.choices, blank=True)
+    end_reason = models.CharField(_("解绑原因"), max_length=200, blank=True)
+    # A passive unbinding is told to the user once, on their next visit.
+    notice_seen_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("绑定关系")
+        verbose_name_plural = _("绑定关系")
+        constraints = [
+            models.UniqueConstraint(fields=["card"], condition=Q(ended_at__isnull=True), name="one_active_binding_per_card"),
+        ]
+        indexes = [models.Index(fields=["user", "ended_at"], name="binding_user_active")]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} → {self.user_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class BindingAttempt(models.Model):
+    """Every binding attempt with its outcome, for caps and for the contact centre."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("待短信确认")
+        BOUND = "bound", _("绑定成功")
+        INVALID = "invalid", _("输入有误")
+        CARD_NOT_FOUND = "card_not_found", _("卡号不存在")
+        CARD_CANCELLED = "card_cancelled", _("卡已注销")
+        ID_MISMATCH = "id_mismatch", _("证件信息不符")
+        MOBILE_MISMATCH = "mobile_mismatch", _("预留手机号不符")
+        ALREADY_BOUND = "already_bound", _("已被其他账户绑定")
+        NOT_ENTERPRISE_CONTACT = "not_enterprise_contact", _("非单位联系人账户")
+        TOO_MANY_ATTEMPTS = "too_many_attempts", _("尝试次数过多")
+        CODE_FAILED = "code_failed", _("短信验证失败")
+
+    FAILURES = (
+        Outcome.CARD_NOT_FOUND, Outcome.CARD_CANCELLED, Outcome.ID_MISMATCH, Outcome.MOBILE_MISMATCH,
+        Outcome.ALREADY_BOUND, Outcome.NOT_ENTERPRISE_CONTACT,
+    )
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="binding_attempts")
+    card_no = models.CharField(_("卡号"), max_length=32)
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts")
+    id_type = models.CharField(_("证件类型"), max_length=16, blank=True)
+    outcome = models.CharField(_("结果"), max_length=32, choices=Outcome.choices)
+    message = models.CharField(_("提示"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("绑卡尝试")
+        verbose_name_plural = _("绑卡尝试")
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="attempt_user_recent"),
+            models.Index(fields=["card_no", "-created_at"], name="attempt_card_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_no} {self.get_outcome_display()}"
