@@ -8,8 +8,9 @@ PORT ?= 8000
 export PORT
 
 # Debian packages WeasyPrint and Chinese PDFs need: Pango, HarfBuzz's subsetter (without it
-# font subsetting falls back to fontTools at seconds an invoice) and a TrueType CJK font.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-droid-fallback
+# font subsetting falls back to fontTools at seconds an invoice), a TrueType CJK font and the
+# Latin font printed beside it (docs/performance.md).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-droid-fallback fonts-dejavu-core
 
 .PHONY: run test deps sysdeps lint format migrate seed bench bench-smoke clean
 

@@ -54,6 +54,7 @@ _SUPERVISOR = {
 _DATA_FIX = {
     "invoices.transit": {"view", "change"},
     "invoices.application": {"view", "change"},
+    "invoices.invoice": {"view", "change"},  # the change page stays read-only; re-render documents
     "cards.invoicetitle": {"view", "change"},
 }
 

@@ -51,8 +51,9 @@ def _code_digest(digest: str, purpose: str, scope: str, code: str) -> str:
 
 
 def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: bool = True) -> SmsCode:
-    """Sends a 6-digit code. Refuses a resend within ``SMS_RESEND_SECONDS`` and more than
-    ``SMS_DAILY_CAP`` codes to one number a day (Asia/Shanghai)."""
+    """Sends a 6-digit code. Refuses a resend for the same purpose within
+    ``SMS_RESEND_SECONDS`` and more than ``SMS_DAILY_CAP`` codes to one number a day
+    (Asia/Shanghai), whatever their purposes."""
     if purpose not in SmsCode.Purpose.values:
         raise ServiceError("invalid", _("验证码用途无效。"), errors={"purpose": [_("无效的用途。")]})
     mobile = clean_mobile(mobile)
@@ -79,10 +80,13 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: 
             SmsCode.objects.select_for_update()
             .filter(mobile_digest=digest, created_at__gte=_start_of_local_day())
             .order_by("-created_at")
-            .values_list("created_at", flat=True)
+            .values_list("created_at", "purpose")
         )
-        if recent:
-            waited = (now - recent[0]).total_seconds()
+        # A resend is the same purpose again; registering and then binding a card whose
+        # reserved mobile is the same number must not wait.
+        same = [at for at, p in recent if p == purpose]
+        if same:
+            waited = (now - same[0]).total_seconds()
             if waited < settings.SMS_RESEND_SECONDS:
                 wait = math.ceil(settings.SMS_RESEND_SECONDS - waited)
                 raise RateLimited(

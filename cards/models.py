@@ -28,8 +28,17 @@ class Issuer(models.Model):
     province_code = models.CharField(_("省级行政区划代码"), max_length=2, db_index=True)
     hotline = models.CharField(_("客服热线"), max_length=32, blank=True)
     is_demo = models.BooleanField(_("演示数据"), default=True, help_text=_("热线等信息未经核实，页面上标注为演示"))
+    # The issuer is the seller of recharge invoices (不征税) of its stored-value cards.
+    tax_id = models.CharField(_("纳税人识别号"), max_length=18, blank=True)
+    address_phone = models.CharField(_("地址、电话"), max_length=240, blank=True)
+    bank_account = models.CharField(_("开户行及账号"), max_length=160, blank=True)
+    machine_no = models.CharField(_("机器编号"), max_length=12, blank=True)
     partner = models.ForeignKey(
-        "accounts.Partner", verbose_name=_("合作方账户"), on_delete=models.PROTECT, null=True, blank=True,
+        "accounts.Partner",
+        verbose_name=_("合作方账户"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="issuers",
     )
 
@@ -197,7 +206,9 @@ class Binding(models.Model):
         verbose_name = _("绑定关系")
         verbose_name_plural = _("绑定关系")
         constraints = [
-            models.UniqueConstraint(fields=["card"], condition=Q(ended_at__isnull=True), name="one_active_binding_per_card"),
+            models.UniqueConstraint(
+                fields=["card"], condition=Q(ended_at__isnull=True), name="one_active_binding_per_card"
+            ),
         ]
         indexes = [models.Index(fields=["user", "ended_at"], name="binding_user_active")]
 
@@ -224,10 +235,15 @@ class BindingAttempt(models.Model):
         NOT_ENTERPRISE_CONTACT = "not_enterprise_contact", _("非单位联系人账户")
         TOO_MANY_ATTEMPTS = "too_many_attempts", _("尝试次数过多")
         CODE_FAILED = "code_failed", _("短信验证失败")
+        CARD_CHANGED = "card_changed", _("验证后发行方更新了卡信息")
 
     FAILURES = (
-        Outcome.CARD_NOT_FOUND, Outcome.CARD_CANCELLED, Outcome.ID_MISMATCH, Outcome.MOBILE_MISMATCH,
-        Outcome.ALREADY_BOUND, Outcome.NOT_ENTERPRISE_CONTACT,
+        Outcome.CARD_NOT_FOUND,
+        Outcome.CARD_CANCELLED,
+        Outcome.ID_MISMATCH,
+        Outcome.MOBILE_MISMATCH,
+        Outcome.ALREADY_BOUND,
+        Outcome.NOT_ENTERPRISE_CONTACT,
     )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

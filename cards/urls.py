@@ -1,10 +1,16 @@
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
-from piaogen.views import PlaceholderView
+from . import views
 
 app_name = "cards"
 urlpatterns = [
-    path("", PlaceholderView.as_view(page_title=_("我的ETC卡")), name="list"),
-    path("titles/", PlaceholderView.as_view(page_title=_("发票抬头")), name="titles"),
+    path("", views.CardListView.as_view(), name="list"),
+    path("bind/", views.BindView.as_view(), name="bind"),
+    path("bind/<uuid:binding_id>/", views.BindConfirmView.as_view(), name="bind_confirm"),
+    path("titles/", views.TitleListView.as_view(), name="titles"),
+    path("titles/new/", views.TitleCreateView.as_view(), name="title_new"),
+    path("titles/<int:pk>/edit/", views.TitleEditView.as_view(), name="title_edit"),
+    path("titles/<int:pk>/delete/", views.TitleDeleteView.as_view(), name="title_delete"),
+    path("<str:card_no>/unbind/", views.UnbindView.as_view(), name="unbind"),
+    path("<str:card_no>/default-title/", views.DefaultTitleView.as_view(), name="default_title"),
 ]

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class InvoicesConfig(AppConfig):
     name = "invoices"
     verbose_name = "通行与发票"
+
+    def ready(self) -> None:
+        from . import services
+        from .documents import checks  # noqa: F401  (registers the rendering system check)
+        from .documents.services import on_issued
+
+        # Documents and mail follow every issuing, queued once its transaction commits.
+        if on_issued not in services.AFTER_ISSUE_HOOKS:
+            services.AFTER_ISSUE_HOOKS.append(on_issued)

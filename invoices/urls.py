@@ -1,11 +1,20 @@
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
-from piaogen.views import PlaceholderView
+from . import downloads, pages, views
 
 app_name = "invoices"
 urlpatterns = [
-    path("trips/", PlaceholderView.as_view(page_title=_("通行记录")), name="transits"),
-    path("apply/", PlaceholderView.as_view(page_title=_("我要开票")), name="apply"),
-    path("invoices/", PlaceholderView.as_view(page_title=_("我的发票")), name="list"),
+    path("trips/", views.TransitListView.as_view(), name="transits"),
+    path("trips/recharges/", views.RechargeListView.as_view(), name="recharges"),
+    path("apply/", pages.ApplyView.as_view(), name="apply"),
+    path("applications/<int:pk>/", pages.ApplicationView.as_view(), name="application"),
+    path("applications/<int:pk>/status.json", pages.ApplicationStatusView.as_view(), name="application_status"),
+    path("applications/<int:pk>/title-change/", pages.TitleChangeView.as_view(), name="title_change"),
+    path("invoices/", pages.InvoiceListView.as_view(), name="list"),
+    path("invoices/<int:pk>/", pages.InvoiceDetailView.as_view(), name="invoice"),
+    path("invoices/<int:pk>/reverse/", pages.InvoiceReverseView.as_view(), name="reverse"),
+    path("invoices/<int:pk>/pdf/", downloads.InvoiceDocumentView.as_view(kind="pdf"), name="invoice_pdf"),
+    path("invoices/<int:pk>/xml/", downloads.InvoiceDocumentView.as_view(kind="xml"), name="invoice_xml"),
+    path("invoices/ledger/", downloads.LedgerExportView.as_view(), name="ledger"),
+    path("applications/<int:pk>/zip/", downloads.ApplicationZipView.as_view(), name="application_zip"),
 ]

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "cards.middleware.UnbindingNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
@@ -193,12 +194,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Rendering and mail on their own queues, so a slow PDF never delays issuing.
+CELERY_TASK_ROUTES = {
+    "invoices.tasks.render_*": {"queue": "render"},
+    "invoices.tasks.deliver_*": {"queue": "mail"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The outbox sweep: applications the broker lost are queued again.
+    "sweep-applications": {"task": "invoices.tasks.sweep_applications", "schedule": 60.0},
+    # Documents and mail whose tasks the broker lost are queued again.
+    "sweep-documents": {"task": "invoices.tasks.sweep_documents", "schedule": 300.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- REST framework and the OpenAPI schema -----------------------------------
@@ -215,6 +226,8 @@ REST_FRAMEWORK = {
         "partner_sustained": env.str("THROTTLE_PARTNER_SUSTAINED", default="20000/day"),
         "app": env.str("THROTTLE_APP", default="600/min"),
         "anon_auth": env.str("THROTTLE_ANON_AUTH", default="60/min"),
+        # Public invoice verification per client address (the per-invoice daily limit is in the database).
+        "verify": env.str("THROTTLE_VERIFY", default="30/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -227,6 +240,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from the installed sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        # personal | enterprise: the type of an account and the kind of an invoice title
+        "AccountTypeEnum": "accounts.models.User.AccountType",
+        "CardStatusEnum": "cards.models.Card.Status",
+    },
 }
 
 # --- SMS ---------------------------------------------------------------------
@@ -256,6 +274,10 @@ INVOICE_NUMBERS_PER_BATCH = env.int("INVOICE_NUMBERS_PER_BATCH", default=9999999
 # The platform's hotline as shown on pages; the shipped value is labelled demo.
 SUPPORT_HOTLINE = env.str("SUPPORT_HOTLINE", default="95022")
 PARTNER_BATCH_LIMIT = 5000
+# Failed binding attempts allowed a day (Asia/Shanghai) per account and per card; binding must
+# never become an oracle for guessing someone's ID number or mobile.
+BINDING_MAX_FAILURES_PER_ACCOUNT = env.int("BINDING_MAX_FAILURES_PER_ACCOUNT", default=5)
+BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default=5)
 
 LOGGING = {
     "version": 1,
@@ -266,8 +288,18 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # WeasyPrint logs every step of every document at INFO; its warnings and errors are enough.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # Demo mode labels every page and the console as showing demo data. Production sets it off.
 DEMO_MODE = env.bool("DEMO_MODE", default=True)
+
+# The contact centre tells a signed-in customer about unread replies to their tickets on
+# every page (support/context_processors.py).
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("support.context_processors.notices")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["TicketStatusEnum"] = "support.models.Ticket.Status"

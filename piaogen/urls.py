@@ -6,10 +6,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.api import urls as accounts_api
 from cards.api import urls as cards_api
 from invoices.api import urls as invoices_api
+from invoices.api.verification import VerifyView
+from invoices.public import VerifyPageView
 from support.api import urls as support_api
 
 from . import views
-from .views import PlaceholderView
 
 _API_APPS = (accounts_api, cards_api, invoices_api, support_api)
 app_api = [p for m in _API_APPS for p in m.app_urlpatterns]
@@ -27,10 +28,11 @@ urlpatterns = [
     path("cards/", include("cards.urls")),
     path("", include("invoices.urls")),
     path("help/", include("support.urls")),
-    path("verify/", PlaceholderView.as_view(page_title=_("发票查验")), name="verify"),
+    path("verify/", VerifyPageView.as_view(), name="verify"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/verify", VerifyView.as_view(), name="api-verify"),
     path("api/v1/app/", include(app_api)),
     path("api/v1/partner/", include(partner_api)),
 ]

@@ -1,4 +1,28 @@
 # This app's slice of the API: app_urlpatterns mount under /api/v1/app/,
 # partner_urlpatterns under /api/v1/partner/.
-app_urlpatterns: list = []
-partner_urlpatterns: list = []
+from django.urls import path
+
+from . import documents, invoicing, views
+
+app_urlpatterns = [
+    path("transits", views.AppTransitsView.as_view(), name="app-transits"),
+    path("recharges", views.AppRechargesView.as_view(), name="app-recharges"),
+    path("applications", invoicing.ApplicationsView.as_view(), name="app-applications"),
+    path("applications/<int:pk>", invoicing.ApplicationDetailView.as_view(), name="app-application"),
+    path("applications/<int:pk>/title-change", invoicing.TitleChangeView.as_view(), name="app-title-change"),
+    path("invoices", invoicing.InvoicesView.as_view(), name="app-invoices"),
+    path("invoices/<int:pk>", invoicing.InvoiceDetailView.as_view(), name="app-invoice"),
+    path("invoices/<int:pk>/reverse", invoicing.InvoiceReverseView.as_view(), name="app-invoice-reverse"),
+    path("invoices/<int:pk>/pdf", documents.InvoicePdfView.as_view(), name="app-invoice-pdf"),
+    path("invoices/<int:pk>/xml", documents.InvoiceXmlView.as_view(), name="app-invoice-xml"),
+    path("invoices/ledger", documents.LedgerView.as_view(), name="app-invoice-ledger"),
+    path("applications/<int:pk>/zip", documents.ApplicationZipView.as_view(), name="app-application-zip"),
+]
+partner_urlpatterns = [
+    path("operators", views.OperatorBatchView.as_view(), name="partner-operators"),
+    path("transits", views.TransitBatchView.as_view(), name="partner-transits"),
+    path("recharges", views.RechargeBatchView.as_view(), name="partner-recharges"),
+    path("invoices", invoicing.PartnerInvoiceFeedView.as_view(), name="partner-invoices"),
+    path("invoices/<str:code>/<str:number>/pdf", documents.PartnerInvoicePdfView.as_view(), name="partner-invoice-pdf"),
+    path("invoices/<str:code>/<str:number>/xml", documents.PartnerInvoiceXmlView.as_view(), name="partner-invoice-xml"),
+]

@@ -1,4 +1,15 @@
 # This app's slice of the API: app_urlpatterns mount under /api/v1/app/,
 # partner_urlpatterns under /api/v1/partner/.
-app_urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_urlpatterns = [
+    path("tickets", views.TicketsView.as_view(), name="app-support-tickets"),
+    path("tickets/<int:pk>", views.TicketView.as_view(), name="app-support-ticket"),
+    path("tickets/<int:pk>/messages", views.TicketMessagesView.as_view(), name="app-support-ticket-messages"),
+    path("tickets/<int:pk>/rate", views.TicketRateView.as_view(), name="app-support-ticket-rate"),
+    path("tickets/<int:pk>/reopen", views.TicketReopenView.as_view(), name="app-support-ticket-reopen"),
+    path("faq", views.FaqView.as_view(), name="app-support-faq"),
+]
 partner_urlpatterns: list = []

@@ -117,3 +117,15 @@ def test_register_code_refused_for_registered_number_and_reset_for_unknown(make_
     with pytest.raises(ServiceError) as exc:
         services.sms_code_send(mobile="13700009999", purpose="reset")
     assert exc.value.code == "not_registered"
+
+
+@pytest.mark.django_db
+def test_another_purpose_is_not_a_resend_but_counts_towards_the_daily_cap(sms, settings):
+    settings.SMS_DAILY_CAP = 2
+    services.sms_code_send(mobile=MOBILE, purpose="register")
+    services.sms_code_send(mobile=MOBILE, purpose="bind", check_account=False)
+    assert [m["purpose"] for m in sms.messages()] == ["register", "bind"]
+    age_sms_codes(61)
+    with pytest.raises(RateLimited) as exc:
+        services.sms_code_send(mobile=MOBILE, purpose="bind", check_account=False)
+    assert exc.value.code == "sms_daily_cap"

@@ -1,0 +1,136 @@
+"""Shared pieces of the benchmarks: a bench database, the production-style server, timing.
+
+Benchmarks run against PostgreSQL (``BENCH_DATABASE_URL``, default a ``piaogen_bench`` database
+on 127.0.0.1) and Redis, with the site served the production way (gunicorn, several workers,
+DEBUG off). They print one JSON line per figure and never assert timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/piaogen_bench"
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    env.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
+    env.setdefault("CELERY_BROKER_URL", env["REDIS_URL"])
+    env.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
+    env.setdefault("DEBUG", "0")
+    env.setdefault("PIAOGEN_VAR_DIR", str(ROOT / "bench" / "out" / "var"))
+    env.setdefault("SMS_BACKEND", "file")
+    env.setdefault("THROTTLE_PARTNER_BURST", "100000/min")
+    env.setdefault("THROTTLE_PARTNER_SUSTAINED", "100000000/day")
+    env.setdefault("THROTTLE_APP", "1000000/min")
+    env.setdefault("THROTTLE_ANON_AUTH", "1000000/min")
+    env.setdefault("THROTTLE_VERIFY", "1000000/min")
+    env.setdefault("DEMO_MODE", "1")
+    env.update(extra)
+    return env
+
+
+def setup_django(**extra: str) -> None:
+    """Configures Django in this process for the bench database."""
+    os.environ.update(bench_env(**extra))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "piaogen.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def ensure_database(url: str | None = None) -> None:
+    """Creates the bench database when it is missing (trust auth on 127.0.0.1)."""
+    import psycopg
+
+    url = url or os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(*args: str, **extra: str) -> str:
+    out = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=bench_env(**extra), capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+@contextmanager
+def server(port: int = 8765, workers: int = 2, threads: int = 1):
+    """gunicorn the production way; yields the base URL and stops it afterwards."""
+    proc = subprocess.Popen(
+        [
+            str(Path(PY).parent / "gunicorn"),
+            "piaogen.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=bench_env(CONN_MAX_AGE="600", ALLOWED_HOSTS="127.0.0.1,localhost"),
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("server did not start")
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def post_json(url: str, body, token: str | None = None, timeout: float = 120):
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, json.loads(r.read())
+
+
+def report(name: str, **figures) -> None:
+    print(json.dumps({"figure": name, **figures}, ensure_ascii=False), flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0

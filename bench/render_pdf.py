@@ -1,0 +1,229 @@
+"""Invoice PDFs: milliseconds and kilobytes per invoice, and the render worker's memory, for the
+font set-up the product uses against the alternatives it was chosen over.
+
+    .venv/bin/python bench/render_pdf.py [--n 200] [--lines 1] [--variants ours,noto-default,...]
+
+Each variant renders the product's own invoice template (invoices/documents/invoice.html) ``n``
+times in a fresh process of its own and prints one JSON line: median and p90 milliseconds, the
+first render (a new process: fontconfig and the FontConfiguration warm up), median KB, the
+fonts embedded, and the process's RSS before, after the first render and after the last.
+
+Variants:
+- ``ours``: DejaVu Sans + Droid Sans Fallback (TrueType), one FontConfiguration per process,
+  HarfBuzz subsetting, the URL fetcher that refuses everything (``rendering.html_to_pdf``);
+- ``ours-new-fontconfig``: the same fonts, a new FontConfiguration for every invoice;
+- ``noto-default``: plain WeasyPrint defaults (``HTML(string=…).write_pdf()``, a new
+  FontConfiguration each time) with Noto Sans CJK SC, the OpenType/CFF collection of Debian's
+  fonts-noto-cjk (skipped when it is not installed; the product never needs it);
+- ``noto-shared-fontconfig``: Noto Sans CJK SC with our shared FontConfiguration;
+- ``no-harfbuzz-subset``: ours with WeasyPrint's HarfBuzz subsetter switched off, i.e. what a
+  machine without libharfbuzz-subset0 does (fontTools); at most 3 renders, it is that slow.
+
+It needs no database. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common  # noqa: E402
+
+VARIANTS = ["ours", "ours-new-fontconfig", "noto-default", "noto-shared-fontconfig", "no-harfbuzz-subset"]
+OUR_FONTS = '"DejaVu Sans", "Droid Sans Fallback"'
+NOTO_FONTS = '"DejaVu Sans", "Noto Sans CJK SC"'
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def invoice_html(lines: int) -> str:
+    from django.template.loader import render_to_string
+
+    from invoices.documents import qr
+    from invoices.documents.capitals import capitals, yuan
+    from invoices.documents.layout import LINE_AREA_ROWS, LINE_HEIGHT_MM, PrintedInvoice, PrintedLine
+
+    printed_lines = [
+        PrintedLine(
+            item="*经营租赁*通行费",
+            plate="豫A12345",
+            vehicle_class="客车",
+            date_from=f"202609{d:02d}",
+            date_to=f"202609{d:02d}",
+            net="94.50",
+            rate="3%",
+            tax="2.83",
+            net_fen=9450,
+            tax_fen=283,
+            rate_percent=3,
+        )
+        for d in range(1, lines + 1)
+    ]
+    total_net, total_tax = 9450 * lines, 283 * lines
+    text = qr.payload(
+        code="041002600112",
+        number="00000001",
+        total_net=total_net,
+        issued_on=__import__("datetime").date(2026, 9, 15),
+        check_code="19671742565944063622",
+    )
+    printed = PrintedInvoice(
+        title="河南增值税电子普通发票",
+        toll_mark="通行费",
+        kind="taxable",
+        kind_label="征税",
+        red=False,
+        code="041002600112",
+        number="00000001",
+        issued_on="2026年09月15日",
+        issued_on_iso="2026-09-15",
+        check_code="19671742565944063622",
+        check_code_groups="19671 74256 59440 63622",
+        machine_no="410000000001",
+        buyer_name="演示科技有限公司",
+        buyer_tax_id="91110000MA01DEM005",
+        buyer_address_phone="北京市海淀区演示路1号 010-12345678",
+        buyer_bank_account="演示银行北京分行 6222000000000001",
+        seller_name="演示河南中原高速公路股份有限公司",
+        seller_tax_id="9141000017000001AC",
+        seller_address_phone="郑州市演示大道1号 0371-12345678",
+        seller_bank_account="演示银行郑州分行 6222000000000002",
+        lines=printed_lines,
+        total_net=yuan(total_net),
+        total_tax=yuan(total_tax),
+        total=yuan(total_net + total_tax),
+        total_capitals=capitals(total_net + total_tax),
+        total_net_fen=total_net,
+        total_tax_fen=total_tax,
+        total_fen=total_net + total_tax,
+        remarks="",
+        payee="系统",
+        reviewer="系统",
+        drawer="票根平台",
+        original_code="",
+        original_number="",
+        qr_text=text,
+        demo=True,
+        qr_svg=qr.svg(text),
+        filler_mm=round(max(0, LINE_AREA_ROWS - lines) * LINE_HEIGHT_MM, 1),
+    )
+    html = render_to_string("invoices/documents/invoice.html", {"inv": printed})
+    assert OUR_FONTS in html, "the template's font stack changed: update the bench"
+    return html
+
+
+def embedded_fonts(pdf: bytes) -> list[str]:
+    try:
+        import io
+
+        import pypdf
+    except ImportError:
+        return []
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return sorted(
+        str(f.get_object()["/BaseFont"]).split("+")[-1] for f in reader.pages[0]["/Resources"]["/Font"].values()
+    )
+
+
+def run_variant(variant: str, n: int, lines: int) -> dict:
+    common.setup_django()
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    from invoices.documents import rendering
+
+    html = invoice_html(lines)
+    if variant.startswith("noto"):
+        if "Noto Sans CJK" not in subprocess.run(["fc-list", ":family"], capture_output=True, text=True).stdout:
+            return {"variant": variant, "skipped": "fonts-noto-cjk is not installed"}
+        html = html.replace(OUR_FONTS, NOTO_FONTS)
+    if variant == "no-harfbuzz-subset":
+        import weasyprint.pdf.fonts
+
+        weasyprint.pdf.fonts.harfbuzz_subset = None
+        n = min(n, 3)
+
+    if variant in ("ours", "noto-shared-fontconfig", "no-harfbuzz-subset"):
+
+        def render() -> bytes:
+            return rendering.html_to_pdf(html)
+    elif variant == "ours-new-fontconfig":
+
+        def render() -> bytes:
+            return HTML(string=html, url_fetcher=rendering._refusing_fetcher()).write_pdf(
+                font_config=FontConfiguration()
+            )
+    elif variant == "noto-default":
+
+        def render() -> bytes:
+            return HTML(string=html).write_pdf()
+    else:
+        raise SystemExit(f"unknown variant {variant}")
+
+    rss_before = rss_mb()
+    times, sizes = [], []
+    pdf = b""
+    rss_after_first = 0.0
+    for i in range(n):
+        started = time.perf_counter()
+        pdf = render()
+        times.append((time.perf_counter() - started) * 1000)
+        sizes.append(len(pdf) / 1024)
+        if i == 0:
+            rss_after_first = rss_mb()
+    steady = times[1:] or times
+    return {
+        "variant": variant,
+        "renders": n,
+        "lines": lines,
+        "first_ms": round(times[0], 1),
+        "median_ms": round(common.median(steady), 1),
+        "p90_ms": round(common.percentile(steady, 90), 1),
+        "median_kb": round(common.median(sizes), 1),
+        "fonts": embedded_fonts(pdf),
+        "rss_mb_before": rss_before,
+        "rss_mb_after_first": rss_after_first,
+        "rss_mb_after_last": rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=200, help="renders per variant (default 200)")
+    parser.add_argument("--lines", type=int, default=1, help="lines per invoice (monthly invoices have one per trip)")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # one variant, in this process
+    args = parser.parse_args()
+    if args.only:
+        print(json.dumps(run_variant(args.only, args.n, args.lines), ensure_ascii=False), flush=True)
+        return
+    load = os.getloadavg()[0]
+    for variant in args.variants.split(","):
+        out = subprocess.run(
+            [common.PY, __file__, "--only", variant, "--n", str(args.n), "--lines", str(args.lines)],
+            capture_output=True,
+            text=True,
+            env=common.bench_env(),
+        )
+        if out.returncode != 0:
+            common.report("render_pdf", variant=variant, error=out.stderr.strip().splitlines()[-1:])
+            continue
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        common.report("render_pdf", **figures, cpus=os.cpu_count(), load_before=round(load, 2))
+
+
+if __name__ == "__main__":
+    main()

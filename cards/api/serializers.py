@@ -1,0 +1,170 @@
+"""Shapes of the cards slice of the API. Serializers type-check and shape; the services judge.
+
+Names are prefixed so that the OpenAPI components stay unique across apps.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from piaogen.masking import mask_name
+
+from ..models import Binding, Card, CardType, IdType, InvoiceTitle, PlateColor, VehicleClass
+from ..services import issuer_info
+
+# --- Partner: the card registry ------------------------------------------------------------
+
+
+class RegistryCardSerializer(serializers.Serializer):
+    """One card as an issuer pushes it (documentation; items are validated one by one)."""
+
+    card_no = serializers.CharField(help_text=_("20位卡号，前4位为本发行方的卡片网络编号"))
+    card_type = serializers.ChoiceField(choices=CardType.choices)
+    plate = serializers.CharField(help_text=_("车牌号，如 京A12345、沪AD12345、粤B12345D"))
+    plate_color = serializers.ChoiceField(choices=PlateColor.choices, help_text=_("车牌颜色代码"))
+    vehicle_class = serializers.ChoiceField(choices=VehicleClass.choices)
+    holder_name = serializers.CharField(max_length=100)
+    id_type = serializers.ChoiceField(choices=IdType.choices)
+    id_number = serializers.CharField(help_text=_("证件号码；居民身份证与统一社会信用代码校验末位校验码"))
+    mobile = serializers.CharField(help_text=_("预留手机号，11位"))
+    status = serializers.ChoiceField(choices=Card.Status.choices, default=Card.Status.ACTIVE)
+
+
+class RegistryPushSerializer(serializers.Serializer):
+    cards = RegistryCardSerializer(many=True, help_text=_("至多 5000 张"))
+
+
+class RegistryRejectionSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text=_("该项在 cards 数组中的位置，从0开始"))
+    id = serializers.CharField(help_text=_("该项的卡号（无法识别时为空）"))
+    code = serializers.ChoiceField(
+        choices=["invalid", "foreign_network_code", "unknown_network_code", "duplicate_in_batch"]
+    )
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class RegistryResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    unbound = serializers.IntegerField(help_text=_("因预留信息变更或注销而自动解绑的卡数"))
+    rejected = RegistryRejectionSerializer(many=True)
+
+
+# --- App: cards and binding ------------------------------------------------------------------
+
+
+class CardIssuerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    province = serializers.CharField()
+    hotline = serializers.CharField()
+    hotline_label = serializers.CharField(help_text=_("展示用热线，演示数据带“（演示）”"))
+    is_demo = serializers.BooleanField()
+
+
+class BoundCardSerializer(serializers.Serializer):
+    """A card bound to the account. Never the holder's ID number or mobile."""
+
+    card_no = serializers.CharField(source="card.card_no")
+    card_type = serializers.CharField(source="card.card_type")
+    plate = serializers.CharField(source="card.plate")
+    plate_color = serializers.IntegerField(source="card.plate_color")
+    vehicle_class = serializers.CharField(source="card.vehicle_class")
+    holder_name_masked = serializers.SerializerMethodField()
+    issuer = serializers.SerializerMethodField()
+    bound_at = serializers.DateTimeField()
+    default_title_id = serializers.IntegerField(allow_null=True)
+
+    def get_holder_name_masked(self, binding: Binding) -> str:
+        return mask_name(binding.card.holder_name)
+
+    @extend_schema_field(CardIssuerSerializer)
+    def get_issuer(self, binding: Binding) -> dict:
+        return issuer_info(binding.card.issuer)
+
+
+class UnbindingNoticeSerializer(serializers.Serializer):
+    card_no = serializers.CharField()
+    plate = serializers.CharField()
+    ended_at = serializers.DateTimeField()
+    end_kind = serializers.ChoiceField(choices=Binding.EndKind.choices)
+    reason = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CardListSerializer(serializers.Serializer):
+    results = BoundCardSerializer(many=True)
+    notices = UnbindingNoticeSerializer(
+        many=True, help_text=_("发行方或客服解绑、用户尚未看到的通知；返回后即视为已读")
+    )
+
+
+class BindStartSerializer(serializers.Serializer):
+    card_no = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    id_type = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="resident_id | uscc | passport | other",
+    )
+    id_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    mobile = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default="", help_text=_("办卡时在发行方预留的手机号")
+    )
+
+
+class BindStartedSerializer(serializers.Serializer):
+    binding_id = serializers.UUIDField()
+    masked_mobile = serializers.CharField(help_text=_("验证码发往的预留手机号（脱敏）"))
+    expires_in = serializers.IntegerField(help_text=_("验证码有效秒数"))
+
+
+class BindRefusalSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[
+            "invalid",
+            "card_not_found",
+            "card_cancelled",
+            "id_mismatch",
+            "mobile_mismatch",
+            "already_bound",
+            "not_enterprise_contact",
+            "too_many_attempts",
+        ]
+    )
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    issuer = CardIssuerSerializer(required=False, help_text=_("原因在发行方时：该卡的发行方与其热线"))
+
+
+class BindConfirmSerializer(serializers.Serializer):
+    binding_id = serializers.CharField(max_length=64)
+    code = serializers.CharField(max_length=16)
+
+
+class DefaultTitleSerializer(serializers.Serializer):
+    title_id = serializers.IntegerField(
+        allow_null=True, min_value=1, max_value=2**63 - 1, help_text=_("null 表示取消默认抬头")
+    )
+
+
+# --- App: invoice titles ----------------------------------------------------------------------
+
+
+class InvoiceTitleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InvoiceTitle
+        fields = ["id", "kind", "name", "tax_id", "address", "phone", "bank", "bank_account", "email"]
+        read_only_fields = fields
+
+
+class InvoiceTitleInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=InvoiceTitle.Kind.choices)
+    name = serializers.CharField(max_length=100)
+    tax_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    bank = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    bank_account = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)

@@ -1,0 +1,216 @@
+"""The cards slice of the API: the issuers' registry push, and the App's cards, binding and titles."""
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from piaogen.errors import ServiceError
+
+from .. import selectors, services
+from . import serializers as s
+
+APP_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
+PARTNER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+
+
+def notice_json(binding) -> dict:
+    return {
+        "card_no": binding.card.card_no,
+        "plate": binding.card.plate,
+        "ended_at": binding.ended_at,
+        "end_kind": binding.end_kind,
+        "reason": binding.end_reason,
+        "message": services.notice_text(binding),
+    }
+
+
+# --- Partner -----------------------------------------------------------------------------------
+
+
+class RegistryPushView(PartnerAPIView):
+    partner_kinds = ("issuer",)
+
+    @extend_schema(
+        operation_id="partner_cards_upsert",
+        request=s.RegistryPushSerializer,
+        responses={200: s.RegistryResultSerializer, **PARTNER_ERRORS},
+        summary="发行方推送ETC卡登记信息（批量、幂等）",
+        description=(
+            "按卡号新增或更新，至多 5000 张一批；同一批再次推送全部计为 unchanged。"
+            "持卡人姓名、证件类型、证件号码、预留手机号变更或卡注销时，该卡自动解绑并短信通知用户（计入 unbound）。"
+            "逐项拒绝：invalid、foreign_network_code（非本发行方的卡片网络编号）、unknown_network_code、"
+            "duplicate_in_batch。"
+        ),
+        examples=[
+            OpenApiExample(
+                "一张储值卡",
+                value={
+                    "cards": [
+                        {
+                            "card_no": "32010000000000000001",
+                            "card_type": "stored_value",
+                            "plate": "苏A12345",
+                            "plate_color": 0,
+                            "vehicle_class": "passenger",
+                            "holder_name": "演示持卡人",
+                            "id_type": "resident_id",
+                            "id_number": "320102199001010037",
+                            "mobile": "13800000001",
+                            "status": "active",
+                        }
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = request.data
+        if not isinstance(data, dict) or "cards" not in data:
+            message = _('请求体应为 {"cards": [ … ]}。')
+            raise ServiceError("invalid", message, errors={"cards": [message]})
+        return Response(services.card_registry_upsert(partner=self.partner, items=data["cards"]))
+
+
+# --- App: cards --------------------------------------------------------------------------------
+
+
+class CardsView(AppAPIView):
+    @extend_schema(
+        operation_id="app_cards_list",
+        responses={200: s.CardListSerializer, 401: ErrorSerializer},
+        summary="我的ETC卡（已绑定）与解绑通知",
+    )
+    def get(self, request):
+        bindings = list(selectors.bound_cards(request.user))
+        notices = services.binding_notices_take(user=request.user)
+        return Response(
+            {
+                "results": s.BoundCardSerializer(bindings, many=True).data,
+                "notices": s.UnbindingNoticeSerializer([notice_json(b) for b in notices], many=True).data,
+            }
+        )
+
+    @extend_schema(
+        operation_id="app_cards_bind",
+        request=s.BindStartSerializer,
+        responses={
+            202: s.BindStartedSerializer,
+            400: s.BindRefusalSerializer,
+            401: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        summary="绑卡第一步：核对预留信息并向预留手机号发送验证码",
+    )
+    def post(self, request):
+        body = s.BindStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        attempt = services.binding_start(user=request.user, **body.validated_data)
+        return Response(
+            {
+                "binding_id": str(attempt.public_id),
+                "masked_mobile": attempt.card.mobile_masked,
+                "expires_in": settings.SMS_CODE_TTL_SECONDS,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class CardConfirmView(AppAPIView):
+    @extend_schema(
+        operation_id="app_cards_confirm",
+        request=s.BindConfirmSerializer,
+        responses={201: s.BoundCardSerializer, 400: s.BindRefusalSerializer, 401: ErrorSerializer},
+        summary="绑卡第二步：提交预留手机号收到的验证码",
+    )
+    def post(self, request):
+        body = s.BindConfirmSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        binding = services.binding_confirm(user=request.user, **body.validated_data)
+        return Response(s.BoundCardSerializer(binding).data, status=status.HTTP_201_CREATED)
+
+
+class CardDetailView(AppAPIView):
+    @extend_schema(operation_id="app_cards_retrieve", responses={200: s.BoundCardSerializer, **APP_ERRORS})
+    def get(self, request, card_no):
+        return Response(s.BoundCardSerializer(selectors.binding_for(request.user, card_no)).data)
+
+    @extend_schema(
+        operation_id="app_cards_unbind",
+        responses={204: OpenApiResponse(description="已解绑"), **APP_ERRORS},
+        summary="解绑ETC卡",
+    )
+    def delete(self, request, card_no):
+        services.binding_end(user=request.user, card_no=card_no)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CardDefaultTitleView(AppAPIView):
+    @extend_schema(
+        operation_id="app_cards_default_title",
+        request=s.DefaultTitleSerializer,
+        responses={200: s.BoundCardSerializer, **APP_ERRORS},
+        summary="设置该卡的默认发票抬头",
+    )
+    def put(self, request, card_no):
+        body = s.DefaultTitleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        binding = services.binding_set_default_title(
+            user=request.user, card_no=card_no, title_id=body.validated_data["title_id"]
+        )
+        return Response(s.BoundCardSerializer(binding).data)
+
+
+# --- App: invoice titles ----------------------------------------------------------------------
+
+
+class TitlesView(AppAPIView):
+    @extend_schema(
+        operation_id="app_titles_list",
+        responses={200: s.InvoiceTitleSerializer(many=True), 401: ErrorSerializer},
+        summary="我的发票抬头",
+    )
+    def get(self, request):
+        return Response(s.InvoiceTitleSerializer(selectors.titles(request.user), many=True).data)
+
+    @extend_schema(
+        operation_id="app_titles_create",
+        request=s.InvoiceTitleInputSerializer,
+        responses={201: s.InvoiceTitleSerializer, **APP_ERRORS},
+        summary="新增发票抬头",
+    )
+    def post(self, request):
+        body = s.InvoiceTitleInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        title = services.invoice_title_create(user=request.user, **body.validated_data)
+        return Response(s.InvoiceTitleSerializer(title).data, status=status.HTTP_201_CREATED)
+
+
+class TitleDetailView(AppAPIView):
+    @extend_schema(operation_id="app_titles_retrieve", responses={200: s.InvoiceTitleSerializer, **APP_ERRORS})
+    def get(self, request, id):
+        return Response(s.InvoiceTitleSerializer(selectors.title_for(request.user, id)).data)
+
+    @extend_schema(
+        operation_id="app_titles_update",
+        request=s.InvoiceTitleInputSerializer(partial=True),
+        responses={200: s.InvoiceTitleSerializer, **APP_ERRORS},
+        summary="修改发票抬头",
+    )
+    def patch(self, request, id):
+        body = s.InvoiceTitleInputSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        title = services.invoice_title_update(user=request.user, title_id=id, **body.validated_data)
+        return Response(s.InvoiceTitleSerializer(title).data)
+
+    @extend_schema(
+        operation_id="app_titles_delete",
+        responses={204: OpenApiResponse(description="已删除"), **APP_ERRORS},
+        summary="删除发票抬头",
+    )
+    def delete(self, request, id):
+        services.invoice_title_delete(user=request.user, title_id=id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

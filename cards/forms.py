@@ -1,0 +1,69 @@
+"""Forms of the cards pages. They collect; the services validate and decide."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import IdType, InvoiceTitle
+
+
+class UnechoedTextInput(forms.TextInput):
+    """A text box that never renders a value back: an ID number or a mobile typed into a
+    refused form is not echoed into the page."""
+
+    def format_value(self, value):
+        return None
+
+
+class BindForm(forms.Form):
+    card_no = forms.CharField(
+        label=_("ETC卡号"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("20位数字")}),
+        help_text=_("印在ETC卡正面的20位数字。"),
+    )
+    id_type = forms.ChoiceField(label=_("证件类型"), choices=IdType.choices, initial=IdType.RESIDENT_ID)
+    id_number = forms.CharField(
+        label=_("证件号码"),
+        max_length=64,
+        widget=UnechoedTextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("办卡时在发行方登记的证件号码；单位卡填写统一社会信用代码。"),
+    )
+    mobile = forms.CharField(
+        label=_("预留手机号"),
+        max_length=32,
+        widget=UnechoedTextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "maxlength": 11}),
+        help_text=_("办卡时在发行方预留的手机号，验证码将发送到这个号码。"),
+    )
+
+
+class BindConfirmForm(forms.Form):
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=16,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 6}),
+    )
+
+
+class TitleForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("抬头类型"),
+        choices=InvoiceTitle.Kind.choices,
+        initial=InvoiceTitle.Kind.PERSONAL,
+        widget=forms.RadioSelect,
+    )
+    name = forms.CharField(label=_("名称"), max_length=100, help_text=_("个人填写姓名，单位填写全称。"))
+    tax_id = forms.CharField(
+        label=_("纳税人识别号"), max_length=32, required=False, help_text=_("单位必填：18位统一社会信用代码。")
+    )
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    phone = forms.CharField(label=_("电话"), max_length=32, required=False)
+    bank = forms.CharField(label=_("开户行"), max_length=100, required=False)
+    bank_account = forms.CharField(label=_("账号"), max_length=40, required=False)
+    email = forms.CharField(
+        label=_("收票邮箱"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text=_("选填，开票后可将发票发送到这个邮箱。"),
+    )

@@ -1,0 +1,167 @@
+"""Downloads: an invoice's PDF or XML, an application's ZIP, the finance ledger (App API), and
+the buyer enterprise's PDF and XML (partner API). Files come from storage; a document not
+rendered yet answers 409 ``not_ready`` — a request never renders."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+
+from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from piaogen.errors import ServiceError
+
+from .. import ledger, selectors
+from ..documents import archive, storage
+from ..documents.services import DocumentsNotReady, application_documents
+from ..models import Application, Invoice
+
+CODE_RE = re.compile(r"[0-9]{12}")
+NUMBER_RE = re.compile(r"[0-9]{8}")
+CONTENT_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
+
+
+class FilesNegotiation(BaseContentNegotiation):
+    """These endpoints answer files, or JSON errors; ``?format=`` is theirs, not DRF's."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class FileAPIMixin:
+    content_negotiation_class = FilesNegotiation
+    renderer_classes = [JSONRenderer]
+
+
+def not_ready(message: str | None = None) -> ServiceError:
+    return ServiceError(
+        "not_ready", message or _("发票文件正在生成，请稍后再试（通常不超过一分钟）。"), status=409
+    )
+
+
+def document_response(inv: Invoice, kind: str) -> FileResponse:
+    """The stored PDF or XML of ``inv``; ServiceError 409 while it is not rendered."""
+    path = inv.pdf_path if kind == "pdf" else inv.xml_path
+    if inv.render_status != Invoice.RenderStatus.RENDERED or not storage.exists(path):
+        if inv.render_status == Invoice.RenderStatus.FAILED:
+            raise not_ready(_("发票文件生成失败，平台正在处理；如急需请联系客服。"))
+        raise not_ready()
+    return FileResponse(
+        storage.open_file(path), as_attachment=True, filename=f"{inv.code}-{inv.number}.{kind}",
+        content_type=CONTENT_TYPES[kind],
+    )
+
+
+def zip_response(app: Application) -> StreamingHttpResponse:
+    if app.status != Application.Status.ISSUED:
+        raise not_ready(_("这个申请还没有开票完成，完成后即可下载。"))
+    try:
+        _invoices, items = application_documents(app)
+    except DocumentsNotReady:
+        raise not_ready() from None
+    response = StreamingHttpResponse(archive.stream(items), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{archive.filename(app)}"'
+    return response
+
+
+FILE_ERRORS = {401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
+def _file_schema(operation_id: str, summary: str, media: str):
+    return extend_schema(
+        operation_id=operation_id, summary=summary,
+        responses={(200, media): OpenApiResponse(OpenApiTypes.BINARY), **FILE_ERRORS},
+    )
+
+
+class InvoicePdfView(FileAPIMixin, AppAPIView):
+    @_file_schema("app_invoices_pdf", "发票 PDF 版式文件", "application/pdf")
+    def get(self, request, pk: int):
+        return document_response(selectors.invoice_of(request.user, pk), "pdf")
+
+
+class InvoiceXmlView(FileAPIMixin, AppAPIView):
+    @_file_schema("app_invoices_xml", "发票 XML 数据文件", "application/xml")
+    def get(self, request, pk: int):
+        return document_response(selectors.invoice_of(request.user, pk), "xml")
+
+
+class ApplicationZipView(FileAPIMixin, AppAPIView):
+    @_file_schema("app_applications_zip", "开票申请的压缩包：全部发票的 PDF 与 XML 及电子汇总单", "application/zip")
+    def get(self, request, pk: int):
+        return zip_response(selectors.application_of(request.user, pk))
+
+
+class LedgerView(FileAPIMixin, AppAPIView):
+    @extend_schema(
+        operation_id="app_invoices_ledger",
+        summary="发票台账导出（CSV 或 Excel），按卡、月份或开票申请",
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "xlsx"], required=False, description="默认 csv"),
+            OpenApiParameter("card_no", str, required=False),
+            OpenApiParameter("month", str, required=False, description="YYYY-MM"),
+            OpenApiParameter("application_id", int, required=False),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(OpenApiTypes.BINARY),
+            400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer,
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        return ledger_response(
+            request.user, fmt=params.get("format", "csv"), card_no=params.get("card_no", ""),
+            month=params.get("month", ""), application_id=params.get("application_id"),
+        )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def ledger_response(user, *, fmt: str, card_no: str, month: str, application_id):
+    if fmt not in ("csv", "xlsx"):
+        raise ServiceError("invalid", _("format 须为 csv 或 xlsx。"), errors={"format": [_("取值无效。")]})
+    f = ledger.ledger_filter(user, card_no=card_no, month=month, application_id=application_id)
+    if fmt == "xlsx":
+        return FileResponse(ledger.xlsx_file(user, f), as_attachment=True, filename=ledger.filename(f, "xlsx"), content_type=XLSX)
+    response = StreamingHttpResponse(ledger.csv_stream(user, f), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ledger.filename(f, "csv")}"'
+    return response
+
+
+# --- enterprise partners ------------------------------------------------------------------------------
+
+
+def buyer_invoice(partner, code: str, number: str) -> Invoice:
+    """An invoice whose buyer is this enterprise partner; 404 for anything else."""
+    if not (CODE_RE.fullmatch(code) and NUMBER_RE.fullmatch(number)) or not partner.tax_id:
+        raise Http404
+    inv = Invoice.objects.filter(code=code, number=number, buyer_tax_id=partner.tax_id).first()
+    if inv is None:
+        raise Http404
+    return inv
+
+
+class PartnerInvoicePdfView(FileAPIMixin, PartnerAPIView):
+    partner_kinds = ("enterprise",)
+
+    @_file_schema("partner_invoices_pdf", "企业下载以本企业为购买方的发票 PDF", "application/pdf")
+    def get(self, request, code: str, number: str):
+        return document_response(buyer_invoice(self.partner, code, number), "pdf")
+
+
+class PartnerInvoiceXmlView(FileAPIMixin, PartnerAPIView):
+    partner_kinds = ("enterprise",)
+
+    @_file_schema("partner_invoices_xml", "企业下载以本企业为购买方的发票 XML", "application/xml")
+    def get(self, request, code: str, number: str):
+        return document_response(buyer_invoice(self.partner, code, number), "xml")

@@ -1,0 +1,318 @@
+"""The App's applications and invoices, and the enterprise partners' invoice feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core import signing
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from cards.selectors import binding_for
+from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from piaogen.errors import ServiceError
+
+from .. import selectors, services
+from ..models import Application, Invoice
+from ..tax import rate_decimal
+
+ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
+
+
+def invoice_json(inv: Invoice) -> dict:
+    return {
+        "id": inv.pk,
+        "code": inv.code,
+        "number": inv.number,
+        "issued_on": inv.issued_on.isoformat(),
+        "check_code": inv.check_code,
+        "kind": inv.kind,
+        "red": inv.red,
+        "status": inv.status,
+        "month": inv.month,
+        "plate": inv.plate,
+        "seller": {"name": inv.seller_name, "tax_id": inv.seller_tax_id},
+        "buyer": {"name": inv.buyer_name, "tax_id": inv.buyer_tax_id},
+        "lines": [
+            {
+                "item": line.item,
+                "plate": line.plate,
+                "vehicle_class": line.vehicle_class,
+                "date_from": line.date_from.strftime("%Y%m%d"),
+                "date_to": line.date_to.strftime("%Y%m%d"),
+                "net": line.net,
+                "rate": None if line.rate is None else str(rate_decimal(line.rate)),
+                "tax": line.tax,
+                "transit_id": line.transit.transit_id if line.transit_id else None,
+                "recharge_id": line.recharge.recharge_id if line.recharge_id else None,
+            }
+            for line in inv.lines.all()
+        ],
+        "total_net": inv.total_net,
+        "total_tax": inv.total_tax,
+        "total": inv.total,
+        "original": {"code": inv.original.code, "number": inv.original.number} if inv.original_id else None,
+    }
+
+
+def application_json(app: Application, invoices: list[Invoice] | None) -> dict:
+    body = {
+        "id": app.pk,
+        "kind": app.kind,
+        "status": app.status,
+        "failure_reason": app.failure_reason or None,
+        "summary_no": app.summary_no,
+        "card_no": app.card.card_no,
+        "mode": app.mode or None,
+        "month": app.month or None,
+        "invoice_count": app.invoice_count,
+        "total": app.total,
+        "created_at": timezone.localtime(app.created_at).isoformat(),
+        "issued_at": timezone.localtime(app.issued_at).isoformat() if app.issued_at else None,
+        "original_id": app.original_id,
+    }
+    if invoices is not None:
+        body["invoices"] = [invoice_json(i) for i in invoices]
+    return body
+
+
+# --- schema shapes ---------------------------------------------------------------------------
+
+
+class LineSchema(serializers.Serializer):
+    item = serializers.CharField()
+    plate = serializers.CharField()
+    vehicle_class = serializers.CharField()
+    date_from = serializers.CharField(help_text="YYYYMMDD")
+    date_to = serializers.CharField(help_text="YYYYMMDD")
+    net = serializers.IntegerField()
+    rate = serializers.CharField(allow_null=True)
+    tax = serializers.IntegerField()
+    transit_id = serializers.CharField(allow_null=True)
+    recharge_id = serializers.CharField(allow_null=True)
+
+
+class PartySchema(serializers.Serializer):
+    name = serializers.CharField()
+    tax_id = serializers.CharField()
+
+
+class CodeNumberSchema(serializers.Serializer):
+    code = serializers.CharField()
+    number = serializers.CharField()
+
+
+class InvoiceSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    number = serializers.CharField()
+    issued_on = serializers.DateField()
+    check_code = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Invoice.Kind.values)
+    red = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=Invoice.Status.values)
+    month = serializers.CharField()
+    plate = serializers.CharField()
+    seller = PartySchema()
+    buyer = PartySchema()
+    lines = LineSchema(many=True)
+    total_net = serializers.IntegerField()
+    total_tax = serializers.IntegerField()
+    total = serializers.IntegerField()
+    original = CodeNumberSchema(allow_null=True)
+
+
+class ApplicationSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Application.Kind.values)
+    status = serializers.ChoiceField(choices=Application.Status.values)
+    failure_reason = serializers.CharField(allow_null=True)
+    summary_no = serializers.CharField(allow_null=True)
+    card_no = serializers.CharField()
+    mode = serializers.CharField(allow_null=True)
+    month = serializers.CharField(allow_null=True)
+    invoice_count = serializers.IntegerField()
+    total = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    issued_at = serializers.DateTimeField(allow_null=True)
+    original_id = serializers.IntegerField(allow_null=True)
+    invoices = InvoiceSchema(many=True)
+
+
+class ApplicationCreateSchema(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["consumption", "recharge"])
+    card_no = serializers.CharField()
+    month = serializers.CharField(required=False, help_text="YYYY-MM（通行费开票）")
+    transit_ids = serializers.ListField(child=serializers.CharField(), required=False, help_text="省略则整月开票")
+    recharge_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    mode = serializers.ChoiceField(choices=Application.Mode.values, required=False)
+    title_id = serializers.IntegerField()
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class AcceptedSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class TitleChangeSchema(serializers.Serializer):
+    title_id = serializers.IntegerField()
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class FeedSchema(serializers.Serializer):
+    results = InvoiceSchema(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+# --- App views -------------------------------------------------------------------------------
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise ServiceError("invalid", _("请求体须为 JSON 对象。"))
+    return request.data
+
+
+class ApplicationsView(AppAPIView):
+    @extend_schema(operation_id="app_applications_list", responses={200: ApplicationSchema(many=True)}, summary="我的开票申请")
+    def get(self, request):
+        apps = list(selectors.applications_of(request.user)[:100])
+        return Response([application_json(a, None) for a in apps])
+
+    @extend_schema(
+        operation_id="app_applications_create", request=ApplicationCreateSchema,
+        responses={202: AcceptedSchema, **ERRORS}, summary="提交开票申请（通行费或充值）",
+    )
+    def post(self, request):
+        body = _body(request)
+        kind = body.get("kind")
+        if kind == "consumption":
+            transit_ids = body.get("transit_ids")
+            app = services.application_submit_consumption(
+                user=request.user, card_no=str(body.get("card_no", ""))[:32], month=body.get("month"),
+                title_id=body.get("title_id"), mode=body.get("mode") or Application.Mode.PER_TRIP,
+                transit_ids=transit_ids, email=body.get("email") if isinstance(body.get("email"), str) else "",
+            )
+        elif kind == "recharge":
+            app = services.application_submit_recharge(
+                user=request.user, card_no=str(body.get("card_no", ""))[:32], recharge_ids=body.get("recharge_ids"),
+                title_id=body.get("title_id"), email=body.get("email") if isinstance(body.get("email"), str) else "",
+            )
+        else:
+            raise ServiceError("invalid", _("kind 须为 consumption 或 recharge。"), errors={"kind": [_("取值无效。")]})
+        return Response({"id": app.pk, "status": app.status}, status=202)
+
+
+class ApplicationDetailView(AppAPIView):
+    @extend_schema(operation_id="app_applications_retrieve", responses={200: ApplicationSchema, 404: ErrorSerializer}, summary="开票申请进度与发票")
+    def get(self, request, pk: int):
+        app = selectors.application_of(request.user, pk)
+        return Response(application_json(app, selectors.application_invoices(app)))
+
+
+class TitleChangeView(AppAPIView):
+    @extend_schema(operation_id="app_applications_title_change", request=TitleChangeSchema,
+                   responses={202: AcceptedSchema, **ERRORS}, summary="换票：红冲原发票并按新抬头重开")
+    def post(self, request, pk: int):
+        body = _body(request)
+        app = services.application_title_change(
+            user=request.user, application_id=pk, title_id=body.get("title_id"),
+            email=body.get("email") if isinstance(body.get("email"), str) else "",
+        )
+        return Response({"id": app.pk, "status": app.status}, status=202)
+
+
+class InvoicesView(AppAPIView):
+    @extend_schema(
+        operation_id="app_invoices_list",
+        parameters=[OpenApiParameter("card_no", str, required=False), OpenApiParameter("month", str, required=False)],
+        responses={200: InvoiceSchema(many=True), **ERRORS}, summary="我的发票",
+    )
+    def get(self, request):
+        card_no = request.query_params.get("card_no")
+        month = request.query_params.get("month")
+        if month and not services.MONTH_RE.match(month):
+            raise ServiceError("invalid", _("月份格式应为 YYYY-MM。"), errors={"month": [_("格式应为 YYYY-MM。")]})
+        card_id = None
+        if card_no:
+            from cards.models import Card
+
+            card = Card.objects.filter(card_no=card_no[:20], invoices__user=request.user).only("id").first()
+            if card is None:
+                binding_for(request.user, card_no)  # 404 unless it is the user's card
+                return Response([])
+            card_id = card.pk
+        rows = list(selectors.invoices_of(request.user, card_id=card_id, month=month)[:500])
+        return Response([invoice_json(i) for i in rows])
+
+
+class InvoiceDetailView(AppAPIView):
+    @extend_schema(operation_id="app_invoices_retrieve", responses={200: InvoiceSchema, 404: ErrorSerializer}, summary="发票详情")
+    def get(self, request, pk: int):
+        return Response(invoice_json(selectors.invoice_of(request.user, pk)))
+
+
+class InvoiceReverseView(AppAPIView):
+    @extend_schema(operation_id="app_invoices_reverse", request=None, responses={202: AcceptedSchema, **ERRORS},
+                   summary="红冲一张发票")
+    def post(self, request, pk: int):
+        app = services.invoice_reverse(user=request.user, invoice_id=pk)
+        return Response({"id": app.pk, "status": app.status}, status=202)
+
+
+# --- enterprise feed --------------------------------------------------------------------------
+
+CURSOR_SALT = "invoices.feed"
+
+
+def _encode_cursor(inv: Invoice) -> str:
+    return signing.dumps([inv.issued_at.isoformat(), inv.pk], salt=CURSOR_SALT, compress=True)
+
+
+def _decode_cursor(value: str) -> tuple:
+    try:
+        at, pk = signing.loads(value, salt=CURSOR_SALT)
+        return datetime.fromisoformat(at), int(pk)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise ServiceError("invalid", _("cursor 无效，请使用上一页返回的 next。"), errors={"cursor": [_("无效。")]}) from None
+
+
+class PartnerInvoiceFeedView(PartnerAPIView):
+    partner_kinds = ("enterprise",)
+
+    @extend_schema(
+        operation_id="partner_invoices_list",
+        parameters=[
+            OpenApiParameter("since", str, required=False, description="ISO 8601 时间，只返回此后开具的发票"),
+            OpenApiParameter("cursor", str, required=False),
+            OpenApiParameter("limit", int, required=False, description="每页条数，1–500，默认 100"),
+        ],
+        responses={200: FeedSchema, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
+        summary="企业拉取以本企业为购买方的发票（按开票时间升序）",
+    )
+    def get(self, request):
+        since = request.query_params.get("since")
+        since_at = None
+        if since:
+            try:
+                since_at = datetime.fromisoformat(since.replace(" ", "+"))
+                if since_at.tzinfo is None:
+                    raise ValueError
+            except ValueError:
+                raise ServiceError("invalid", _("since 须为带时区的 ISO 8601 时间。"), errors={"since": [_("格式无效。")]}) from None
+        cursor = request.query_params.get("cursor")
+        after = _decode_cursor(cursor) if cursor else None
+        try:
+            limit = max(1, min(500, int(request.query_params.get("limit", 100))))
+        except ValueError:
+            raise ServiceError("invalid", _("limit 须为 1–500 的整数。"), errors={"limit": [_("格式无效。")]}) from None
+        rows = selectors.buyer_feed(self.partner.tax_id, since=since_at, after=after, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Response({"results": [invoice_json(i) for i in rows], "next": _encode_cursor(rows[-1]) if more else None})
+
+

@@ -1,0 +1,80 @@
+"""The ZIP of an application: every invoice's PDF and XML and the summary sheet, made from
+stored files only (nothing is rendered here) and streamed in constant memory."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..models import Application, Invoice
+from . import storage
+
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # the name inside the ZIP: ASCII, so every unzip tool shows it right
+    path: str  # where it is stored
+
+
+def members(app: Application, invoices: list[Invoice]) -> list[Member]:
+    out = []
+    for inv in invoices:
+        out.append(Member(f"{inv.code}-{inv.number}.pdf", inv.pdf_path))
+        out.append(Member(f"{inv.code}-{inv.number}.xml", inv.xml_path))
+    out.append(Member(f"summary-{app.summary_no}.pdf", storage.summary_path(app)))
+    return out
+
+
+def filename(app: Application) -> str:
+    return f"invoices-{app.summary_no or app.pk}.zip"
+
+
+class _Sink:
+    """A write-only, unseekable file for ``zipfile``: what is written is handed out in pieces."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.parts.append(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts = []
+        return out
+
+
+def stream(items: Iterable[Member]) -> Iterator[bytes]:
+    """The ZIP's bytes, a member at a time. PDFs are stored as they are (already compressed);
+    XML is deflated."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w") as archive:  # type: ignore[arg-type]
+        for member in items:
+            compress = zipfile.ZIP_STORED if member.name.endswith(".pdf") else zipfile.ZIP_DEFLATED
+            info = zipfile.ZipInfo(member.name, date_time=time.localtime()[:6])
+            info.compress_type = compress
+            with storage.open_file(member.path) as source, archive.open(info, "w") as target:
+                while chunk := source.read(CHUNK):
+                    target.write(chunk)
+                    if sink.position and len(sink.parts) > 16:
+                        yield sink.take()
+            yield sink.take()
+    yield sink.take()
+
+
+def as_bytes(items: Iterable[Member]) -> bytes:
+    return b"".join(stream(items))

@@ -1,0 +1,296 @@
+"""What a document prints, field by field, built once and shared by the PDF and its XML twin,
+so the two can never disagree. Pure: takes loaded rows, touches no database."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from .. import numbering
+from ..models import Application, Invoice
+from ..tax import rate_label
+from . import qr
+from .capitals import capitals, yuan
+
+# GB/T 2260 province codes (first two digits of a seller's 4-digit code), and the cities with
+# their own tax bureau, whose invoices carry the city's name.
+PROVINCES = {
+    "11": "北京", "12": "天津", "13": "河北", "14": "山西", "15": "内蒙古", "21": "辽宁", "22": "吉林",
+    "23": "黑龙江", "31": "上海", "32": "江苏", "33": "浙江", "34": "安徽", "35": "福建", "36": "江西",
+    "37": "山东", "41": "河南", "42": "湖北", "43": "湖南", "44": "广东", "45": "广西", "46": "海南",
+    "50": "重庆", "51": "四川", "52": "贵州", "53": "云南", "54": "西藏", "61": "陕西", "62": "甘肃",
+    "63": "青海", "64": "宁夏", "65": "新疆",
+}  # fmt: skip
+SEPARATE_CITIES = {"2102": "大连", "3302": "宁波", "3502": "厦门", "3702": "青岛", "4403": "深圳"}
+TITLE_SUFFIX = "增值税电子普通发票"
+TOLL_MARK = "通行费"
+NO_TAX = "***"  # what the tax column of a 不征税 line prints
+
+
+def region_name(code4: str) -> str:
+    return SEPARATE_CITIES.get(code4) or PROVINCES.get(code4[:2], "")
+
+
+@dataclass
+class PrintedLine:
+    item: str
+    plate: str
+    vehicle_class: str
+    date_from: str  # YYYYMMDD
+    date_to: str
+    net: str
+    rate: str  # 3% or 不征税
+    tax: str  # *** when 不征税
+    net_fen: int
+    tax_fen: int
+    rate_percent: int | None
+
+
+@dataclass
+class PrintedInvoice:
+    title: str
+    toll_mark: str  # 通行费 on taxable invoices, empty otherwise
+    kind: str
+    kind_label: str
+    red: bool
+    code: str
+    number: str
+    issued_on: str  # 2026年09月05日
+    issued_on_iso: str
+    check_code: str
+    check_code_groups: str
+    machine_no: str
+    buyer_name: str
+    buyer_tax_id: str
+    buyer_address_phone: str
+    buyer_bank_account: str
+    seller_name: str
+    seller_tax_id: str
+    seller_address_phone: str
+    seller_bank_account: str
+    lines: list[PrintedLine]
+    total_net: str
+    total_tax: str
+    total: str
+    total_capitals: str
+    total_net_fen: int
+    total_tax_fen: int
+    total_fen: int
+    remarks: str
+    payee: str
+    reviewer: str
+    drawer: str
+    original_code: str
+    original_number: str
+    qr_text: str
+    demo: bool
+    qr_svg: str = ""
+    filler_mm: float = 0  # blank height under few lines, as the printed form keeps its line area
+
+
+LINE_AREA_ROWS = 5
+LINE_HEIGHT_MM = 4.6
+
+
+def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
+    """Every printed field of ``inv`` (lines and ``original`` loaded by the caller)."""
+    taxable = inv.kind == Invoice.Kind.TAXABLE
+    lines = []
+    for line in inv.lines.all():
+        lines.append(
+            PrintedLine(
+                item=line.item,
+                plate=line.plate,
+                vehicle_class=line.vehicle_class,
+                date_from=line.date_from.strftime("%Y%m%d"),
+                date_to=line.date_to.strftime("%Y%m%d"),
+                net=yuan(line.net),
+                rate=rate_label(line.rate),
+                tax=yuan(line.tax) if line.rate is not None else NO_TAX,
+                net_fen=line.net,
+                tax_fen=line.tax,
+                rate_percent=line.rate,
+            )
+        )
+    qr_text = qr.payload(
+        code=inv.code, number=inv.number, total_net=inv.total_net, issued_on=inv.issued_on, check_code=inv.check_code
+    )
+    original = inv.original if inv.original_id else None
+    printed = PrintedInvoice(
+        title=f"{region_name(inv.code[1:5])}{TITLE_SUFFIX}",
+        toll_mark=TOLL_MARK if taxable else "",
+        kind=inv.kind,
+        kind_label="征税" if taxable else "不征税",
+        red=inv.red,
+        code=inv.code,
+        number=inv.number,
+        issued_on=inv.issued_on.strftime("%Y年%m月%d日"),
+        issued_on_iso=inv.issued_on.isoformat(),
+        check_code=inv.check_code,
+        check_code_groups=numbering.check_code_groups(inv.check_code),
+        machine_no=inv.machine_no,
+        buyer_name=inv.buyer_name,
+        buyer_tax_id=inv.buyer_tax_id,
+        buyer_address_phone=inv.buyer_address_phone,
+        buyer_bank_account=inv.buyer_bank_account,
+        seller_name=inv.seller_name,
+        seller_tax_id=inv.seller_tax_id,
+        seller_address_phone=inv.seller_address_phone,
+        seller_bank_account=inv.seller_bank_account,
+        lines=lines,
+        total_net=yuan(inv.total_net),
+        total_tax=yuan(inv.total_tax) if taxable else NO_TAX,
+        total=yuan(inv.total),
+        total_capitals=capitals(inv.total),
+        total_net_fen=inv.total_net,
+        total_tax_fen=inv.total_tax,
+        total_fen=inv.total,
+        remarks=inv.remarks,
+        payee=inv.payee,
+        reviewer=inv.reviewer,
+        drawer=inv.drawer,
+        original_code=original.code if original else "",
+        original_number=original.number if original else "",
+        qr_text=qr_text,
+        demo=settings.DEMO_MODE,
+    )
+    printed.filler_mm = round(max(0, LINE_AREA_ROWS - len(lines)) * LINE_HEIGHT_MM, 1)
+    if with_qr:
+        printed.qr_svg = qr.svg(qr_text)
+    return printed
+
+
+# --- the summary sheet (电子汇总单) ----------------------------------------------------------
+
+
+@dataclass
+class SummaryInvoiceRef:
+    code: str
+    number: str
+    seller_name: str
+    kind_label: str
+    red: bool
+    amount: str  # this item's share on that invoice (tax included)
+
+
+@dataclass
+class SummaryItem:
+    seq: int
+    ref: str  # transit id or recharge id
+    label: str  # 郑州站 → 安阳站, or 充值
+    when_from: str
+    when_to: str
+    fee: str
+    invoices: list[SummaryInvoiceRef] = field(default_factory=list)
+
+
+@dataclass
+class PrintedSummary:
+    title: str
+    summary_no: str
+    kind_label: str
+    mode_label: str
+    month: str
+    plate: str
+    card_no: str
+    buyer_name: str
+    buyer_tax_id: str
+    issued_on: str
+    items: list[SummaryItem]
+    invoices: list[Invoice]
+    invoice_rows: list[dict]
+    invoice_count: int
+    total: str
+    total_capitals: str
+    demo: bool
+
+
+def _local(dt) -> str:
+    return timezone.localtime(dt).strftime("%Y-%m-%d %H:%M")
+
+
+def printed_summary(app: Application, invoices: list[Invoice]) -> PrintedSummary:
+    """The summary sheet of an issued application: every trip (or recharge), the invoices each
+    produced, and the totals. ``invoices`` come from ``selectors.application_invoices``."""
+    items: OrderedDict[str, SummaryItem] = OrderedDict()
+    for inv in invoices:
+        for line in inv.lines.all():
+            if line.transit_id:
+                t = line.transit
+                key = f"t{t.pk}"
+                item = items.get(key) or SummaryItem(
+                    seq=0,
+                    ref=t.transit_id,
+                    label=f"{t.entry_station} → {t.exit_station}",
+                    when_from=_local(t.entry_time),
+                    when_to=_local(t.exit_time),
+                    fee=yuan(t.fee),
+                )
+            elif line.recharge_id:
+                r = line.recharge
+                key = f"r{r.pk}"
+                item = items.get(key) or SummaryItem(
+                    seq=0,
+                    ref=r.recharge_id,
+                    label="ETC卡充值",
+                    when_from=_local(r.recharged_at),
+                    when_to="",
+                    fee=yuan(r.amount),
+                )
+            else:
+                key = f"i{inv.pk}"
+                item = items.get(key) or SummaryItem(seq=0, ref="", label=line.item, when_from="", when_to="", fee="")
+            items[key] = item
+            item.invoices.append(
+                SummaryInvoiceRef(
+                    code=inv.code,
+                    number=inv.number,
+                    seller_name=inv.seller_name,
+                    kind_label="不征税" if inv.kind == Invoice.Kind.NON_TAXABLE else "征税",
+                    red=inv.red,
+                    amount=yuan(line.net + line.tax),
+                )
+            )
+    ordered = sorted(items.values(), key=lambda i: (i.when_from, i.ref))
+    for seq, item in enumerate(ordered, start=1):
+        item.seq = seq
+    total = sum(i.total for i in invoices)
+    issued = (
+        timezone.localtime(app.issued_at).date()
+        if app.issued_at
+        else (invoices[0].issued_on if invoices else timezone.localdate())
+    )
+    return PrintedSummary(
+        title="通行费电子发票汇总单",
+        summary_no=app.summary_no or "",
+        kind_label=app.get_kind_display(),
+        mode_label=app.get_mode_display() if app.mode else "",
+        month=app.month,
+        plate=app.card.plate,
+        card_no=app.card.card_no,
+        buyer_name=invoices[0].buyer_name if invoices else app.title.name,
+        buyer_tax_id=invoices[0].buyer_tax_id if invoices else app.title.tax_id,
+        issued_on=issued.strftime("%Y年%m月%d日"),
+        items=ordered,
+        invoices=invoices,
+        invoice_rows=[
+            {
+                "code": i.code,
+                "number": i.number,
+                "seller_name": i.seller_name,
+                "red": i.red,
+                "kind_label": "不征税" if i.kind == Invoice.Kind.NON_TAXABLE else "征税",
+                "total_net": yuan(i.total_net),
+                "total_tax": yuan(i.total_tax),
+                "total": yuan(i.total),
+            }
+            for i in invoices
+        ],
+        invoice_count=len(invoices),
+        total=yuan(total),
+        total_capitals=capitals(total),
+        demo=settings.DEMO_MODE,
+    )

@@ -1,0 +1,290 @@
+"""Every write of the documents: rendering and storing, re-render requests, delivery by mail,
+and the sweep that finds what the broker lost.
+
+Rendering happens outside any database transaction, on the ``render`` queue: the invoice is
+read, the PDF and XML are made and stored, and only then is the row marked by one UPDATE.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from piaogen.errors import ServiceError
+
+from .. import selectors
+from ..models import Application, ApplicationEvent, Invoice
+from . import archive, layout, mail, rendering, storage
+from .xmldoc import invoice_xml
+
+logger = logging.getLogger(__name__)
+
+# An invoice still pending this long after issuing was lost on the way to the render queue.
+STALE_PENDING = timedelta(minutes=10)
+# Deliveries the sweep looks after: applications issued within this window.
+DELIVERY_WINDOW = timedelta(days=2)
+DELIVERY_LOCK_SECONDS = 600
+SWEEP_AGAIN_AFTER = 1800  # seconds before the sweep queues the same pending invoice again
+
+
+class DocumentsNotReady(Exception):
+    """Some document of the application is not rendered yet."""
+
+
+def _refuse_inside_transaction(what: str) -> None:
+    # Test cases wrap everything in their own atomic block; any other one means a caller
+    # is about to hold row locks through seconds of rendering or network I/O.
+    if any(not block._from_testcase for block in connection.atomic_blocks):
+        raise RuntimeError(f"{what} must not run inside a database transaction")
+
+
+def _event(app_id: int, kind: str, *, actor: User | None = None, reason: str = "", **detail) -> None:
+    ApplicationEvent.objects.create(application_id=app_id, kind=kind, actor=actor, reason=reason[:300], detail=detail)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
+    """Renders and stores the PDF and XML of an invoice, once. Safe to run twice: a rendered
+    invoice whose files are there is left alone unless ``force`` (the console's re-render)."""
+    _refuse_inside_transaction("rendering")
+    inv = selectors.invoice_queryset().filter(pk=invoice_id).first()
+    if inv is None:
+        return None
+    if (
+        not force
+        and inv.render_status == Invoice.RenderStatus.RENDERED
+        and storage.exists(inv.pdf_path)
+        and storage.exists(inv.xml_path)
+    ):
+        return inv
+    Invoice.objects.filter(pk=inv.pk).update(render_attempts=F("render_attempts") + 1)
+    with translation.override("zh-hans"):  # an invoice prints in Chinese whatever the worker's language
+        printed = layout.printed_invoice(inv)
+        html = render_to_string("invoices/documents/invoice.html", {"inv": printed})
+    pdf = rendering.html_to_pdf(html)
+    xml = invoice_xml(printed)
+    pdf_path = storage.write(storage.invoice_path(inv, "pdf"), pdf)
+    xml_path = storage.write(storage.invoice_path(inv, "xml"), xml)
+    Invoice.objects.filter(pk=inv.pk).update(
+        render_status=Invoice.RenderStatus.RENDERED,
+        render_error="",
+        pdf_path=pdf_path,
+        xml_path=xml_path,
+        pdf_size=len(pdf),
+    )
+    inv.refresh_from_db(fields=["render_status", "render_error", "render_attempts", "pdf_path", "xml_path", "pdf_size"])
+    logger.info("invoice %s %s rendered: %d bytes", inv.code, inv.number, len(pdf))
+    return inv
+
+
+def invoice_render_failed(*, invoice_id: int, error: str, final: bool) -> None:
+    """Records a failed attempt; the last one marks the invoice failed for the console."""
+    fields = {"render_error": error[:300]}
+    if final:
+        fields["render_status"] = Invoice.RenderStatus.FAILED
+    Invoice.objects.filter(pk=invoice_id).exclude(render_status=Invoice.RenderStatus.RENDERED).update(**fields)
+    logger.warning("invoice %s: render failed%s: %s", invoice_id, " (giving up)" if final else "", error[:300])
+
+
+def summary_render(*, application_id: int, force: bool = False) -> str | None:
+    """Renders and stores an issued application's summary sheet (电子汇总单), once."""
+    _refuse_inside_transaction("rendering")
+    app = Application.objects.select_related("card", "title").filter(pk=application_id).first()
+    if app is None or app.status != Application.Status.ISSUED or not app.summary_no:
+        return None
+    path = storage.summary_path(app)
+    if not force and storage.exists(path):
+        return path
+    invoices = selectors.application_invoices(app)
+    with translation.override("zh-hans"):
+        printed = layout.printed_summary(app, invoices)
+        html = render_to_string("invoices/documents/summary.html", {"s": printed})
+    storage.write(path, rendering.html_to_pdf(html))
+    return path
+
+
+def invoice_rerender(*, invoice_id: int, actor: User, reason: str) -> Invoice:
+    """Console action: renders an invoice's documents again (after a failure, or a fix), with
+    a reason that goes into the application's audit trail."""
+    if not (reason or "").strip():
+        raise ServiceError("invalid", _("请填写操作原因。"), errors={"reason": [_("必填。")]})
+    inv = Invoice.objects.filter(pk=invoice_id).first()
+    if inv is None:
+        raise ServiceError("not_found", _("找不到该发票。"), status=404)
+    with transaction.atomic():
+        Invoice.objects.filter(pk=inv.pk).update(render_status=Invoice.RenderStatus.PENDING, render_error="")
+        _event(
+            inv.application_id,
+            "rerender_requested",
+            actor=actor,
+            reason=reason.strip(),
+            invoice=f"{inv.code} {inv.number}",
+        )
+        transaction.on_commit(lambda: _queue_rerender(inv.pk, inv.application_id))
+    return inv
+
+
+def _queue_rerender(invoice_id: int, application_id: int) -> None:
+    from ..tasks import render_invoice, render_summary
+
+    render_summary.delay(application_id)  # a no-op when it is stored; after a failure, its second chance
+    render_invoice.delay(invoice_id, True)
+
+
+def deliver_when_complete(*, application_id: int) -> bool:
+    """Queues the mail as soon as the last document of an application is stored; the render of
+    each document calls this after it is stored, so whichever finishes last queues it (the sweep
+    is the safety net). True when it queued."""
+    app = Application.objects.filter(pk=application_id).only("status", "email", "emailed_at", "summary_no").first()
+    if app is None or app.status != Application.Status.ISSUED or not app.email or app.emailed_at:
+        return False
+    if (
+        Invoice.objects.filter(application_id=application_id)
+        .exclude(render_status=Invoice.RenderStatus.RENDERED)
+        .exists()
+    ):
+        return False
+    if not storage.exists(storage.summary_path(app)):
+        return False
+    if not cache.add(f"deliver-queued:{application_id}", 1, DELIVERY_LOCK_SECONDS):
+        return False  # the summary and the last invoice finished together: one delivery is enough
+    from ..tasks import deliver_application
+
+    try:
+        deliver_application.delay(application_id)
+    except Exception:
+        logger.exception("application %s: delivery could not be queued; the sweep will", application_id)
+        return False
+    return True
+
+
+# --- after issuing ------------------------------------------------------------------------------
+
+
+def on_issued(app_id: int, invoice_ids: list[int]) -> None:
+    """The hook run after an issuing transaction commits (``services.AFTER_ISSUE_HOOKS``):
+    queues the documents; the last one stored queues the mail (``deliver_when_complete``). It
+    never raises: issuing is done and stays done; what a broker outage keeps from being queued
+    here, ``documents_sweep`` queues later."""
+    from ..tasks import render_invoice, render_summary
+
+    # The summary first: it needs only the database, and the last invoice stored sends the mail.
+    calls = [(render_summary.delay, (app_id,), {})]
+    calls += [(render_invoice.delay, (invoice_id,), {}) for invoice_id in invoice_ids]
+    for call, args, kwargs in calls:
+        try:
+            call(*args, **kwargs)
+        except Exception:  # the broker, most likely; the database still says what is pending
+            logger.exception("application %s: a document task could not be queued; the sweep will", app_id)
+
+
+# --- delivery -------------------------------------------------------------------------------------
+
+
+def application_documents(app: Application) -> tuple[list[Invoice], list[archive.Member]]:
+    """The invoices and ZIP members of an issued application; DocumentsNotReady until every
+    document is stored."""
+    invoices = selectors.application_invoices(app)
+    if any(i.render_status != Invoice.RenderStatus.RENDERED for i in invoices):
+        raise DocumentsNotReady
+    if not storage.exists(storage.summary_path(app)):
+        raise DocumentsNotReady
+    return invoices, archive.members(app, invoices)
+
+
+def application_deliver(*, application_id: int) -> str:
+    """Mails the ZIP of an issued application to its e-mail address, once. Returns what it did:
+    ``sent``, ``no_email``, ``already_sent``, ``not_issued`` or ``busy``; raises
+    DocumentsNotReady while documents are missing, and the mail backend's error when sending
+    fails (the task retries both)."""
+    _refuse_inside_transaction("mail delivery")
+    lock = f"deliver-application:{application_id}"
+    if not cache.add(lock, 1, DELIVERY_LOCK_SECONDS):
+        return "busy"  # another worker is sending it right now
+    try:
+        # Read under the lock: a delivery that just finished has set emailed_at.
+        app = Application.objects.select_related("card", "title").filter(pk=application_id).first()
+        if app is None or app.status != Application.Status.ISSUED:
+            return "not_issued"
+        if not app.email:
+            return "no_email"
+        if app.emailed_at:
+            return "already_sent"
+        _invoices, items = application_documents(app)
+        message = mail.compose(app, zip_name=archive.filename(app), zip_bytes=archive.as_bytes(items))
+        message.send()
+        # Sent, then recorded: a worker killed in between sends it twice rather than never.
+        Application.objects.filter(pk=app.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+        _event(app.pk, "emailed", to=mail.mask_email(app.email), invoices=app.invoice_count)
+    finally:
+        cache.delete(lock)
+    logger.info("application %s: ZIP mailed to %s", app.pk, mail.mask_email(app.email))
+    return "sent"
+
+
+def delivery_failed(*, application_id: int, error: str, final: bool) -> None:
+    _event(application_id, "email_gave_up" if final else "email_failed", reason=error[:300])
+
+
+def delivery_waited_too_long(*, application_id: int) -> None:
+    """The documents were not ready within the delivery's retries: the mail goes when the last
+    one is stored (``deliver_when_complete``, or the sweep)."""
+    _event(application_id, "email_waiting", reason="documents not rendered yet")
+
+
+# --- the sweep ---------------------------------------------------------------------------------------
+
+
+def documents_sweep(*, now=None) -> dict[str, int]:
+    """Queues again what the broker lost: invoices pending for too long, the summary sheets of
+    recent applications, and deliveries that never happened (issued with an e-mail address, every
+    document stored, not mailed, no mail failure in the last hours and no final one)."""
+    from ..tasks import deliver_application, render_invoice, render_summary
+
+    now = now or timezone.now()
+    pending = list(
+        Invoice.objects.filter(render_status=Invoice.RenderStatus.PENDING, issued_at__lt=now - STALE_PENDING)
+        .order_by("id")
+        .values_list("id", "application_id")[:500]
+    )
+    requeued = 0
+    for invoice_id, _app_id in pending:
+        # Once per half hour at most: a long backlog must not be queued again on every sweep.
+        if cache.add(f"render-swept:{invoice_id}", 1, SWEEP_AGAIN_AFTER):
+            render_invoice.delay(invoice_id)
+            requeued += 1
+    recent = Application.objects.filter(
+        status=Application.Status.ISSUED, issued_at__gte=now - DELIVERY_WINDOW, issued_at__lt=now - STALE_PENDING
+    ).select_related("card")
+    summaries = 0
+    for app in recent.filter(summary_no__isnull=False).only("id", "summary_no", "card_id")[:500]:
+        if not storage.exists(storage.summary_path(app)):
+            render_summary.delay(app.pk)
+            summaries += 1
+    troubled = ApplicationEvent.objects.filter(
+        Q(kind="email_gave_up") | Q(kind="email_failed", at__gte=now - timedelta(hours=3))
+    ).values("application_id")
+    incomplete = Invoice.objects.exclude(render_status=Invoice.RenderStatus.RENDERED).values("application_id")
+    undelivered = list(
+        recent.exclude(email="")
+        .filter(emailed_at__isnull=True)
+        .exclude(id__in=troubled)
+        .exclude(id__in=incomplete)
+        .values_list("id", flat=True)[:500]
+    )
+    for app_id in undelivered:
+        deliver_application.delay(app_id)
+    counts = {"invoices": requeued, "summaries": summaries, "deliveries": len(undelivered)}
+    if any(counts.values()):
+        logger.info("documents sweep re-queued %s", counts)
+    return counts

@@ -1,0 +1,59 @@
+"""Pages' downloads: an invoice's PDF or XML, an application's ZIP, the finance ledger. The
+same files and rules as the App API; a document not rendered yet gets a friendly page that
+refreshes itself, never a render inside the request."""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import render
+from django.urls import reverse
+from django.views import View
+
+from piaogen.errors import ServiceError
+
+from . import selectors
+from .api.documents import document_response, ledger_response, zip_response
+
+
+def _pending_page(request, exc: ServiceError, back_url: str):
+    return render(
+        request, "invoices/document_pending.html",
+        {"message": exc.message, "back_url": back_url, "refresh": exc.code == "not_ready"}, status=exc.status,
+    )
+
+
+class InvoiceDocumentView(LoginRequiredMixin, View):
+    kind = "pdf"
+
+    def get(self, request, pk: int):
+        inv = selectors.invoice_of(request.user, pk)  # 404 unless it is theirs
+        try:
+            return document_response(inv, self.kind)
+        except ServiceError as exc:
+            return _pending_page(request, exc, reverse("invoices:invoice", args=[inv.pk]))
+
+
+class ApplicationZipView(LoginRequiredMixin, View):
+    def get(self, request, pk: int):
+        app = selectors.application_of(request.user, pk)
+        try:
+            return zip_response(app)
+        except ServiceError as exc:
+            return _pending_page(request, exc, reverse("invoices:application", args=[app.pk]))
+
+
+class LedgerExportView(LoginRequiredMixin, View):
+    """我的发票 → 导出台账: the list's own filters (card, month) or one application."""
+
+    def get(self, request):
+        params = request.GET
+        try:
+            return ledger_response(
+                request.user, fmt=params.get("format", "csv"), card_no=params.get("card", ""),
+                month=params.get("month", ""), application_id=params.get("application") or None,
+            )
+        except ServiceError as exc:
+            return render(
+                request, "invoices/document_pending.html",
+                {"message": exc.message, "back_url": reverse("invoices:list"), "refresh": False}, status=exc.status,
+            )

@@ -1,0 +1,294 @@
+"""The finance department's ledger (发票台账): a user's invoices by card, month or application,
+with code, number, date, seller, buyer, net, rate and tax, and the deductible input tax —
+the tax of taxable invoices only, red-letter invoices netting out the ones they reverse.
+
+Exports: CSV (UTF-8 with a byte-order mark, which is what Excel needs to read Chinese) and
+XLSX (openpyxl, write-only). Amounts are yuan in the files; the totals come from integer fen.
+Rows are read in chunks, so a fleet's year of invoices does not sit in memory at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from cards.identity import normalize_card_no
+from piaogen.errors import ServiceError
+
+from .models import Application, Invoice, InvoiceLine
+from .tax import rate_label
+
+MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+CHUNK = 2000
+MAX_ROWS = 100_000
+
+HEADER = [
+    "发票代码", "发票号码", "开票日期", "销售方名称", "销售方纳税人识别号", "购买方名称", "购买方纳税人识别号",
+    "类型", "红字", "状态", "金额", "税率", "税额", "价税合计", "可抵扣税额", "车牌号", "所属月份",
+]  # fmt: skip
+
+
+@dataclass
+class LedgerFilter:
+    card_id: int | None = None
+    card_no: str = ""
+    month: str = ""
+    application_id: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.card_no:
+            parts.append(self.card_no)
+        if self.month:
+            parts.append(self.month)
+        if self.application_id:
+            parts.append(f"app{self.application_id}")
+        return "-".join(parts) or "all"
+
+
+@dataclass
+class LedgerRow:
+    code: str
+    number: str
+    issued_on: date
+    seller_name: str
+    seller_tax_id: str
+    buyer_name: str
+    buyer_tax_id: str
+    kind: str
+    red: bool
+    status: str
+    net: int
+    rate: str
+    tax: int
+    total: int
+    deductible: int  # the tax when taxable (negative on a red-letter invoice), else 0
+    plate: str
+    month: str
+
+
+@dataclass
+class LedgerTotals:
+    count: int = 0
+    net: int = 0
+    tax: int = 0
+    total: int = 0
+    deductible: int = 0
+
+    def add(self, row: LedgerRow) -> None:
+        self.count += 1
+        self.net += row.net
+        self.tax += row.tax
+        self.total += row.total
+        self.deductible += row.deductible
+
+
+def ledger_filter(user: User, *, card_no: str = "", month: str = "", application_id=None) -> LedgerFilter:
+    """Validates the filters against the user's own data: a card or application that is not
+    theirs is a 404, a malformed month or id a 400."""
+    f = LedgerFilter()
+    month = (month or "").strip()
+    if month:
+        if not MONTH_RE.fullmatch(month):
+            raise ServiceError("invalid", _("月份格式应为 YYYY-MM。"), errors={"month": [_("格式应为 YYYY-MM。")]})
+        f.month = month
+    card_no = (card_no or "").strip()
+    if card_no:
+        normalized = normalize_card_no(card_no[:32])
+        card_id = Invoice.objects.filter(user=user, card__card_no=normalized).values_list("card_id", flat=True).first()
+        if card_id is None:
+            from cards.selectors import binding_for
+
+            card_id = binding_for(user, normalized).card_id  # 404 unless it is the user's card
+        f.card_id, f.card_no = card_id, normalized
+    if application_id not in (None, ""):
+        try:
+            app_id = int(application_id)
+        except (TypeError, ValueError):
+            raise ServiceError(
+                "invalid", _("application_id 须为整数。"), errors={"application_id": [_("格式无效。")]}
+            ) from None
+        if not 0 < app_id < 2**63 or not Application.objects.filter(pk=app_id, user=user).exists():
+            raise Http404
+        f.application_id = app_id
+    return f
+
+
+def _queryset(user: User, f: LedgerFilter):
+    qs = Invoice.objects.filter(user=user)
+    if f.card_id is not None:
+        qs = qs.filter(card_id=f.card_id)
+    if f.month:
+        qs = qs.filter(month=f.month)
+    if f.application_id is not None:
+        qs = qs.filter(application_id=f.application_id)
+    return qs.order_by("issued_on", "code", "number")
+
+
+def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
+    taxable = inv.kind == Invoice.Kind.TAXABLE
+    labels = [rate_label(r) for r in sorted(set(rates), key=lambda r: -1 if r is None else r)]
+    return LedgerRow(
+        code=inv.code,
+        number=inv.number,
+        issued_on=inv.issued_on,
+        seller_name=inv.seller_name,
+        seller_tax_id=inv.seller_tax_id,
+        buyer_name=inv.buyer_name,
+        buyer_tax_id=inv.buyer_tax_id,
+        kind=str(Invoice.Kind(inv.kind).label),
+        red=inv.red,
+        status=str(Invoice.Status(inv.status).label),
+        net=inv.total_net,
+        rate="、".join(labels) or rate_label(None),
+        tax=inv.total_tax,
+        total=inv.total,
+        deductible=inv.total_tax if taxable else 0,
+        plate=inv.plate,
+        month=inv.month,
+    )
+
+
+def rows(user: User, f: LedgerFilter) -> Iterator[LedgerRow]:
+    """The ledger's rows, oldest first: one query for the invoices and one for their rates per
+    chunk of 2000."""
+    fields = (
+        "id", "code", "number", "issued_on", "seller_name", "seller_tax_id", "buyer_name", "buyer_tax_id", "kind",
+        "red", "status", "total_net", "total_tax", "total", "plate", "month",
+    )  # fmt: skip
+    chunk: list[Invoice] = []
+    for inv in _queryset(user, f).only(*fields)[:MAX_ROWS].iterator(chunk_size=CHUNK):
+        chunk.append(inv)
+        if len(chunk) == CHUNK:
+            yield from _with_rates(chunk)
+            chunk = []
+    if chunk:
+        yield from _with_rates(chunk)
+
+
+def _with_rates(chunk: list[Invoice]) -> Iterator[LedgerRow]:
+    rates: dict[int, list[int | None]] = {}
+    for invoice_id, rate in (
+        InvoiceLine.objects.filter(invoice_id__in=[i.pk for i in chunk]).values_list("invoice_id", "rate").distinct()
+    ):
+        rates.setdefault(invoice_id, []).append(rate)
+    for inv in chunk:
+        yield _row(inv, rates.get(inv.pk, []))
+
+
+def collect(user: User, f: LedgerFilter) -> tuple[list[LedgerRow], LedgerTotals]:
+    out, totals = [], LedgerTotals()
+    for row in rows(user, f):
+        out.append(row)
+        totals.add(row)
+    return out, totals
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def _yuan(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(text: str) -> str:
+    """Text a spreadsheet must never run as a formula (a buyer name can be anything)."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _values(row: LedgerRow) -> list:
+    return [
+        row.code, row.number, row.issued_on.isoformat(), safe_text(row.seller_name), row.seller_tax_id,
+        safe_text(row.buyer_name), row.buyer_tax_id, row.kind, "是" if row.red else "否", row.status,
+        _yuan(row.net), row.rate, _yuan(row.tax), _yuan(row.total), _yuan(row.deductible), row.plate, row.month,
+    ]  # fmt: skip
+
+
+def _total_lines(totals: LedgerTotals) -> list[list]:
+    blank = [""] * len(HEADER)
+    line = list(blank)
+    line[0], line[1] = "合计", f"{totals.count} 张"
+    line[10], line[12], line[13], line[14] = (
+        _yuan(totals.net),
+        _yuan(totals.tax),
+        _yuan(totals.total),
+        _yuan(totals.deductible),
+    )
+    deductible = list(blank)
+    deductible[0] = "可抵扣税额合计（征税发票，红字发票已冲减）"
+    deductible[14] = _yuan(totals.deductible)
+    return [line, deductible]
+
+
+def csv_stream(user: User, f: LedgerFilter) -> Iterator[bytes]:
+    """The ledger as CSV, streamed: UTF-8 with BOM, a header, the rows, then the totals."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(HEADER)
+    totals = LedgerTotals()
+    for n, row in enumerate(rows(user, f), start=1):
+        totals.add(row)
+        writer.writerow(_values(row))
+        if n % 500 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    for line in _total_lines(totals):
+        writer.writerow(line)
+    yield buffer.getvalue().encode("utf-8")
+
+
+def xlsx_file(user: User, f: LedgerFilter):
+    """The ledger as an XLSX workbook in a temporary file (rewound), for a FileResponse."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title="发票台账")
+    widths = [14, 11, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10]
+    for i, width in enumerate(widths):
+        sheet.column_dimensions[chr(ord("A") + i)].width = width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def styled(values, *, font=None) -> list:
+        out = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, Decimal):
+                cell.number_format = "0.00"
+            if font is not None:
+                cell.font = font
+            out.append(cell)
+        return out
+
+    sheet.append(styled(HEADER, font=bold))
+    totals = LedgerTotals()
+    for row in rows(user, f):
+        totals.add(row)
+        sheet.append(styled(_values(row)))
+    for line in _total_lines(totals):
+        sheet.append(styled(line, font=bold))
+    out = tempfile.TemporaryFile()
+    workbook.save(out)
+    out.seek(0)
+    return out
+
+
+def filename(f: LedgerFilter, ext: str) -> str:
+    return f"ledger-{f.describe()}.{ext}"

@@ -1,0 +1,463 @@
+"""Operators (the sellers), road sections, transit records with their split, recharges.
+
+Amounts are integers in fen. Transit records and recharges are pushed by partners and are
+never deleted; a transit's split is replaced while it is open and frozen once it is applied
+for or invoiced.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from cards.models import PlateColor, VehicleClass
+
+
+class Operator(models.Model):
+    """A toll-road operator (收费公路经营管理单位): the seller on an invoice."""
+
+    code = models.CharField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    tax_id = models.CharField(_("纳税人识别号"), max_length=18)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    phone = models.CharField(_("电话"), max_length=32, blank=True)
+    bank = models.CharField(_("开户行"), max_length=100, blank=True)
+    bank_account = models.CharField(_("账号"), max_length=40, blank=True)
+    province_code = models.CharField(_("省份代码"), max_length=4, help_text=_("4位，如 4100 河南"))
+    machine_no = models.CharField(_("机器编号"), max_length=12)
+    pushed_by = models.ForeignKey(
+        "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    fingerprint = models.CharField(max_length=64, editable=False, default="")
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
+
+    history = HistoricalRecords(excluded_fields=["fingerprint"])
+
+    class Meta:
+        verbose_name = _("路段经营单位")
+        verbose_name_plural = _("路段经营单位")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoadSection(models.Model):
+    class Grade(models.TextChoices):
+        EXPRESSWAY = "expressway", _("高速公路")
+        CLASS1 = "class1", _("一级公路")
+        CLASS2 = "class2", _("二级公路")
+        BRIDGE_TUNNEL = "bridge_tunnel", _("独立桥梁、隧道")
+
+    class Property(models.TextChoices):
+        OPERATING = "operating", _("经营性")
+        LOAN_REPAYMENT = "loan_repayment", _("政府还贷")
+
+    code = models.CharField(_("路段代码"), max_length=32, unique=True)
+    name = models.CharField(_("路段名称"), max_length=100)
+    operator = models.ForeignKey(Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="sections")
+    grade = models.CharField(_("等级"), max_length=16, choices=Grade.choices)
+    property = models.CharField(_("性质"), max_length=16, choices=Property.choices)
+    construction_start = models.DateField(_("合同开工日期"))
+    simplified_method = models.BooleanField(_("适用简易计税"), default=True)
+    fingerprint = models.CharField(max_length=64, editable=False, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords(excluded_fields=["fingerprint"])
+
+    class Meta:
+        verbose_name = _("路段")
+        verbose_name_plural = _("路段")
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+
+class InvoiceState(models.TextChoices):
+    OPEN = "open", _("未开票")
+    APPLIED = "applied", _("开票中")
+    INVOICED = "invoiced", _("已开票")
+
+
+class Transit(models.Model):
+    """A toll trip after clearing and splitting, as pushed by a clearing centre."""
+
+    transit_id = models.CharField(_("通行记录编号"), max_length=64, unique=True)
+    card = models.ForeignKey("cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="transits")
+    plate = models.CharField(_("车牌号"), max_length=8)
+    plate_color = models.PositiveSmallIntegerField(_("车牌颜色"), choices=PlateColor.choices)
+    vehicle_class = models.CharField(_("车辆类别"), max_length=16, choices=VehicleClass.choices)
+    entry_station = models.CharField(_("入口站"), max_length=64)
+    entry_time = models.DateTimeField(_("入口时间"))
+    exit_station = models.CharField(_("出口站"), max_length=64)
+    exit_time = models.DateTimeField(_("出口时间"))
+    # The travel month and date (Asia/Shanghai) of the exit: what users choose by and tax follows.
+    month = models.CharField(_("通行月份"), max_length=7)
+    travel_date = models.DateField(_("通行日期"))
+    fee = models.BigIntegerField(_("通行费（分）"))
+    state = models.CharField(_("开票状态"), max_length=16, choices=InvoiceState.choices, default=InvoiceState.OPEN)
+    # Digest of everything pushed, split included: an identical re-push is found in one compare.
+    fingerprint = models.CharField(max_length=64, editable=False)
+    pushed_by = models.ForeignKey(
+        "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("通行记录")
+        verbose_name_plural = _("通行记录")
+        indexes = [models.Index(fields=["card", "month", "exit_time"], name="transit_card_month")]
+        constraints = [models.CheckConstraint(condition=Q(fee__gte=0), name="transit_fee_not_negative")]
+
+    def __str__(self) -> str:
+        return self.transit_id
+
+
+class TransitSegment(models.Model):
+    """One road section's share of a trip (the split). Its operator invoices it."""
+
+    transit = models.ForeignKey(Transit, on_delete=models.CASCADE, related_name="segments")
+    seq = models.PositiveSmallIntegerField(_("序号"))
+    section = models.ForeignKey(RoadSection, verbose_name=_("路段"), on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey(Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="+")
+    fee = models.BigIntegerField(_("金额（分）"))
+
+    class Meta:
+        verbose_name = _("拆分明细")
+        verbose_name_plural = _("拆分明细")
+        ordering = ["transit_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["transit", "seq"], name="segment_seq_unique"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="segment_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transit_id}#{self.seq}"
+
+
+class TransitChange(models.Model):
+    """The audit of a replaced split, and of a refused change to an invoiced trip."""
+
+    class Kind(models.TextChoices):
+        REPLACED = "replaced", _("拆分已更新")
+        REFUSED = "refused", _("已开票，变更被拒绝")
+
+    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, related_name="changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    before = models.JSONField()
+    after = models.JSONField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("通行记录变更")
+        verbose_name_plural = _("通行记录变更")
+
+    def __str__(self) -> str:
+        return f"{self.transit_id} {self.kind}"
+
+
+class Recharge(models.Model):
+    """A recharge (充值) of a stored-value card, pushed by its issuer."""
+
+    recharge_id = models.CharField(_("充值流水号"), max_length=64, unique=True)
+    card = models.ForeignKey("cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="recharges")
+    amount = models.BigIntegerField(_("金额（分）"))
+    recharged_at = models.DateTimeField(_("充值时间"))
+    month = models.CharField(_("充值月份"), max_length=7)
+    state = models.CharField(_("开票状态"), max_length=16, choices=InvoiceState.choices, default=InvoiceState.OPEN)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    pushed_by = models.ForeignKey(
+        "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("充值记录")
+        verbose_name_plural = _("充值记录")
+        indexes = [models.Index(fields=["card", "recharged_at"], name="recharge_card_time")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="recharge_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.recharge_id
+
+
+# --- applications and invoices -------------------------------------------------------------
+
+
+class Application(models.Model):
+    """An application for invoices (开票申请). The row in state ``submitted`` is the outbox of
+    background issuing: a periodic sweep re-queues what waits too long."""
+
+    class Kind(models.TextChoices):
+        CONSUMPTION = "consumption", _("通行费开票")
+        RECHARGE = "recharge", _("充值开票")
+        TITLE_CHANGE = "title_change", _("换票")
+        REVERSAL = "reversal", _("红冲")
+
+    class Mode(models.TextChoices):
+        PER_TRIP = "per_trip", _("按次开票")
+        MONTHLY = "monthly", _("按月汇总")
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("已提交")
+        ISSUING = "issuing", _("开票中")
+        ISSUED = "issued", _("已开票")
+        FAILED = "failed", _("开票失败")
+
+    user = models.ForeignKey("accounts.User", verbose_name=_("用户"), on_delete=models.PROTECT, related_name="applications")
+    card = models.ForeignKey("cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="applications")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    mode = models.CharField(_("开票方式"), max_length=16, choices=Mode.choices, blank=True)
+    month = models.CharField(_("月份"), max_length=7, blank=True)
+    whole_month = models.BooleanField(_("整月开票"), default=False)
+    title = models.ForeignKey("cards.InvoiceTitle", verbose_name=_("发票抬头"), on_delete=models.PROTECT, related_name="+")
+    email = models.EmailField(_("收票邮箱"), blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    failure_reason = models.CharField(_("失败原因"), max_length=300, blank=True)
+    # title change: the application whose invoices are re-issued; reversal: the invoice reversed
+    original = models.ForeignKey("self", verbose_name=_("原申请"), on_delete=models.PROTECT, null=True, blank=True, related_name="changes")
+    invoice_to_reverse = models.ForeignKey(
+        "Invoice", verbose_name=_("被红冲发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    summary_no = models.CharField(_("汇总单号"), max_length=16, unique=True, null=True, blank=True)
+    invoice_count = models.PositiveIntegerField(_("发票张数"), default=0)
+    total = models.BigIntegerField(_("价税合计（分）"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("开票尝试次数"), default=0)
+    created_at = models.DateTimeField(_("提交时间"), default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(_("最近入队"), default=timezone.now)
+    started_at = models.DateTimeField(_("开始开票"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("开票完成"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("邮件发送"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("开票申请")
+        verbose_name_plural = _("开票申请")
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="application_user_recent"),
+            models.Index(fields=["status", "queued_at"], name="application_outbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class ApplicationItem(models.Model):
+    """A trip or a recharge an application covers."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="items")
+    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items")
+    recharge = models.ForeignKey(Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items")
+
+    class Meta:
+        verbose_name = _("申请明细")
+        verbose_name_plural = _("申请明细")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(transit__isnull=False, recharge__isnull=True) | Q(transit__isnull=True, recharge__isnull=False),
+                name="item_is_transit_or_recharge",
+            ),
+            models.UniqueConstraint(fields=["application", "transit"], name="item_transit_once"),
+            models.UniqueConstraint(fields=["application", "recharge"], name="item_recharge_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}:{self.transit_id or self.recharge_id}"
+
+
+class CardInvoiceBasis(models.Model):
+    """A stored-value card's one-time choice: recharge invoices or consumption invoices."""
+
+    class Basis(models.TextChoices):
+        RECHARGE = "recharge", _("按充值开票")
+        CONSUMPTION = "consumption", _("按通行开票")
+
+    card = models.OneToOneField("cards.Card", on_delete=models.PROTECT, related_name="invoice_basis")
+    basis = models.CharField(_("开票方式"), max_length=16, choices=Basis.choices)
+    fixed_by = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="+")
+    fixed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("储值卡开票方式")
+        verbose_name_plural = _("储值卡开票方式")
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.basis}"
+
+
+class InvoiceCounter(models.Model):
+    """Numbering of one invoice-code family: seller province + year. Numbers are taken in
+    blocks by one UPDATE inside the issuing transaction; a batch used up starts the next."""
+
+    province_code = models.CharField(max_length=4)
+    year = models.PositiveSmallIntegerField()
+    batch = models.PositiveSmallIntegerField(default=1)
+    next_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("发票号段")
+        verbose_name_plural = _("发票号段")
+        constraints = [models.UniqueConstraint(fields=["province_code", "year"], name="counter_per_province_year")]
+
+    def __str__(self) -> str:
+        return f"{self.province_code}/{self.year} batch {self.batch} next {self.next_number}"
+
+
+class SummaryCounter(models.Model):
+    """The 8-digit sequence of summary sheets per issuer province and month."""
+
+    province = models.CharField(max_length=2)
+    month = models.CharField(max_length=6)  # YYYYMM
+    next_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["province", "month"], name="summary_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.province}{self.month}:{self.next_number}"
+
+
+class Invoice(models.Model):
+    """An issued VAT e-invoice. Immutable once written but for its status (reversed) and its
+    documents; buyer and seller are snapshots, totals are stored, never recomputed."""
+
+    class Kind(models.TextChoices):
+        TAXABLE = "taxable", _("征税")
+        NON_TAXABLE = "non_taxable", _("不征税")
+
+    class Status(models.TextChoices):
+        NORMAL = "normal", _("正常")
+        REVERSED = "reversed", _("已红冲")
+
+    class RenderStatus(models.TextChoices):
+        PENDING = "pending", _("待生成")
+        RENDERED = "rendered", _("已生成")
+        FAILED = "failed", _("生成失败")
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="invoices")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="invoices")
+    card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="invoices")
+    code = models.CharField(_("发票代码"), max_length=12)
+    number = models.CharField(_("发票号码"), max_length=8)
+    issued_on = models.DateField(_("开票日期"))
+    issued_at = models.DateTimeField(default=timezone.now)
+    check_code = models.CharField(_("校验码"), max_length=20)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    red = models.BooleanField(_("红字发票"), default=False)
+    original = models.OneToOneField(
+        "self", verbose_name=_("原发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.NORMAL)
+    month = models.CharField(_("所属月份"), max_length=7, db_index=True)
+    # seller snapshot
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices")
+    seller_name = models.CharField(_("销售方名称"), max_length=100)
+    seller_tax_id = models.CharField(_("销售方纳税人识别号"), max_length=18)
+    seller_address_phone = models.CharField(_("销售方地址、电话"), max_length=240, blank=True)
+    seller_bank_account = models.CharField(_("销售方开户行及账号"), max_length=160, blank=True)
+    machine_no = models.CharField(_("机器编号"), max_length=12)
+    # buyer snapshot
+    buyer_name = models.CharField(_("购买方名称"), max_length=100)
+    buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=18, blank=True, db_index=True)
+    buyer_address_phone = models.CharField(_("购买方地址、电话"), max_length=240, blank=True)
+    buyer_bank_account = models.CharField(_("购买方开户行及账号"), max_length=160, blank=True)
+    plate = models.CharField(_("车牌号"), max_length=8)
+    total_net = models.BigIntegerField(_("金额合计（分）"))
+    total_tax = models.BigIntegerField(_("税额合计（分）"))
+    total = models.BigIntegerField(_("价税合计（分）"))
+    remarks = models.CharField(_("备注"), max_length=300, blank=True)
+    payee = models.CharField(_("收款人"), max_length=32, blank=True)
+    reviewer = models.CharField(_("复核"), max_length=32, blank=True)
+    drawer = models.CharField(_("开票人"), max_length=32, blank=True)
+    # documents
+    render_status = models.CharField(_("版式文件"), max_length=16, choices=RenderStatus.choices, default=RenderStatus.PENDING)
+    render_error = models.CharField(_("生成错误"), max_length=300, blank=True)
+    render_attempts = models.PositiveSmallIntegerField(default=0)
+    pdf_path = models.CharField(max_length=200, blank=True)
+    xml_path = models.CharField(max_length=200, blank=True)
+    pdf_size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("发票")
+        verbose_name_plural = _("发票")
+        constraints = [
+            models.UniqueConstraint(fields=["code", "number"], name="invoice_code_number_unique"),
+            models.CheckConstraint(condition=Q(total=models.F("total_net") + models.F("total_tax")), name="invoice_total_adds_up"),
+            models.CheckConstraint(condition=Q(red=False) | Q(original__isnull=False), name="red_invoice_names_original"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "card", "month"], name="invoice_user_card_month"),
+            models.Index(fields=["buyer_tax_id", "issued_at", "id"], name="invoice_buyer_feed"),
+            models.Index(fields=["render_status"], name="invoice_render_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.number}"
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    seq = models.PositiveSmallIntegerField()
+    item = models.CharField(_("项目名称"), max_length=40)
+    plate = models.CharField(_("车牌号"), max_length=8)
+    vehicle_class = models.CharField(_("类型"), max_length=16)
+    date_from = models.DateField(_("通行日期起"))
+    date_to = models.DateField(_("通行日期止"))
+    net = models.BigIntegerField(_("金额（分）"))
+    rate = models.PositiveSmallIntegerField(_("税率%"), null=True, blank=True)  # None: 不征税
+    tax = models.BigIntegerField(_("税额（分）"))
+    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines")
+    recharge = models.ForeignKey(Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines")
+
+    class Meta:
+        verbose_name = _("发票明细")
+        verbose_name_plural = _("发票明细")
+        ordering = ["invoice_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "seq"], name="invoice_line_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}#{self.seq}"
+
+
+class ApplicationEvent(models.Model):
+    """The audit trail of an application: every state change, retry, re-send, with who and why."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32)
+    actor = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("申请事件")
+        verbose_name_plural = _("申请事件")
+        ordering = ["application_id", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.kind}"
+
+
+class VerificationCounter(models.Model):
+    """Checks of one invoice on one Asia/Shanghai day through public verification (查验): at
+    most 5 a day. Incremented by one atomic ``UPDATE … SET count = count + 1 … RETURNING``."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("查验次数")
+        verbose_name_plural = _("查验次数")
+        constraints = [models.UniqueConstraint(fields=["invoice", "day"], name="verification_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.day}: {self.count}"

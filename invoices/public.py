@@ -1,0 +1,53 @@
+"""The public verification page (发票查验), for a company's accountant holding an invoice: the
+same rules as ``GET /api/v1/verify`` (invoices/verification.py), no account needed."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+
+from . import verification
+from .api.verification import VerifyThrottle
+
+
+class VerifyForm(forms.Form):
+    # Formats are checked by verification.parse, once for the page and the API alike.
+    code = forms.CharField(label=_("发票代码"), required=False, max_length=20,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "12 位"}))
+    number = forms.CharField(label=_("发票号码"), required=False, max_length=20,
+                             widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "8 位"}))
+    date = forms.CharField(label=_("开票日期"), required=False, max_length=20, widget=forms.DateInput(attrs={"type": "date"}),
+                           help_text=_("也可输入 YYYYMMDD，例如 20260905"))
+    check = forms.CharField(label=_("校验码后 6 位"), required=False, max_length=20,
+                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "6 位"}))
+
+    def params(self) -> dict[str, str]:
+        data = {name: (self.cleaned_data.get(name) or "").strip() for name in ("code", "number", "date", "check")}
+        data["date"] = data["date"].replace("-", "")
+        return data
+
+
+class VerifyPageView(TemplateView):
+    template_name = "invoices/verify.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.setdefault("form", VerifyForm(initial={k: self.request.GET.get(k, "")[:20] for k in ("code", "number", "date")}))
+        ctx["max_checks"] = verification.MAX_CHECKS_PER_DAY
+        return ctx
+
+    def post(self, request):
+        form = VerifyForm(request.POST)
+        if not form.is_valid():  # only a value longer than any real one
+            return self.render_to_response(self.get_context_data(form=form))
+        throttle = VerifyThrottle()
+        if not throttle.allow_request(request, self):
+            outcome = verification.Outcome(verification.TOO_MANY)
+            return self.render_to_response(self.get_context_data(form=form, outcome=outcome, client_limited=True), status=429)
+        outcome = verification.verify_params(form.params())
+        for name, messages in outcome.errors.items():
+            for message in messages:
+                form.add_error(name, message)
+        status = {verification.MALFORMED: 400, verification.TOO_MANY: 429}.get(outcome.result, 200)
+        return self.render_to_response(self.get_context_data(form=form, outcome=outcome), status=status)

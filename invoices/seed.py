@@ -1,0 +1,150 @@
+"""Demo operators of every tax kind, their sections, and a few months of trips and recharges
+for the demo users' bound cards. All names say 演示 (demo); tax ids are demo values."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from accounts.models import Partner, PartnerNetworkCode
+from accounts.services import partner_create
+from cards.models import Binding, CardType
+from piaogen.demo import demo_uscc
+
+from .ingest import operator_upsert_batch, recharge_upsert_batch, transit_upsert_batch
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CLEARING_NAME = "演示全国清分结算中心"
+
+# code, name, province, USCC body, [(section code, name, grade, property, start, simplified)]
+OPERATORS = [
+    ("DEMO-OP-HA1", "演示河南中原高速公路股份有限公司", "4100", "9141000017000001A", [
+        ("DEMO-S-HA-G4", "演示京港澳高速郑州段", "expressway", "operating", "2008-06-01", True),  # 3 %
+        ("DEMO-S-HA-G30", "演示连霍高速郑州段", "expressway", "operating", "2012-03-15", True),  # 3 %
+    ]),
+    ("DEMO-OP-HA2", "演示郑州绕城一级公路有限公司", "4100", "9141000017000002B", [
+        ("DEMO-S-HA-R1", "演示郑州西南绕城一级公路", "class1", "operating", "2013-09-01", True),  # 5 %
+    ]),
+    ("DEMO-OP-HA3", "演示河南省收费还贷高速公路管理中心", "4100", "1241000017000003C", [
+        ("DEMO-S-HA-L1", "演示许广高速还贷段", "expressway", "loan_repayment", "2004-05-01", True),  # 不征税
+    ]),
+    ("DEMO-OP-HB1", "演示河北新建高速公路有限公司", "1300", "9113000017000004D", [
+        ("DEMO-S-HE-G4", "演示京港澳高速石家庄新线", "expressway", "operating", "2017-07-01", True),  # 9 %
+    ]),
+    ("DEMO-OP-SX1", "演示山西晋中高速公路有限公司（一般计税）", "1400", "9114000017000005E", [
+        ("DEMO-S-SX-G5", "演示京昆高速晋中段", "expressway", "operating", "2011-10-01", False),  # opted out: 9 %
+    ]),
+    ("DEMO-OP-BJ1", "演示北京隧道桥梁运营有限公司", "1100", "9111000017000006F", [
+        ("DEMO-S-BJ-T1", "演示长安隧道", "bridge_tunnel", "operating", "2014-04-01", True),  # 5 %
+    ]),
+]
+
+# Routes as lists of section codes: the first crosses three operators.
+ROUTES = [
+    (("演示郑州站", "演示安阳站"), ["DEMO-S-HA-G4", "DEMO-S-HA-R1", "DEMO-S-HA-L1"]),
+    (("演示郑州站", "演示石家庄站"), ["DEMO-S-HA-G4", "DEMO-S-HE-G4"]),
+    (("演示郑州西站", "演示洛阳站"), ["DEMO-S-HA-G30"]),
+    (("演示太原站", "演示晋中站"), ["DEMO-S-SX-G5"]),
+    (("演示长安街东", "演示长安街西"), ["DEMO-S-BJ-T1"]),
+    (("演示许昌站", "演示漯河站"), ["DEMO-S-HA-L1"]),
+]
+
+
+def clearing_partner() -> Partner:
+    partner = Partner.objects.filter(kind=Partner.Kind.CLEARING, name=CLEARING_NAME).first()
+    if partner is None:
+        partner, _token = partner_create(kind=Partner.Kind.CLEARING, name=CLEARING_NAME)
+    return partner
+
+
+def issuer_partner(card) -> Partner:
+    """The partner account of the card's issuer, made for the demo when there is none."""
+    owner = PartnerNetworkCode.objects.filter(code=card.card_no[:4]).select_related("partner").first()
+    if owner:
+        return owner.partner
+    partner, _token = partner_create(
+        kind=Partner.Kind.ISSUER, name=f"{card.issuer.name}（演示）", network_codes=[card.card_no[:4]]
+    )
+    return partner
+
+
+def _operators_body() -> dict:
+    return {
+        "operators": [
+            {
+                "code": code, "name": name, "tax_id": demo_uscc(body), "province_code": province,
+                "address": "演示地址（非真实）", "phone": "0000-0000000（演示）",
+                "bank": "演示银行", "bank_account": "6200000000000000（演示）",
+                "machine_no": f"{province}{index:08d}",
+                "sections": [
+                    {"code": c, "name": n, "grade": g, "property": p, "construction_start": s, "simplified_method": simp}
+                    for c, n, g, p, s, simp in sections
+                ],
+            }
+            for index, (code, name, province, body, sections) in enumerate(OPERATORS, start=1)
+        ]
+    }
+
+
+def _months_back(today: date, n: int) -> list[date]:
+    firsts, y, m = [], today.year, today.month
+    for _ in range(n):
+        m -= 1
+        if m == 0:
+            y, m = y - 1, 12
+        firsts.append(date(y, m, 1))
+    return firsts
+
+
+def trips_for(card, today: date, months: int = 3) -> list[dict]:
+    rng = random.Random(card.card_no)
+    trips = []
+    for first in _months_back(today, months):
+        for n in range(8):
+            (entry, exit_), route = ROUTES[0] if n == 0 else rng.choice(ROUTES)
+            day = first + timedelta(days=rng.randrange(0, 27))
+            start = datetime.combine(day, time(rng.randrange(6, 20), rng.randrange(0, 60)), SHANGHAI)
+            fees = [rng.randrange(800, 6000) for _ in route]
+            if n == 1:
+                fees[0] = 9733  # the 97.33 yuan of the well-known 3 % invoice
+            trips.append({
+                "transit_id": f"DEMO-{card.card_no}-{first:%Y%m}-{n:02d}",
+                "card_no": card.card_no, "plate": card.plate, "plate_color": card.plate_color,
+                "vehicle_class": card.vehicle_class,
+                "entry_station": entry, "entry_time": start.isoformat(),
+                "exit_station": exit_, "exit_time": (start + timedelta(minutes=40 * len(route))).isoformat(),
+                "fee": sum(fees),
+                "segments": [{"section_code": c, "fee": f} for c, f in zip(route, fees, strict=True)],
+            })
+    return trips
+
+
+def recharges_for(card, today: date) -> list[dict]:
+    rng = random.Random("r" + card.card_no)
+    out = []
+    for first in _months_back(today, 3):
+        for n in range(2):
+            at = datetime.combine(first + timedelta(days=rng.randrange(0, 27)), time(10, 0), SHANGHAI)
+            out.append({"recharge_id": f"DEMO-R-{card.card_no}-{first:%Y%m}-{n}", "card_no": card.card_no,
+                        "amount": rng.choice([10000, 20000, 50000]), "recharged_at": at.isoformat()})
+    return out
+
+
+def run(out) -> list[str]:
+    partner = clearing_partner()
+    operator_upsert_batch(partner=partner, body=_operators_body())
+    today = timezone.localdate()
+    cards = [b.card for b in Binding.objects.filter(ended_at__isnull=True).select_related("card", "card__issuer")]
+    transits = [t for card in cards for t in trips_for(card, today)]
+    created = 0
+    for i in range(0, len(transits), 5000):
+        result = transit_upsert_batch(partner=partner, body={"transits": transits[i:i + 5000]})
+        created += result.created
+        assert not result.rejected, result.rejected
+    for card in cards:
+        if card.card_type == CardType.STORED_VALUE:
+            recharge_upsert_batch(partner=issuer_partner(card), body={"recharges": recharges_for(card, today)})
+    return [f"通行记录 trips: {len(OPERATORS)} 家演示经营单位, {created} 条新通行记录（演示）"]

@@ -1,0 +1,635 @@
+"""Applications and invoice issuing.
+
+Submitting writes the application (the outbox) and locks its trips or recharges; the issuing
+task then claims it, plans every invoice in memory, takes the invoice numbers in blocks from the
+sellers' counters, writes invoices and lines in bulk and marks the trips invoiced — all in one
+transaction that either issues everything or nothing. Rendering and mail come after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from cards.models import Card, CardType, InvoiceTitle, VehicleClass
+from cards.selectors import binding_for
+from piaogen.errors import ServiceError
+
+from . import numbering
+from .models import (
+    Application,
+    ApplicationEvent,
+    ApplicationItem,
+    CardInvoiceBasis,
+    Invoice,
+    InvoiceLine,
+    InvoiceState,
+    Recharge,
+    Transit,
+    TransitSegment,
+)
+from .tax import rate_for_section, split
+
+logger = logging.getLogger(__name__)
+
+TOLL_ITEM = "*经营租赁*通行费"
+RECHARGE_ITEM = "*预付卡销售*ETC卡充值"
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# An application still 'issuing' this long after it started is taken to be orphaned.
+STALE_ISSUING = timedelta(minutes=10)
+STALE_SUBMITTED = timedelta(minutes=2)
+
+
+class IssueRefused(Exception):
+    """A failure the user can read; the application ends 'failed' with this reason."""
+
+
+def _event(app: Application, kind: str, *, actor: User | None = None, reason: str = "", **detail) -> None:
+    ApplicationEvent.objects.create(application=app, kind=kind, actor=actor, reason=reason, detail=detail)
+
+
+def _queue(app_id: int) -> None:
+    from .tasks import issue_application
+
+    transaction.on_commit(lambda: issue_application.delay(app_id))
+
+
+# --- submitting ---------------------------------------------------------------------------
+
+
+def _title(user: User, title_id) -> InvoiceTitle:
+    title = None
+    if isinstance(title_id, int) and not isinstance(title_id, bool):
+        title = InvoiceTitle.objects.filter(pk=title_id, user=user, deleted_at__isnull=True).first()
+    if title is None:
+        raise ServiceError("invalid", _("请选择您自己的一个发票抬头。"), errors={"title_id": [_("发票抬头不存在。")]})
+    return title
+
+
+def _email(email: str | None, title: InvoiceTitle) -> str:
+    email = (email or "").strip() or title.email
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ServiceError("invalid", _("邮箱地址格式不正确。"), errors={"email": [_("邮箱地址格式不正确。")]}) from None
+    return email
+
+
+def _fix_basis(card: Card, basis: str, app: Application) -> None:
+    """A stored-value card takes recharge or consumption invoices; the first application decides."""
+    if card.card_type != CardType.STORED_VALUE:
+        if basis == CardInvoiceBasis.Basis.RECHARGE:
+            raise ServiceError("invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]})
+        return
+    current = CardInvoiceBasis.objects.select_for_update().filter(card=card).first()
+    if current is None:
+        CardInvoiceBasis.objects.create(card=card, basis=basis, fixed_by=app)
+    elif current.basis != basis:
+        label = _("按充值开票") if current.basis == CardInvoiceBasis.Basis.RECHARGE else _("按通行开票")
+        raise ServiceError(
+            "basis_locked",
+            _("这张储值卡已选择“%(basis)s”，同一张卡只能选择一种开票方式（充值发票或通行费发票），不能再更改。") % {"basis": label},
+            extra={"basis": current.basis},
+        )
+
+
+def application_submit_consumption(
+    *, user: User, card_no: str, month: str, title_id, mode: str = Application.Mode.PER_TRIP,
+    transit_ids: list[str] | None = None, email: str = "",
+) -> Application:
+    if not isinstance(month, str) or not MONTH_RE.match(month):
+        raise ServiceError("invalid", _("月份格式应为 YYYY-MM。"), errors={"month": [_("格式应为 YYYY-MM。")]})
+    if mode not in Application.Mode.values:
+        raise ServiceError("invalid", _("开票方式须为按次或按月汇总。"), errors={"mode": [_("取值须为 per_trip 或 monthly。")]})
+    if transit_ids is not None and (
+        not isinstance(transit_ids, list) or not all(isinstance(t, str) for t in transit_ids) or len(transit_ids) > 5000
+    ):
+        raise ServiceError("invalid", _("transit_ids 须为通行记录编号的列表。"), errors={"transit_ids": [_("须为字符串列表。")]})
+    binding = binding_for(user, card_no)
+    title = _title(user, title_id)
+    email = _email(email, title)
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=binding.card_id)
+        qs = Transit.objects.select_for_update().filter(card=card, month=month)
+        if transit_ids is not None:
+            wanted = set(transit_ids)
+            rows = list(qs.filter(transit_id__in=wanted).values_list("id", "transit_id", "state"))
+            missing = wanted - {r[1] for r in rows}
+            if missing:
+                raise ServiceError(
+                    "invalid", _("有通行记录不属于这张卡的这个月份：%(ids)s") % {"ids": ", ".join(sorted(missing)[:5])},
+                    errors={"transit_ids": [_("不属于该卡该月份。")]},
+                )
+            taken = [r[1] for r in rows if r[2] != InvoiceState.OPEN]
+            if taken:
+                raise ServiceError(
+                    "already_applied", _("所选通行记录中有 %(n)s 条已申请或已开票，请刷新后重新选择。") % {"n": len(taken)},
+                    extra={"transit_ids": taken[:50]},
+                )
+        else:
+            rows = list(qs.filter(state=InvoiceState.OPEN).values_list("id", "transit_id", "state"))
+        if not rows:
+            already = qs.exclude(state=InvoiceState.OPEN).exists()
+            raise ServiceError(
+                "already_applied" if already and transit_ids is None else "nothing_to_invoice",
+                _("这个月的通行记录都已申请或开具发票。") if already else _("这张卡在 %(m)s 没有可开票的通行记录。") % {"m": month},
+            )
+        app = Application.objects.create(
+            user=user, card=card, kind=Application.Kind.CONSUMPTION, mode=mode, month=month,
+            whole_month=transit_ids is None, title=title, email=email,
+        )
+        _fix_basis(card, CardInvoiceBasis.Basis.CONSUMPTION, app)
+        ids = [r[0] for r in rows]
+        locked = Transit.objects.filter(id__in=ids, state=InvoiceState.OPEN).update(state=InvoiceState.APPLIED, updated_at=timezone.now())
+        if locked != len(ids):
+            raise ServiceError("already_applied", _("所选通行记录刚刚被申请，请刷新后重试。"))
+        ApplicationItem.objects.bulk_create([ApplicationItem(application=app, transit_id=i) for i in ids], batch_size=2000)
+        _event(app, "submitted", actor=user, trips=len(ids))
+        _queue(app.pk)
+    return app
+
+
+def application_submit_recharge(*, user: User, card_no: str, recharge_ids, title_id, email: str = "") -> Application:
+    if not isinstance(recharge_ids, list) or not recharge_ids or not all(isinstance(r, str) for r in recharge_ids):
+        raise ServiceError("invalid", _("请选择要开票的充值记录。"), errors={"recharge_ids": [_("须为非空的充值流水号列表。")]})
+    binding = binding_for(user, card_no)
+    title = _title(user, title_id)
+    email = _email(email, title)
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=binding.card_id)
+        if card.card_type != CardType.STORED_VALUE:
+            raise ServiceError("invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]})
+        rows = list(
+            Recharge.objects.select_for_update().filter(card=card, recharge_id__in=set(recharge_ids)).values_list("id", "recharge_id", "state")
+        )
+        missing = set(recharge_ids) - {r[1] for r in rows}
+        if missing:
+            raise ServiceError("invalid", _("有充值记录不属于这张卡。"), errors={"recharge_ids": [_("不属于该卡。")]})
+        if any(r[2] != InvoiceState.OPEN for r in rows):
+            raise ServiceError("already_applied", _("所选充值记录中有已申请或已开票的，请刷新后重新选择。"))
+        app = Application.objects.create(user=user, card=card, kind=Application.Kind.RECHARGE, title=title, email=email,
+                                         month=timezone.localdate().strftime("%Y-%m"))
+        _fix_basis(card, CardInvoiceBasis.Basis.RECHARGE, app)
+        ids = [r[0] for r in rows]
+        Recharge.objects.filter(id__in=ids).update(state=InvoiceState.APPLIED, updated_at=timezone.now())
+        ApplicationItem.objects.bulk_create([ApplicationItem(application=app, recharge_id=i) for i in ids])
+        _event(app, "submitted", actor=user, recharges=len(ids))
+        _queue(app.pk)
+    return app
+
+
+def _pending_change_exists(invoice_ids) -> bool:
+    """A title change or reversal already waiting on any of these invoices."""
+    pending = Q(status__in=[Application.Status.SUBMITTED, Application.Status.ISSUING])
+    return (
+        Application.objects.filter(pending, kind=Application.Kind.REVERSAL, invoice_to_reverse_id__in=invoice_ids).exists()
+        or Application.objects.filter(pending, kind=Application.Kind.TITLE_CHANGE, original__invoices__id__in=invoice_ids).exists()
+    )
+
+
+def application_title_change(*, user: User, application_id: int, title_id, email: str = "") -> Application:
+    original = Application.objects.filter(pk=application_id, user=user).first()
+    if original is None:
+        raise ServiceError("not_found", _("找不到该开票申请。"), status=404)
+    title = _title(user, title_id)
+    email = _email(email, title) if email else original.email
+    with transaction.atomic():
+        original = Application.objects.select_for_update().get(pk=original.pk)
+        if original.status != Application.Status.ISSUED:
+            raise ServiceError("invalid", _("只有已开票的申请可以换票。"))
+        targets = list(original.invoices.filter(red=False, status=Invoice.Status.NORMAL).values_list("id", flat=True))
+        if not targets:
+            raise ServiceError("already_reversed", _("这个申请的发票都已红冲，无需换票。"))
+        if _pending_change_exists(targets):
+            raise ServiceError("already_applied", _("这个申请已有正在处理的换票或红冲，请稍候。"))
+        app = Application.objects.create(
+            user=user, card=original.card, kind=Application.Kind.TITLE_CHANGE, mode=original.mode, month=original.month,
+            title=title, email=email, original=original,
+        )
+        _event(app, "submitted", actor=user, invoices=len(targets))
+        _queue(app.pk)
+    return app
+
+
+def invoice_reverse(*, user: User, invoice_id: int, reason: str = "") -> Application:
+    invoice = Invoice.objects.filter(pk=invoice_id, user=user).first()
+    if invoice is None:
+        raise ServiceError("not_found", _("找不到该发票。"), status=404)
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.red:
+            raise ServiceError("invalid", _("红字发票不能再红冲。"))
+        if invoice.status == Invoice.Status.REVERSED:
+            raise ServiceError("already_reversed", _("这张发票已经红冲，不能重复红冲。"))
+        if _pending_change_exists([invoice.pk]):
+            raise ServiceError("already_reversed", _("这张发票的红冲或换票正在处理中，不能重复申请。"))
+        app = Application.objects.create(
+            user=user, card=invoice.card, kind=Application.Kind.REVERSAL, month=invoice.month,
+            title=invoice.application.title, email=invoice.application.email, invoice_to_reverse=invoice,
+        )
+        _event(app, "submitted", actor=user, reason=reason[:300], invoice=f"{invoice.code} {invoice.number}")
+        _queue(app.pk)
+    return app
+
+
+# --- issuing --------------------------------------------------------------------------------
+
+
+@dataclass
+class LinePlan:
+    item: str
+    plate: str
+    vehicle_class: str
+    date_from: date
+    date_to: date
+    net: int
+    rate: int | None
+    tax: int
+    transit_id: int | None = None
+    recharge_id: int | None = None
+
+
+@dataclass
+class InvoicePlan:
+    province_code: str
+    seller: dict
+    buyer: dict
+    kind: str
+    plate: str
+    month: str
+    lines: list[LinePlan] = field(default_factory=list)
+    red: bool = False
+    original_id: int | None = None
+    remarks: str = ""
+
+    @property
+    def total_net(self) -> int:
+        return sum(line.net for line in self.lines)
+
+    @property
+    def total_tax(self) -> int:
+        return sum(line.tax for line in self.lines)
+
+
+def _vehicle_label(value: str) -> str:
+    return str(VehicleClass(value).label) if value in VehicleClass.values else value
+
+
+def _buyer(title: InvoiceTitle) -> dict:
+    return {
+        "buyer_name": title.name,
+        "buyer_tax_id": title.tax_id,
+        "buyer_address_phone": " ".join(x for x in (title.address, title.phone) if x),
+        "buyer_bank_account": " ".join(x for x in (title.bank, title.bank_account) if x),
+    }
+
+
+def _operator_seller(op) -> dict:
+    return {
+        "operator_id": op.pk,
+        "seller_name": op.name,
+        "seller_tax_id": op.tax_id,
+        "seller_address_phone": " ".join(x for x in (op.address, op.phone) if x),
+        "seller_bank_account": " ".join(x for x in (op.bank, op.bank_account) if x),
+        "machine_no": op.machine_no,
+    }
+
+
+def _line(transit: Transit, fee: int, rate: int | None) -> LinePlan:
+    net, tax = split(fee, rate)
+    return LinePlan(
+        item=TOLL_ITEM, plate=transit.plate, vehicle_class=_vehicle_label(transit.vehicle_class),
+        date_from=transit.entry_time.astimezone(timezone.get_current_timezone()).date(),
+        date_to=transit.travel_date, net=net, rate=rate, tax=tax, transit_id=transit.pk,
+    )
+
+
+def _plan_consumption(app: Application) -> list[InvoicePlan]:
+    segments = TransitSegment.objects.select_related("section", "operator").order_by("seq")
+    transits = list(
+        Transit.objects.filter(application_items__application=app)
+        .order_by("exit_time", "id")
+        .prefetch_related(Prefetch("segments", queryset=segments))
+    )
+    buyer = _buyer(app.title)
+    plans: dict[tuple, InvoicePlan] = {}
+    ordered: list[InvoicePlan] = []
+
+    def plan_for(key, op, taxable: bool, plate: str) -> InvoicePlan:
+        plan = plans.get(key)
+        if plan is None:
+            plan = InvoicePlan(
+                province_code=op.province_code, seller=_operator_seller(op), buyer=buyer,
+                kind=Invoice.Kind.TAXABLE if taxable else Invoice.Kind.NON_TAXABLE, plate=plate, month=app.month,
+            )
+            plans[key] = plan
+            ordered.append(plan)
+        return plan
+
+    for t in transits:
+        shares: dict[tuple[int, int | None], int] = defaultdict(int)
+        operators = {}
+        for seg in t.segments.all():
+            rate = rate_for_section(seg.section, t.travel_date)
+            shares[(seg.operator_id, rate)] += seg.fee
+            operators[seg.operator_id] = seg.operator
+        for (op_id, rate), fee in shares.items():
+            if fee == 0:
+                continue
+            op = operators[op_id]
+            if app.mode == Application.Mode.MONTHLY:
+                key = (op_id, rate)  # one invoice per seller, rate and card-month; a line per trip
+            else:
+                key = (t.pk, op_id, rate is not None)  # one invoice per trip, seller and tax kind
+            plan_for(key, op, rate is not None, t.plate).lines.append(_line(t, fee, rate))
+    return ordered
+
+
+def _plan_recharge(app: Application) -> list[InvoicePlan]:
+    recharges = list(Recharge.objects.filter(application_items__application=app).order_by("recharged_at", "id"))
+    card = app.card
+    issuer = card.issuer
+    seller = {
+        "operator_id": None,
+        "seller_name": issuer.name,
+        "seller_tax_id": issuer.tax_id,
+        "seller_address_phone": issuer.address_phone,
+        "seller_bank_account": issuer.bank_account,
+        "machine_no": issuer.machine_no,
+    }
+    plan = InvoicePlan(
+        province_code=f"{issuer.province_code}00", seller=seller, buyer=_buyer(app.title),
+        kind=Invoice.Kind.NON_TAXABLE, plate=card.plate, month=app.month,
+    )
+    for r in recharges:
+        day = timezone.localtime(r.recharged_at).date()
+        plan.lines.append(LinePlan(item=RECHARGE_ITEM, plate=card.plate, vehicle_class=_vehicle_label(card.vehicle_class),
+                                   date_from=day, date_to=day, net=r.amount, rate=None, tax=0, recharge_id=r.pk))
+    return [plan] if plan.lines else []
+
+
+def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> InvoicePlan:
+    sign = -1 if red else 1
+    plan = InvoicePlan(
+        province_code=invoice.code[1:5],
+        seller={
+            "operator_id": invoice.operator_id, "seller_name": invoice.seller_name, "seller_tax_id": invoice.seller_tax_id,
+            "seller_address_phone": invoice.seller_address_phone, "seller_bank_account": invoice.seller_bank_account,
+            "machine_no": invoice.machine_no,
+        },
+        buyer=buyer or {
+            "buyer_name": invoice.buyer_name, "buyer_tax_id": invoice.buyer_tax_id,
+            "buyer_address_phone": invoice.buyer_address_phone, "buyer_bank_account": invoice.buyer_bank_account,
+        },
+        kind=invoice.kind, plate=invoice.plate, month=invoice.month, red=red,
+        original_id=invoice.pk if red else None,
+        remarks=f"对应正数发票代码:{invoice.code} 号码:{invoice.number}" if red else "",
+    )
+    for line in invoice.lines.all():
+        plan.lines.append(LinePlan(
+            item=line.item, plate=line.plate, vehicle_class=line.vehicle_class, date_from=line.date_from,
+            date_to=line.date_to, net=sign * line.net, rate=line.rate, tax=sign * line.tax,
+            transit_id=line.transit_id, recharge_id=line.recharge_id,
+        ))
+    return plan
+
+
+def _targets(app: Application) -> list[Invoice]:
+    if app.kind == Application.Kind.REVERSAL:
+        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id)
+    else:
+        qs = app.original.invoices.filter(red=False)
+    return list(qs.select_for_update().order_by("id").prefetch_related("lines"))
+
+
+def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[Invoice]:
+    """Numbers every plan (a block per seller province, in a fixed order so that two issuers
+    never wait on each other's counters crosswise) and writes invoices and lines in bulk."""
+    by_province: dict[str, list[InvoicePlan]] = defaultdict(list)
+    for plan in plans:
+        by_province[plan.province_code].append(plan)
+    rows: list[tuple[Invoice, InvoicePlan]] = []
+    now = timezone.now()
+    for province in sorted(by_province):
+        group = by_province[province]
+        for plan, (code, number) in zip(group, numbering.numbers(province, today.year, len(group)), strict=True):
+            total_net, total_tax = plan.total_net, plan.total_tax
+            total = total_net + total_tax
+            invoice = Invoice(
+                application=app, user_id=app.user_id, card_id=app.card_id, code=code, number=number,
+                issued_on=today, issued_at=now,
+                check_code=numbering.check_code(code=code, number=number, issued_on=today.isoformat(), total=total),
+                kind=plan.kind, red=plan.red, original_id=plan.original_id, month=plan.month, plate=plan.plate,
+                total_net=total_net, total_tax=total_tax, total=total, remarks=plan.remarks,
+                payee="系统", reviewer="系统", drawer="票根平台",
+                **plan.seller, **plan.buyer,
+            )
+            rows.append((invoice, plan))
+    created = Invoice.objects.bulk_create([inv for inv, _ in rows], batch_size=1000)
+    lines = []
+    for invoice, (_, plan) in zip(created, rows, strict=True):
+        for seq, line in enumerate(plan.lines, start=1):
+            lines.append(InvoiceLine(
+                invoice_id=invoice.pk, seq=seq, item=line.item, plate=line.plate, vehicle_class=line.vehicle_class,
+                date_from=line.date_from, date_to=line.date_to, net=line.net, rate=line.rate, tax=line.tax,
+                transit_id=line.transit_id, recharge_id=line.recharge_id,
+            ))
+    InvoiceLine.objects.bulk_create(lines, batch_size=2000)
+    return created
+
+
+def _reopen_if_uncovered(transit_ids: set[int], recharge_ids: set[int]) -> None:
+    """After a reversal, a trip or recharge no normal invoice covers any more can be applied for again."""
+    live = InvoiceLine.objects.filter(invoice__red=False, invoice__status=Invoice.Status.NORMAL)
+    if transit_ids:
+        covered = set(live.filter(transit_id__in=transit_ids).values_list("transit_id", flat=True))
+        Transit.objects.filter(id__in=transit_ids - covered).update(state=InvoiceState.OPEN, updated_at=timezone.now())
+    if recharge_ids:
+        covered = set(live.filter(recharge_id__in=recharge_ids).values_list("recharge_id", flat=True))
+        Recharge.objects.filter(id__in=recharge_ids - covered).update(state=InvoiceState.OPEN, updated_at=timezone.now())
+
+
+def _issue(app: Application) -> list[Invoice]:
+    today = timezone.localdate()
+    if app.kind == Application.Kind.CONSUMPTION:
+        plans = _plan_consumption(app)
+    elif app.kind == Application.Kind.RECHARGE:
+        plans = _plan_recharge(app)
+    else:
+        targets = _targets(app)
+        if app.kind == Application.Kind.REVERSAL and (not targets or targets[0].status != Invoice.Status.NORMAL):
+            raise IssueRefused(_("这张发票已经红冲，不能重复红冲。"))
+        targets = [t for t in targets if t.status == Invoice.Status.NORMAL]
+        if not targets:
+            raise IssueRefused(_("原申请的发票都已红冲，没有可换开的发票。"))
+        plans = [_copy_plan(t, red=True) for t in targets]
+        if app.kind == Application.Kind.TITLE_CHANGE:
+            buyer = _buyer(app.title)
+            plans += [_copy_plan(t, red=False, buyer=buyer) for t in targets]
+    if not plans:
+        raise IssueRefused(_("所选记录的金额为零，没有需要开具的发票。"))
+    for plan in plans:
+        if not plan.seller["seller_tax_id"]:
+            raise IssueRefused(_("销售方“%(s)s”缺少纳税人识别号，暂不能开票；平台已记录，请稍后重试或联系客服。") % {"s": plan.seller["seller_name"]})
+    invoices = _write(app, plans, today)
+    if app.kind in (Application.Kind.TITLE_CHANGE, Application.Kind.REVERSAL):
+        reversed_ids = [p.original_id for p in plans if p.red]
+        Invoice.objects.filter(id__in=reversed_ids).update(status=Invoice.Status.REVERSED)
+        if app.kind == Application.Kind.REVERSAL:
+            lines = InvoiceLine.objects.filter(invoice_id__in=reversed_ids)
+            _reopen_if_uncovered(
+                {t for t in lines.values_list("transit_id", flat=True) if t},
+                {r for r in lines.values_list("recharge_id", flat=True) if r},
+            )
+    else:
+        items = ApplicationItem.objects.filter(application=app)
+        Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.APPLIED).update(
+            state=InvoiceState.INVOICED, updated_at=timezone.now()
+        )
+        Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.APPLIED).update(
+            state=InvoiceState.INVOICED, updated_at=timezone.now()
+        )
+    return invoices
+
+
+def _summary_no(app: Application, today: date) -> str:
+    return numbering.summary_number(app.card.issuer.province_code, today.strftime("%Y%m"))
+
+
+def application_issue(*, application_id: int) -> Application | None:
+    """Issues an application exactly once. Safe to run twice, concurrently or after a crash:
+    the row lock and the status make every run after the first a no-op."""
+    with transaction.atomic():
+        app = Application.objects.select_for_update().filter(pk=application_id).first()
+        if app is None or app.status in (Application.Status.ISSUED, Application.Status.FAILED):
+            return app
+        if app.status == Application.Status.SUBMITTED:
+            app.status = Application.Status.ISSUING
+            app.started_at = timezone.now()
+            app.attempts += 1
+            app.save(update_fields=["status", "started_at", "attempts"])
+            _event(app, "issuing", attempt=app.attempts)
+    try:
+        with transaction.atomic():
+            app = (
+                Application.objects.select_for_update(of=("self",))
+                .select_related("title", "card__issuer", "original")
+                .get(pk=application_id)
+            )
+            if app.status != Application.Status.ISSUING:
+                return app
+            invoices = _issue(app)
+            today = timezone.localdate()
+            app.summary_no = _summary_no(app, today)
+            app.status = Application.Status.ISSUED
+            app.issued_at = timezone.now()
+            app.invoice_count = len(invoices)
+            app.total = sum(i.total for i in invoices)
+            app.save(update_fields=["summary_no", "status", "issued_at", "invoice_count", "total"])
+            _event(app, "issued", invoices=len(invoices), total=app.total)
+            ids = [i.pk for i in invoices]
+            transaction.on_commit(lambda: _after_issue(app.pk, ids))
+        logger.info("application %s issued: %d invoices", app.pk, app.invoice_count)
+        return app
+    except IssueRefused as exc:
+        application_fail(application_id=application_id, reason=str(exc))
+        return Application.objects.get(pk=application_id)
+
+
+def _after_issue(app_id: int, invoice_ids: list[int]) -> None:
+    """Work that follows issuing (documents, mail), queued after the invoices are committed."""
+    for hook in AFTER_ISSUE_HOOKS:
+        hook(app_id, invoice_ids)
+
+
+# Callables (application id, invoice ids) run after an issuing transaction commits.
+AFTER_ISSUE_HOOKS: list = []
+
+
+def application_fail(*, application_id: int, reason: str, actor: User | None = None) -> None:
+    """Ends an application as failed and releases what it had locked, in one transaction."""
+    with transaction.atomic():
+        app = Application.objects.select_for_update().get(pk=application_id)
+        if app.status in (Application.Status.ISSUED, Application.Status.FAILED):
+            return
+        app.status = Application.Status.FAILED
+        app.failure_reason = reason[:300]
+        app.save(update_fields=["status", "failure_reason"])
+        items = ApplicationItem.objects.filter(application=app)
+        Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.APPLIED).update(state=InvoiceState.OPEN)
+        Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.APPLIED).update(state=InvoiceState.OPEN)
+        if app.kind in (Application.Kind.CONSUMPTION, Application.Kind.RECHARGE):
+            # The first application of a stored-value card fixed its basis; a failure un-fixes it
+            # unless another application of the card stands.
+            basis = CardInvoiceBasis.objects.filter(card_id=app.card_id, fixed_by=app).first()
+            if basis:
+                other = Application.objects.filter(card_id=app.card_id, kind=app.kind).exclude(pk=app.pk).exclude(
+                    status=Application.Status.FAILED
+                ).order_by("id").first()
+                if other:
+                    basis.fixed_by = other
+                    basis.save(update_fields=["fixed_by"])
+                else:
+                    basis.delete()
+        _event(app, "failed", actor=actor, reason=reason[:300])
+    logger.warning("application %s failed: %s", application_id, reason)
+
+
+def application_retry(*, application_id: int, actor: User, reason: str) -> Application:
+    """Console action: a failed application back to the outbox, with a reason."""
+    if not (reason or "").strip():
+        raise ServiceError("invalid", _("请填写操作原因。"), errors={"reason": [_("必填。")]})
+    with transaction.atomic():
+        app = Application.objects.select_for_update().get(pk=application_id)
+        if app.status != Application.Status.FAILED:
+            raise ServiceError("invalid", _("只有开票失败的申请可以重试。"))
+        items = ApplicationItem.objects.filter(application=app)
+        if app.kind == Application.Kind.CONSUMPTION:
+            locked = Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.OPEN).update(state=InvoiceState.APPLIED)
+            if locked != items.count():
+                raise ServiceError("already_applied", _("该申请的部分通行记录已被其他申请占用，不能重试；请用户重新申请。"))
+        elif app.kind == Application.Kind.RECHARGE:
+            locked = Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.OPEN).update(state=InvoiceState.APPLIED)
+            if locked != items.count():
+                raise ServiceError("already_applied", _("该申请的部分充值记录已被其他申请占用，不能重试。"))
+        app.status = Application.Status.SUBMITTED
+        app.failure_reason = ""
+        app.queued_at = timezone.now()
+        app.save(update_fields=["status", "failure_reason", "queued_at"])
+        _event(app, "retried", actor=actor, reason=reason.strip()[:300])
+        _queue(app.pk)
+    return app
+
+
+def applications_sweep(*, now=None) -> int:
+    """Re-queues applications the broker may have lost: submitted for too long, or issuing
+    long after the worker that claimed them should have finished."""
+    now = now or timezone.now()
+    stale = Application.objects.filter(
+        Q(status=Application.Status.SUBMITTED, queued_at__lt=now - STALE_SUBMITTED)
+        | Q(status=Application.Status.ISSUING, started_at__lt=now - STALE_ISSUING)
+    ).values_list("id", flat=True)[:1000]
+    ids = list(stale)
+    if not ids:
+        return 0
+    Application.objects.filter(id__in=ids).update(queued_at=now)
+    Application.objects.filter(id__in=ids, status=Application.Status.ISSUING).update(status=Application.Status.SUBMITTED)
+    from .tasks import issue_application
+
+    for app_id in ids:
+        issue_application.delay(app_id)
+    logger.info("sweep re-queued %d applications", len(ids))
+    return len(ids)

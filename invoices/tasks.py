@@ -1,0 +1,101 @@
+"""Thin Celery wrappers: load by id, call a service. The database is the source of truth:
+every task is safe to run twice (acks_late + reject_on_worker_lost redeliver after a crash)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import DatabaseError
+
+from . import services
+from .documents import rendering
+from .documents import services as documents
+
+logger = logging.getLogger(__name__)
+GAVE_UP = "系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def issue_application(self, application_id: int) -> None:
+    try:
+        services.application_issue(application_id=application_id)
+    except DatabaseError as exc:
+        if self.request.retries >= self.max_retries:
+            logger.exception("application %s: giving up after %d retries", application_id, self.request.retries)
+            services.application_fail(application_id=application_id, reason=GAVE_UP)
+            return
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+@shared_task(ignore_result=True)
+def sweep_applications() -> int:
+    return services.applications_sweep()
+
+
+# --- documents and mail (queues "render" and "mail", see CELERY_TASK_ROUTES) ----------------------
+
+RENDER_SOFT_LIMIT = 60  # seconds; an invoice renders in about 50 ms, a long monthly one in a second or two
+RENDER_HARD_LIMIT = 90
+
+
+def _backoff(retries: int, base: int = 30, cap: int = 1800) -> int:
+    return min(cap, base * 2**retries)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT, time_limit=RENDER_HARD_LIMIT)
+def render_invoice(self, invoice_id: int, force: bool = False) -> None:
+    try:
+        invoice = documents.invoice_render(invoice_id=invoice_id, force=force)
+    except rendering.RenderingUnavailable as exc:
+        # A missing system package: retrying cannot help until the machine is fixed.
+        documents.invoice_render_failed(invoice_id=invoice_id, error=str(exc), final=True)
+    except Exception as exc:  # SoftTimeLimitExceeded included
+        final = self.request.retries >= self.max_retries
+        error = "rendering took too long" if isinstance(exc, SoftTimeLimitExceeded) else f"{type(exc).__name__}: {exc}"
+        documents.invoice_render_failed(invoice_id=invoice_id, error=error, final=final)
+        if final:
+            return
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    else:
+        if invoice is not None:
+            documents.deliver_when_complete(application_id=invoice.application_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT * 4, time_limit=RENDER_HARD_LIMIT * 4)
+def render_summary(self, application_id: int, force: bool = False) -> None:
+    try:
+        if documents.summary_render(application_id=application_id, force=force):
+            documents.deliver_when_complete(application_id=application_id)
+    except rendering.RenderingUnavailable:
+        logger.exception("application %s: summary sheet cannot be rendered here", application_id)
+    except Exception as exc:  # SoftTimeLimitExceeded included
+        if self.request.retries >= self.max_retries:
+            logger.exception("application %s: summary sheet failed after %d retries", application_id, self.request.retries)
+            return
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8, soft_time_limit=300, time_limit=360)
+def deliver_application(self, application_id: int) -> str:
+    """Mails the application's ZIP once its documents are rendered. Waiting and failures are
+    retried with growing pauses; issuing never waits for any of it."""
+    try:
+        return documents.application_deliver(application_id=application_id)
+    except documents.DocumentsNotReady as exc:
+        if self.request.retries >= self.max_retries:
+            documents.delivery_waited_too_long(application_id=application_id)
+            return "waiting"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=20, cap=900)) from exc
+    except Exception as exc:  # SoftTimeLimitExceeded included
+        final = self.request.retries >= self.max_retries
+        documents.delivery_failed(application_id=application_id, error=f"{type(exc).__name__}: {exc}", final=final)
+        if final:
+            return "gave_up"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60, cap=3600)) from exc
+
+
+@shared_task(ignore_result=True)
+def sweep_documents() -> dict:
+    return documents.documents_sweep()

@@ -1,0 +1,800 @@
+"""The contact centre's console: queues of tickets, the call log, the customer view and the
+dashboard. Writes go through ``support.services``; refusals come back as messages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin import search_by_mobile
+from accounts.identity import normalize_mobile
+from accounts.models import User, mobile_digest
+from piaogen.errors import ServiceError
+from piaogen.masking import mask_mobile, mask_name, mask_text
+
+from . import search, selectors, services
+from .forms import (
+    CallAdminForm,
+    CustomerSearchForm,
+    HandOffForm,
+    ReasonForm,
+    ResolveForm,
+    TicketAddForm,
+    TicketAdminForm,
+)
+from .models import Call, Customer, Dashboard, Faq, FaqCategory, SlaPolicy, Ticket, TicketMessage
+
+CONSOLE_MEDIA = forms.Media(css={"all": ["support/console.css"]})
+
+
+def _admin_url(name: str, *args) -> str:
+    try:
+        return reverse(f"admin:{name}", args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def _pk(value) -> int:
+    if not 0 < int(value) < 2**62:
+        raise Http404("out of range")
+    return int(value)
+
+
+def _masked_query(query: str) -> str:
+    """What was searched, told back without any long number in full."""
+    return re.sub(r"\d{7,}", lambda m: mask_mobile(m.group()), mask_text(query or ""))[:64]
+
+
+def customer_link(user: User | None) -> str:
+    if user is None:
+        return "—"
+    label = f"{user.name or _('用户')} {user.mobile_masked}"
+    return format_html('<a href="{}">{}</a>', reverse("admin:support_customer_view", args=[user.pk]), label)
+
+
+# --- FAQ and SLA ---------------------------------------------------------------------------
+
+
+@admin.register(FaqCategory)
+class FaqCategoryAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "code", "ordering")
+    ordering = ("ordering",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Faq)
+class FaqAdmin(SimpleHistoryAdmin):
+    list_display = ("question", "category", "link_url_name", "ordering", "published", "updated_at")
+    list_filter = ("published", "category")
+    list_select_related = ("category",)
+    list_editable = ("ordering", "published")
+    search_fields = ("question", "keywords", "answer")
+    fields = (
+        "category",
+        "question",
+        "answer",
+        "link_url_name",
+        "link_label",
+        "keywords",
+        "extra",
+        "ordering",
+        "published",
+    )
+    actions = ("reindex",)
+
+    @admin.action(description=gettext_lazy("重建所选问题的检索词"), permissions=["change"])
+    def reindex(self, request, queryset):
+        count = search.reindex(queryset)
+        self.message_user(request, _("已重建 %(n)s 个问题的检索词。") % {"n": count})
+
+    def get_search_results(self, request, queryset, search_term):
+        if search_term.strip():
+            ranked = search.rank(queryset, search_term, limit=50)
+            if ranked:
+                return queryset.filter(pk__in=[f.pk for f in ranked]), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(SimpleHistoryAdmin):
+    list_display = ("category", "hours")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = gettext_lazy("处理人")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        return [("me", _("指派给我")), ("none", _("未指派"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "none":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = gettext_lazy("超时")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("已超时未解决")), ("soon", _("4小时内到期"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        active = queryset.filter(status__in=Ticket.ACTIVE)
+        if self.value() == "yes":
+            return active.filter(due_at__lt=now)
+        if self.value() == "soon":
+            return active.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=4))
+        return queryset
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = gettext_lazy("进度")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", _("待处理（未解决）")), ("done", _("已解决或关闭"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(status__in=Ticket.ACTIVE)
+        if self.value() == "done":
+            return queryset.filter(status__in=Ticket.DONE)
+        return queryset
+
+
+class TicketMessageInline(admin.TabularInline):
+    """The whole thread; internal notes stand out and say that the customer cannot see them."""
+
+    model = TicketMessage
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("created_at", "author_label", "message")
+    readonly_fields = fields
+    verbose_name = gettext_lazy("消息")
+    verbose_name_plural = gettext_lazy("沟通记录（内部备注用户不可见）")
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).select_related("author").defer("author__mobile").order_by("created_at", "id")
+        )
+
+    @admin.display(description=gettext_lazy("作者"))
+    def author_label(self, obj):
+        return obj.author.name or obj.author.mobile_masked
+
+    @admin.display(description=gettext_lazy("内容"))
+    def message(self, obj):
+        return format_html(
+            '<div class="msg msg-{}"><span class="msg-kind">{}</span>{}</div>',
+            obj.kind,
+            obj.get_kind_display() + (_(" · 用户不可见") if obj.kind == TicketMessage.Kind.INTERNAL_NOTE else ""),
+            obj.body,
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _run(request, admin_obj, items, action) -> int:
+    """Runs ``action`` on each item; refusals become warnings. Returns the successes."""
+    done = 0
+    for item in items:
+        try:
+            action(item)
+        except ServiceError as exc:
+            admin_obj.message_user(request, f"{item}: {exc.message}", level=messages.WARNING)
+        else:
+            done += 1
+    return done
+
+
+@admin.register(Ticket)
+class TicketAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "ref_link",
+        "subject",
+        "customer",
+        "category",
+        "status",
+        "priority",
+        "group",
+        "assignee_label",
+        "due_at",
+        "sla",
+        "updated_at",
+    )
+    list_display_links = None
+    list_filter = (ActiveFilter, "status", "group", AssigneeFilter, OverdueFilter, "category", "priority", "channel")
+    list_select_related = ("user", "assignee")
+    search_fields = ("subject", "handoff_reference", "user__name")
+    search_help_text = gettext_lazy("主题、对方受理编号、用户姓名；也可输入完整手机号或工单号（如 T00000012）")
+    date_hierarchy = "created_at"
+    ordering = ("due_at",)
+    inlines = [TicketMessageInline]
+    raw_id_fields = ("user",)
+    actions = ("assign_to_me", "resolve_selected", "hand_off_selected")
+    change_form_template = "admin/support/ticket/change_form.html"
+    readonly_fields = (
+        "ref",
+        "customer",
+        "channel",
+        "subject",
+        "status",
+        "assignee",
+        "due_at",
+        "card",
+        "transit",
+        "invoice",
+        "application",
+        "handoff_to",
+        "handoff_reference",
+        "handed_off_at",
+        "rating",
+        "rating_comment",
+        "reopened_count",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+        "closed_at",
+    )
+
+    @property
+    def media(self):
+        return super().media + CONSOLE_MEDIA
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("user__mobile", "assignee__mobile")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs.update(
+                form=TicketAddForm, fields=["user", "channel", "category", "priority", "subject", "description"]
+            )
+        else:
+            kwargs.update(form=TicketAdminForm, fields=["category", "priority", "group", "reply_kind", "reply_body"])
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ("user", "channel", "category", "priority", "subject", "description")})]
+        return [
+            (None, {"fields": ("ref", "customer", "channel", "subject", "status", "assignee", "due_at")}),
+            (_("归类"), {"fields": ("category", "priority", "group")}),
+            (_("相关业务"), {"fields": ("card", "transit", "invoice", "application")}),
+            (_("转交"), {"fields": ("handoff_to", "handoff_reference", "handed_off_at")}),
+            (
+                _("评价与时间"),
+                {"fields": ("rating", "rating_comment", "reopened_count", "created_at", "resolved_at", "closed_at")},
+            ),
+        ] + (
+            [(_("回复或备注"), {"fields": ("reply_kind", "reply_body")})]
+            if self.has_change_permission(request, obj)
+            else []
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    # -- list columns
+    @admin.display(description=gettext_lazy("工单号"), ordering="pk")
+    def ref_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:support_ticket_change", args=[obj.pk]), obj.ref)
+
+    @admin.display(description=gettext_lazy("用户"))
+    def customer(self, obj):
+        return customer_link(obj.user)
+
+    @admin.display(description=gettext_lazy("处理人"), ordering="assignee__name")
+    def assignee_label(self, obj):
+        if obj.assignee is None:
+            return "—"
+        return obj.assignee.name or obj.assignee.mobile_masked
+
+    @admin.display(description=gettext_lazy("时限"))
+    def sla(self, obj):
+        if obj.is_overdue:
+            return format_html('<span class="sla-breach">{}</span>', _("超时"))
+        return _("正常")
+
+    # -- search: full mobile by digest, ticket reference, then text
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        users, exact = search_by_mobile(User.objects.all(), term)
+        if exact:
+            return queryset.filter(user__in=users), False
+        match = selectors.TICKET_REF_RE.match(term)
+        if match:
+            return queryset.filter(pk=int(match.group(1))), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # -- saving through the services
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if not change:
+                ticket = services.ticket_open(
+                    user=data["user"],
+                    channel=data["channel"],
+                    category=data["category"],
+                    priority=data["priority"],
+                    subject=data["subject"],
+                    description=data["description"],
+                    by=request.user,
+                )
+                obj.pk = ticket.pk
+                obj._state.adding = False
+                return
+            services.ticket_update(
+                ticket=obj, by=request.user, category=data["category"], priority=data["priority"], group=data["group"]
+            )
+            body = (data.get("reply_body") or "").strip()
+            if body:
+                if data.get("reply_kind") == "public_reply":
+                    services.ticket_reply(ticket=obj, by=request.user, body=body)
+                    self.message_user(request, _("已回复用户，并短信通知。"))
+                else:
+                    services.ticket_note(ticket=obj, by=request.user, body=body)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:
+            return HttpResponseRedirect(request.path)
+        return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[obj.pk]))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # -- bulk actions
+    @admin.action(description=gettext_lazy("指派给我"), permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        n = _run(
+            request, self, queryset, lambda t: services.ticket_assign(ticket=t, assignee=request.user, by=request.user)
+        )
+        if n:
+            self.message_user(request, _("已指派给您 %(n)s 个工单。") % {"n": n})
+
+    @admin.action(description=gettext_lazy("标记为已解决"), permissions=["change"])
+    def resolve_selected(self, request, queryset):
+        n = _run(request, self, queryset, lambda t: services.ticket_resolve(ticket=t, by=request.user))
+        if n:
+            self.message_user(request, _("已解决 %(n)s 个工单。") % {"n": n})
+
+    @admin.action(description=gettext_lazy("转交发行方或经营单位…"), permissions=["change"])
+    def hand_off_selected(self, request, queryset):
+        form = HandOffForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            d = form.cleaned_data
+            n = _run(
+                request,
+                self,
+                queryset,
+                lambda t: services.ticket_hand_off(
+                    ticket=t,
+                    by=request.user,
+                    issuer=d["issuer"],
+                    operator=d["operator"],
+                    reference=d["reference"],
+                    note=d["note"],
+                ),
+            )
+            if n:
+                self.message_user(request, _("已转交 %(n)s 个工单。") % {"n": n})
+            return None
+        return TemplateResponse(
+            request,
+            "admin/support/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("转交工单"),
+                "form": form,
+                "tickets": queryset,
+                "action": "hand_off_selected",
+                "opts": self.model._meta,
+            },
+        )
+
+    # -- one ticket's buttons
+    def get_urls(self):
+        urls = super().get_urls()
+        extra = [
+            path(
+                "<int:object_id>/do/<slug:action>/",
+                self.admin_site.admin_view(self.ticket_action_view),
+                name="support_ticket_do",
+            )
+        ]
+        return extra + urls
+
+    ACTIONS = {
+        "assign_me": (gettext_lazy("指派给我"), None),
+        "assign": (gettext_lazy("指派给其他客服"), "assign"),
+        "resolve": (gettext_lazy("标记为已解决"), "resolve"),
+        "hand_off": (gettext_lazy("转交发行方或经营单位"), "hand_off"),
+        "reopen": (gettext_lazy("重开工单"), "reason"),
+        "close": (gettext_lazy("关闭工单"), None),
+    }
+
+    def ticket_action_view(self, request, object_id, action):
+        if action not in self.ACTIONS:
+            raise Http404("unknown action")
+        ticket = get_object_or_404(Ticket.objects.select_related("user").defer("user__mobile"), pk=_pk(object_id))
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        title, form_kind = self.ACTIONS[action]
+        form_class = {
+            "assign": AssignForm,
+            "resolve": ResolveForm,
+            "hand_off": HandOffForm,
+            "reason": ReasonForm,
+            None: forms.Form,
+        }[form_kind]
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            d, by = form.cleaned_data, request.user
+            try:
+                if action == "assign_me":
+                    services.ticket_assign(ticket=ticket, assignee=by, by=by)
+                elif action == "assign":
+                    services.ticket_assign(ticket=ticket, assignee=d["assignee"], by=by)
+                elif action == "resolve":
+                    services.ticket_resolve(ticket=ticket, by=by, reply=d["reply"])
+                elif action == "hand_off":
+                    services.ticket_hand_off(
+                        ticket=ticket,
+                        by=by,
+                        issuer=d["issuer"],
+                        operator=d["operator"],
+                        reference=d["reference"],
+                        note=d["note"],
+                    )
+                elif action == "reopen":
+                    services.ticket_reopen(ticket=ticket, by=by, reason=d["reason"])
+                elif action == "close":
+                    services.ticket_close(ticket=ticket, by=by)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, _("%(ref)s：%(done)s。") % {"ref": ticket.ref, "done": title})
+                return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[ticket.pk]))
+        return TemplateResponse(
+            request,
+            "admin/support/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{ticket.ref} · {title}",
+                "form": form,
+                "ticket": ticket,
+                "opts": self.model._meta,
+                "cancel_url": reverse("admin:support_ticket_change", args=[ticket.pk]),
+            },
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["ticket_actions"] = [
+                (key, label) for key, (label, _kind) in self.ACTIONS.items() if self._action_visible(request, obj, key)
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def _action_visible(request, ticket: Ticket, key: str) -> bool:
+        user = request.user
+        if key == "reopen":
+            return ticket.status in Ticket.DONE and user.has_perm(services.PERM_REOPEN)
+        if key == "close":
+            return ticket.status == Ticket.Status.RESOLVED
+        if key == "assign":
+            return ticket.is_active and user.has_perm(services.PERM_ASSIGN)
+        if key == "assign_me":
+            return ticket.is_active and ticket.assignee_id != user.pk
+        return ticket.is_active
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        label=gettext_lazy("处理人"),
+        queryset=User.objects.filter(is_staff=True, is_active=True, groups__name__in=["agent", "supervisor"])
+        .distinct()
+        .defer("mobile")
+        .order_by("name"),
+    )
+
+
+# --- calls ---------------------------------------------------------------------------------
+
+
+class MyCallsFilter(admin.SimpleListFilter):
+    title = gettext_lazy("坐席")
+    parameter_name = "mine"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("我接听的"))]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(agent=request.user) if self.value() == "yes" else queryset
+
+
+@admin.register(Call)
+class CallAdmin(SimpleHistoryAdmin):
+    form = CallAdminForm
+    list_display = ("started_at", "caller_masked", "agent_label", "category", "customer", "ticket_link", "duration")
+    list_filter = (MyCallsFilter, "category")
+    list_select_related = ("agent", "user", "ticket")
+    search_fields = ("caller_masked", "summary", "user__name")
+    search_help_text = gettext_lazy("完整来电号码、脱敏号码、摘要或用户姓名")
+    date_hierarchy = "started_at"
+    ordering = ("-started_at",)
+    raw_id_fields = ("user", "ticket")
+    actions = ("create_ticket",)
+    change_form_template = "admin/support/call/change_form.html"
+
+    @property
+    def media(self):
+        return super().media + CONSOLE_MEDIA
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("caller_number", "agent__mobile", "user__mobile")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("caller_input", "started_at", "ended_at", "category", "summary", "user", "ticket")
+        return ("caller_masked", "agent", "started_at", "ended_at", "category", "summary", "user", "ticket")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("caller_masked", "agent", "started_at", "ended_at")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            kwargs["form"] = forms.ModelForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            now = timezone.localtime().replace(second=0, microsecond=0)
+            form.base_fields["started_at"].initial = now
+            form.base_fields["ended_at"].initial = now
+        return form
+
+    @admin.display(description=gettext_lazy("坐席"))
+    def agent_label(self, obj):
+        return obj.agent.name or obj.agent.mobile_masked
+
+    @admin.display(description=gettext_lazy("关联账户"))
+    def customer(self, obj):
+        return customer_link(obj.user)
+
+    @admin.display(description=gettext_lazy("关联工单"))
+    def ticket_link(self, obj):
+        if obj.ticket is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:support_ticket_change", args=[obj.ticket_id]), obj.ticket.ref
+        )
+
+    @admin.display(description=gettext_lazy("时长"))
+    def duration(self, obj):
+        seconds = obj.duration_seconds
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = normalize_mobile(search_term.strip())
+        if term.isdigit() and len(term) >= 5:
+            return queryset.filter(caller_digest=mobile_digest(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request, obj, form, change):
+        d = form.cleaned_data
+        try:
+            if not change:
+                call = services.call_log(
+                    agent=request.user,
+                    caller_number=d["caller_input"],
+                    started_at=d["started_at"],
+                    ended_at=d["ended_at"],
+                    category=d["category"],
+                    summary=d["summary"],
+                    user=d.get("user"),
+                    ticket=d.get("ticket"),
+                )
+                obj.pk = call.pk
+                obj._state.adding = False
+            else:
+                services.call_update(
+                    call=obj,
+                    by=request.user,
+                    category=d["category"],
+                    summary=d["summary"],
+                    user=d.get("user"),
+                    ticket=d.get("ticket"),
+                )
+        except ServiceError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:
+            return HttpResponseRedirect(request.path)
+        return HttpResponseRedirect(reverse("admin:support_call_change", args=[obj.pk]))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=gettext_lazy("由来电创建工单"), permissions=["change"])
+    def create_ticket(self, request, queryset):
+        created = []
+
+        def make(call):
+            created.append(services.call_to_ticket(call=call, by=request.user))
+
+        _run(request, self, queryset.select_related("ticket"), make)
+        if len(created) == 1:
+            self.message_user(request, _("已创建工单 %(ref)s。") % {"ref": created[0].ref})
+            return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[created[0].pk]))
+        if created:
+            self.message_user(request, _("已创建 %(n)s 个工单。") % {"n": len(created)})
+        return None
+
+    def get_urls(self):
+        extra = [
+            path(
+                "<int:object_id>/to-ticket/",
+                self.admin_site.admin_view(self.to_ticket_view),
+                name="support_call_to_ticket",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def to_ticket_view(self, request, object_id):
+        call = get_object_or_404(Call.objects.defer("caller_number"), pk=_pk(object_id))
+        if request.method != "POST" or not self.has_change_permission(request, call):
+            raise PermissionDenied
+        try:
+            ticket = services.call_to_ticket(call=call, by=request.user)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:support_call_change", args=[call.pk]))
+        self.message_user(request, _("已创建工单 %(ref)s。") % {"ref": ticket.ref})
+        return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[ticket.pk]))
+
+
+# --- the customer view ----------------------------------------------------------------------
+
+
+class PageOnlyAdmin(admin.ModelAdmin):
+    """A console page registered through a proxy model, so that it lives at
+    /admin/support/<model>/ and shows on the console's index for those allowed."""
+
+    permission = ""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(self.permission)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _guard(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+
+    def _context(self, request, **extra):
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, **extra}
+
+
+@admin.register(Customer)
+class CustomerAdmin(PageOnlyAdmin):
+    permission = "accounts.view_user"
+
+    @property
+    def media(self):
+        return super().media + CONSOLE_MEDIA
+
+    def get_urls(self):
+        return [
+            path("", self.admin_site.admin_view(self.search_view), name="support_customer_changelist"),
+            path("<int:user_id>/", self.admin_site.admin_view(self.customer_view), name="support_customer_view"),
+        ]
+
+    def search_view(self, request):
+        """POST keeps the full mobile out of URLs and access logs."""
+        self._guard(request)
+        form = CustomerSearchForm(request.POST if request.method == "POST" else None)
+        result = None
+        if form.is_bound and form.is_valid():
+            result = selectors.find_customers(form.cleaned_data["q"])
+            if len(result.users) == 1:
+                return HttpResponseRedirect(reverse("admin:support_customer_view", args=[result.users[0].pk]))
+            form = CustomerSearchForm()  # the typed value is not echoed back
+        return TemplateResponse(
+            request,
+            "admin/support/customer_search.html",
+            self._context(
+                request,
+                title=_("客户视图"),
+                form=form,
+                result=result,
+                searched=_masked_query(request.POST.get("q", "")) if result is not None else "",
+                media=self.media,
+            ),
+        )
+
+    def customer_view(self, request, user_id):
+        self._guard(request)
+        view = selectors.customer_view(user_id)
+        return TemplateResponse(
+            request,
+            "admin/support/customer.html",
+            self._context(
+                request,
+                title=_("客户视图：%(who)s") % {"who": view.user.name or view.user.mobile_masked},
+                view=view,
+                form=CustomerSearchForm(),
+                holder=mask_name,
+                links={
+                    "ticket_add": _admin_url("support_ticket_add"),
+                    "call_add": _admin_url("support_call_add"),
+                    "user_history": _admin_url("accounts_user_history", view.user.pk)
+                    if request.user.has_perm("accounts.view_historicaluser")
+                    else "",
+                },
+                can_add_ticket=request.user.has_perm("support.add_ticket"),
+                can_add_call=request.user.has_perm("support.add_call"),
+                media=self.media,
+            ),
+        )
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(PageOnlyAdmin):
+    permission = "support.view_report"
+
+    @property
+    def media(self):
+        return super().media + CONSOLE_MEDIA
+
+    def get_urls(self):
+        return [path("", self.admin_site.admin_view(self.dashboard_view), name="support_dashboard_changelist")]
+
+    def dashboard_view(self, request):
+        self._guard(request)
+        return TemplateResponse(
+            request,
+            "admin/support/dashboard.html",
+            self._context(request, title=_("数据看板"), data=selectors.dashboard(), media=self.media),
+        )

@@ -1,0 +1,45 @@
+"""Tells a signed-in customer, on whatever page they open next, that staff replied to a ticket.
+
+The notice goes through the messages framework, which every page of the site already shows
+(``base.html``); it repeats on each page until the customer opens the ticket, which marks
+the reply as read.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from . import selectors
+from .models import Ticket
+
+
+def notices(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or user.is_staff or getattr(request, "_support_noticed", False):
+        return {}
+    request._support_noticed = True
+    if request.path.startswith((reverse("support:tickets"), reverse("admin:index"))):
+        return {}  # the ticket pages show unread replies themselves; the console is for staff
+    unseen = selectors.unseen_replies(user)
+    if len(unseen) == 1:
+        messages.info(
+            request,
+            format_html(
+                _('您的工单 {ref} 有新的客服回复。<a href="{url}">查看回复</a>'),
+                ref=Ticket(pk=unseen[0]).ref,
+                url=reverse("support:ticket", kwargs={"pk": unseen[0]}),
+            ),
+        )
+    elif unseen:
+        messages.info(
+            request,
+            format_html(
+                _('您有 {n} 个工单有新的客服回复。<a href="{url}">查看我的工单</a>'),
+                n=len(unseen),
+                url=reverse("support:tickets"),
+            ),
+        )
+    return {}

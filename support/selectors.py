@@ -1,0 +1,336 @@
+"""Reads of the contact centre, scoped and with their joins baked in.
+
+User-facing reads are scoped to ``request.user``: someone else's ticket is ``Http404``. The
+staff reads (the customer view, the dashboard) run a fixed number of queries whatever the
+amount of data: lists are limited and their relations fetched in bulk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts.identity import is_mobile, normalize_mobile
+from accounts.models import User, mobile_digest
+from cards.identity import normalize_card_no, normalize_plate, plate_kind
+from cards.models import Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
+from invoices.models import Application, Invoice, Transit, TransitSegment
+
+from . import search
+from .models import Call, Category, Faq, FaqCategory, Queue, Ticket, TicketMessage
+
+# --- FAQ -------------------------------------------------------------------------------
+
+
+def published_faqs() -> QuerySet[Faq]:
+    return Faq.objects.filter(published=True).select_related("category")
+
+
+def categories_with_faqs() -> list[FaqCategory]:
+    return list(
+        FaqCategory.objects.prefetch_related(
+            Prefetch("faqs", queryset=Faq.objects.filter(published=True).order_by("ordering", "id"), to_attr="items")
+        ).order_by("ordering", "id")
+    )
+
+
+def faq_search(query: str, *, limit: int = 10) -> list[Faq]:
+    return search.rank(published_faqs(), query, limit=limit)
+
+
+def faq_link(faq: Faq) -> str:
+    """The URL of the page that solves the question, or "" when that page does not exist yet."""
+    if not faq.link_url_name:
+        return ""
+    try:
+        return reverse(faq.link_url_name)
+    except NoReverseMatch:
+        return ""
+
+
+def issuer_hotlines() -> list[Issuer]:
+    return list(Issuer.objects.order_by("province_code", "code").only("name", "province", "hotline", "is_demo"))
+
+
+# --- the customer's own tickets ---------------------------------------------------------
+
+
+def tickets_of(user: User) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(user=user).order_by("-updated_at", "-pk")
+
+
+def ticket_of(user: User, ticket_id) -> Ticket:
+    try:
+        pk = int(str(ticket_id))
+    except (TypeError, ValueError):
+        raise Http404("no such ticket") from None
+    if not 0 < pk < 2**62:
+        raise Http404("no such ticket")
+    ticket = (
+        Ticket.objects.filter(user=user, pk=pk)
+        .select_related("card", "transit", "invoice", "application")
+        .defer("card__id_number", "card__mobile")
+        .first()
+    )
+    if ticket is None:
+        raise Http404("no such ticket")
+    return ticket
+
+
+def public_messages(ticket: Ticket) -> QuerySet[TicketMessage]:
+    """What the customer sees of a ticket: their messages and staff's public replies."""
+    return (
+        TicketMessage.objects.filter(ticket=ticket, kind__in=TicketMessage.PUBLIC)
+        .select_related("author")
+        .only("kind", "body", "created_at", "seen_by_customer_at", "author__name", "author__is_staff")
+        .order_by("created_at", "id")
+    )
+
+
+def unseen_replies(user: User) -> list[int]:
+    """Tickets of ``user`` with a public reply they have not read yet."""
+    return list(
+        TicketMessage.objects.filter(
+            ticket__user=user, kind=TicketMessage.Kind.PUBLIC_REPLY, seen_by_customer_at__isnull=True
+        )
+        .values_list("ticket_id", flat=True)
+        .distinct()
+        .order_by("ticket_id")[:100]
+    )
+
+
+def attachable(user: User) -> dict[str, QuerySet]:
+    """The user's own things a ticket may be about: cards, recent trips, applications, invoices."""
+    active = Binding.objects.filter(user=user, ended_at__isnull=True).values("card_id")
+    return {
+        "cards": Card.objects.filter(bindings__user=user).distinct().defer("id_number", "mobile").order_by("card_no"),
+        "transits": Transit.objects.filter(card_id__in=active).order_by("-exit_time", "-pk")[:50],
+        "applications": Application.objects.filter(user=user).order_by("-created_at", "-pk")[:30],
+        "invoices": Invoice.objects.filter(user=user).order_by("-issued_at", "-pk")[:50],
+    }
+
+
+# --- staff: finding a customer ------------------------------------------------------------
+
+INVOICE_NUMBER_RE = re.compile(r"^\d{8}$")
+INVOICE_CODE_NUMBER_RE = re.compile(r"^(\d{12})[\s\-/]*(\d{8})$")
+TICKET_REF_RE = re.compile(r"^[Tt]0*(\d{1,12})$")
+MAX_CANDIDATES = 20
+
+
+@dataclass
+class CustomerSearch:
+    query_kind: str  # mobile | card | plate | invoice | ticket | name | empty
+    users: list[User]
+
+
+def find_customers(query: str) -> CustomerSearch:
+    """Accounts matching a full mobile (by digest), a card number, a plate, an invoice number
+    (or code + number), a ticket reference, or a name."""
+    raw = (query or "").strip()[:64]
+    if not raw:
+        return CustomerSearch("empty", [])
+    compact = re.sub(r"\s", "", raw)
+    users = User.objects.filter(is_staff=False).defer("mobile").order_by("-pk")
+    mobile = normalize_mobile(compact)
+    if is_mobile(mobile):
+        digest = mobile_digest(mobile)
+        found = users.filter(Q(mobile_digest=digest) | Q(support_calls__caller_digest=digest)).distinct()
+        return CustomerSearch("mobile", list(found[:MAX_CANDIDATES]))
+    card_no = normalize_card_no(compact)
+    if re.fullmatch(r"\d{20}", card_no) and Card.objects.filter(card_no=card_no).exists():
+        found = users.filter(Q(bindings__card__card_no=card_no) | Q(binding_attempts__card_no=card_no)).distinct()
+        return CustomerSearch("card", list(found[:MAX_CANDIDATES]))
+    match = INVOICE_CODE_NUMBER_RE.match(raw) or INVOICE_CODE_NUMBER_RE.match(compact)
+    if match:
+        found = users.filter(invoices__code=match.group(1), invoices__number=match.group(2)).distinct()
+        return CustomerSearch("invoice", list(found[:MAX_CANDIDATES]))
+    if INVOICE_NUMBER_RE.match(compact):
+        found = users.filter(invoices__number=compact).distinct()
+        return CustomerSearch("invoice", list(found[:MAX_CANDIDATES]))
+    if re.fullmatch(r"\d{20}", card_no):
+        # 20 digits and no such card: a card number attempted but never registered.
+        found = users.filter(binding_attempts__card_no=card_no).distinct()
+        return CustomerSearch("card", list(found[:MAX_CANDIDATES]))
+    plate = normalize_plate(compact)
+    if plate_kind(plate):
+        found = users.filter(bindings__card__plate=plate).distinct()
+        return CustomerSearch("plate", list(found[:MAX_CANDIDATES]))
+    match = TICKET_REF_RE.match(compact)
+    if match:
+        found = users.filter(tickets__pk=min(int(match.group(1)), 2**62)).distinct()
+        return CustomerSearch("ticket", list(found[:MAX_CANDIDATES]))
+    found = users.filter(Q(name__icontains=raw) | Q(mobile_masked=compact))
+    return CustomerSearch("name", list(found[:MAX_CANDIDATES]))
+
+
+# --- staff: the customer view ------------------------------------------------------------
+
+LIST_LIMIT = 20
+
+
+@dataclass
+class AttemptRow:
+    attempt: BindingAttempt
+    issuer: Issuer | None
+
+
+@dataclass
+class CustomerView:
+    user: User
+    bindings: list[Binding]
+    failed_attempts: list[AttemptRow]
+    transits: list[Transit]
+    applications: list[Application]
+    invoices: list[Invoice]
+    tickets: list[Ticket]
+    calls: list[Call]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def customer_view(user_id) -> CustomerView:
+    """Everything about one account on one screen, in a fixed number of queries."""
+    try:
+        pk = int(str(user_id))
+    except (TypeError, ValueError):
+        raise Http404("no such account") from None
+    if not 0 < pk < 2**62:
+        raise Http404("no such account")
+    user = User.objects.filter(pk=pk, is_staff=False).defer("mobile").first()
+    if user is None:
+        raise Http404("no such account")
+    bindings = list(
+        Binding.objects.filter(user=user)
+        .select_related("card", "card__issuer", "default_title")
+        .defer("card__id_number", "card__mobile")
+        .order_by("ended_at", "-bound_at", "-pk")[:LIST_LIMIT]
+    )
+    attempts = list(
+        BindingAttempt.objects.filter(user=user)
+        .exclude(outcome__in=(BindingAttempt.Outcome.PENDING, BindingAttempt.Outcome.BOUND))
+        .select_related("card__issuer")
+        .defer("card__id_number", "card__mobile")
+        .order_by("-created_at", "-pk")[:LIST_LIMIT]
+    )
+    codes = {a.card_no[:4] for a in attempts if a.card_id is None}
+    by_code = (
+        {row.code: row.issuer for row in IssuerNetworkCode.objects.filter(code__in=codes).select_related("issuer")}
+        if codes
+        else {}
+    )
+    failed = [AttemptRow(a, a.card.issuer if a.card_id else by_code.get(a.card_no[:4])) for a in attempts]
+    card_ids = {b.card_id for b in bindings}
+    segments = TransitSegment.objects.select_related("operator").order_by("seq")
+    transits = (
+        list(
+            Transit.objects.filter(card_id__in=card_ids)
+            .prefetch_related(Prefetch("segments", queryset=segments))
+            .order_by("-exit_time", "-pk")[:LIST_LIMIT]
+        )
+        if card_ids
+        else []
+    )
+    applications = list(
+        Application.objects.filter(user=user)
+        .select_related("card", "title")
+        .defer("card__id_number", "card__mobile")
+        .order_by("-created_at", "-pk")[:LIST_LIMIT]
+    )
+    invoices = list(Invoice.objects.filter(user=user).order_by("-issued_at", "-pk")[:LIST_LIMIT])
+    tickets = list(
+        Ticket.objects.filter(user=user)
+        .select_related("assignee")
+        .defer("assignee__mobile")
+        .order_by("-created_at", "-pk")[:LIST_LIMIT]
+    )
+    calls = list(
+        Call.objects.filter(user=user)
+        .select_related("agent", "ticket")
+        .defer("caller_number", "agent__mobile")
+        .order_by("-started_at", "-pk")[:LIST_LIMIT]
+    )
+    counts = {
+        "tickets_active": sum(1 for t in tickets if t.is_active),
+        "bindings_active": sum(1 for b in bindings if b.ended_at is None),
+    }
+    return CustomerView(user, bindings, failed, transits, applications, invoices, tickets, calls, counts)
+
+
+# --- staff: the dashboard ---------------------------------------------------------------
+
+DASHBOARD_DAYS = 14
+
+
+@dataclass
+class Bar:
+    label: str
+    value: int
+    percent: int = 0
+
+
+def _bars(pairs: list[tuple[str, int]]) -> list[Bar]:
+    top = max((v for _, v in pairs), default=0) or 1
+    return [Bar(label, value, round(value * 100 / top)) for label, value in pairs]
+
+
+def dashboard(*, today=None) -> dict:
+    """Counts of the last DASHBOARD_DAYS days, as bars ready to draw."""
+    today = today or timezone.localdate()
+    days = [today - timedelta(days=i) for i in range(DASHBOARD_DAYS - 1, -1, -1)]
+    start = timezone.make_aware(datetime.combine(days[0], time.min))
+    now = timezone.now()
+    tz = timezone.get_current_timezone()
+
+    recent = Ticket.objects.filter(created_at__gte=start)
+    by_category = dict(recent.values_list("category").annotate(n=Count("id")).order_by())
+    by_day = {
+        row["day"]: row["n"]
+        for row in recent.annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    overdue_open = Ticket.objects.filter(status__in=Ticket.ACTIVE, due_at__lt=now).count()
+    late_resolved = Ticket.objects.filter(resolved_at__gte=start, resolved_at__gt=F("due_at")).count()
+    resolved_total = Ticket.objects.filter(resolved_at__gte=start).count()
+    calls = (
+        Call.objects.filter(started_at__gte=start)
+        .values("agent__name", "agent__mobile_masked")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )
+    invoices_by_day = dict(
+        Invoice.objects.filter(issued_on__gte=days[0], red=False)
+        .values_list("issued_on")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    open_by_queue = dict(
+        Ticket.objects.filter(status__in=Ticket.ACTIVE).values_list("group").annotate(n=Count("id")).order_by()
+    )
+    return {
+        "days": DASHBOARD_DAYS,
+        "tickets_by_category": _bars([(str(label), by_category.get(code, 0)) for code, label in Category.choices]),
+        "tickets_by_day": _bars([(d.strftime("%m-%d"), by_day.get(d, 0)) for d in days]),
+        "invoices_by_day": _bars([(d.strftime("%m-%d"), invoices_by_day.get(d, 0)) for d in days]),
+        "calls_by_agent": _bars([(c["agent__name"] or c["agent__mobile_masked"], c["n"]) for c in calls]),
+        "open_by_queue": _bars([(str(label), open_by_queue.get(code, 0)) for code, label in Queue.choices]),
+        "sla": {
+            "overdue_open": overdue_open,
+            "late_resolved": late_resolved,
+            "resolved": resolved_total,
+            "on_time_percent": round((resolved_total - late_resolved) * 100 / resolved_total)
+            if resolved_total
+            else None,
+        },
+        "tickets_total": sum(by_category.values()),
+        "calls_total": sum(c["n"] for c in calls),
+        "invoices_total": sum(invoices_by_day.values()),
+    }

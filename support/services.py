@@ -1,0 +1,543 @@
+"""Every write of the contact centre: tickets, their messages, hand-offs, ratings, calls.
+
+Keyword-only, atomic, refusals as ``ServiceError``. Status flow of a ticket:
+
+    new ──assign/staff reply──▶ open ◀──customer message── waiting_customer
+     │                           │  ▲                          ▲
+     │                           │  └──── staff reply ─────────┘ (public reply → waiting_customer)
+     └──────────── hand off ─────┴──▶ handed_off ──staff reply / customer message──▶ …
+    any active ──resolve──▶ resolved ──close──▶ closed
+    resolved ──reopen (customer, within REOPEN_DAYS; or supervisor)──▶ open
+    closed ──reopen (supervisor only)──▶ open
+
+A public reply tells the customer twice: an in-site notice on their next visit (the reply
+stays unseen until they read the ticket) and an SMS sent after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.identity import normalize_mobile
+from accounts.models import User, mobile_digest
+from accounts.sms import SmsMessage, send_sms
+from cards.models import Binding, Card, Issuer
+from invoices.models import Application, Invoice, Operator, Transit
+from piaogen.errors import ServiceError
+from piaogen.masking import mask_mobile
+
+from .models import CATEGORY_QUEUE, Call, Category, Queue, SlaPolicy, Ticket, TicketMessage
+
+logger = logging.getLogger(__name__)
+
+REOPEN_DAYS = 7  # a customer may reopen a resolved ticket within this many days
+OPEN_TICKETS_PER_DAY = 10  # tickets one account may open in a day (abuse guard)
+SUBJECT_MAX = 120
+BODY_MAX = 4000
+TICKET_SMS = gettext_lazy("【票根】您的工单{ref}有新的客服回复，请登录票根网站或App的“客服中心”查看。")
+
+PERM_ASSIGN = "support.assign"
+PERM_REOPEN = "support.reopen"
+PERM_CHANGE = "support.change_ticket"
+PERM_CALL = "support.add_call"
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> ServiceError:
+    return ServiceError("invalid", message, errors={field: [message]})
+
+
+def _require_staff(by: User, perm: str) -> None:
+    if not (by.is_active and by.is_staff and by.has_perm(perm)):
+        raise ServiceError("forbidden", _("您没有执行此操作的权限。"), status=403)
+
+
+def _clean_text(value: str, *, field: str, max_length: int, label: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise _invalid(field, _("请填写%(label)s。") % {"label": label})
+    if len(value) > max_length:
+        raise _invalid(field, _("%(label)s不能超过 %(n)s 个字。") % {"label": label, "n": max_length})
+    return value
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _touch(ticket: Ticket, *fields: str) -> None:
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=[*fields, "updated_at"])
+
+
+def _refuse_if_done(ticket: Ticket) -> None:
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ServiceError("ticket_closed", _("工单已关闭，如有新问题请提交新的工单。"))
+    if ticket.status == Ticket.Status.RESOLVED:
+        raise ServiceError("ticket_resolved", _("工单已解决；问题仍未解决的，请先重新打开工单。"))
+
+
+def _attachments_of(
+    user: User,
+    *,
+    card: Card | None,
+    transit: Transit | None,
+    invoice: Invoice | None,
+    application: Application | None,
+) -> None:
+    """Refuses anything attached that is not the user's own."""
+    bound_cards = set(Binding.objects.filter(user=user).values_list("card_id", flat=True))
+    if card is not None and card.pk not in bound_cards:
+        raise _invalid("card", _("只能附上您绑定过的ETC卡。"))
+    active = set(Binding.objects.filter(user=user, ended_at__isnull=True).values_list("card_id", flat=True))
+    if transit is not None and transit.card_id not in active:
+        raise _invalid("transit", _("只能附上您已绑定的卡的通行记录。"))
+    if invoice is not None and invoice.user_id != user.pk:
+        raise _invalid("invoice", _("只能附上您自己的发票。"))
+    if application is not None and application.user_id != user.pk:
+        raise _invalid("application", _("只能附上您自己的开票申请。"))
+
+
+def _notify_reply(ticket: Ticket) -> None:
+    """SMS to the customer once the reply is committed; a failed SMS never undoes the reply."""
+    user_id, ref = ticket.user_id, ticket.ref
+
+    def send() -> None:
+        user = User.objects.filter(pk=user_id).first()
+        if user is None or not user.mobile:
+            return
+        try:
+            send_sms(SmsMessage(mobile=user.mobile, text=str(TICKET_SMS).format(ref=ref), purpose="ticket_reply"))
+        except Exception:
+            logger.exception("ticket reply sms failed ticket=%s to=%s", ref, mask_mobile(user.mobile))
+
+    transaction.on_commit(send)
+
+
+# --- tickets -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_open(
+    *,
+    user: User,
+    channel: str,
+    category: str,
+    subject: str,
+    description: str,
+    priority: str = Ticket.Priority.NORMAL,
+    card: Card | None = None,
+    transit: Transit | None = None,
+    invoice: Invoice | None = None,
+    application: Application | None = None,
+    by: User | None = None,
+) -> Ticket:
+    """Opens a ticket for ``user``; ``by`` is the agent when staff open it for a caller."""
+    if channel not in Ticket.Channel.values:
+        raise _invalid("channel", _("渠道无效。"))
+    if category not in Category.values:
+        raise _invalid("category", _("请选择问题分类。"))
+    if priority not in Ticket.Priority.values:
+        raise _invalid("priority", _("优先级无效。"))
+    subject = _clean_text(subject, field="subject", max_length=SUBJECT_MAX, label=_("主题"))
+    description = _clean_text(description, field="description", max_length=BODY_MAX, label=_("问题描述"))
+    if by is not None:
+        _require_staff(by, "support.add_ticket")
+    elif priority != Ticket.Priority.NORMAL:
+        raise _invalid("priority", _("优先级由客服设定。"))
+    _attachments_of(user, card=card, transit=transit, invoice=invoice, application=application)
+    now = timezone.now()
+    User.objects.select_for_update().filter(pk=user.pk).first()  # serialise one account's openings
+    if by is None:
+        today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        if Ticket.objects.filter(user=user, created_at__gte=today).count() >= OPEN_TICKETS_PER_DAY:
+            raise ServiceError(
+                "too_many_tickets",
+                _("您今天提交的工单已达 %(n)s 个，请在已有工单中补充说明，或拨打客服热线 %(hotline)s。")
+                % {"n": OPEN_TICKETS_PER_DAY, "hotline": settings.SUPPORT_HOTLINE},
+                status=429,
+            )
+    ticket = Ticket.objects.create(
+        user=user,
+        channel=channel,
+        category=category,
+        subject=subject,
+        priority=priority,
+        group=CATEGORY_QUEUE.get(category, Queue.FRONTLINE),
+        due_at=SlaPolicy.due_at(category=category, priority=priority, start=now),
+        card=card,
+        transit=transit,
+        invoice=invoice,
+        application=application,
+        created_at=now,
+        updated_at=now,
+    )
+    TicketMessage.objects.create(
+        ticket=ticket, author=user, kind=TicketMessage.Kind.CUSTOMER, body=description, created_at=now
+    )
+    logger.info("ticket opened id=%s user=%s channel=%s category=%s", ticket.pk, user.pk, channel, category)
+    return ticket
+
+
+@transaction.atomic
+def ticket_update(
+    *, ticket: Ticket, by: User, category: str | None = None, priority: str | None = None, group: str | None = None
+) -> Ticket:
+    """Staff re-file a ticket; a new category or priority moves its due time."""
+    _require_staff(by, PERM_CHANGE)
+    ticket = _locked(ticket)
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ServiceError("ticket_closed", _("工单已关闭，不能修改。"))
+    fields = []
+    if category is not None and category != ticket.category:
+        if category not in Category.values:
+            raise _invalid("category", _("分类无效。"))
+        ticket.category = category
+        fields.append("category")
+    if priority is not None and priority != ticket.priority:
+        if priority not in Ticket.Priority.values:
+            raise _invalid("priority", _("优先级无效。"))
+        ticket.priority = priority
+        fields.append("priority")
+    if group is not None and group != ticket.group:
+        if group not in Queue.values:
+            raise _invalid("group", _("队列无效。"))
+        ticket.group = group
+        fields.append("group")
+    if {"category", "priority"} & set(fields):
+        ticket.due_at = SlaPolicy.due_at(category=ticket.category, priority=ticket.priority, start=ticket.created_at)
+        fields.append("due_at")
+    if fields:
+        _touch(ticket, *fields)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reply(*, ticket: Ticket, by: User, body: str, notify: bool = True) -> TicketMessage:
+    """A public reply of staff: the customer sees it and is told (notice and SMS)."""
+    _require_staff(by, PERM_CHANGE)
+    body = _clean_text(body, field="body", max_length=BODY_MAX, label=_("回复内容"))
+    ticket = _locked(ticket)
+    _refuse_if_done(ticket)
+    message = TicketMessage.objects.create(ticket=ticket, author=by, kind=TicketMessage.Kind.PUBLIC_REPLY, body=body)
+    fields = []
+    if ticket.status != Ticket.Status.HANDED_OFF:
+        ticket.status = Ticket.Status.WAITING_CUSTOMER
+        fields.append("status")
+    if ticket.assignee_id is None:
+        ticket.assignee = by
+        fields.append("assignee")
+    _touch(ticket, *fields)
+    if notify:
+        _notify_reply(ticket)
+    return message
+
+
+@transaction.atomic
+def ticket_note(*, ticket: Ticket, by: User, body: str) -> TicketMessage:
+    """An internal note: staff only, never shown to the customer."""
+    _require_staff(by, PERM_CHANGE)
+    body = _clean_text(body, field="body", max_length=BODY_MAX, label=_("备注内容"))
+    ticket = _locked(ticket)
+    message = TicketMessage.objects.create(ticket=ticket, author=by, kind=TicketMessage.Kind.INTERNAL_NOTE, body=body)
+    _touch(ticket)
+    return message
+
+
+@transaction.atomic
+def ticket_customer_message(*, ticket: Ticket, user: User, body: str) -> TicketMessage:
+    """The customer adds to their own ticket (the caller scoped ``ticket`` to ``user``)."""
+    if ticket.user_id != user.pk:
+        raise ServiceError("not_found", _("找不到该工单。"), status=404)
+    body = _clean_text(body, field="body", max_length=BODY_MAX, label=_("留言内容"))
+    ticket = _locked(ticket)
+    _refuse_if_done(ticket)
+    message = TicketMessage.objects.create(ticket=ticket, author=user, kind=TicketMessage.Kind.CUSTOMER, body=body)
+    fields = []
+    if ticket.status == Ticket.Status.WAITING_CUSTOMER:
+        ticket.status = Ticket.Status.OPEN
+        fields.append("status")
+    _touch(ticket, *fields)
+    return message
+
+
+@transaction.atomic
+def ticket_mark_seen(*, ticket: Ticket, user: User) -> int:
+    """The customer read their ticket: its replies stop being announced."""
+    if ticket.user_id != user.pk:
+        return 0
+    return TicketMessage.objects.filter(
+        ticket=ticket, kind=TicketMessage.Kind.PUBLIC_REPLY, seen_by_customer_at__isnull=True
+    ).update(seen_by_customer_at=timezone.now())
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User, by: User) -> Ticket:
+    """Anyone handling tickets may take one; giving it to someone else needs ``support.assign``."""
+    _require_staff(by, PERM_CHANGE if assignee.pk == by.pk else PERM_ASSIGN)
+    if not (assignee.is_active and assignee.is_staff and assignee.has_perm(PERM_CHANGE)):
+        raise _invalid("assignee", _("只能指派给可以处理工单的在岗客服。"))
+    ticket = _locked(ticket)
+    _refuse_if_done(ticket)
+    if ticket.assignee_id == assignee.pk:
+        raise ServiceError("already_assigned", _("工单已由该客服处理。"))
+    ticket.assignee = assignee
+    fields = ["assignee"]
+    if ticket.status == Ticket.Status.NEW:
+        ticket.status = Ticket.Status.OPEN
+        fields.append("status")
+    _touch(ticket, *fields)
+    return ticket
+
+
+@transaction.atomic
+def ticket_hand_off(
+    *,
+    ticket: Ticket,
+    by: User,
+    issuer: Issuer | None = None,
+    operator: Operator | None = None,
+    reference: str,
+    note: str = "",
+) -> Ticket:
+    """Passes the case to the card's issuer or a road operator, with their reference number."""
+    _require_staff(by, PERM_CHANGE)
+    if (issuer is None) == (operator is None):
+        raise _invalid("handoff_to", _("请选择转交的发行方或路段经营单位（二选一）。"))
+    reference = _clean_text(reference, field="handoff_reference", max_length=64, label=_("对方受理编号"))
+    ticket = _locked(ticket)
+    _refuse_if_done(ticket)
+    if ticket.status == Ticket.Status.HANDED_OFF:
+        raise ServiceError("already_handed_off", _("工单已转交，等待对方处理。"))
+    if issuer is not None:
+        ticket.handoff_party = Ticket.HandoffParty.ISSUER
+        ticket.handoff_to = issuer.name
+    else:
+        ticket.handoff_party = Ticket.HandoffParty.OPERATOR
+        ticket.handoff_to = operator.name
+    ticket.handoff_issuer, ticket.handoff_operator = issuer, operator
+    ticket.handoff_reference = reference
+    ticket.handed_off_at = timezone.now()
+    ticket.status = Ticket.Status.HANDED_OFF
+    _touch(
+        ticket,
+        "handoff_party",
+        "handoff_to",
+        "handoff_issuer",
+        "handoff_operator",
+        "handoff_reference",
+        "handed_off_at",
+        "status",
+    )
+    text = _("已转交 %(to)s 处理，对方受理编号 %(ref)s。") % {"to": ticket.handoff_to, "ref": reference}
+    TicketMessage.objects.create(
+        ticket=ticket, author=by, kind=TicketMessage.Kind.INTERNAL_NOTE, body=f"{text}\n{note}".strip()
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_resolve(*, ticket: Ticket, by: User, reply: str = "", notify: bool = True) -> Ticket:
+    """Marks a ticket solved, optionally with a last public reply."""
+    _require_staff(by, PERM_CHANGE)
+    ticket = _locked(ticket)
+    _refuse_if_done(ticket)
+    if reply.strip():
+        body = _clean_text(reply, field="body", max_length=BODY_MAX, label=_("回复内容"))
+        TicketMessage.objects.create(ticket=ticket, author=by, kind=TicketMessage.Kind.PUBLIC_REPLY, body=body)
+        if notify:
+            _notify_reply(ticket)
+    ticket.status = Ticket.Status.RESOLVED
+    ticket.resolved_at = timezone.now()
+    fields = ["status", "resolved_at"]
+    if ticket.assignee_id is None:
+        ticket.assignee = by
+        fields.append("assignee")
+    _touch(ticket, *fields)
+    return ticket
+
+
+@transaction.atomic
+def ticket_close(*, ticket: Ticket, by: User) -> Ticket:
+    _require_staff(by, PERM_CHANGE)
+    ticket = _locked(ticket)
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ServiceError("ticket_closed", _("工单已关闭。"))
+    if ticket.status != Ticket.Status.RESOLVED:
+        raise ServiceError("not_resolved", _("只能关闭已解决的工单。"))
+    ticket.status = Ticket.Status.CLOSED
+    ticket.closed_at = timezone.now()
+    _touch(ticket, "status", "closed_at")
+    return ticket
+
+
+@transaction.atomic
+def ticket_reopen(*, ticket: Ticket, by: User, reason: str) -> Ticket:
+    """The customer reopens their resolved ticket within REOPEN_DAYS; a supervisor
+    (``support.reopen``) reopens a resolved or closed one at any time."""
+    reason = _clean_text(reason, field="reason", max_length=BODY_MAX, label=_("重开原因"))
+    ticket = _locked(ticket)
+    is_customer = ticket.user_id == by.pk
+    if not is_customer:
+        _require_staff(by, PERM_REOPEN)
+    if ticket.status not in Ticket.DONE:
+        raise ServiceError("not_resolved", _("工单尚未解决，无需重新打开。"))
+    if is_customer:
+        if ticket.status == Ticket.Status.CLOSED:
+            raise ServiceError("ticket_closed", _("工单已关闭，不能重新打开；如有新问题请提交新的工单。"))
+        if ticket.resolved_at and timezone.now() - ticket.resolved_at > timedelta(days=REOPEN_DAYS):
+            raise ServiceError(
+                "reopen_expired",
+                _("工单解决已超过 %(days)s 天，不能重新打开；请提交新的工单。") % {"days": REOPEN_DAYS},
+            )
+    kind = TicketMessage.Kind.CUSTOMER if is_customer else TicketMessage.Kind.INTERNAL_NOTE
+    prefix = "" if is_customer else _("重开原因：")
+    TicketMessage.objects.create(ticket=ticket, author=by, kind=kind, body=f"{prefix}{reason}")
+    now = timezone.now()
+    ticket.status = Ticket.Status.OPEN
+    ticket.reopened_count += 1
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    ticket.due_at = SlaPolicy.due_at(category=ticket.category, priority=ticket.priority, start=now)
+    _touch(ticket, "status", "reopened_count", "resolved_at", "closed_at", "due_at")
+    return ticket
+
+
+@transaction.atomic
+def ticket_rate(*, ticket: Ticket, user: User, rating, comment: str = "") -> Ticket:
+    """The customer rates the service once, after the ticket is resolved."""
+    if ticket.user_id != user.pk:
+        raise ServiceError("not_found", _("找不到该工单。"), status=404)
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise _invalid("rating", _("评分须为 1 到 5 分。"))
+    comment = (comment or "").strip()
+    if len(comment) > 300:
+        raise _invalid("comment", _("评价不能超过 300 个字。"))
+    ticket = _locked(ticket)
+    if ticket.status not in Ticket.DONE:
+        raise ServiceError("not_resolved", _("工单解决后才能评价。"))
+    if ticket.rating is not None:
+        raise ServiceError("already_rated", _("您已经评价过这个工单，谢谢！"))
+    ticket.rating, ticket.rating_comment, ticket.rated_at = rating, comment, timezone.now()
+    _touch(ticket, "rating", "rating_comment", "rated_at")
+    return ticket
+
+
+# --- calls -------------------------------------------------------------------------------
+
+
+def _clean_caller(number: str) -> str:
+    number = normalize_mobile(number).replace("(", "").replace(")", "")
+    if not (number.isdigit() and 5 <= len(number) <= 20):
+        raise _invalid("caller_number", _("来电号码须为 5 到 20 位数字。"))
+    return number
+
+
+@transaction.atomic
+def call_log(
+    *,
+    agent: User,
+    caller_number: str,
+    started_at: datetime,
+    ended_at: datetime,
+    category: str,
+    summary: str,
+    user: User | None = None,
+    ticket: Ticket | None = None,
+) -> Call:
+    """Logs a hotline call. A caller whose number is a registered mobile is linked to that
+    account when no account is given."""
+    _require_staff(agent, PERM_CALL)
+    number = _clean_caller(caller_number)
+    if started_at is None or ended_at is None:
+        raise _invalid("started_at", _("请填写通话开始和结束时间。"))
+    if ended_at < started_at:
+        raise _invalid("ended_at", _("结束时间不能早于开始时间。"))
+    if started_at > timezone.now() + timedelta(minutes=5):
+        raise _invalid("started_at", _("开始时间不能晚于现在。"))
+    if category not in Category.values:
+        raise _invalid("category", _("请选择分类。"))
+    summary = _clean_text(summary, field="summary", max_length=BODY_MAX, label=_("通话摘要"))
+    digest = mobile_digest(number)
+    if user is None:
+        user = User.objects.filter(mobile_digest=digest, is_staff=False).first()
+    if ticket is not None and user is not None and ticket.user_id != user.pk:
+        raise _invalid("ticket", _("关联的工单不属于该账户。"))
+    if ticket is not None and user is None:
+        user = ticket.user
+    call = Call.objects.create(
+        caller_number=number,
+        caller_digest=digest,
+        caller_masked=mask_mobile(number),
+        agent=agent,
+        started_at=started_at,
+        ended_at=ended_at,
+        category=category,
+        summary=summary,
+        user=user,
+        ticket=ticket,
+    )
+    logger.info("call logged id=%s agent=%s from=%s", call.pk, agent.pk, call.caller_masked)
+    return call
+
+
+@transaction.atomic
+def call_update(
+    *, call: Call, by: User, category: str, summary: str, user: User | None = None, ticket: Ticket | None = None
+) -> Call:
+    """Staff correct a logged call: its category, summary, account and ticket."""
+    _require_staff(by, "support.change_call")
+    if category not in Category.values:
+        raise _invalid("category", _("请选择分类。"))
+    summary = _clean_text(summary, field="summary", max_length=BODY_MAX, label=_("通话摘要"))
+    if ticket is not None and user is not None and ticket.user_id != user.pk:
+        raise _invalid("ticket", _("关联的工单不属于该账户。"))
+    if ticket is not None and user is None:
+        user = ticket.user
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    call.category, call.summary, call.user, call.ticket = category, summary, user, ticket
+    call.save(update_fields=["category", "summary", "user", "ticket"])
+    return call
+
+
+@transaction.atomic
+def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORMAL) -> Ticket:
+    """Turns a logged call into a ticket in one action: the caller's account, the call's
+    category, its summary as the question."""
+    _require_staff(by, "support.add_ticket")
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    if call.ticket_id is not None:
+        raise ServiceError("already_ticketed", _("这通来电已关联工单 %(ref)s。") % {"ref": call.ticket.ref})
+    if call.user_id is None:
+        raise ServiceError("no_account", _("这通来电没有关联账户，请先关联来电人的票根账户。"))
+    first_line = call.summary.strip().splitlines()[0]
+    subject = first_line[:SUBJECT_MAX]
+    ticket = ticket_open(
+        user=call.user,
+        channel=Ticket.Channel.HOTLINE,
+        category=call.category,
+        subject=subject,
+        description=call.summary,
+        priority=priority,
+        by=by,
+    )
+    if ticket.assignee_id is None:
+        ticket.assignee = by
+        ticket.status = Ticket.Status.OPEN
+        ticket.save(update_fields=["assignee", "status"])
+    call.ticket = ticket
+    call.save(update_fields=["ticket"])
+    return ticket

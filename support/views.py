@@ -1,0 +1,246 @@
+"""The help centre's pages: FAQ with search, self-service diagnosis, the user's tickets."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from cards.models import Binding
+from invoices.models import Application, Invoice, Transit
+from invoices.selectors import transit_availability
+from piaogen.errors import ServiceError
+from piaogen.forms import add_service_error
+
+from . import diagnosis, selectors, services
+from .forms import DiagnoseDateForm, MessageForm, RateForm, ReopenForm, SearchForm, TicketForm
+from .models import Category, Faq, Ticket
+
+
+def render_answer(text: str) -> str:
+    """Fills the settings an answer mentions; anything else in braces stays as written."""
+    return text.replace("{days}", str(settings.TRANSIT_AVAILABLE_AFTER_DAYS)).replace(
+        "{hotline}", str(settings.SUPPORT_HOTLINE)
+    )
+
+
+def faq_entry(faq: Faq) -> dict:
+    return {"faq": faq, "answer": render_answer(faq.answer), "link": selectors.faq_link(faq)}
+
+
+class HelpView(TemplateView):
+    template_name = "support/help.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(search_form=SearchForm(), categories=selectors.categories_with_faqs(), **kwargs)
+
+
+class CategoryView(TemplateView):
+    template_name = "support/category.html"
+
+    def get_context_data(self, **kwargs):
+        code = kwargs["code"]
+        category = next((c for c in selectors.categories_with_faqs() if c.code == code), None)
+        if category is None:
+            raise Http404("no such category")
+        return super().get_context_data(category=category, search_form=SearchForm(), **kwargs)
+
+
+class FaqView(TemplateView):
+    template_name = "support/faq.html"
+
+    def get_context_data(self, **kwargs):
+        faq = selectors.published_faqs().filter(pk=kwargs["pk"]).first()
+        if faq is None:
+            raise Http404("no such question")
+        ctx = super().get_context_data(entry=faq_entry(faq), search_form=SearchForm(), **kwargs)
+        if faq.extra == Faq.Extra.ISSUER_HOTLINES:
+            ctx["issuers"] = selectors.issuer_hotlines()
+            user = self.request.user
+            if user.is_authenticated:
+                ctx["my_failures"] = [f for f in diagnosis.binding_failures(user, limit=3) if f.call_issuer]
+        elif faq.extra == Faq.Extra.TRANSIT_DATES:
+            ctx["availability"] = transit_availability()
+        ctx["related"] = list(
+            selectors.published_faqs().filter(category=faq.category).exclude(pk=faq.pk).order_by("ordering", "id")[:5]
+        )
+        return ctx
+
+
+class SearchView(TemplateView):
+    template_name = "support/search.html"
+
+    def get_context_data(self, **kwargs):
+        form = SearchForm(self.request.GET or None)
+        results = []
+        query = ""
+        if form.is_valid():
+            query = form.cleaned_data["q"]
+            results = [faq_entry(f) for f in selectors.faq_search(query)]
+        return super().get_context_data(search_form=form, query=query, results=results, **kwargs)
+
+
+class DiagnoseView(LoginRequiredMixin, TemplateView):
+    """Answers from the user's own records; ids that are not theirs are 404."""
+
+    template_name = "support/diagnose.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        params = self.request.GET
+        ctx = super().get_context_data(**kwargs)
+        ctx["failures"] = diagnosis.binding_failures(user)
+        date_form = DiagnoseDateForm(params if params.get("date") else None)
+        ctx["date_form"] = date_form
+        if date_form.is_bound and date_form.is_valid():
+            ctx["timing"] = diagnosis.trip_timing(date_form.cleaned_data["date"])
+        if params.get("application"):
+            ctx["application"] = diagnosis.application_status(user, params["application"])
+        if params.get("transit"):
+            ctx["trip"] = diagnosis.trip_invoices(user, params["transit"])
+        if params.get("invoice"):
+            ctx["invoice_tax"] = diagnosis.invoice_tax(user, params["invoice"])
+        active = Binding.objects.filter(user=user, ended_at__isnull=True).values("card_id")
+        ctx["my_transits"] = list(
+            Transit.objects.filter(card_id__in=active)
+            .only("transit_id", "exit_time", "entry_station", "exit_station", "fee")
+            .order_by("-exit_time", "-pk")[:30]
+        )
+        ctx["my_applications"] = list(Application.objects.filter(user=user).order_by("-created_at", "-pk")[:20])
+        ctx["my_invoices"] = list(
+            Invoice.objects.filter(user=user)
+            .only("code", "number", "seller_name", "total")
+            .order_by("-issued_at", "-pk")[:30]
+        )
+        ctx["availability"] = transit_availability()
+        return ctx
+
+
+# --- tickets ---------------------------------------------------------------------------
+
+
+class TicketListView(LoginRequiredMixin, TemplateView):
+    template_name = "support/tickets.html"
+
+    def get_context_data(self, **kwargs):
+        tickets = list(selectors.tickets_of(self.request.user)[:100])
+        unseen = set(selectors.unseen_replies(self.request.user))
+        return super().get_context_data(tickets=tickets, unseen=unseen, **kwargs)
+
+
+class TicketCreateView(LoginRequiredMixin, TemplateView):
+    """Two steps: the first POST shows FAQ answers matching the question; only the second
+    (the「仍要提交」button) opens the ticket."""
+
+    template_name = "support/ticket_new.html"
+
+    def initial(self) -> dict:
+        params = self.request.GET
+        initial = {k: params[k] for k in ("card", "transit", "application", "invoice") if params.get(k)}
+        if params.get("category") in Category.values:
+            initial["category"] = params["category"]
+        faq_id = params.get("faq", "")
+        if faq_id.isdigit():
+            faq = selectors.published_faqs().filter(pk=int(faq_id)).first()
+            if faq:
+                initial.update(category=faq.category.code, subject=faq.question[:120])
+        return initial
+
+    def get(self, request, *args, **kwargs):
+        form = TicketForm(user=request.user, initial=self.initial())
+        return self.render_to_response(self.get_context_data(form=form))
+
+    def post(self, request, *args, **kwargs):
+        form = TicketForm(request.POST, user=request.user)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        data = form.cleaned_data
+        if "confirm" not in request.POST:
+            suggestions = [
+                faq_entry(f) for f in selectors.faq_search(f"{data['subject']} {data['description']}", limit=5)
+            ]
+            return self.render_to_response(self.get_context_data(form=form, preview=True, suggestions=suggestions))
+        try:
+            ticket = services.ticket_open(
+                user=request.user,
+                channel=Ticket.Channel.WEB,
+                category=data["category"],
+                subject=data["subject"],
+                description=data["description"],
+                card=data.get("card"),
+                transit=data.get("transit"),
+                application=data.get("application"),
+                invoice=data.get("invoice"),
+            )
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            return self.render_to_response(self.get_context_data(form=form))
+        messages.success(request, _("工单 %(ref)s 已提交，客服回复后会短信通知您。") % {"ref": ticket.ref})
+        return redirect("support:ticket", pk=ticket.pk)
+
+
+class TicketDetailView(LoginRequiredMixin, TemplateView):
+    template_name = "support/ticket.html"
+
+    def get_context_data(self, **kwargs):
+        ticket = kwargs.get("ticket") or selectors.ticket_of(self.request.user, self.kwargs["pk"])
+        thread = list(selectors.public_messages(ticket))
+        services.ticket_mark_seen(ticket=ticket, user=self.request.user)
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(
+            ticket=ticket,
+            thread=thread,
+            message_form=kwargs.get("message_form") or MessageForm(),
+            reopen_form=kwargs.get("reopen_form") or ReopenForm(),
+            rate_form=kwargs.get("rate_form") or RateForm(),
+            can_write=ticket.is_active,
+            can_reopen=ticket.status == Ticket.Status.RESOLVED,
+            can_rate=ticket.status in Ticket.DONE and ticket.rating is None,
+            reopen_days=services.REOPEN_DAYS,
+        )
+        return ctx
+
+
+class TicketActionView(LoginRequiredMixin, View):
+    """POST-only actions of the customer on their ticket: add a message, reopen, rate."""
+
+    action = ""
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        ticket = selectors.ticket_of(request.user, pk)
+        form_class, key = {
+            "message": (MessageForm, "message_form"),
+            "reopen": (ReopenForm, "reopen_form"),
+            "rate": (RateForm, "rate_form"),
+        }[self.action]
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                self.perform(ticket, form.cleaned_data)
+            except ServiceError as exc:
+                # Shown at the top of the page: the form it came from may no longer be offered.
+                messages.error(request, exc.message)
+            else:
+                return redirect(reverse("support:ticket", kwargs={"pk": ticket.pk}))
+        view = TicketDetailView()
+        view.setup(request, pk=pk)
+        return view.render_to_response(view.get_context_data(ticket=ticket, **{key: form}), status=400)
+
+    def perform(self, ticket: Ticket, data: dict) -> None:
+        user = self.request.user
+        if self.action == "message":
+            services.ticket_customer_message(ticket=ticket, user=user, body=data["body"])
+            messages.success(self.request, _("已补充说明。"))
+        elif self.action == "reopen":
+            services.ticket_reopen(ticket=ticket, by=user, reason=data["reason"])
+            messages.success(self.request, _("工单已重新打开，客服会继续跟进。"))
+        else:
+            services.ticket_rate(ticket=ticket, user=user, rating=data["rating"], comment=data["comment"])
+            messages.success(self.request, _("感谢您的评价！"))

@@ -1,0 +1,38 @@
+"""Documents and mail through a real worker process: rendering runs after the issuing commit,
+outside any transaction, under the render task's time limits, and the mail follows."""
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+
+from invoices.models import Application, ApplicationEvent, Invoice
+
+from ..invoices.conftest import trip
+from ..invoices.test_invoicing import THREE, title
+from .conftest import wait_for
+
+pytestmark = pytest.mark.worker
+
+
+def test_a_worker_renders_every_document_and_mails_the_zip(world, real_worker):
+    items = [trip(f"D{i}", world.card_no, world.when + timedelta(hours=i), THREE) for i in range(2)]
+    assert world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json").json()["created"] == 2
+    real_worker(concurrency=2)
+    r = world.user.post(
+        "/api/v1/app/applications",
+        {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": title(world.user),
+         "email": "finance@example.com"},
+        format="json",
+    )
+    assert r.status_code == 202
+    app = wait_for(lambda: Application.objects.filter(pk=r.json()["id"], emailed_at__isnull=False).first(), timeout=120)
+    invoices = list(Invoice.objects.filter(application=app))
+    assert len(invoices) == 6 and {i.render_status for i in invoices} == {"rendered"}
+    assert all(i.render_attempts == 1 and i.pdf_size > 0 for i in invoices)
+    assert ApplicationEvent.objects.filter(application=app, kind="emailed").count() == 1
+    response = world.user.get(f"/api/v1/app/applications/{app.pk}/zip")
+    assert response.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    assert len(names) == 13 and f"summary-{app.summary_no}.pdf" in names

@@ -1,0 +1,29 @@
+"""Issuing through a real worker process, with the commit happening before the task runs."""
+
+from datetime import timedelta
+
+import pytest
+
+from invoices.models import Application, Invoice
+
+from ..invoices.conftest import trip
+from ..invoices.test_invoicing import THREE, title
+from .conftest import wait_for
+
+pytestmark = pytest.mark.worker
+
+
+def test_a_worker_process_issues_a_submitted_application(world, real_worker):
+    items = [trip(f"T{i}", world.card_no, world.when + timedelta(hours=i), THREE) for i in range(5)]
+    assert world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json").json()["created"] == 5
+    real_worker()
+    r = world.user.post(
+        "/api/v1/app/applications",
+        {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": title(world.user)},
+        format="json",
+    )
+    assert r.status_code == 202
+    app = wait_for(lambda: Application.objects.filter(pk=r.json()["id"], status="issued").first())
+    assert app.invoice_count == 15 == Invoice.objects.count()
+    numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
+    assert numbers == list(range(numbers[0], numbers[0] + 15))

@@ -1,0 +1,195 @@
+from datetime import timedelta
+
+import pytest
+
+from invoices.models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
+
+from .conftest import OPERATORS, trip
+
+THREE = [("S-A3", 9733), ("S-B5", 1200), ("S-C0", 500)]
+
+
+@pytest.mark.django_db
+def test_operator_push_is_idempotent(world):
+    assert Operator.objects.count() == 3 and RoadSection.objects.count() == 4
+    again = world.clearing.post("/api/v1/partner/operators", OPERATORS, format="json").json()
+    assert again == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 3,
+        "sections_created": 0,
+        "sections_updated": 0,
+        "rejected": [],
+    }
+    changed = {"operators": [dict(OPERATORS["operators"][0], address="新地址")]}
+    r = world.clearing.post("/api/v1/partner/operators", changed, format="json").json()
+    assert r["updated"] == 1 and Operator.objects.get(code="OP-A").address == "新地址"
+
+
+@pytest.mark.django_db
+def test_operator_refusals_are_per_item(world):
+    bad = dict(OPERATORS["operators"][0], code="OP-X", tax_id="91410000170000019")
+    bad_section = dict(
+        OPERATORS["operators"][0],
+        code="OP-Y",
+        sections=[
+            {
+                "code": "S-Y",
+                "name": "y",
+                "grade": "freeway",
+                "property": "operating",
+                "construction_start": "2016-13-01",
+            }
+        ],
+    )
+    good = dict(OPERATORS["operators"][0], code="OP-Z", sections=[])
+    r = world.clearing.post("/api/v1/partner/operators", {"operators": [bad, bad_section, good]}, format="json").json()
+    assert r["created"] == 1
+    codes = {x["id"]: x for x in r["rejected"]}
+    assert "tax_id" in codes["OP-X"]["errors"]
+    assert "sections.0.grade" in codes["OP-Y"]["errors"] and "sections.0.construction_start" in codes["OP-Y"]["errors"]
+    assert (
+        Operator.objects.filter(code="OP-Z").exists()
+        and not Operator.objects.filter(code__in=["OP-X", "OP-Y"]).exists()
+    )
+
+
+@pytest.mark.django_db
+def test_transit_push_created_then_unchanged(world):
+    batch = {"transits": [trip(f"T{i}", world.card_no, world.when + timedelta(days=i), THREE) for i in range(5)]}
+    r = world.clearing.post("/api/v1/partner/transits", batch, format="json").json()
+    assert (r["created"], r["updated"], r["unchanged"], r["rejected"]) == (5, 0, 0, [])
+    t = Transit.objects.get(transit_id="T0")
+    assert t.fee == 11433 and t.month == "2026-09" and str(t.travel_date) == "2026-09-05"
+    assert [(s.section.code, s.fee) for s in t.segments.select_related("section")] == THREE
+    r = world.clearing.post("/api/v1/partner/transits", batch, format="json").json()
+    assert (r["created"], r["updated"], r["unchanged"]) == (0, 0, 5)
+
+
+@pytest.mark.django_db
+def test_changed_split_replaces_the_old_one_and_is_audited(world):
+    world.clearing.post(
+        "/api/v1/partner/transits", {"transits": [trip("T1", world.card_no, world.when, THREE)]}, format="json"
+    )
+    new_split = [("S-A3", 9000), ("S-B5", 2433)]
+    r = world.clearing.post(
+        "/api/v1/partner/transits", {"transits": [trip("T1", world.card_no, world.when, new_split)]}, format="json"
+    ).json()
+    assert r["updated"] == 1
+    t = Transit.objects.get(transit_id="T1")
+    assert [(s.section.code, s.fee) for s in t.segments.select_related("section")] == new_split
+    change = TransitChange.objects.get(transit=t)
+    assert change.kind == "replaced" and len(change.before) == 3 and len(change.after) == 2
+
+
+@pytest.mark.django_db
+def test_a_changed_split_of_an_invoiced_trip_is_refused(world):
+    world.clearing.post(
+        "/api/v1/partner/transits", {"transits": [trip("T1", world.card_no, world.when, THREE)]}, format="json"
+    )
+    Transit.objects.filter(transit_id="T1").update(state="invoiced")
+    r = world.clearing.post(
+        "/api/v1/partner/transits",
+        {"transits": [trip("T1", world.card_no, world.when, [("S-A3", 11433)])]},
+        format="json",
+    ).json()
+    assert r["rejected"][0]["code"] == "already_invoiced" and r["updated"] == 0
+    assert TransitSegment.objects.filter(transit__transit_id="T1").count() == 3
+    assert TransitChange.objects.get().kind == "refused"
+    # the same data as stored is still just unchanged
+    r = world.clearing.post(
+        "/api/v1/partner/transits", {"transits": [trip("T1", world.card_no, world.when, THREE)]}, format="json"
+    ).json()
+    assert r["unchanged"] == 1 and r["rejected"] == []
+
+
+@pytest.mark.django_db
+def test_a_bad_batch_gets_per_item_codes_and_the_good_items_are_stored(world):
+    good = trip("GOOD", world.card_no, world.when, THREE)
+    sums = dict(trip("SUMS", world.card_no, world.when, THREE), fee=1)
+    section = trip("SECTION", world.card_no, world.when, [("S-NOPE", 100)])
+    card = trip("CARD", "41019999999999999999", world.when, THREE)
+    time = dict(trip("TIME", world.card_no, world.when, THREE), entry_time="yesterday")
+    naive = dict(trip("NAIVE", world.card_no, world.when, THREE), exit_time="2026-09-05T10:00:00")
+    types = dict(trip("TYPES", world.card_no, world.when, THREE), fee="114.33", plate_color="blue")
+    float_fee = dict(trip("FLOAT", world.card_no, world.when, THREE), fee=114.33)
+    dup = trip("GOOD", world.card_no, world.when, THREE)
+    not_obj = ["not", "an", "object"]
+    items = [good, sums, section, card, time, naive, types, float_fee, dup, not_obj]
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["created"] == 1
+    codes = {x["index"]: x["code"] for x in body["rejected"]}
+    assert codes == {
+        1: "split_mismatch",
+        2: "unknown_section",
+        3: "unknown_card",
+        4: "invalid",
+        5: "invalid",
+        6: "invalid",
+        7: "invalid",
+        8: "duplicate_in_batch",
+        9: "invalid",
+    }
+    errors = {x["index"]: x["errors"] for x in body["rejected"]}
+    assert "entry_time" in errors[4] and "exit_time" in errors[5]
+    assert {"fee", "plate_color"} <= set(errors[6])
+    assert list(Transit.objects.values_list("transit_id", flat=True)) == ["GOOD"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"transits": [{}] * 5001}, "too_many_items"),
+        ({"transits": "x"}, "invalid"),
+        ({"trips": []}, "invalid"),
+        ([], "invalid"),
+    ],
+)
+def test_whole_batch_refusals(world, body, code):
+    r = world.clearing.post("/api/v1/partner/transits", body, format="json")
+    assert r.status_code == 400 and r.json()["code"] == code
+    assert Transit.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_only_clearing_centres_push_transits(world, api):
+    body = {"transits": [trip("T1", world.card_no, world.when, THREE)]}
+    assert world.issuer.post("/api/v1/partner/transits", body, format="json").status_code == 403
+    assert world.issuer.post("/api/v1/partner/operators", OPERATORS, format="json").status_code == 403
+    assert api.post("/api/v1/partner/transits", body, format="json").status_code == 401
+    assert world.user.post("/api/v1/partner/transits", body, format="json").status_code == 401
+    assert Transit.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_of_500_is_written_in_a_handful_of_statements(world, django_assert_max_num_queries):
+    batch = {"transits": [trip(f"T{i}", world.card_no, world.when + timedelta(minutes=i), THREE) for i in range(500)]}
+    # PostgreSQL writes 1000 rows a statement; SQLite's 999-parameter limit splits inserts
+    # into ~66-row statements. Either way: a few dozen statements at most, not one a row.
+    with django_assert_max_num_queries(40):
+        r = world.clearing.post("/api/v1/partner/transits", batch, format="json")
+    assert r.json()["created"] == 500 and TransitSegment.objects.count() == 1500
+
+
+@pytest.mark.django_db
+def test_recharges_from_the_issuer_of_the_card(world, partner_client):
+    card = world.cards[1]["card_no"]
+    item = {"recharge_id": "R1", "card_no": card, "amount": 50000, "recharged_at": "2026-09-01T10:00:00+08:00"}
+    r = world.issuer.post("/api/v1/partner/recharges", {"recharges": [item]}, format="json").json()
+    assert r["created"] == 1 and Recharge.objects.get().month == "2026-09"
+    r = world.issuer.post("/api/v1/partner/recharges", {"recharges": [item]}, format="json").json()
+    assert r["unchanged"] == 1
+    account_card = dict(item, recharge_id="R2", card_no=world.cards[0]["card_no"])
+    bad_amount = dict(item, recharge_id="R3", amount=0)
+    r = world.issuer.post("/api/v1/partner/recharges", {"recharges": [account_card, bad_amount]}, format="json").json()
+    assert [x["code"] for x in r["rejected"]] == ["not_stored_value", "invalid"]
+    other = partner_client("issuer", name="别省发行方", network_codes=["4401"])
+    r = other.post("/api/v1/partner/recharges", {"recharges": [dict(item, recharge_id="R4")]}, format="json").json()
+    assert r["rejected"][0]["code"] == "foreign_network_code"
+    Recharge.objects.filter(recharge_id="R1").update(state="invoiced")
+    r = world.issuer.post("/api/v1/partner/recharges", {"recharges": [dict(item, amount=1)]}, format="json").json()
+    assert r["rejected"][0]["code"] == "already_invoiced"
+    assert world.clearing.post("/api/v1/partner/recharges", {"recharges": [item]}, format="json").status_code == 403

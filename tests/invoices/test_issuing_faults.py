@@ -1,0 +1,108 @@
+"""Exactly once, with gap-free numbers: a failure in the middle of issuing, and two issuers
+at the same application or the same seller at once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError, connection
+from django.db.models import QuerySet
+
+from invoices import services
+from invoices.models import Application, Invoice, InvoiceCounter, InvoiceLine
+
+from .conftest import trip
+from .test_invoicing import THREE, title
+
+
+def submit(world, month="2026-09", **extra):
+    body = {"kind": "consumption", "card_no": world.card_no, "month": month, "title_id": title(world.user)} | extra
+    r = world.user.post("/api/v1/app/applications", body, format="json")
+    assert r.status_code == 202, r.content
+    return r.json()["id"]
+
+
+def push(world, n, prefix="T", start=None):
+    start = start or world.when
+    items = [trip(f"{prefix}{i}", world.card_no, start + timedelta(hours=i), THREE) for i in range(n)]
+    assert world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json").json()["created"] == n
+
+
+@pytest.mark.django_db
+def test_a_failure_mid_issue_leaves_nothing_and_no_gap(world, monkeypatch):
+    push(world, 4)
+    app_id = submit(world)  # eager task did not run: on_commit never fires inside the test transaction
+    original = QuerySet.bulk_create
+
+    def boom(self, objs, *args, **kwargs):
+        if self.model is InvoiceLine:
+            raise DatabaseError("disk full")
+        return original(self, objs, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "bulk_create", boom)
+    with pytest.raises(DatabaseError):
+        services.application_issue(application_id=app_id)
+    # invoices were written and numbers taken before the failure: all of it rolled back
+    assert not Invoice.objects.exists()
+    assert not InvoiceCounter.objects.filter(next_number__gt=1).exists()
+    assert Application.objects.get().status == "issuing"
+    monkeypatch.setattr(QuerySet, "bulk_create", original)
+    services.application_issue(application_id=app_id)
+    numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
+    assert numbers == list(range(1, 13))
+    assert Application.objects.get().status == "issued"
+
+
+@pytest.fixture
+def no_queue(monkeypatch):
+    """Submitting commits for real here; keep the task off so the threads below race for it."""
+    from invoices import tasks
+
+    monkeypatch.setattr(tasks.issue_application, "delay", lambda *a, **k: None)
+
+
+def _issue_in_thread(app_id, errors):
+    try:
+        services.application_issue(application_id=app_id)
+    except Exception as exc:  # reported to the test, which asserts there were none
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_issuers_of_one_application_at_once_issue_it_once(world, no_queue):
+    push(world, 20)
+    app_id = submit(world)
+    assert Application.objects.get().status == "submitted"
+    errors: list = []
+    threads = [threading.Thread(target=_issue_in_thread, args=(app_id, errors)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert Application.objects.get().status == "issued"
+    assert Invoice.objects.count() == 60
+    pairs = list(Invoice.objects.values_list("code", "number"))
+    assert len(set(pairs)) == 60
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_issuers_of_one_seller_at_once_never_share_a_number(world, no_queue):
+    push(world, 10, prefix="A")
+    first = submit(world)
+    world.bind(world.user, world.cards[1])
+    items = [trip(f"B{i}", world.cards[1]["card_no"], world.when + timedelta(hours=i), THREE) for i in range(10)]
+    world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
+    second = submit(world, card_no=world.cards[1]["card_no"])
+    errors: list = []
+    threads = [threading.Thread(target=_issue_in_thread, args=(a, errors)) for a in (first, second, first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert set(Application.objects.values_list("status", flat=True)) == {"issued"}
+    numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
+    assert numbers == list(range(1, 61))  # one counter, both applications: no gap, no repeat

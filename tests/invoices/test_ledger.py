@@ -1,0 +1,142 @@
+"""The finance ledger: rows, totals, the deductible tax with red-letter invoices netted, CSV and
+Excel, its filters and who may have it."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from invoices import ledger, tasks
+from invoices.models import Invoice
+
+from . import test_invoicing
+from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
+
+applied = test_invoicing.applied  # the fixture that submits and issues through the App API
+
+
+@pytest.fixture(autouse=True)
+def _no_rendering(monkeypatch):
+    """The ledger reads invoice rows only; their PDFs are beside the point here."""
+    monkeypatch.setattr(tasks.render_invoice, "delay", lambda *a: None)
+    monkeypatch.setattr(tasks.render_summary, "delay", lambda *a: None)
+
+
+@pytest.fixture
+def books(world, applied, django_capture_on_commit_callbacks):
+    """3 % taxable 97.33 (tax 2.83), 5 % taxable 12.00 (tax 0.57), 不征税 5.00; then the 97.33
+    one reversed by a red-letter invoice."""
+    push(world, [("T1", THREE)])
+    app_id = applied(
+        title_id=title(world.user, kind="enterprise", name="演示科技有限公司", tax_id=COMPANY_TAX_ID)
+    ).json()["id"]
+    big = Invoice.objects.get(total=9733)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert world.user.post(f"/api/v1/app/invoices/{big.pk}/reverse").status_code == 202
+    return app_id
+
+
+def read_csv(response) -> list[list[str]]:
+    content = b"".join(response.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel opens Chinese text right
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+@pytest.mark.django_db
+def test_csv_rows_and_totals_with_the_red_letter_invoice_netted(world, books):
+    r = world.user.get("/api/v1/app/invoices/ledger", {"format": "csv", "month": "2026-09"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
+    assert 'filename="ledger-2026-09.csv"' in r["Content-Disposition"]
+    rows = read_csv(r)
+    header, body, total, deductible = rows[0], rows[1:-2], rows[-2], rows[-1]
+    assert header[:15] == ledger.HEADER[:15] and header[14] == "可抵扣税额"
+    assert len(body) == 4
+    by_number = {row[1]: row for row in body}
+    for inv in Invoice.objects.all():
+        row = by_number[inv.number]
+        assert row[0] == inv.code and row[2] == inv.issued_on.isoformat() and row[3] == inv.seller_name
+        assert row[5] == "演示科技有限公司" and row[6] == COMPANY_TAX_ID
+    red = Invoice.objects.get(red=True)
+    red_row = by_number[red.number]
+    assert red_row[8] == "是" and red_row[10:15] == ["-94.50", "3%", "-2.83", "-97.33", "-2.83"]
+    non_taxable = by_number[Invoice.objects.get(kind="non_taxable").number]
+    assert non_taxable[10:15] == ["5.00", "不征税", "0.00", "5.00", "0.00"]
+    original = by_number[red.original.number]
+    assert original[9] == "已红冲" and original[14] == "2.83"
+    # 2.83 + 0.57 − 2.83: only the 5 % invoice's tax is left to deduct; the 不征税 one never counts
+    assert total[0] == "合计" and total[1] == "4 张"
+    assert total[10] == "16.43" and total[12] == "0.57" and total[13] == "17.00" and total[14] == "0.57"
+    assert deductible[0].startswith("可抵扣税额合计") and deductible[14] == "0.57"
+
+
+@pytest.mark.django_db
+def test_xlsx_has_the_same_rows_as_numbers(world, books):
+    r = world.user.get("/api/v1/app/invoices/ledger", {"format": "xlsx", "card_no": world.card_no})
+    assert r.status_code == 200
+    assert r["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    workbook = load_workbook(io.BytesIO(b"".join(r.streaming_content)))
+    sheet = workbook["发票台账"]
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ledger.HEADER and len(rows) == 1 + 4 + 2
+    amounts = [row[12] for row in rows[1:5]]
+    assert all(isinstance(a, (int, float, Decimal)) for a in amounts)
+    assert sorted(float(a) for a in amounts) == [-2.83, 0.0, 0.57, 2.83]
+    assert float(rows[-2][14]) == 0.57 and float(rows[-1][14]) == 0.57 and rows[-2][1] == "4 张"
+
+
+@pytest.mark.django_db
+def test_by_application_month_and_card(world, books):
+    first_app = books
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"application_id": first_app}))
+    body = rows[1:-2]
+    assert len(body) == 3 and "是" not in [row[8] for row in body]  # the reversal is another application
+    assert rows[-1][14] == "3.40"  # 2.83 + 0.57 on the original application alone
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"month": "2026-08"}))
+    assert rows[1:-2] == [] and rows[-2][1] == "0 张" and rows[-1][14] == "0.00"
+    collected, totals = ledger.collect(world.user.user, ledger.ledger_filter(world.user.user, card_no=world.card_no))
+    assert len(collected) == 4 and (totals.count, totals.tax, totals.deductible, totals.total) == (4, 57, 57, 1700)
+
+
+@pytest.mark.django_db
+def test_refusals(world, books, app_client):
+    get = world.user.get
+    r = get("/api/v1/app/invoices/ledger", {"format": "pdf"})
+    assert r.status_code == 400 and r.json()["errors"] == {"format": ["取值无效。"]}
+    assert get("/api/v1/app/invoices/ledger", {"month": "2026-13"}).status_code == 400
+    assert get("/api/v1/app/invoices/ledger", {"month": "2026-9"}).status_code == 400
+    assert get("/api/v1/app/invoices/ledger", {"application_id": "x"}).status_code == 400
+    assert get("/api/v1/app/invoices/ledger", {"application_id": "99999999999999999999999"}).status_code == 404
+    assert get("/api/v1/app/invoices/ledger", {"card_no": "41010000000000000002"}).status_code == 404  # not theirs
+    other = app_client()
+    assert other.get("/api/v1/app/invoices/ledger", {"application_id": books}).status_code == 404
+    rows = read_csv(other.get("/api/v1/app/invoices/ledger"))
+    assert rows[1:-2] == [] and rows[-2][1] == "0 张"  # nobody else's invoices
+    assert len(read_csv(world.user.get("/api/v1/app/invoices/ledger"))) == 1 + 4 + 2  # no filter: all of theirs
+
+
+@pytest.mark.django_db
+def test_the_ledger_from_the_invoices_page(client, world, books):
+    client.force_login(world.user.user)
+    listing = client.get(reverse("invoices:list"), {"card": world.card_no, "month": "2026-09"}).content.decode()
+    assert f"{reverse('invoices:ledger')}?format=xlsx&amp;card={world.card_no}&amp;month=2026-09" in listing
+    r = client.get(reverse("invoices:ledger"), {"format": "csv", "card": world.card_no, "month": "2026-09"})
+    assert r.status_code == 200 and len(read_csv(r)) == 1 + 4 + 2
+    r = client.get(reverse("invoices:ledger"), {"format": "xlsx", "application": books})
+    assert (
+        r.status_code == 200
+        and load_workbook(io.BytesIO(b"".join(r.streaming_content)))["发票台账"].max_row == 1 + 3 + 2
+    )
+    r = client.get(reverse("invoices:ledger"), {"month": "bad"})
+    assert r.status_code == 400 and "YYYY-MM" in r.content.decode()
+    client.logout()
+    assert client.get(reverse("invoices:ledger")).status_code == 302  # to the login page
+
+
+@pytest.mark.parametrize(
+    "text, safe", [("=1+1", "'=1+1"), ("+86", "'+86"), ("@SUM(A1)", "'@SUM(A1)"), ("演示公司", "演示公司")]
+)
+def test_text_never_becomes_a_spreadsheet_formula(text, safe):
+    assert ledger.safe_text(text) == safe

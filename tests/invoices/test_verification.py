@@ -1,0 +1,193 @@
+"""Public verification: every answer of api.md, the daily limit per invoice, the reversed status,
+the client throttle, the page."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+
+from invoices import verification
+from invoices.api.verification import VerifyThrottle
+from invoices.models import Invoice, VerificationCounter
+
+from . import test_invoicing
+from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
+
+applied = test_invoicing.applied  # the fixture that submits and issues through the App API
+
+URL = "/api/v1/verify"
+
+
+def params(inv: Invoice, **override) -> dict:
+    return {
+        "code": inv.code,
+        "number": inv.number,
+        "date": inv.issued_on.strftime("%Y%m%d"),
+        "check": inv.check_code[-6:],
+    } | override
+
+
+@pytest.fixture
+def issued(world, applied):
+    push(world, [("T1", THREE)])
+    applied(title_id=title(world.user, kind="enterprise", name="演示科技有限公司", tax_id=COMPANY_TAX_ID))
+    return Invoice.objects.get(total=9733)
+
+
+@pytest.mark.django_db
+def test_genuine_answers_with_the_invoice(api, issued):
+    r = api.get(URL, params(issued))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["result"] == "genuine"
+    inv = body["invoice"]
+    assert (inv["code"], inv["number"], inv["status"], inv["red"]) == (issued.code, issued.number, "normal", False)
+    assert inv["total"] == 9733 and inv["total_tax"] == 283 and inv["kind"] == "taxable"
+    assert inv["buyer"] == {"name": "演示科技有限公司", "tax_id": COMPANY_TAX_ID}
+    assert inv["lines"][0]["rate"] == "0.03"
+
+
+@pytest.mark.django_db
+def test_not_found_and_mismatch(api, issued):
+    r = api.get(URL, params(issued, number="99999999"))
+    assert r.status_code == 200 and r.json()["result"] == "not_found"
+    r = api.get(URL, params(issued, code="041002699912"))
+    assert r.status_code == 200 and r.json()["result"] == "not_found"
+    wrong_check = f"{(int(issued.check_code[-6:]) + 1) % 10**6:06d}"
+    r = api.get(URL, params(issued, check=wrong_check))
+    assert r.status_code == 200 and r.json()["result"] == "mismatch" and "invoice" not in r.json()
+    other_day = (issued.issued_on - timedelta(days=1)).strftime("%Y%m%d")
+    assert api.get(URL, params(issued, date=other_day)).json()["result"] == "mismatch"
+
+
+@pytest.mark.django_db
+def test_a_reversed_invoice_is_genuine_with_status_reversed(world, api, issued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert world.user.post(f"/api/v1/app/invoices/{issued.pk}/reverse").status_code == 202
+    body = api.get(URL, params(issued)).json()
+    assert body["result"] == "genuine" and body["invoice"]["status"] == "reversed"
+    red = Invoice.objects.get(original=issued)
+    body = api.get(URL, params(red)).json()
+    assert body["result"] == "genuine" and body["invoice"]["red"] is True and body["invoice"]["total"] == -9733
+    assert body["invoice"]["original"] == {"code": issued.code, "number": issued.number}
+
+
+@pytest.mark.django_db
+def test_the_sixth_check_of_an_invoice_in_a_day_is_refused(api, issued, world):
+    wrong = params(issued, check="000000" if issued.check_code[-6:] != "000000" else "111111")
+    for _ in range(3):
+        assert api.get(URL, wrong).json()["result"] == "mismatch"  # guesses count too
+    for _ in range(2):
+        assert api.get(URL, params(issued)).json()["result"] == "genuine"
+    r = api.get(URL, params(issued))
+    assert r.status_code == 429
+    body = r.json()
+    assert body["result"] == "too_many_checks" and body["code"] == "too_many_checks" and "invoice" not in body
+    assert 0 < int(r["Retry-After"]) <= 86400
+    assert api.get(URL, wrong).status_code == 429  # no more guessing today either
+    other = Invoice.objects.exclude(pk=issued.pk).first()
+    assert api.get(URL, params(other)).json()["result"] == "genuine"  # the limit is per invoice
+    assert VerificationCounter.objects.get(invoice=issued).count == 7
+    # the next day (Asia/Shanghai) starts again
+    query = verification.parse(params(issued))
+    tomorrow = VerificationCounter.objects.get(invoice=issued).day + timedelta(days=1)
+    assert verification.verify(query, today=tomorrow).result == "genuine"
+
+
+@pytest.mark.django_db
+def test_the_counter_is_one_row_per_invoice_and_day(issued):
+    day = date(2026, 9, 5)
+    assert [verification.count_check(issued.pk, day) for _ in range(4)] == [1, 2, 3, 4]
+    assert verification.count_check(issued.pk, day + timedelta(days=1)) == 1
+    assert VerificationCounter.objects.filter(invoice=issued).count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "override, fields",
+    [
+        ({"code": "12345"}, {"code"}),
+        ({"number": "abc"}, {"number"}),
+        ({"date": "2026-09-05"}, {"date"}),
+        ({"date": "20260231"}, {"date"}),
+        ({"check": "12345"}, {"check"}),
+        ({"check": "１２３４５６"}, {"check"}),  # full-width digits are not digits here
+        ({"code": "", "number": "", "date": "", "check": ""}, {"code", "number", "date", "check"}),
+        ({"code": "0" * 5000}, {"code"}),
+        ({"number": "1234567\x00"}, {"number"}),
+        ({"check": "123 45"}, {"check"}),
+    ],
+)
+def test_malformed_input_is_a_400_naming_each_field(api, issued, override, fields):
+    r = api.get(URL, params(issued, **override))
+    assert r.status_code == 400
+    body = r.json()
+    assert body["result"] == "malformed" and set(body["errors"]) == fields and body["message"]
+
+
+@pytest.mark.django_db
+def test_no_parameters_at_all_and_repeated_ones(api):
+    r = api.get(URL)
+    assert r.status_code == 400 and set(r.json()["errors"]) == {"code", "number", "date", "check"}
+    r = api.get(URL + "?code=1&code=041002600112&number=x&date=&check=[]")
+    assert r.status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_client_throttle(api, issued, monkeypatch):
+    monkeypatch.setattr(VerifyThrottle, "rate", "3/min", raising=False)
+    wrong = params(issued, number="99999999")
+    assert [api.get(URL, wrong).status_code for _ in range(3)] == [200, 200, 200]
+    r = api.get(URL, wrong)
+    assert r.status_code == 429 and r.json()["result"] == "too_many_checks" and r.json()["limit"] == "client"
+    assert "Retry-After" in r
+
+
+@pytest.mark.django_db
+def test_no_token_needed_and_a_token_changes_nothing(world, issued):
+    r = world.user.get(URL, params(issued))
+    assert r.status_code == 200 and r.json()["result"] == "genuine"
+
+
+# --- the page --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_page_verifies_for_a_person(client, issued, world, django_capture_on_commit_callbacks):
+    page = client.get(reverse("verify"))
+    assert page.status_code == 200 and "发票查验" in page.content.decode() and 'name="check"' in page.content.decode()
+    form = {
+        "code": issued.code,
+        "number": issued.number,
+        "date": issued.issued_on.isoformat(),
+        "check": issued.check_code[-6:],
+    }
+    body = client.post(reverse("verify"), form).content.decode()
+    assert "发票信息一致" in body and "正常" in body and issued.seller_name in body and "演示科技有限公司" in body
+    assert "97.33" in body and "通行费" in body
+    assert world.user.user.mobile not in body and world.cards[0]["mobile"] not in body  # never a mobile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        world.user.post(f"/api/v1/app/invoices/{issued.pk}/reverse")
+    body = client.post(reverse("verify"), form | {"date": issued.issued_on.strftime("%Y%m%d")}).content.decode()
+    assert "已红冲" in body and "这张发票已红冲作废" in body
+
+    r = client.post(reverse("verify"), form | {"check": "12"})
+    assert r.status_code == 400 and "校验码的后 6 位" in r.content.decode()
+    r = client.post(reverse("verify"), form | {"number": "99999999"})
+    assert r.status_code == 200 and "查无此票" in r.content.decode()
+    r = client.post(reverse("verify"), form | {"check": f"{(int(issued.check_code[-6:]) + 1) % 10**6:06d}"})
+    assert "发票信息不一致" in r.content.decode()
+    assert VerificationCounter.objects.get(invoice=issued).count == 3  # malformed and not-found checks count nothing
+    assert [client.post(reverse("verify"), form).status_code for _ in range(2)] == [200, 200]
+    r = client.post(reverse("verify"), form)
+    assert r.status_code == 429 and "超过 5 次" in r.content.decode()  # the 6th check today
+
+
+@pytest.mark.django_db
+def test_the_page_shares_the_client_throttle(client, issued, monkeypatch):
+    monkeypatch.setattr(VerifyThrottle, "rate", "2/min", raising=False)
+    form = {"code": issued.code, "number": "99999999", "date": "20260905", "check": "123456"}
+    assert [client.post(reverse("verify"), form).status_code for _ in range(2)] == [200, 200]
+    r = client.post(reverse("verify"), form)
+    assert r.status_code == 429 and "查验过于频繁" in r.content.decode()
