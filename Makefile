@@ -58,5 +58,14 @@ format: deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every figure of docs/performance.md (PostgreSQL and Redis on 127.0.0.1, wrk; about an hour the
+# first time, most of it generating 1M trips and invoices once). bench-smoke: every bench at tiny
+# sizes on a database of its own, dropped afterwards; no timing is asserted (CI runs it).
+bench: deps
+	$(BIN)/python bench/run.py
+
+bench-smoke: deps
+	$(BIN)/python bench/run.py --smoke
+
 clean:
 	rm -rf var .pytest_cache

@@ -6,6 +6,7 @@ import logging
 import math
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -15,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from piaogen import limits
 from piaogen.crypto import lookup_digest, new_token, token_digest
 from piaogen.errors import RateLimited, ServiceError
 from piaogen.masking import mask_mobile
@@ -244,9 +246,45 @@ def user_register(
 LOGIN_FAILED = _("手机号或密码不正确。")
 
 
-def user_authenticate(*, mobile: str, password: str = "", code: str = "") -> User:
-    """Password login, or SMS-code login when a code is given."""
+# Failures that count towards the login limits (a wrong password, a wrong SMS code).
+_LOGIN_FAILURES = ("login_failed", "code_wrong", "code_locked")
+
+
+def _too_many_logins(retry_after: int) -> RateLimited:
+    return RateLimited(
+        "too_many_logins",
+        _("登录失败次数过多，为保护账户安全，请 %(minutes)s 分钟后再试；忘记密码可通过短信验证码重置。")
+        % {"minutes": max(1, math.ceil(retry_after / 60))},
+        retry_after=retry_after,
+    )
+
+
+def user_authenticate(*, mobile: str, password: str = "", code: str = "", address: str = "") -> User:
+    """Password login, or SMS-code login when a code is given.
+
+    Failed logins are counted per account and per client ``address`` (the page, the App and
+    the console share the counters); once either reaches its limit in the window, nothing is
+    checked any more until the window ends (429 with Retry-After)."""
     mobile = normalize_mobile(mobile)
+    account_key = mobile_digest(mobile) if mobile else ""
+    per_account, per_address = limits.login_account_limit(), limits.login_address_limit()
+    for limit, key in ((per_account, account_key), (per_address, address)):
+        wait = limit.blocked(key)
+        if wait:
+            logger.warning("login refused: too many failures scope=%s", limit.scope)
+            raise _too_many_logins(wait)
+    try:
+        user = _authenticate(mobile, password, code)
+    except ServiceError as exc:
+        if exc.code in _LOGIN_FAILURES:
+            per_account.hit(account_key)
+            per_address.hit(address)
+        raise
+    per_account.reset(account_key)
+    return user
+
+
+def _authenticate(mobile: str, password: str, code: str) -> User:
     if code:
         mobile = clean_mobile(mobile)
         sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.LOGIN, code=code)
@@ -342,3 +380,34 @@ def partner_token_issue(*, partner: Partner) -> str:
     token = new_token()
     PartnerToken.objects.create(partner=partner, digest=token_digest(token), prefix=token[:8])
     return token
+
+
+def staff_totp_enrol(*, mobile: str, name: str = "console", replace: bool = False) -> tuple[User, Any, str]:
+    """Gives a staff member a confirmed TOTP device for the console's second factor.
+
+    Returns the user, the device and its ``otpauth://`` URI (the secret is in it: show it to
+    the staff member once, for their authenticator app). Refuses a second device unless
+    ``replace``, which deletes the old ones first (a lost phone)."""
+    from base64 import b32encode
+    from urllib.parse import quote, urlencode
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    mobile = clean_mobile(mobile)
+    user = User.objects.filter(mobile_digest=mobile_digest(mobile), is_staff=True, is_active=True).first()
+    if user is None:
+        raise ServiceError("not_found", _("没有该手机号的在职员工账户。"), status=404)
+    with transaction.atomic():
+        existing = TOTPDevice.objects.filter(user=user)
+        if existing.exists():
+            if not replace:
+                raise ServiceError("already_enrolled", _("该员工已登记身份验证器；更换设备请加 --replace。"))
+            existing.delete()
+        device = TOTPDevice.objects.create(user=user, name=(name or "console")[:64], confirmed=True)
+    issuer = str(getattr(settings, "OTP_TOTP_ISSUER", "") or "Piaogen").replace(":", "")
+    label = f"{issuer}:{user.mobile_masked}"
+    params = urlencode({"secret": b32encode(device.bin_key).decode(), "algorithm": "SHA1", "digits": device.digits,
+                        "period": device.step})
+    uri = f"otpauth://totp/{quote(label)}?{params}&issuer={quote(issuer)}"
+    logger.info("staff totp device enrolled user=%s replace=%s", user.pk, replace)
+    return user, device, uri

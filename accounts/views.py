@@ -9,6 +9,7 @@ from django.views.generic import FormView
 
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
+from piaogen.limits import client_address
 from piaogen.masking import mask_mobile
 
 from . import services
@@ -26,10 +27,12 @@ class SmsFormView(FormView):
         if "send_code" in request.POST:
             form.is_valid()  # to populate cleaned_data for redisplay; errors are cleared below
             form.errors.clear()
+            limited = None
             try:
                 services.sms_code_send(mobile=request.POST.get("mobile", ""), purpose=self.purpose)
             except ServiceError as exc:
                 add_service_error(form, exc)
+                limited = exc if exc.retry_after is not None else None
             else:
                 messages.success(
                     request,
@@ -39,7 +42,11 @@ class SmsFormView(FormView):
                         "minutes": settings.SMS_CODE_TTL_SECONDS // 60,
                     },
                 )
-            return self.render_to_response(self.get_context_data(form=form, code_sent=True))
+            response = self.render_to_response(self.get_context_data(form=form, code_sent=True))
+            if limited is not None:
+                response.status_code = limited.status
+                response["Retry-After"] = str(limited.retry_after)
+            return response
         return super().post(request, *args, **kwargs)
 
 
@@ -65,10 +72,14 @@ class LoginView(FormView):
 
     def form_valid(self, form):
         try:
-            user = services.user_authenticate(**form.cleaned_data)
+            user = services.user_authenticate(**form.cleaned_data, address=client_address(self.request))
         except ServiceError as exc:
             add_service_error(form, exc)
-            return self.form_invalid(form)
+            response = self.form_invalid(form)
+            if exc.retry_after is not None:
+                response.status_code = exc.status
+                response["Retry-After"] = str(exc.retry_after)
+            return response
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         target = self.request.POST.get("next") or self.request.GET.get("next") or ""
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={self.request.get_host()}):

@@ -23,11 +23,21 @@ PY = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/piaogen_bench"
 
 
+def database_url() -> str:
+    """The bench database: ``BENCH_DATABASE_URL``, never the suite's or the site's DATABASE_URL."""
+    return os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+
+
 def bench_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("DATABASE_URL", os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
-    env.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
-    env.setdefault("CELERY_BROKER_URL", env["REDIS_URL"])
+    env["DATABASE_URL"] = database_url()
+    env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+    env["CELERY_BROKER_URL"] = env["REDIS_URL"]
+    env["CELERY_TASK_ALWAYS_EAGER"] = "0"
+    env["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    # TLS ends at the proxy in front of gunicorn in production; the bench talks plain HTTP to
+    # gunicorn directly, as that proxy does.
+    env["SECURE_SSL_REDIRECT"] = "0"
     env.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
     env.setdefault("DEBUG", "0")
     env.setdefault("PIAOGEN_VAR_DIR", str(ROOT / "bench" / "out" / "var"))
@@ -45,7 +55,7 @@ def bench_env(**extra: str) -> dict[str, str]:
 def setup_django(**extra: str) -> None:
     """Configures Django in this process for the bench database."""
     os.environ.update(bench_env(**extra))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "piaogen.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -56,7 +66,7 @@ def ensure_database(url: str | None = None) -> None:
     """Creates the bench database when it is missing (trust auth on 127.0.0.1)."""
     import psycopg
 
-    url = url or os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    url = url or database_url()
     base, name = url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
@@ -120,8 +130,19 @@ def post_json(url: str, body, token: str | None = None, timeout: float = 120):
         return r.status, json.loads(r.read())
 
 
-def report(name: str, **figures) -> None:
-    print(json.dumps({"figure": name, **figures}, ensure_ascii=False), flush=True)
+OUT = ROOT / "bench" / "out"
+
+
+def report(name: str, **figures) -> dict:
+    """Prints one figure as a JSON line and appends it to bench/out/<name>.json."""
+    line = {"figure": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), **figures}
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / f"{os.environ.get('BENCH_OUT_PREFIX', '')}{name}.json"
+    rows = json.loads(target.read_text()) if target.exists() else []
+    rows.append(line)
+    target.write_text(json.dumps(rows, ensure_ascii=False, indent=1))
+    return line
 
 
 def percentile(values: list[float], p: float) -> float:

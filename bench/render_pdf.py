@@ -3,10 +3,12 @@ font set-up the product uses against the alternatives it was chosen over.
 
     .venv/bin/python bench/render_pdf.py [--n 200] [--lines 1] [--variants ours,noto-default,...]
 
-Each variant renders the product's own invoice template (invoices/documents/invoice.html) ``n``
-times in a fresh process of its own and prints one JSON line: median and p90 milliseconds, the
-first render (a new process: fontconfig and the FontConfiguration warm up), median KB, the
-fonts embedded, and the process's RSS before, after the first render and after the last.
+Every variant renders the product's own invoice template (invoices/documents/invoice.html).
+Timing: all variants in one process, interleaved render by render (a busy machine then slows
+them alike), ``n`` renders each after a warm-up: median and p90 wall milliseconds, median CPU
+milliseconds, median KB and the fonts embedded. Memory: each variant alone in a fresh process,
+``n`` renders (timing stops at 500; a large ``n`` is for memory): the first render's milliseconds (fontconfig and the FontConfiguration warming up)
+and the process's RSS before, after the first render and after the last. One JSON line a variant.
 
 Variants:
 - ``ours``: DejaVu Sans + Droid Sans Fallback (TrueType), one FontConfiguration per process,
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common  # noqa: E402
 
 VARIANTS = ["ours", "ours-new-fontconfig", "noto-default", "noto-shared-fontconfig", "no-harfbuzz-subset"]
+TIMING_MAX = 500  # renders per variant for the timing figures: enough for a median; --n beyond it feeds memory only
 OUR_FONTS = '"DejaVu Sans", "Droid Sans Fallback"'
 NOTO_FONTS = '"DejaVu Sans", "Noto Sans CJK SC"'
 
@@ -138,66 +141,105 @@ def embedded_fonts(pdf: bytes) -> list[str]:
     )
 
 
-def run_variant(variant: str, n: int, lines: int) -> dict:
-    common.setup_django()
+def renderer(variant: str, html: str):
+    """The render function of a variant, and the HTML it renders (fonts swapped for Noto)."""
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
     from invoices.documents import rendering
 
-    html = invoice_html(lines)
     if variant.startswith("noto"):
-        if "Noto Sans CJK" not in subprocess.run(["fc-list", ":family"], capture_output=True, text=True).stdout:
-            return {"variant": variant, "skipped": "fonts-noto-cjk is not installed"}
         html = html.replace(OUR_FONTS, NOTO_FONTS)
+    if variant in ("ours", "noto-shared-fontconfig", "no-harfbuzz-subset"):
+        return lambda: rendering.html_to_pdf(html)
+    if variant == "ours-new-fontconfig":
+        return lambda: HTML(string=html, url_fetcher=rendering._refusing_fetcher()).write_pdf(
+            font_config=FontConfiguration()
+        )
+    if variant == "noto-default":
+        return lambda: HTML(string=html).write_pdf()
+    raise SystemExit(f"unknown variant {variant}")
+
+
+def noto_installed() -> bool:
+    return "Noto Sans CJK" in subprocess.run(["fc-list", ":family"], capture_output=True, text=True).stdout
+
+
+def timing(variants: list[str], n: int, lines: int) -> list[dict]:
+    """Every variant in one process, interleaved render by render, so that a busy machine slows
+    them all alike; wall and CPU milliseconds."""
+    common.setup_django()
+    html = invoice_html(lines)
+    render = {v: renderer(v, html) for v in variants}
+    wall: dict[str, list[float]] = {v: [] for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
+    sizes: dict[str, list[float]] = {v: [] for v in variants}
+    last: dict[str, bytes] = {}
+    for v in variants:  # warm-up: fontconfig, the shared FontConfiguration, Python imports
+        render[v]()
+    for _ in range(n):
+        for v in variants:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            pdf = render[v]()
+            wall[v].append((time.perf_counter() - started) * 1000)
+            cpu[v].append((time.process_time() - started_cpu) * 1000)
+            sizes[v].append(len(pdf) / 1024)
+            last[v] = pdf
+    return [
+        {
+            "variant": v,
+            "renders": n,
+            "lines": lines,
+            "median_ms": round(common.median(wall[v]), 1),
+            "p90_ms": round(common.percentile(wall[v], 90), 1),
+            "median_cpu_ms": round(common.median(cpu[v]), 1),
+            "median_kb": round(common.median(sizes[v]), 1),
+            "fonts": embedded_fonts(last[v]),
+        }
+        for v in variants
+    ]
+
+
+def memory(variant: str, n: int, lines: int) -> dict:
+    """One variant alone in a fresh process: the first render, and RSS before, after the first
+    render and after the last."""
+    common.setup_django()
     if variant == "no-harfbuzz-subset":
         import weasyprint.pdf.fonts
 
-        weasyprint.pdf.fonts.harfbuzz_subset = None
+        weasyprint.pdf.fonts.harfbuzz_subset = None  # what a machine without libharfbuzz-subset0 does
         n = min(n, 3)
-
-    if variant in ("ours", "noto-shared-fontconfig", "no-harfbuzz-subset"):
-
-        def render() -> bytes:
-            return rendering.html_to_pdf(html)
-    elif variant == "ours-new-fontconfig":
-
-        def render() -> bytes:
-            return HTML(string=html, url_fetcher=rendering._refusing_fetcher()).write_pdf(
-                font_config=FontConfiguration()
-            )
-    elif variant == "noto-default":
-
-        def render() -> bytes:
-            return HTML(string=html).write_pdf()
-    else:
-        raise SystemExit(f"unknown variant {variant}")
-
+    render = renderer(variant, invoice_html(lines))
     rss_before = rss_mb()
-    times, sizes = [], []
-    pdf = b""
-    rss_after_first = 0.0
+    times, pdf, rss_after_first = [], b"", 0.0
     for i in range(n):
         started = time.perf_counter()
         pdf = render()
         times.append((time.perf_counter() - started) * 1000)
-        sizes.append(len(pdf) / 1024)
         if i == 0:
             rss_after_first = rss_mb()
-    steady = times[1:] or times
-    return {
+    out = {
         "variant": variant,
         "renders": n,
-        "lines": lines,
         "first_ms": round(times[0], 1),
-        "median_ms": round(common.median(steady), 1),
-        "p90_ms": round(common.percentile(steady, 90), 1),
-        "median_kb": round(common.median(sizes), 1),
-        "fonts": embedded_fonts(pdf),
         "rss_mb_before": rss_before,
         "rss_mb_after_first": rss_after_first,
         "rss_mb_after_last": rss_mb(),
     }
+    if variant == "no-harfbuzz-subset":
+        out |= {
+            "median_ms": round(common.median(times), 1),
+            "median_kb": round(len(pdf) / 1024, 1),
+            "fonts": embedded_fonts(pdf),
+        }
+    return out
+
+
+def _child(args: list[str]) -> list[dict]:
+    out = subprocess.run([common.PY, __file__, *args], capture_output=True, text=True, env=common.bench_env())
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -205,24 +247,44 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="renders per variant (default 200)")
     parser.add_argument("--lines", type=int, default=1, help="lines per invoice (monthly invoices have one per trip)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--only", help=argparse.SUPPRESS)  # one variant, in this process
+    parser.add_argument("--child", choices=["timing", "memory"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.only:
-        print(json.dumps(run_variant(args.only, args.n, args.lines), ensure_ascii=False), flush=True)
+    variants = [v for v in args.variants.split(",") if v]
+    if args.child == "timing":
+        print(json.dumps(timing(variants, args.n, args.lines), ensure_ascii=False), flush=True)
         return
-    load = os.getloadavg()[0]
-    for variant in args.variants.split(","):
-        out = subprocess.run(
-            [common.PY, __file__, "--only", variant, "--n", str(args.n), "--lines", str(args.lines)],
-            capture_output=True,
-            text=True,
-            env=common.bench_env(),
-        )
-        if out.returncode != 0:
-            common.report("render_pdf", variant=variant, error=out.stderr.strip().splitlines()[-1:])
-            continue
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        common.report("render_pdf", **figures, cpus=os.cpu_count(), load_before=round(load, 2))
+    if args.child == "memory":
+        print(json.dumps([memory(variants[0], args.n, args.lines)], ensure_ascii=False), flush=True)
+        return
+    if not noto_installed():
+        skipped = [v for v in variants if v.startswith("noto")]
+        variants = [v for v in variants if v not in skipped]
+        for v in skipped:
+            common.report("render_pdf", variant=v, skipped="fonts-noto-cjk is not installed")
+    context = {"load_before": round(os.getloadavg()[0], 2)}
+    timed = [v for v in variants if v != "no-harfbuzz-subset"]
+    figures = (
+        {
+            f["variant"]: f
+            for f in _child(
+                [
+                    "--child",
+                    "timing",
+                    "--n",
+                    str(min(args.n, TIMING_MAX)),
+                    "--lines",
+                    str(args.lines),
+                    "--variants",
+                    ",".join(timed),
+                ]
+            )
+        }
+        if timed
+        else {}
+    )
+    for v in variants:
+        mem = _child(["--child", "memory", "--n", str(args.n), "--lines", str(args.lines), "--variants", v])[0]
+        common.report("render_pdf", **(figures.get(v, {}) | mem), **context, load_after=round(os.getloadavg()[0], 2))
 
 
 if __name__ == "__main__":

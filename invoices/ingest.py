@@ -8,6 +8,8 @@ whole batch is reported as not stored, so every item is either stored or reporte
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -26,6 +28,7 @@ from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, fingerprin
 from .models import InvoiceState, Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
 
 logger = logging.getLogger(__name__)
+_js = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (ensure_ascii=False)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_FEE = 10**9  # ten million yuan: anything above is a unit error (yuan sent as fen ×100…)
 MAX_SEGMENTS = 64
@@ -200,24 +203,88 @@ def _clean_transit(item: Any) -> dict:
 
 
 def _transit_fingerprint(data: dict) -> str:
-    return fingerprint(
-        {**data, "entry_time": data["entry_time"].isoformat(), "exit_time": data["exit_time"].isoformat()}
+    """``fingerprint`` of a clean trip, byte for byte, without json.dumps's generic walk (a
+    third of a batch's Python time): the keys in sorted order, compact separators, no ASCII
+    escaping. tests/invoices/test_ingest.py checks it against the generic digest."""
+    segments = ",".join(f'{{"fee":{s["fee"]},"section_code":{_js(s["section_code"])}}}' for s in data["segments"])
+    text = (
+        f'{{"card_no":{_js(data["card_no"])},"entry_station":{_js(data["entry_station"])},'
+        f'"entry_time":"{data["entry_time"].isoformat()}","exit_station":{_js(data["exit_station"])},'
+        f'"exit_time":"{data["exit_time"].isoformat()}","fee":{data["fee"]},"plate":{_js(data["plate"])},'
+        f'"plate_color":{data["plate_color"]},"segments":[{segments}],"transit_id":{_js(data["transit_id"])},'
+        f'"vehicle_class":{_js(data["vehicle_class"])}}}'
     )
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
+    """The clean trip when ``item`` is well formed in every respect, else None and the caller
+    runs ``_clean_transit``, which finds and words every error. Most batches are all good, and
+    this path costs a fifth of the field-by-field one; it accepts exactly what that one accepts
+    unchanged (no stripping, no coercion)."""
+    if type(item) is not dict:
+        return None
+    try:
+        tid, card, plate, color, vclass = (
+            item["transit_id"], item["card_no"], item["plate"], item["plate_color"], item["vehicle_class"]
+        )
+        entry_station, exit_station, fee, raw_segments = (
+            item["entry_station"], item["exit_station"], item["fee"], item["segments"]
+        )
+        entry_time, exit_time = datetime.fromisoformat(item["entry_time"]), datetime.fromisoformat(item["exit_time"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    for value, limit in ((tid, 64), (plate, 8), (entry_station, 64), (exit_station, 64)):
+        if type(value) is not str or not 0 < len(value) <= limit or value != value.strip() or "\x00" in value:
+            return None
+    if not (
+        type(card) is str and len(card) == 20 and card.isdigit() and card.isascii()
+        and type(color) is int and color in PLATE_COLORS and type(vclass) is str and vclass in VEHICLE_CLASSES
+        and type(fee) is int and 0 <= fee <= MAX_FEE
+        and entry_time.tzinfo is not None and exit_time.tzinfo is not None
+        and entry_time.utcoffset() is not None and exit_time.utcoffset() is not None
+        and 2000 <= entry_time.year <= 2100 and 2000 <= exit_time.year <= 2100
+        and entry_time <= exit_time <= latest_exit
+        and type(raw_segments) is list and 0 < len(raw_segments) <= MAX_SEGMENTS
+    ):
+        return None
+    segments, total = [], 0
+    for raw in raw_segments:
+        if type(raw) is not dict:
+            return None
+        code, seg_fee = raw.get("section_code"), raw.get("fee")
+        if not (
+            type(code) is str and 0 < len(code) <= 32 and code == code.strip() and "\x00" not in code
+            and type(seg_fee) is int and 0 <= seg_fee <= MAX_FEE
+        ):
+            return None
+        segments.append({"section_code": code, "fee": seg_fee})
+        total += seg_fee
+    if total != fee:
+        return None
+    return {
+        "transit_id": tid, "card_no": card, "plate": plate, "plate_color": color, "vehicle_class": vclass,
+        "entry_station": entry_station, "entry_time": entry_time, "exit_station": exit_station,
+        "exit_time": exit_time, "fee": fee, "segments": segments,
+    }
 
 
 def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     items = batch_items(body, "transits")
     result = BatchResult()
     clean: dict[str, tuple[int, dict]] = {}
+    latest_exit = timezone.now() + timedelta(hours=1)
     for index, item in enumerate(items):
-        item_id = item.get("transit_id") if isinstance(item, dict) else None
-        try:
-            data = _clean_transit(item)
-        except ItemError as exc:
-            result.reject(index, item_id, exc.code, exc.errors)
-            continue
+        data = _fast_transit(item, latest_exit)
+        if data is None:
+            item_id = item.get("transit_id") if isinstance(item, dict) else None
+            try:
+                data = _clean_transit(item)
+            except ItemError as exc:
+                result.reject(index, item_id, exc.code, exc.errors)
+                continue
         if data["transit_id"] in clean:
-            result.reject(index, item_id, "duplicate_in_batch", {"transit_id": [_("同一批次内重复。")]})
+            result.reject(index, item.get("transit_id"), "duplicate_in_batch", {"transit_id": [_("同一批次内重复。")]})
             continue
         clean[data["transit_id"]] = (index, data)
     if not clean:

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from accounts.models import User
 from cards.identity import normalize_card_no
@@ -33,9 +34,14 @@ CHUNK = 2000
 MAX_ROWS = 100_000
 
 HEADER = [
-    "发票代码", "发票号码", "开票日期", "销售方名称", "销售方纳税人识别号", "购买方名称", "购买方纳税人识别号",
-    "类型", "红字", "状态", "金额", "税率", "税额", "价税合计", "可抵扣税额", "车牌号", "所属月份",
+    _l("发票代码"), _l("发票号码"), _l("开票日期"), _l("销售方名称"), _l("销售方纳税人识别号"), _l("购买方名称"),
+    _l("购买方纳税人识别号"), _l("类型"), _l("红字"), _l("状态"), _l("金额"), _l("税率"), _l("税额"), _l("价税合计"),
+    _l("可抵扣税额"), _l("车牌号"), _l("所属月份"),
 ]  # fmt: skip
+
+
+def header() -> list[str]:
+    return [str(h) for h in HEADER]
 
 
 @dataclass
@@ -212,7 +218,7 @@ def safe_text(text: str) -> str:
 def _values(row: LedgerRow) -> list:
     return [
         row.code, row.number, row.issued_on.isoformat(), safe_text(row.seller_name), row.seller_tax_id,
-        safe_text(row.buyer_name), row.buyer_tax_id, row.kind, "是" if row.red else "否", row.status,
+        safe_text(row.buyer_name), row.buyer_tax_id, row.kind, _("是") if row.red else _("否"), row.status,
         _yuan(row.net), row.rate, _yuan(row.tax), _yuan(row.total), _yuan(row.deductible), row.plate, row.month,
     ]  # fmt: skip
 
@@ -220,7 +226,7 @@ def _values(row: LedgerRow) -> list:
 def _total_lines(totals: LedgerTotals) -> list[list]:
     blank = [""] * len(HEADER)
     line = list(blank)
-    line[0], line[1] = "合计", f"{totals.count} 张"
+    line[0], line[1] = _("合计"), _("%(n)s 张") % {"n": totals.count}
     line[10], line[12], line[13], line[14] = (
         _yuan(totals.net),
         _yuan(totals.tax),
@@ -228,7 +234,7 @@ def _total_lines(totals: LedgerTotals) -> list[list]:
         _yuan(totals.deductible),
     )
     deductible = list(blank)
-    deductible[0] = "可抵扣税额合计（征税发票，红字发票已冲减）"
+    deductible[0] = _("可抵扣税额合计（征税发票，红字发票已冲减）")
     deductible[14] = _yuan(totals.deductible)
     return [line, deductible]
 
@@ -238,7 +244,7 @@ def csv_stream(user: User, f: LedgerFilter) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(HEADER)
+    writer.writerow(header())
     totals = LedgerTotals()
     for n, row in enumerate(rows(user, f), start=1):
         totals.add(row)
@@ -259,8 +265,8 @@ def xlsx_file(user: User, f: LedgerFilter):
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title="发票台账")
-    widths = [14, 11, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10]
+    sheet = workbook.create_sheet(title=_("发票台账"))
+    widths = [14, 11, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10]  # one per HEADER column
     for i, width in enumerate(widths):
         sheet.column_dimensions[chr(ord("A") + i)].width = width
     sheet.freeze_panes = "A2"
@@ -277,7 +283,7 @@ def xlsx_file(user: User, f: LedgerFilter):
             out.append(cell)
         return out
 
-    sheet.append(styled(HEADER, font=bold))
+    sheet.append(styled(header(), font=bold))
     totals = LedgerTotals()
     for row in rows(user, f):
         totals.add(row)

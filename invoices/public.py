@@ -14,13 +14,13 @@ from .api.verification import VerifyThrottle
 class VerifyForm(forms.Form):
     # Formats are checked by verification.parse, once for the page and the API alike.
     code = forms.CharField(label=_("发票代码"), required=False, max_length=20,
-                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "12 位"}))
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("12 位")}))
     number = forms.CharField(label=_("发票号码"), required=False, max_length=20,
-                             widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "8 位"}))
+                             widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("8 位")}))
     date = forms.CharField(label=_("开票日期"), required=False, max_length=20, widget=forms.DateInput(attrs={"type": "date"}),
                            help_text=_("也可输入 YYYYMMDD，例如 20260905"))
     check = forms.CharField(label=_("校验码后 6 位"), required=False, max_length=20,
-                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "6 位"}))
+                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("6 位")}))
 
     def params(self) -> dict[str, str]:
         data = {name: (self.cleaned_data.get(name) or "").strip() for name in ("code", "number", "date", "check")}

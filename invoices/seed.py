@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from accounts.models import Partner, PartnerNetworkCode
 from accounts.services import partner_create
-from cards.models import Binding, CardType
+from cards.models import Binding, CardType, InvoiceTitle
 from piaogen.demo import demo_uscc
 
+from . import services
 from .ingest import operator_upsert_batch, recharge_upsert_batch, transit_upsert_batch
+from .models import Application, Invoice, Recharge
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLEARING_NAME = "演示全国清分结算中心"
@@ -147,4 +149,54 @@ def run(out) -> list[str]:
     for card in cards:
         if card.card_type == CardType.STORED_VALUE:
             recharge_upsert_batch(partner=issuer_partner(card), body={"recharges": recharges_for(card, today)})
-    return [f"通行记录 trips: {len(OPERATORS)} 家演示经营单位, {created} 条新通行记录（演示）"]
+    issued = _applications(today)
+    return [
+        f"通行记录 trips: {len(OPERATORS)} 家演示经营单位, {created} 条新通行记录（演示）",
+        f"开票申请 applications: {issued}",
+    ]
+
+
+def _issue(app) -> None:
+    services.application_issue(application_id=app.pk)
+
+
+def _applications(today: date) -> str:
+    """Issued applications of every kind for the demo user, made once: per-trip and monthly
+    consumption, a recharge application, a title change and a reversal."""
+    from accounts.seed import demo_user
+
+    user = demo_user()
+    if Application.objects.filter(user=user).exists():
+        return "已存在，未重复创建"
+    bindings = list(Binding.objects.filter(user=user, ended_at__isnull=True).select_related("card").order_by("pk"))
+    titles = list(InvoiceTitle.objects.filter(user=user, deleted_at__isnull=True).order_by("pk"))
+    if not bindings or not titles:
+        return "无演示卡或抬头，跳过"
+    personal = next((t for t in titles if t.kind == InvoiceTitle.Kind.PERSONAL), titles[0])
+    company = next((t for t in titles if t.kind == InvoiceTitle.Kind.ENTERPRISE), personal)
+    months = [m.strftime("%Y-%m") for m in _months_back(today, 3)]
+    account = next((b.card for b in bindings if b.card.card_type == CardType.ACCOUNT), None)
+    stored = next((b.card for b in bindings if b.card.card_type == CardType.STORED_VALUE), None)
+    made = []
+    if account:
+        per_trip = services.application_submit_consumption(
+            user=user, card_no=account.card_no, month=months[2], title_id=personal.pk, mode="per_trip"
+        )
+        _issue(per_trip)
+        monthly = services.application_submit_consumption(
+            user=user, card_no=account.card_no, month=months[1], title_id=company.pk, mode="monthly",
+            email="demo-user@piaogen.invalid",
+        )
+        _issue(monthly)
+        change = services.application_title_change(user=user, application_id=per_trip.pk, title_id=company.pk)
+        _issue(change)
+        first = Invoice.objects.filter(application=monthly).order_by("pk").first()
+        if first:
+            _issue(services.invoice_reverse(user=user, invoice_id=first.pk, reason="演示：红冲一张发票"))
+        made += ["按次开票", "按月汇总", "换票", "红冲"]
+    if stored:
+        ids = list(Recharge.objects.filter(card=stored, state="open").values_list("recharge_id", flat=True)[:2])
+        if ids:
+            _issue(services.application_submit_recharge(user=user, card_no=stored.card_no, recharge_ids=ids, title_id=personal.pk))
+            made.append("充值开票")
+    return "、".join(made) + "（演示，已开票）"

@@ -60,10 +60,22 @@ def _event(app: Application, kind: str, *, actor: User | None = None, reason: st
     ApplicationEvent.objects.create(application=app, kind=kind, actor=actor, reason=reason, detail=detail)
 
 
-def _queue(app_id: int) -> None:
+def enqueue_issue(app_id: int) -> bool:
+    """Queues the issuing task; never raises. False when the broker could not take it: the
+    application is committed (the outbox) and the sweep queues it once the broker is back.
+    Publishing gives up within a second (``CELERY_TASK_PUBLISH_RETRY_POLICY``)."""
     from .tasks import issue_application
 
-    transaction.on_commit(lambda: issue_application.delay(app_id))
+    try:
+        issue_application.delay(app_id)
+    except Exception as exc:  # kombu's OperationalError, a refused connection, a timeout…
+        logger.warning("application %s: broker unavailable (%s); the sweep will queue it", app_id, type(exc).__name__)
+        return False
+    return True
+
+
+def _queue(app_id: int) -> None:
+    transaction.on_commit(lambda: enqueue_issue(app_id))
 
 
 # --- submitting ---------------------------------------------------------------------------
@@ -627,9 +639,6 @@ def applications_sweep(*, now=None) -> int:
         return 0
     Application.objects.filter(id__in=ids).update(queued_at=now)
     Application.objects.filter(id__in=ids, status=Application.Status.ISSUING).update(status=Application.Status.SUBMITTED)
-    from .tasks import issue_application
-
-    for app_id in ids:
-        issue_application.delay(app_id)
-    logger.info("sweep re-queued %d applications", len(ids))
-    return len(ids)
+    queued = sum(enqueue_issue(app_id) for app_id in ids)
+    logger.info("sweep re-queued %d of %d applications", queued, len(ids))
+    return queued

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -95,7 +96,39 @@ def exception_handler(exc, context):
         if auth_header:
             response["WWW-Authenticate"] = auth_header
         return response
+    if isinstance(exc, DatabaseError):
+        return database_unavailable(exc, context)
     return None
+
+
+DATABASE_RETRY_AFTER = 30
+
+
+def database_unavailable(exc: DatabaseError, context) -> Response:
+    """A database error ends the call with a clear 503, never a 500. Services own their
+    transactions, so the failed one stored nothing; a partner's bulk write (a view with
+    ``batch_write``) is one transaction, so the answer can say that nothing of the batch was
+    stored and that sending it again as it is is safe."""
+    view = context.get("view") if context else None
+    logger.error(
+        "database error in %s: %s", type(view).__name__ if view else "api", type(exc).__name__, exc_info=exc
+    )
+    if getattr(view, "batch_write", False):
+        body = {
+            "code": "batch_not_stored",
+            "message": _("数据库暂时不可用，本批次没有任何一项被保存。请稍后将本批次原样重新推送（推送是幂等的）。"),
+            "errors": {},
+            "stored": 0,
+        }
+    else:
+        body = {
+            "code": "unavailable",
+            "message": _("服务暂时不可用，本次操作没有生效，请稍后重试。"),
+            "errors": {},
+        }
+    response = Response(body, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
 
 
 class ErrorSerializer(serializers.Serializer):

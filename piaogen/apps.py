@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class PiaogenConfig(AppConfig):
@@ -9,3 +10,11 @@ class PiaogenConfig(AppConfig):
         from . import celery as celery_module
 
         celery_module.ensure_broker_dirs()
+
+
+class ConsoleAdminConfig(admin_apps.AdminConfig):
+    """The admin as the staff console: its login asks for a second factor (piaogen/console.py).
+    Named in INSTALLED_APPS in place of ``django.contrib.admin``."""
+
+    default = False  # not this module's default: that is PiaogenConfig
+    default_site = "piaogen.console.ConsoleAdminSite"

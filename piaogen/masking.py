@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from django.views.debug import ExceptionReporter
+
 MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{4})(\d{10})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 
@@ -66,3 +68,14 @@ class MaskingFilter(logging.Filter):
             record.msg = masked
             record.args = None
         return True
+
+
+class MaskingExceptionReporter(ExceptionReporter):
+    """Error reports (the debug page and the mails to ``ADMINS``) show request data, local
+    variables and exception messages: every mobile and ID number in them is masked, as in logs."""
+
+    def get_traceback_html(self):
+        return mask_text(str(super().get_traceback_html()))
+
+    def get_traceback_text(self):
+        return mask_text(str(super().get_traceback_text()))

@@ -169,10 +169,20 @@ else:
     }
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and env.bool("HTTPS", default=False))
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# With DEBUG off the site is served over HTTPS only (docs/reliability.md): secure cookies, a
+# redirect from http, HSTS. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER to the
+# header it sets (e.g. HTTP_X_FORWARDED_PROTO); /healthz stays reachable over plain http.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+if env.str("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = (env.str("SECURE_PROXY_SSL_HEADER"), "https")
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
@@ -187,7 +197,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Longer than any task and any countdown: a task that outlives it is delivered again.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -303,3 +313,46 @@ DEMO_MODE = env.bool("DEMO_MODE", default=True)
 # every page (support/context_processors.py).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("support.context_processors.notices")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["TicketStatusEnum"] = "support.models.Ticket.Status"
+
+# --- Reliability and security (docs/reliability.md) ------------------------------------------
+# The console (admin) asks staff for a second factor: TOTP devices of django-otp, enrolled with
+# `manage.py staff_totp_enrol`. Required for every staff login when STAFF_2FA_REQUIRED is on
+# (the default with DEBUG off); with it off, only staff who enrolled a device give its code.
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "piaogen.apps.ConsoleAdminConfig"
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "django_otp.middleware.OTPMiddleware"
+)
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = "票根控制台"
+# Failed logins (pages, App, console alike) allowed per account and per client address in a
+# window; then 429 with Retry-After until the window ends. Counted in the cache (Redis).
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+# Content security policy (django-csp): no inline scripts, nothing from other origins. Inline
+# styles stay allowed for the console's bar charts and Swagger UI's stylesheet.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# A publish gives up within a second when the broker is unreachable (then the outbox sweep
+# queues the work): a submit must not hang on a broker outage.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Error reports (the debug page, mails to ADMINS) pass through the same masking as logs.
+DEFAULT_EXCEPTION_REPORTER = "piaogen.masking.MaskingExceptionReporter"
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "piaogen.schema.document_common_errors",
+]

@@ -28,3 +28,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STORAGES["default"]["OPTIONS"]["location"] = str(VAR_DIR / "media")  # noqa: F405
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
+# The test client speaks plain http; the HTTPS settings themselves are tested with
+# `check --deploy` and production-like environments (tests/reliability/test_deployment.py).
+SECURE_SSL_REDIRECT = False
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=False)  # noqa: F405

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api import urls as accounts_api
 from cards.api import urls as cards_api
@@ -31,8 +31,15 @@ urlpatterns = [
     path("verify/", VerifyPageView.as_view(), name="verify"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/verify", VerifyView.as_view(), name="api-verify"),
     path("api/v1/app/", include(app_api)),
     path("api/v1/partner/", include(partner_api)),
 ]
+
+# Under /api/ even the errors Django answers itself (an unknown path, a bad id) are JSON.
+handler400 = "piaogen.views.bad_request"
+handler403 = "piaogen.views.permission_denied"
+handler404 = "piaogen.views.page_not_found"
+handler500 = "piaogen.views.server_error"

@@ -62,3 +62,48 @@ def healthz(request):
         "broker_transport": settings.CELERY_BROKER_URL.split(":", 1)[0],
     }
     return JsonResponse(body, status=200 if database == "ok" else 503)
+
+
+# --- error pages: JSON under /api/ (the contract's error shape), the site's pages elsewhere --------
+
+
+def _api_error(request, code: str, message: str, status: int):
+    from django.utils.translation import gettext as _
+
+    return JsonResponse({"code": code, "message": _(message), "errors": {}}, status=status)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    from django.views import defaults
+
+    if _is_api(request):
+        return _api_error(request, "invalid", "请求有误。", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    from django.views import defaults
+
+    if _is_api(request):
+        return _api_error(request, "forbidden", "无权访问该接口。", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    from django.views import defaults
+
+    if _is_api(request):
+        return _api_error(request, "not_found", "找不到该对象。", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    from django.views import defaults
+
+    if _is_api(request):
+        return _api_error(request, "server_error", "服务器内部错误，已记录，请稍后重试。", 500)
+    return defaults.server_error(request)

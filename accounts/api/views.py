@@ -4,6 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from piaogen.api import AppAPIView, AppPublicAPIView, ErrorSerializer
+from piaogen.limits import client_address
 from piaogen.masking import mask_mobile
 
 from .. import services
@@ -65,7 +66,7 @@ class LoginView(AppPublicAPIView):
     def post(self, request):
         s = LoginSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        user = services.user_authenticate(**s.validated_data)
+        user = services.user_authenticate(**s.validated_data, address=client_address(request))
         return Response({"token": services.app_token_issue(user=user)})
 
 

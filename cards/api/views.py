@@ -32,6 +32,7 @@ def notice_json(binding) -> dict:
 
 class RegistryPushView(PartnerAPIView):
     partner_kinds = ("issuer",)
+    batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
         operation_id="partner_cards_upsert",

@@ -139,7 +139,7 @@ class ApplicationSchema(serializers.Serializer):
     created_at = serializers.DateTimeField()
     issued_at = serializers.DateTimeField(allow_null=True)
     original_id = serializers.IntegerField(allow_null=True)
-    invoices = InvoiceSchema(many=True)
+    invoices = InvoiceSchema(many=True, required=False, help_text="详情接口返回；列表接口省略")
 
 
 class ApplicationCreateSchema(serializers.Serializer):

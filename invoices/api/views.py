@@ -14,6 +14,7 @@ PARTNER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializ
 
 class OperatorBatchView(PartnerAPIView):
     partner_kinds = ("clearing",)
+    batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
         operation_id="partner_operators_upsert", request=s.OperatorBatchSerializer,
@@ -26,6 +27,7 @@ class OperatorBatchView(PartnerAPIView):
 
 class TransitBatchView(PartnerAPIView):
     partner_kinds = ("clearing",)
+    batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
         operation_id="partner_transits_upsert", request=s.TransitBatchSerializer,
@@ -38,6 +40,7 @@ class TransitBatchView(PartnerAPIView):
 
 class RechargeBatchView(PartnerAPIView):
     partner_kinds = ("issuer",)
+    batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
         operation_id="partner_recharges_upsert", request=s.RechargeBatchSerializer,

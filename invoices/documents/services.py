@@ -137,8 +137,11 @@ def invoice_rerender(*, invoice_id: int, actor: User, reason: str) -> Invoice:
 def _queue_rerender(invoice_id: int, application_id: int) -> None:
     from ..tasks import render_invoice, render_summary
 
-    render_summary.delay(application_id)  # a no-op when it is stored; after a failure, its second chance
-    render_invoice.delay(invoice_id, True)
+    try:
+        render_summary.delay(application_id)  # a no-op when it is stored; after a failure, its second chance
+        render_invoice.delay(invoice_id, True)
+    except Exception:  # the broker is down: the invoice is pending, so the sweep queues it
+        logger.exception("invoice %s: re-render could not be queued; the sweep will", invoice_id)
 
 
 def deliver_when_complete(*, application_id: int) -> bool:

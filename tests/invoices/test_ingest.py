@@ -193,3 +193,67 @@ def test_recharges_from_the_issuer_of_the_card(world, partner_client):
     r = world.issuer.post("/api/v1/partner/recharges", {"recharges": [dict(item, amount=1)]}, format="json").json()
     assert r["rejected"][0]["code"] == "already_invoiced"
     assert world.clearing.post("/api/v1/partner/recharges", {"recharges": [item]}, format="json").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"entry_station": 'a"b\\c\n站'},
+        {"plate": "豫A·1234"},
+        {"entry_time": "2026-05-01T08:30:00.250000+08:00"},
+        {"exit_time": "2026-05-01T02:30:00+00:00"},
+    ],
+)
+def test_the_fast_path_cleans_and_fingerprints_a_trip_exactly_as_the_field_by_field_one(change):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from invoices import ingest
+    from piaogen.bulk import fingerprint
+
+    item = {
+        "transit_id": "T-1", "card_no": "41010000000000000001", "plate": "豫A12345", "plate_color": 0,
+        "vehicle_class": "passenger", "entry_station": "郑州站", "entry_time": "2026-05-01T08:00:00+08:00",
+        "exit_station": "安阳站", "exit_time": "2026-05-01T10:30:00+08:00", "fee": 300,
+        "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
+        **change,
+    }
+    slow = ingest._clean_transit(item)
+    fast = ingest._fast_transit(item, timezone.now() + timedelta(hours=1))
+    assert fast == slow
+    generic = fingerprint({**slow, "entry_time": slow["entry_time"].isoformat(), "exit_time": slow["exit_time"].isoformat()})
+    assert ingest._transit_fingerprint(slow) == generic
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"transit_id": " T-1"},
+        {"fee": 301},
+        {"fee": True},
+        {"plate_color": 99},
+        {"card_no": "４１０１0000000000000001"},
+        {"entry_time": "2026-05-01T08:00:00"},
+        {"exit_time": "2026-05-01T07:00:00+08:00"},
+        {"segments": []},
+        {"segments": [{"section_code": "S-A3", "fee": -1}, {"section_code": "S-B5", "fee": 301}]},
+        {"entry_station": "a\x00b"},
+    ],
+)
+def test_the_fast_path_leaves_anything_doubtful_to_the_field_by_field_one(change):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from invoices import ingest
+
+    item = {
+        "transit_id": "T-1", "card_no": "41010000000000000001", "plate": "豫A12345", "plate_color": 0,
+        "vehicle_class": "passenger", "entry_station": "郑州站", "entry_time": "2026-05-01T08:00:00+08:00",
+        "exit_station": "安阳站", "exit_time": "2026-05-01T10:30:00+08:00", "fee": 300,
+        "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
+        **change,
+    }
+    assert ingest._fast_transit(item, timezone.now() + timedelta(hours=1)) is None

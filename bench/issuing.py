@@ -1,0 +1,160 @@
+"""Issuing: invoices a second by Celery worker processes, from the first application a worker
+takes to the last one issued, for per-trip and monthly applications, with one worker process
+and with two.
+
+    .venv/bin/python bench/issuing.py [--apps 40] [--trips 50] [--monthly-apps 8] [--monthly-trips 300]
+
+Applications are submitted through the service (which queues them on the bench broker) while no
+worker runs; then ``celery worker -Q default -c N`` starts and the bench polls the database until
+every application is issued. The rate is invoices / (last ``issued_at`` − first ``started_at``).
+The documents each issuing queues (render queue) are not consumed and are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common, data  # noqa: E402
+
+
+def prepare(n_apps: int, trips_per_app: int, mode: str, tag: str):
+    """A user with ``n_apps`` cards, each with ``trips_per_app`` open trips in one month, and one
+    submitted application per card."""
+    from accounts.models import Partner, User
+    from cards.models import Binding, Card, InvoiceTitle
+    from cards.services import card_registry_upsert
+    from invoices import services
+    from invoices.ingest import transit_upsert_batch
+
+    clearing = Partner.objects.filter(kind=Partner.Kind.CLEARING, name="bench-clearing").first()
+    base = 800_000_000 + (int(time.time()) % 100_000) * 1000
+    items = data.cards(base, n_apps)
+    assert not card_registry_upsert(partner=None, items=items)["rejected"]
+    user = User(name=f"基准开票{tag}")
+    user.set_mobile(f"136{time.time_ns() % 10**8:08d}")
+    user.set_unusable_password()
+    user.save()
+    title = InvoiceTitle.objects.create(user=user, kind="enterprise", name="基准开票有限公司", tax_id="91410100MA0000001X")
+    cards = list(Card.objects.filter(card_no__in=[c["card_no"] for c in items]))
+    Binding.objects.bulk_create([Binding(user=user, card=c, default_title=title) for c in cards])
+    start = datetime.now(tz=data.SHANGHAI).replace(day=1, hour=6, minute=0, second=0, microsecond=0) - timedelta(days=20)
+    start = start.replace(day=1)
+    month = start.strftime("%Y-%m")
+    trips = data.trips(f"I{tag}", [c.card_no for c in cards], n_apps * trips_per_app, seed=3, start=start)
+    for t in trips:  # keep every trip inside the month
+        exit_at = datetime.fromisoformat(t["exit_time"])
+        if exit_at.strftime("%Y-%m") != month:
+            t["exit_time"] = start.replace(day=27).isoformat()
+            t["entry_time"] = (start.replace(day=27) - timedelta(minutes=40)).isoformat()
+    for i in range(0, len(trips), 5000):
+        result = transit_upsert_batch(partner=clearing, body={"transits": trips[i : i + 5000]})
+        assert not result.rejected, result.rejected[:2]
+    ids = []
+    for c in cards:
+        app = services.application_submit_consumption(user=user, card_no=c.card_no, month=month, title_id=title.pk, mode=mode)
+        ids.append(app.pk)
+    return ids
+
+
+def worker(concurrency: int):
+    return subprocess.Popen(
+        [
+            str(Path(common.PY).parent / "celery"), "-A", "piaogen", "worker", "-Q", "default", "-c", str(concurrency),
+            "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning",
+        ],
+        cwd=common.ROOT,
+        env=common.bench_env(LOG_LEVEL="WARNING"),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def run(ids: list[int], concurrency: int, timeout: float = 900) -> dict:
+    from django.db.models import Count, Max, Min, Sum
+
+    from invoices.models import Application, InvoiceLine
+
+    proc = worker(concurrency)
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < timeout:
+            left = Application.objects.filter(id__in=ids).exclude(status__in=["issued", "failed"]).count()
+            if not left:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("issuing did not finish")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    agg = Application.objects.filter(id__in=ids).aggregate(
+        first=Min("started_at"), last=Max("issued_at"), invoices=Sum("invoice_count"), failed=Count("id", filter=None)
+    )
+    failed = Application.objects.filter(id__in=ids, status="failed").count()
+    lines = InvoiceLine.objects.filter(invoice__application_id__in=ids).count()
+    seconds = (agg["last"] - agg["first"]).total_seconds()
+    return {
+        "workers": concurrency,
+        "applications": len(ids),
+        "failed": failed,
+        "invoices": agg["invoices"],
+        "lines": lines,
+        "seconds": round(seconds, 3),
+        "invoices_per_s": round(agg["invoices"] / seconds) if seconds else None,
+        "lines_per_s": round(lines / seconds) if seconds else None,
+    }
+
+
+def flush_queue() -> None:
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--apps", type=int, default=40, help="per-trip applications per run")
+    parser.add_argument("--trips", type=int, default=50, help="trips per per-trip application (3 invoices each)")
+    parser.add_argument("--monthly-apps", type=int, default=8)
+    parser.add_argument("--monthly-trips", type=int, default=300)
+    args = parser.parse_args()
+    common.ensure_database()
+    common.manage("migrate", "--noinput")
+    common.setup_django()
+    from invoices.models import Application
+
+    flush_queue()
+    results = {}
+    tag = str(time.time_ns())[-9:]
+    for name, n_apps, n_trips, mode, conc in (
+        ("per_trip_1", args.apps, args.trips, Application.Mode.PER_TRIP, 1),
+        ("monthly_1", args.monthly_apps, args.monthly_trips, Application.Mode.MONTHLY, 1),
+        ("per_trip_2", args.apps, args.trips, Application.Mode.PER_TRIP, 2),
+    ):
+        ids = prepare(n_apps, n_trips, mode, f"{tag}{name[0]}{conc}")
+        results[name] = run(ids, conc)
+        flush_queue()
+        print(name, results[name], flush=True)
+    one, two = results["per_trip_1"]["invoices_per_s"], results["per_trip_2"]["invoices_per_s"]
+    common.report(
+        "issuing",
+        per_trip_one_process=results["per_trip_1"],
+        monthly_one_process=results["monthly_1"],
+        per_trip_two_processes=results["per_trip_2"],
+        scaling_two_over_one=round(two / one, 2) if one else None,
+        goal_invoices_per_s_per_process=3000,
+        goal_scaling=1.6,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Abuse limits backed by counters in the cache (Redis in production), not by DRF throttles.
+
+A limit counts events (failed logins, say) per identity in fixed windows: at most ``max``
+events in ``window`` seconds. Identities are keyed digests, so neither a mobile nor an
+address is written into the cache in clear. ``blocked()`` is asked before the guarded action
+and ``hit()`` records a failure; ``reset()`` forgets an identity (a successful login).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+from .crypto import lookup_digest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limit:
+    scope: str
+    max: int
+    window: int  # seconds
+
+    def _key(self, ident: str, now: float) -> tuple[str, int]:
+        start = int(now // self.window) * self.window
+        digest = lookup_digest(ident, purpose=f"limit:{self.scope}")[:32]
+        return f"limit:{self.scope}:{digest}:{start}", start
+
+    def blocked(self, ident: str) -> int | None:
+        """Seconds until the window ends when the identity has used up its events, else None."""
+        if not ident or self.max <= 0:
+            return None
+        now = time.time()
+        key, start = self._key(ident, now)
+        try:
+            count = cache.get(key, 0)
+        except Exception:  # a cache outage must not lock everybody out, nor let the error through
+            logger.warning("limit %s: cache unavailable, not enforced", self.scope)
+            return None
+        if count >= self.max:
+            return max(1, math.ceil(start + self.window - now))
+        return None
+
+    def hit(self, ident: str) -> int:
+        """Counts one event; returns the count in the current window."""
+        if not ident:
+            return 0
+        key, _start = self._key(ident, time.time())
+        try:
+            cache.add(key, 0, timeout=self.window + 5)
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=self.window + 5)
+            return 1
+        except Exception:
+            logger.warning("limit %s: cache unavailable, event not counted", self.scope)
+            return 0
+
+    def reset(self, ident: str) -> None:
+        if not ident:
+            return
+        key, _start = self._key(ident, time.time())
+        try:
+            cache.delete(key)
+        except Exception:
+            logger.warning("limit %s: cache unavailable, not reset", self.scope)
+
+
+def login_account_limit() -> Limit:
+    return Limit("login-account", settings.LOGIN_MAX_FAILURES_PER_ACCOUNT, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def login_address_limit() -> Limit:
+    return Limit("login-address", settings.LOGIN_MAX_FAILURES_PER_ADDRESS, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def client_address(request) -> str:
+    """The client's address as DRF's throttles see it (``REST_FRAMEWORK['NUM_PROXIES']``
+    decides how much of X-Forwarded-For to trust)."""
+    if request is None:
+        return ""
+    return BaseThrottle().get_ident(request) or ""
