@@ -3,11 +3,26 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .identity import is_mobile, normalize_mobile, validate_mobile
 from .models import AppToken, Partner, PartnerNetworkCode, PartnerToken, SmsCode, User, mobile_digest
+
+
+class MobileSearchRedirectMixin:
+    """A full mobile typed into the console's list search becomes its keyed digest in the URL
+    (a redirect), so the number is not kept in the page, its links or the browser's history."""
+
+    def changelist_view(self, request, extra_context=None):
+        term = normalize_mobile(request.GET.get("q", ""))
+        if is_mobile(term):
+            params = request.GET.copy()
+            del params["q"]
+            params["mobile_digest"] = mobile_digest(term)
+            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+        return super().changelist_view(request, extra_context)
 
 
 def search_by_mobile(queryset, search_term: str):
@@ -43,7 +58,7 @@ class StaffUserCreationForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
+class UserAdmin(MobileSearchRedirectMixin, SimpleHistoryAdmin, BaseUserAdmin):
     add_form = StaffUserCreationForm
     change_password_form = AdminPasswordChangeForm
     list_display = ("id", "mobile_masked", "name", "account_type", "is_staff", "is_active", "date_joined")
@@ -103,7 +118,7 @@ class AppTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SmsCode)
-class SmsCodeAdmin(admin.ModelAdmin):
+class SmsCodeAdmin(MobileSearchRedirectMixin, admin.ModelAdmin):
     """Agents see whether and when a code went out (\"I never got the SMS\"), never the code."""
 
     list_display = ("mobile_masked", "purpose", "created_at", "expires_at", "tries", "consumed_at")

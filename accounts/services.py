@@ -406,8 +406,14 @@ def staff_totp_enrol(*, mobile: str, name: str = "console", replace: bool = Fals
         device = TOTPDevice.objects.create(user=user, name=(name or "console")[:64], confirmed=True)
     issuer = str(getattr(settings, "OTP_TOTP_ISSUER", "") or "Piaogen").replace(":", "")
     label = f"{issuer}:{user.mobile_masked}"
-    params = urlencode({"secret": b32encode(device.bin_key).decode(), "algorithm": "SHA1", "digits": device.digits,
-                        "period": device.step})
+    params = urlencode(
+        {
+            "secret": b32encode(device.bin_key).decode(),
+            "algorithm": "SHA1",
+            "digits": device.digits,
+            "period": device.step,
+        }
+    )
     uri = f"otpauth://totp/{quote(label)}?{params}&issuer={quote(issuer)}"
     logger.info("staff totp device enrolled user=%s replace=%s", user.pk, replace)
     return user, device, uri

@@ -150,7 +150,9 @@ def _users(n_users: int, n_cards: int):
     titles = InvoiceTitle.objects.bulk_create(
         [InvoiceTitle(user=u, kind="personal", name=u.name) for u in users], batch_size=2000
     )
-    card_ids = dict(Card.objects.filter(card_no__in=[data.card_no(n) for n in range(n_cards)]).values_list("card_no", "id"))
+    card_ids = dict(
+        Card.objects.filter(card_no__in=[data.card_no(n) for n in range(n_cards)]).values_list("card_no", "id")
+    )
     bindings = [
         Binding(user=users[c % n_users], card_id=card_ids[data.card_no(c)], default_title=titles[c % n_users])
         for c in range(n_cards)
@@ -216,11 +218,28 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                     fees = [rng.randrange(100, 9000) for _ in route]
                     pk = first_transit + j
                     invoiced = i < invoiced_trips
-                    transit_rows.append((
-                        pk, f"G-{i:010d}", card, f"豫A{i % 100000:05d}", 0, "passenger", "基准入口站", entry_at,
-                        "基准出口站", exit_at, month, exit_at.date(), sum(fees), "invoiced" if invoiced else "open",
-                        f"bench{i:035d}", None, now, now,
-                    ))
+                    transit_rows.append(
+                        (
+                            pk,
+                            f"G-{i:010d}",
+                            card,
+                            f"豫A{i % 100000:05d}",
+                            0,
+                            "passenger",
+                            "基准入口站",
+                            entry_at,
+                            "基准出口站",
+                            exit_at,
+                            month,
+                            exit_at.date(),
+                            sum(fees),
+                            "invoiced" if invoiced else "open",
+                            f"bench{i:035d}",
+                            None,
+                            now,
+                            now,
+                        )
+                    )
                     for seq, (c, fee) in enumerate(zip(route, fees, strict=True), start=1):
                         segment_rows.append((pk, seq, sections[c].pk, sections[c].operator_id, fee))
                     if invoiced:
@@ -232,13 +251,15 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                 ) as copy:
                     for r in transit_rows:
                         copy.write_row(r)
-                with raw.copy("COPY invoices_transitsegment (transit_id, seq, section_id, operator_id, fee) FROM STDIN") as copy:
+                with raw.copy(
+                    "COPY invoices_transitsegment (transit_id, seq, section_id, operator_id, fee) FROM STDIN"
+                ) as copy:
                     for r in segment_rows:
                         copy.write_row(r)
                 if not plans:
                     continue
                 new_apps = []
-                for pk, card, month, *_rest in plans:
+                for _pk, card, month, *_rest in plans:
                     if (card, month) not in apps:
                         apps[(card, month)] = -1
                         new_apps.append((card, month))
@@ -255,11 +276,29 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                 ) as copy:
                     for app_id, card, month in app_rows:
                         user = users[card_pos[card] % n_users]
-                        copy.write_row((
-                            app_id, user.pk, card, "consumption", "per_trip", month, True, title_rows[user.pk].pk, "",
-                            "issued", "", f"41{month[:4]}{month[5:]}{50_000_000 + app_id:08d}", 0, 0, 1, issued_at,
-                            issued_at, issued_at, issued_at,
-                        ))
+                        copy.write_row(
+                            (
+                                app_id,
+                                user.pk,
+                                card,
+                                "consumption",
+                                "per_trip",
+                                month,
+                                True,
+                                title_rows[user.pk].pk,
+                                "",
+                                "issued",
+                                "",
+                                f"41{month[:4]}{month[5:]}{50_000_000 + app_id:08d}",
+                                0,
+                                0,
+                                1,
+                                issued_at,
+                                issued_at,
+                                issued_at,
+                                issued_at,
+                            )
+                        )
                 first_invoice = reserve("invoices_invoice", len(plans) * 3)
                 invoice_rows, line_rows, item_rows = [], [], []
                 for pk, card, month, exit_at, entry_at, route, fees, i in plans:
@@ -278,16 +317,64 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                         check = numbering.check_code(
                             code=code, number=number, issued_on=issued_at.date().isoformat(), total=fee
                         )
-                        invoice_rows.append((
-                            inv_id, app_id, user.pk, card, code, number, issued_at.date(), issued_at, check,
-                            "non_taxable" if rate is None else "taxable", False, None, "normal", month, op.pk,
-                            op.name, op.tax_id, "", "", op.machine_no, title.name, "", "", "", f"豫A{i % 100000:05d}",
-                            net, tax, fee, "", "系统", "系统", "票根平台", "pending", "", 0, "", "", 0,
-                        ))
-                        line_rows.append((
-                            inv_id, 1, TOLL_ITEM, f"豫A{i % 100000:05d}", "客车", entry_at.date(), exit_at.date(), net,
-                            rate, tax, pk, None,
-                        ))
+                        invoice_rows.append(
+                            (
+                                inv_id,
+                                app_id,
+                                user.pk,
+                                card,
+                                code,
+                                number,
+                                issued_at.date(),
+                                issued_at,
+                                check,
+                                "non_taxable" if rate is None else "taxable",
+                                False,
+                                None,
+                                "normal",
+                                month,
+                                op.pk,
+                                op.name,
+                                op.tax_id,
+                                "",
+                                "",
+                                op.machine_no,
+                                title.name,
+                                "",
+                                "",
+                                "",
+                                f"豫A{i % 100000:05d}",
+                                net,
+                                tax,
+                                fee,
+                                "",
+                                "系统",
+                                "系统",
+                                "票根平台",
+                                "pending",
+                                "",
+                                0,
+                                "",
+                                "",
+                                0,
+                            )
+                        )
+                        line_rows.append(
+                            (
+                                inv_id,
+                                1,
+                                TOLL_ITEM,
+                                f"豫A{i % 100000:05d}",
+                                "客车",
+                                entry_at.date(),
+                                exit_at.date(),
+                                net,
+                                rate,
+                                tax,
+                                pk,
+                                None,
+                            )
+                        )
                 with raw.copy(
                     "COPY invoices_invoice (id, application_id, user_id, card_id, code, number, issued_on, issued_at,"
                     " check_code, kind, red, original_id, status, month, operator_id, seller_name, seller_tax_id,"
@@ -329,7 +416,9 @@ def _heavy_user(clearing, user_trips: int, today: date) -> None:
     user.set_mobile(HEAVY_MOBILE)
     user.set_password("bench-password-1")
     user.save()
-    title = InvoiceTitle.objects.create(user=user, kind="enterprise", name="基准物流有限公司", tax_id="91410100MA0000000X")
+    title = InvoiceTitle.objects.create(
+        user=user, kind="enterprise", name="基准物流有限公司", tax_id="91410100MA0000000X"
+    )
     for card_no in HEAVY_CARDS:
         Binding.objects.create(user=user, card=Card.objects.get(card_no=card_no), default_title=title)
     months = months_back(today, 12)
@@ -345,13 +434,21 @@ def _heavy_user(clearing, user_trips: int, today: date) -> None:
             exit_at = now - timedelta(hours=2 + rng.randrange(24))
         route = rng.sample(data.SECTIONS, 3)
         fees = [rng.randrange(100, 9000) for _ in route]
-        items.append({
-            "transit_id": f"H-{i:08d}", "card_no": card_no, "plate": "豫A00001", "plate_color": 0,
-            "vehicle_class": "passenger", "entry_station": "基准入口站",
-            "entry_time": (exit_at - timedelta(minutes=50)).isoformat(), "exit_station": "基准出口站",
-            "exit_time": exit_at.isoformat(), "fee": sum(fees),
-            "segments": [{"section_code": c, "fee": f} for c, f in zip(route, fees, strict=True)],
-        })
+        items.append(
+            {
+                "transit_id": f"H-{i:08d}",
+                "card_no": card_no,
+                "plate": "豫A00001",
+                "plate_color": 0,
+                "vehicle_class": "passenger",
+                "entry_station": "基准入口站",
+                "entry_time": (exit_at - timedelta(minutes=50)).isoformat(),
+                "exit_station": "基准出口站",
+                "exit_time": exit_at.isoformat(),
+                "fee": sum(fees),
+                "segments": [{"section_code": c, "fee": f} for c, f in zip(route, fees, strict=True)],
+            }
+        )
     for start in range(0, len(items), 5000):
         result = transit_upsert_batch(partner=clearing, body={"transits": items[start : start + 5000]})
         assert not result.rejected, result.rejected[:3]

@@ -104,9 +104,21 @@ def main() -> None:
         os.environ["BENCH_DATABASE_URL"] = url
         info = generate.ensure(size, size, args.user_trips)
         out = subprocess.run(
-            [common.PY, __file__, "--only", "--repeat", str(args.repeat), "--batch", str(args.batch),
-             "--app-trips", str(args.app_trips)],
-            env=common.bench_env(LOG_LEVEL="WARNING"), capture_output=True, text=True, cwd=common.ROOT,
+            [
+                common.PY,
+                __file__,
+                "--only",
+                "--repeat",
+                str(args.repeat),
+                "--batch",
+                str(args.batch),
+                "--app-trips",
+                str(args.app_trips),
+            ],
+            env=common.bench_env(LOG_LEVEL="WARNING"),
+            capture_output=True,
+            text=True,
+            cwd=common.ROOT,
         )
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])

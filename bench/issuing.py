@@ -43,10 +43,14 @@ def prepare(n_apps: int, trips_per_app: int, mode: str, tag: str):
     user.set_mobile(f"136{time.time_ns() % 10**8:08d}")
     user.set_unusable_password()
     user.save()
-    title = InvoiceTitle.objects.create(user=user, kind="enterprise", name="基准开票有限公司", tax_id="91410100MA0000001X")
+    title = InvoiceTitle.objects.create(
+        user=user, kind="enterprise", name="基准开票有限公司", tax_id="91410100MA0000001X"
+    )
     cards = list(Card.objects.filter(card_no__in=[c["card_no"] for c in items]))
     Binding.objects.bulk_create([Binding(user=user, card=c, default_title=title) for c in cards])
-    start = datetime.now(tz=data.SHANGHAI).replace(day=1, hour=6, minute=0, second=0, microsecond=0) - timedelta(days=20)
+    start = datetime.now(tz=data.SHANGHAI).replace(day=1, hour=6, minute=0, second=0, microsecond=0) - timedelta(
+        days=20
+    )
     start = start.replace(day=1)
     month = start.strftime("%Y-%m")
     trips = data.trips(f"I{tag}", [c.card_no for c in cards], n_apps * trips_per_app, seed=3, start=start)
@@ -60,7 +64,9 @@ def prepare(n_apps: int, trips_per_app: int, mode: str, tag: str):
         assert not result.rejected, result.rejected[:2]
     ids = []
     for c in cards:
-        app = services.application_submit_consumption(user=user, card_no=c.card_no, month=month, title_id=title.pk, mode=mode)
+        app = services.application_submit_consumption(
+            user=user, card_no=c.card_no, month=month, title_id=title.pk, mode=mode
+        )
         ids.append(app.pk)
     return ids
 
@@ -68,8 +74,21 @@ def prepare(n_apps: int, trips_per_app: int, mode: str, tag: str):
 def worker(concurrency: int):
     return subprocess.Popen(
         [
-            str(Path(common.PY).parent / "celery"), "-A", "piaogen", "worker", "-Q", "default", "-c", str(concurrency),
-            "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning",
+            str(Path(common.PY).parent / "celery"),
+            "-A",
+            "piaogen",
+            "worker",
+            "-Q",
+            "default",
+            "-c",
+            str(concurrency),
+            "--pool",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "warning",
         ],
         cwd=common.ROOT,
         env=common.bench_env(LOG_LEVEL="WARNING"),
@@ -94,8 +113,12 @@ def run(ids: list[int], concurrency: int, timeout: float = 900) -> dict:
         else:
             raise RuntimeError("issuing did not finish")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        proc.terminate()  # warm shutdown of the main process: the pool finishes and exits
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     agg = Application.objects.filter(id__in=ids).aggregate(
         first=Min("started_at"), last=Max("issued_at"), invoices=Sum("invoice_count"), failed=Count("id", filter=None)
     )

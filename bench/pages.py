@@ -30,9 +30,8 @@ def measure(n: int) -> dict:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.models import User
+    from accounts.models import User, mobile_digest
     from accounts.services import app_token_issue
-    from accounts.models import mobile_digest
     from invoices.models import Application
 
     user = User.objects.get(mobile_digest=mobile_digest(generate.HEAVY_MOBILE))
@@ -107,8 +106,11 @@ def main() -> None:
         os.environ.update(env)
         info = generate.ensure(trips, invoices, user_trips)
         out = subprocess.run(
-            [common.PY, __file__, "--only", "--n", str(args.n)], env=common.bench_env(LOG_LEVEL="WARNING", STAFF_2FA_REQUIRED="0"),
-            capture_output=True, text=True, cwd=common.ROOT,
+            [common.PY, __file__, "--only", "--n", str(args.n)],
+            env=common.bench_env(LOG_LEVEL="WARNING", STAFF_2FA_REQUIRED="0"),
+            capture_output=True,
+            text=True,
+            cwd=common.ROOT,
         )
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
@@ -128,8 +130,10 @@ def main() -> None:
     figures["goal_p95_ms"] = 50
     common.report("pages", **figures)
     for row in at_scale["pages"]:
-        print(f"{row['page']:<28} p50 {row['p50_ms']:>7} p95 {row['p95_ms']:>7} ms  q {row['queries']:>3}"
-              f" (empty {row.get('queries_empty_db')})  {row['kb']} KB")
+        print(
+            f"{row['page']:<28} p50 {row['p50_ms']:>7} p95 {row['p95_ms']:>7} ms  q {row['queries']:>3}"
+            f" (empty {row.get('queries_empty_db')})  {row['kb']} KB"
+        )
 
 
 if __name__ == "__main__":

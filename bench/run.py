@@ -38,7 +38,17 @@ SMOKE = {
     "pages": ["pages.py", "--n", "2", "--trips", "2000", "--invoices", "2000", "--user-trips", "100"],
     "verify": ["verify.py", "--seconds", "1", "--invoices", "300", "--workers", "1", "--connections", "2"],
     "growth": [
-        "growth.py", "--sizes", "500,2000", "--repeat", "1", "--batch", "100", "--app-trips", "3", "--user-trips", "100",
+        "growth.py",
+        "--sizes",
+        "500,2000",
+        "--repeat",
+        "1",
+        "--batch",
+        "100",
+        "--app-trips",
+        "3",
+        "--user-trips",
+        "100",
     ],
 }
 SMOKE_DB = "piaogen_bench_smoke"

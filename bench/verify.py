@@ -69,11 +69,11 @@ def wrk(url: str, seconds: int, connections: int, threads: int, script: str | No
 
 def invoice_paths(limit: int) -> list[str]:
     common.setup_django()
-    from invoices.models import Invoice
-
     import random
 
     from django.db.models import Max
+
+    from invoices.models import Invoice
 
     # a different slice each run, so that runs on one day do not use up the 5 checks a day
     top = Invoice.objects.aggregate(top=Max("id"))["top"] or 0

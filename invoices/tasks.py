@@ -63,6 +63,17 @@ def render_invoice(self, invoice_id: int, force: bool = False) -> None:
             documents.deliver_when_complete(application_id=invoice.application_id)
 
 
+@shared_task(ignore_result=True)
+def render_invoices(application_id: int, invoice_ids: list[int]) -> None:
+    """Fan-out, on the render queue: one render task per invoice of an issued application.
+    A message lost here is made good by ``sweep_documents``, as any lost render task is."""
+    for invoice_id in invoice_ids:
+        try:
+            render_invoice.delay(invoice_id)
+        except Exception:  # the broker; the database still says what is pending
+            logger.exception("application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT * 4, time_limit=RENDER_HARD_LIMIT * 4)
 def render_summary(self, application_id: int, force: bool = False) -> None:
     try:

@@ -110,9 +110,7 @@ def database_unavailable(exc: DatabaseError, context) -> Response:
     ``batch_write``) is one transaction, so the answer can say that nothing of the batch was
     stored and that sending it again as it is is safe."""
     view = context.get("view") if context else None
-    logger.error(
-        "database error in %s: %s", type(view).__name__ if view else "api", type(exc).__name__, exc_info=exc
-    )
+    logger.error("database error in %s: %s", type(view).__name__ if view else "api", type(exc).__name__, exc_info=exc)
     if getattr(view, "batch_write", False):
         body = {
             "code": "batch_not_stored",

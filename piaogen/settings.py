@@ -321,7 +321,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["TicketStatusEnum"] = "support.model
 INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "piaogen.apps.ConsoleAdminConfig"
 INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "csp"]
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "django_otp.middleware.OTPMiddleware"
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
 )
 STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "票根控制台"

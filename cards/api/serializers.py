@@ -131,6 +131,14 @@ class BindRefusalSerializer(serializers.Serializer):
             "already_bound",
             "not_enterprise_contact",
             "too_many_attempts",
+            # the second step's refusals: the card changed meanwhile, or the SMS code
+            "card_changed",
+            "code_invalid",
+            "code_missing",
+            "code_expired",
+            "code_locked",
+            "code_wrong",
+            "malformed",  # the body is not JSON
         ]
     )
     message = serializers.CharField()

@@ -1,12 +1,18 @@
-"""A system check (``manage.py check``, and every server start) that says when this machine
-cannot render invoice documents. A warning, not an error: web servers never render, and the
-render worker refuses with the same message (``rendering.ensure_ready``)."""
+"""Says when this machine cannot render invoice documents: a system check (``manage.py check``,
+and every server start) and a log line when a Celery worker starts. Warnings, not errors: web
+servers never render, and the render task itself refuses with the same message
+(``rendering.ensure_ready``), which the console shows on the invoice."""
 
 from __future__ import annotations
 
+import logging
+
+from celery.signals import worker_ready
 from django.core import checks
 
 from . import rendering
+
+logger = logging.getLogger(__name__)
 
 
 @checks.register(checks.Tags.compatibility)
@@ -15,3 +21,9 @@ def rendering_ready(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         checks.Warning(problem, hint="See docs/performance.md, section Documents.", id="invoices.W001")
         for problem in rendering.readiness_problems()
     ]
+
+
+@worker_ready.connect
+def log_rendering_readiness(sender=None, **kwargs) -> None:
+    for problem in rendering.readiness_problems():
+        logger.error("invoice documents cannot be rendered by this worker: %s", problem)

@@ -25,6 +25,8 @@ PROVINCES = {
     "63": "青海", "64": "宁夏", "65": "新疆",
 }  # fmt: skip
 SEPARATE_CITIES = {"2102": "大连", "3302": "宁波", "3502": "厦门", "3702": "青岛", "4403": "深圳"}
+# The printed words of the legal form are fixed Chinese, never translated (templates render under
+# translation.override("zh-hans") for the same reason).
 TITLE_SUFFIX = "增值税电子普通发票"
 TOLL_MARK = "通行费"
 NO_TAX = "***"  # what the tax column of a 不征税 line prints

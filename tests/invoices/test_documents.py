@@ -2,6 +2,7 @@
 them, the mail, failures and their retries, the console's re-render."""
 
 import io
+import logging
 import re
 import smtplib
 import zipfile
@@ -125,12 +126,15 @@ def test_the_url_fetcher_refuses_files_and_network():
             rendering.html_to_pdf(html)
 
 
-def test_rendering_refuses_to_start_without_harfbuzz_subset(monkeypatch):
+def test_rendering_refuses_to_start_without_harfbuzz_subset(monkeypatch, caplog):
     monkeypatch.setattr(rendering, "harfbuzz_subset_loaded", lambda: False)
     with pytest.raises(rendering.RenderingUnavailable, match="libharfbuzz-subset0"):
         rendering.html_to_pdf("<p>通行费</p>")
     warnings = checks.rendering_ready()
     assert [w.id for w in warnings] == ["invoices.W001"] and "libharfbuzz-subset0" in warnings[0].msg
+    with caplog.at_level(logging.ERROR, logger="invoices.documents.checks"):
+        checks.log_rendering_readiness()
+    assert "libharfbuzz-subset0" in caplog.text
 
 
 def test_this_machine_can_render():

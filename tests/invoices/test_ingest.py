@@ -214,16 +214,25 @@ def test_the_fast_path_cleans_and_fingerprints_a_trip_exactly_as_the_field_by_fi
     from piaogen.bulk import fingerprint
 
     item = {
-        "transit_id": "T-1", "card_no": "41010000000000000001", "plate": "豫A12345", "plate_color": 0,
-        "vehicle_class": "passenger", "entry_station": "郑州站", "entry_time": "2026-05-01T08:00:00+08:00",
-        "exit_station": "安阳站", "exit_time": "2026-05-01T10:30:00+08:00", "fee": 300,
+        "transit_id": "T-1",
+        "card_no": "41010000000000000001",
+        "plate": "豫A12345",
+        "plate_color": 0,
+        "vehicle_class": "passenger",
+        "entry_station": "郑州站",
+        "entry_time": "2026-05-01T08:00:00+08:00",
+        "exit_station": "安阳站",
+        "exit_time": "2026-05-01T10:30:00+08:00",
+        "fee": 300,
         "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
         **change,
     }
     slow = ingest._clean_transit(item)
     fast = ingest._fast_transit(item, timezone.now() + timedelta(hours=1))
     assert fast == slow
-    generic = fingerprint({**slow, "entry_time": slow["entry_time"].isoformat(), "exit_time": slow["exit_time"].isoformat()})
+    generic = fingerprint(
+        {**slow, "entry_time": slow["entry_time"].isoformat(), "exit_time": slow["exit_time"].isoformat()}
+    )
     assert ingest._transit_fingerprint(slow) == generic
 
 
@@ -250,9 +259,16 @@ def test_the_fast_path_leaves_anything_doubtful_to_the_field_by_field_one(change
     from invoices import ingest
 
     item = {
-        "transit_id": "T-1", "card_no": "41010000000000000001", "plate": "豫A12345", "plate_color": 0,
-        "vehicle_class": "passenger", "entry_station": "郑州站", "entry_time": "2026-05-01T08:00:00+08:00",
-        "exit_station": "安阳站", "exit_time": "2026-05-01T10:30:00+08:00", "fee": 300,
+        "transit_id": "T-1",
+        "card_no": "41010000000000000001",
+        "plate": "豫A12345",
+        "plate_color": 0,
+        "vehicle_class": "passenger",
+        "entry_station": "郑州站",
+        "entry_time": "2026-05-01T08:00:00+08:00",
+        "exit_station": "安阳站",
+        "exit_time": "2026-05-01T10:30:00+08:00",
+        "fee": 300,
         "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
         **change,
     }

@@ -22,7 +22,9 @@ class Command(BaseCommand):
             user, device, uri = staff_totp_enrol(mobile=mobile, name=name, replace=replace)
         except ServiceError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(f"TOTP device #{device.pk} enrolled for staff {user.mobile_masked} ({user.get_short_name()}).")
+        self.stdout.write(
+            f"TOTP device #{device.pk} enrolled for staff {user.mobile_masked} ({user.get_short_name()})."
+        )
         self.stdout.write("Add it to an authenticator app (shown once; keep it secret):")
         self.stdout.write(f"secret: {b32encode(device.bin_key).decode()}")
         self.stdout.write(uri)
