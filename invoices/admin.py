@@ -122,7 +122,7 @@ from django.utils.html import format_html_join  # noqa: E402
 
 from piaogen.errors import ServiceError  # noqa: E402
 
-from . import services  # noqa: E402
+from . import datafix, services  # noqa: E402
 from .documents import services as documents_services  # noqa: E402
 from .documents import storage as documents_storage  # noqa: E402
 from .models import Application, ApplicationEvent, Invoice, InvoiceLine  # noqa: E402
@@ -194,12 +194,30 @@ class ApplicationAdmin(ReadOnlyAdmin):
     list_select_related = ("user", "card")
     date_hierarchy = "created_at"
     inlines = [InvoiceInline, EventInline]
-    actions = ["retry_failed"]
+    actions = ["retry_failed", "resend_email", "correct_title"]
     show_full_result_count = False
 
     @admin.display(description=_("价税合计（元）"), ordering="total")
     def total_yuan(self, obj):
         return fen_to_yuan(obj.total)
+
+    @admin.action(description=_("重发发票邮件（需填写原因）"), permissions=["change"])
+    def resend_email(self, request, queryset):
+        return ask_reason(
+            self, request, queryset, title=_("重发发票邮件"), action="resend_email",
+            apply=lambda app, user, reason: datafix.application_resend(application_id=app.pk, actor=user, reason=reason),
+        )
+
+    @admin.action(description=_("开票前更正抬头为用户的另一个抬头（需填写原因）"), permissions=["change"])
+    def correct_title(self, request, queryset):
+        title_id = request.POST.get("title_id", "")
+
+        def apply(app, user, reason):
+            if not title_id.isdigit():
+                raise ServiceError("invalid", _("请在原因后写明新抬头的编号：在“原因”框下方的抬头编号栏填写。"))
+            return datafix.application_correct_title(application_id=app.pk, title_id=int(title_id), actor=user, reason=reason)
+
+        return ask_reason(self, request, queryset, title=_("更正抬头"), action="correct_title", apply=apply)
 
     @admin.action(description=_("重试开票失败的申请（需填写原因）"), permissions=["change"])
     def retry_failed(self, request, queryset):
