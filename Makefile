@@ -11,6 +11,12 @@ export PORT
 # font subsetting falls back to fontTools at seconds an invoice), a TrueType CJK font and the
 # Latin font printed beside it (docs/performance.md).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-droid-fallback fonts-dejavu-core
+# `make test` also needs Debian's chromium for the browser journeys (tests/browser); Playwright
+# drives it, and never downloads a browser of its own. The reliability suite (tests/reliability)
+# starts and crashes redis-server processes of its own to prove broker outages.
+TEST_SYSTEM_PACKAGES := chromium redis-server
+# axe-core from npm for their accessibility checks, installed from tests/browser/package-lock.json.
+AXE_STAMP := tests/browser/node_modules/.installed
 
 .PHONY: run test deps sysdeps lint format migrate seed bench bench-smoke clean
 
@@ -23,7 +29,7 @@ $(VENV)/.requirements: requirements.txt | $(BIN)/python
 
 sysdeps:
 	@missing=""; \
-	for p in $(SYSTEM_PACKAGES); do \
+	for p in $(SYSTEM_PACKAGES) $(EXTRA_SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -47,7 +53,15 @@ run: deps
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py runall --port $(PORT)
 
-test: deps
+$(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "npm not found: the browser journeys (tests/browser) will fail until node and npm are installed"; \
+	fi
+
+test: EXTRA_SYSTEM_PACKAGES := $(TEST_SYSTEM_PACKAGES)
+test: deps $(AXE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: deps
