@@ -17,8 +17,10 @@ from .api.documents import document_response, ledger_response, zip_response
 
 def _pending_page(request, exc: ServiceError, back_url: str):
     return render(
-        request, "invoices/document_pending.html",
-        {"message": exc.message, "back_url": back_url, "refresh": exc.code == "not_ready"}, status=exc.status,
+        request,
+        "invoices/document_pending.html",
+        {"message": exc.message, "back_url": back_url, "refresh": exc.code == "not_ready"},
+        status=exc.status,
     )
 
 
@@ -49,11 +51,16 @@ class LedgerExportView(LoginRequiredMixin, View):
         params = request.GET
         try:
             return ledger_response(
-                request.user, fmt=params.get("format", "csv"), card_no=params.get("card", ""),
-                month=params.get("month", ""), application_id=params.get("application") or None,
+                request.user,
+                fmt=params.get("format", "csv"),
+                card_no=params.get("card", ""),
+                month=params.get("month", ""),
+                application_id=params.get("application") or None,
             )
         except ServiceError as exc:
             return render(
-                request, "invoices/document_pending.html",
-                {"message": exc.message, "back_url": reverse("invoices:list"), "refresh": False}, status=exc.status,
+                request,
+                "invoices/document_pending.html",
+                {"message": exc.message, "back_url": reverse("invoices:list"), "refresh": False},
+                status=exc.status,
             )

@@ -404,8 +404,10 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
 
 def _copy_new_transits(new_rows, cards, sections, partner, now) -> None:
     """PostgreSQL: new trips and their segments written with COPY, ids taken from the table's
-    own sequence first — the ORM's INSERT building costs ten times the database's work here."""
-    with connection.cursor() as cursor:
+    own sequence first — the ORM's INSERT building costs ten times the database's work here.
+    COPY goes through the driver's own cursor: its errors are turned into Django's here, so that
+    a failure answers like any other database error (503, nothing of the batch stored)."""
+    with connection.wrap_database_errors, connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [Transit._meta.db_table, len(new_rows)],

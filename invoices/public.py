@@ -13,14 +13,31 @@ from .api.verification import VerifyThrottle
 
 class VerifyForm(forms.Form):
     # Formats are checked by verification.parse, once for the page and the API alike.
-    code = forms.CharField(label=_("发票代码"), required=False, max_length=20,
-                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("12 位")}))
-    number = forms.CharField(label=_("发票号码"), required=False, max_length=20,
-                             widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("8 位")}))
-    date = forms.CharField(label=_("开票日期"), required=False, max_length=20, widget=forms.DateInput(attrs={"type": "date"}),
-                           help_text=_("也可输入 YYYYMMDD，例如 20260905"))
-    check = forms.CharField(label=_("校验码后 6 位"), required=False, max_length=20,
-                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("6 位")}))
+    code = forms.CharField(
+        label=_("发票代码"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("12 位")}),
+    )
+    number = forms.CharField(
+        label=_("发票号码"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("8 位")}),
+    )
+    date = forms.CharField(
+        label=_("开票日期"),
+        required=False,
+        max_length=20,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("也可输入 YYYYMMDD，例如 20260905"),
+    )
+    check = forms.CharField(
+        label=_("校验码后 6 位"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("6 位")}),
+    )
 
     def params(self) -> dict[str, str]:
         data = {name: (self.cleaned_data.get(name) or "").strip() for name in ("code", "number", "date", "check")}
@@ -33,7 +50,12 @@ class VerifyPageView(TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx.setdefault("form", VerifyForm(initial={k: self.request.GET.get(k, "")[:20] for k in ("code", "number", "date")}))
+        if "form" not in ctx:  # a link may carry code, number and date (YYYYMMDD) to fill in
+            initial = {k: self.request.GET.get(k, "")[:20] for k in ("code", "number", "date")}
+            day = initial["date"]
+            if len(day) == 8 and day.isascii() and day.isdigit():
+                initial["date"] = f"{day[:4]}-{day[4:6]}-{day[6:]}"  # what a date input shows
+            ctx["form"] = VerifyForm(initial=initial)
         ctx["max_checks"] = verification.MAX_CHECKS_PER_DAY
         return ctx
 
@@ -44,7 +66,9 @@ class VerifyPageView(TemplateView):
         throttle = VerifyThrottle()
         if not throttle.allow_request(request, self):
             outcome = verification.Outcome(verification.TOO_MANY)
-            return self.render_to_response(self.get_context_data(form=form, outcome=outcome, client_limited=True), status=429)
+            return self.render_to_response(
+                self.get_context_data(form=form, outcome=outcome, client_limited=True), status=429
+            )
         outcome = verification.verify_params(form.params())
         for name, messages in outcome.errors.items():
             for message in messages:

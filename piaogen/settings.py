@@ -351,8 +351,16 @@ CONTENT_SECURITY_POLICY = {
 # A publish gives up within a second when the broker is unreachable (then the outbox sweep
 # queues the work): a submit must not hang on a broker outage.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# A NUL character anywhere in a request is a 400 before any view (PostgreSQL refuses NUL in text):
+# paths, queries and forms in a middleware, JSON bodies in the API's parser.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["piaogen.parsers.StrictJSONParser"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware") + 1, "piaogen.middleware.RejectNulMiddleware"
+)
 # Error reports (the debug page, mails to ADMINS) pass through the same masking as logs.
 DEFAULT_EXCEPTION_REPORTER = "piaogen.masking.MaskingExceptionReporter"
+# Swagger UI's validator badge would load an image from another origin (refused by the policy).
+SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = {"deepLinking": True, "validatorUrl": None}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "piaogen.schema.document_common_errors",

@@ -42,9 +42,7 @@ class FileAPIMixin:
 
 
 def not_ready(message: str | None = None) -> ServiceError:
-    return ServiceError(
-        "not_ready", message or _("发票文件正在生成，请稍后再试（通常不超过一分钟）。"), status=409
-    )
+    return ServiceError("not_ready", message or _("发票文件正在生成，请稍后再试（通常不超过一分钟）。"), status=409)
 
 
 def document_response(inv: Invoice, kind: str) -> FileResponse:
@@ -55,7 +53,9 @@ def document_response(inv: Invoice, kind: str) -> FileResponse:
             raise not_ready(_("发票文件生成失败，平台正在处理；如急需请联系客服。"))
         raise not_ready()
     return FileResponse(
-        storage.open_file(path), as_attachment=True, filename=f"{inv.code}-{inv.number}.{kind}",
+        storage.open_file(path),
+        as_attachment=True,
+        filename=f"{inv.code}-{inv.number}.{kind}",
         content_type=CONTENT_TYPES[kind],
     )
 
@@ -77,7 +77,8 @@ FILE_ERRORS = {401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 
 def _file_schema(operation_id: str, summary: str, media: str):
     return extend_schema(
-        operation_id=operation_id, summary=summary,
+        operation_id=operation_id,
+        summary=summary,
         responses={(200, media): OpenApiResponse(OpenApiTypes.BINARY), **FILE_ERRORS},
     )
 
@@ -112,15 +113,22 @@ class LedgerView(FileAPIMixin, AppAPIView):
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
-            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(OpenApiTypes.BINARY),
-            400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(
+                OpenApiTypes.BINARY
+            ),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
         },
     )
     def get(self, request):
         params = request.query_params
         return ledger_response(
-            request.user, fmt=params.get("format", "csv"), card_no=params.get("card_no", ""),
-            month=params.get("month", ""), application_id=params.get("application_id"),
+            request.user,
+            fmt=params.get("format", "csv"),
+            card_no=params.get("card_no", ""),
+            month=params.get("month", ""),
+            application_id=params.get("application_id"),
         )
 
 
@@ -132,7 +140,9 @@ def ledger_response(user, *, fmt: str, card_no: str, month: str, application_id)
         raise ServiceError("invalid", _("format 须为 csv 或 xlsx。"), errors={"format": [_("取值无效。")]})
     f = ledger.ledger_filter(user, card_no=card_no, month=month, application_id=application_id)
     if fmt == "xlsx":
-        return FileResponse(ledger.xlsx_file(user, f), as_attachment=True, filename=ledger.filename(f, "xlsx"), content_type=XLSX)
+        return FileResponse(
+            ledger.xlsx_file(user, f), as_attachment=True, filename=ledger.filename(f, "xlsx"), content_type=XLSX
+        )
     response = StreamingHttpResponse(ledger.csv_stream(user, f), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{ledger.filename(f, "csv")}"'
     return response

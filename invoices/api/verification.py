@@ -37,9 +37,17 @@ def seconds_to_midnight() -> int:
 
 class VerifyResultSchema(serializers.Serializer):
     result = serializers.ChoiceField(
-        choices=[verification.GENUINE, verification.NOT_FOUND, verification.MISMATCH, verification.TOO_MANY, verification.MALFORMED]
+        choices=[
+            verification.GENUINE,
+            verification.NOT_FOUND,
+            verification.MISMATCH,
+            verification.TOO_MANY,
+            verification.MALFORMED,
+        ]
     )
-    invoice = InvoiceSchema(required=False, help_text="result 为 genuine 时返回；status 表示正常（normal）或已红冲（reversed）")
+    invoice = InvoiceSchema(
+        required=False, help_text="result 为 genuine 时返回；status 表示正常（normal）或已红冲（reversed）"
+    )
     message = serializers.CharField(required=False)
     code = serializers.CharField(required=False)
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
@@ -52,8 +60,11 @@ class VerifyView(APIView):
 
     def throttled(self, request, wait):
         raise ServiceError(
-            verification.TOO_MANY, _("查验过于频繁，请稍后再试。"), status=429,
-            extra={"result": verification.TOO_MANY, "limit": "client"}, retry_after=int(wait or 1),
+            verification.TOO_MANY,
+            _("查验过于频繁，请稍后再试。"),
+            status=429,
+            extra={"result": verification.TOO_MANY, "limit": "client"},
+            retry_after=int(wait or 1),
         )
 
     @extend_schema(
@@ -74,7 +85,13 @@ class VerifyView(APIView):
             body = {"result": outcome.result, "code": "malformed", "message": outcome.message, "errors": outcome.errors}
             return Response(body, status=400)
         if outcome.result == verification.TOO_MANY:
-            body = {"result": outcome.result, "code": outcome.result, "message": outcome.message, "errors": {}, "limit": "invoice"}
+            body = {
+                "result": outcome.result,
+                "code": outcome.result,
+                "message": outcome.message,
+                "errors": {},
+                "limit": "invoice",
+            }
             return Response(body, status=429, headers={"Retry-After": str(seconds_to_midnight())})
         if outcome.result == verification.GENUINE:
             return Response({"result": outcome.result, "invoice": invoice_json(outcome.invoice)})

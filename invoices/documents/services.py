@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 STALE_PENDING = timedelta(minutes=10)
 # Deliveries the sweep looks after: applications issued within this window.
 DELIVERY_WINDOW = timedelta(days=2)
-DELIVERY_LOCK_SECONDS = 600
+DELIVERY_DEDUPE_SECONDS = 600
+# A claim on an application's mail older than this with no "emailed" event was abandoned.
+ABANDONED_CLAIM = timedelta(minutes=15)
 SWEEP_AGAIN_AFTER = 1800  # seconds before the sweep queues the same pending invoice again
 
 
@@ -159,7 +161,7 @@ def deliver_when_complete(*, application_id: int) -> bool:
         return False
     if not storage.exists(storage.summary_path(app)):
         return False
-    if not cache.add(f"deliver-queued:{application_id}", 1, DELIVERY_LOCK_SECONDS):
+    if not cache.add(f"deliver-queued:{application_id}", 1, DELIVERY_DEDUPE_SECONDS):
         return False  # the summary and the last invoice finished together: one delivery is enough
     from ..tasks import deliver_application
 
@@ -215,30 +217,31 @@ def application_documents(app: Application) -> tuple[list[Invoice], list[archive
 
 def application_deliver(*, application_id: int) -> str:
     """Mails the ZIP of an issued application to its e-mail address, once. Returns what it did:
-    ``sent``, ``no_email``, ``already_sent``, ``not_issued`` or ``busy``; raises
-    DocumentsNotReady while documents are missing, and the mail backend's error when sending
-    fails (the task retries both)."""
+    ``sent``, ``no_email``, ``already_sent`` or ``not_issued``; raises DocumentsNotReady while
+    documents are missing, and the mail backend's error when sending fails (the task retries both).
+
+    Once across processes: the delivery claims the application by setting ``emailed_at`` with a
+    conditional UPDATE before it sends, and gives the claim back if sending fails. A worker killed
+    between claim and send leaves a claim with no ``emailed`` event: the sweep gives it back."""
     _refuse_inside_transaction("mail delivery")
-    lock = f"deliver-application:{application_id}"
-    if not cache.add(lock, 1, DELIVERY_LOCK_SECONDS):
-        return "busy"  # another worker is sending it right now
+    app = Application.objects.select_related("card", "title").filter(pk=application_id).first()
+    if app is None or app.status != Application.Status.ISSUED:
+        return "not_issued"
+    if not app.email:
+        return "no_email"
+    if app.emailed_at:
+        return "already_sent"
+    _invoices, items = application_documents(app)
+    claimed_at = timezone.now()
+    if not Application.objects.filter(pk=app.pk, emailed_at__isnull=True).update(emailed_at=claimed_at):
+        return "already_sent"  # another worker claimed it a moment ago
     try:
-        # Read under the lock: a delivery that just finished has set emailed_at.
-        app = Application.objects.select_related("card", "title").filter(pk=application_id).first()
-        if app is None or app.status != Application.Status.ISSUED:
-            return "not_issued"
-        if not app.email:
-            return "no_email"
-        if app.emailed_at:
-            return "already_sent"
-        _invoices, items = application_documents(app)
         message = mail.compose(app, zip_name=archive.filename(app), zip_bytes=archive.as_bytes(items))
         message.send()
-        # Sent, then recorded: a worker killed in between sends it twice rather than never.
-        Application.objects.filter(pk=app.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
-        _event(app.pk, "emailed", to=mail.mask_email(app.email), invoices=app.invoice_count)
-    finally:
-        cache.delete(lock)
+    except BaseException:
+        Application.objects.filter(pk=app.pk, emailed_at=claimed_at).update(emailed_at=None)
+        raise
+    _event(app.pk, "emailed", to=mail.mask_email(app.email), invoices=app.invoice_count)
     logger.info("application %s: ZIP mailed to %s", app.pk, mail.mask_email(app.email))
     return "sent"
 
@@ -259,7 +262,8 @@ def delivery_waited_too_long(*, application_id: int) -> None:
 def documents_sweep(*, now=None) -> dict[str, int]:
     """Queues again what the broker lost: invoices pending for too long, the summary sheets of
     recent applications, and deliveries that never happened (issued with an e-mail address, every
-    document stored, not mailed, no mail failure in the last hours and no final one)."""
+    document stored, not mailed, no mail failure in the last hours and no final one), after giving
+    back the claims of deliveries whose worker died between claim and send."""
     from ..tasks import deliver_application, render_invoice, render_summary
 
     now = now or timezone.now()
@@ -282,6 +286,8 @@ def documents_sweep(*, now=None) -> dict[str, int]:
         if not storage.exists(storage.summary_path(app)):
             render_summary.delay(app.pk)
             summaries += 1
+    emailed = ApplicationEvent.objects.filter(kind="emailed").values("application_id")
+    abandoned = recent.filter(emailed_at__lt=now - ABANDONED_CLAIM).exclude(id__in=emailed).update(emailed_at=None)
     troubled = ApplicationEvent.objects.filter(
         Q(kind="email_gave_up") | Q(kind="email_failed", at__gte=now - timedelta(hours=3))
     ).values("application_id")
@@ -295,7 +301,7 @@ def documents_sweep(*, now=None) -> dict[str, int]:
     )
     for app_id in undelivered:
         deliver_application.delay(app_id)
-    counts = {"invoices": requeued, "summaries": summaries, "deliveries": len(undelivered)}
+    counts = {"invoices": requeued, "summaries": summaries, "deliveries": len(undelivered), "abandoned": abandoned}
     if any(counts.values()):
         logger.info("documents sweep re-queued %s", counts)
     return counts

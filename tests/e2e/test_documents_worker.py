@@ -22,12 +22,20 @@ def test_a_worker_renders_every_document_and_mails_the_zip(world, real_worker):
     real_worker(concurrency=2)
     r = world.user.post(
         "/api/v1/app/applications",
-        {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": title(world.user),
-         "email": "finance@example.com"},
+        {
+            "kind": "consumption",
+            "card_no": world.card_no,
+            "month": "2026-09",
+            "title_id": title(world.user),
+            "email": "finance@example.com",
+        },
         format="json",
     )
     assert r.status_code == 202
-    app = wait_for(lambda: Application.objects.filter(pk=r.json()["id"], emailed_at__isnull=False).first(), timeout=120)
+    app_id = r.json()["id"]
+    wait_for(lambda: ApplicationEvent.objects.filter(application_id=app_id, kind="emailed").exists(), timeout=240)
+    app = Application.objects.get(pk=app_id)
+    assert app.emailed_at is not None
     invoices = list(Invoice.objects.filter(application=app))
     assert len(invoices) == 6 and {i.render_status for i in invoices} == {"rendered"}
     assert all(i.render_attempts == 1 and i.pdf_size > 0 for i in invoices)

@@ -23,15 +23,20 @@ def submitted(world, monkeypatch):
 
     monkeypatch.setattr(tasks.issue_application, "delay", lambda *a, **k: None)
     push(world, [("T1", THREE)])
-    r = world.user.post("/api/v1/app/applications", {"kind": "consumption", "card_no": world.card_no, "month": "2026-09",
-                                                    "title_id": title(world.user)}, format="json")
+    r = world.user.post(
+        "/api/v1/app/applications",
+        {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": title(world.user)},
+        format="json",
+    )
     return Application.objects.get(pk=r.json()["id"])
 
 
 @pytest.mark.django_db
 def test_correct_title_before_issuing_is_audited(world, submitted, staff):
     other_title = title(world.user, name="李四")
-    datafix.application_correct_title(application_id=submitted.pk, title_id=other_title, actor=staff, reason="来电更正姓名")
+    datafix.application_correct_title(
+        application_id=submitted.pk, title_id=other_title, actor=staff, reason="来电更正姓名"
+    )
     submitted.refresh_from_db()
     assert submitted.title_id == other_title
     event = ApplicationEvent.objects.get(application=submitted, kind="title_corrected")
@@ -45,13 +50,17 @@ def test_correct_title_refusals(world, submitted, staff, app_client):
         datafix.application_correct_title(application_id=submitted.pk, title_id=stranger_title, actor=staff, reason="x")
     assert "自己的发票抬头" in exc.value.message
     with pytest.raises(ServiceError) as exc:
-        datafix.application_correct_title(application_id=submitted.pk, title_id=submitted.title_id, actor=staff, reason=" ")
+        datafix.application_correct_title(
+            application_id=submitted.pk, title_id=submitted.title_id, actor=staff, reason=" "
+        )
     assert "原因" in exc.value.message
     from invoices import services
 
     services.application_issue(application_id=submitted.pk)
     with pytest.raises(ServiceError) as exc:
-        datafix.application_correct_title(application_id=submitted.pk, title_id=submitted.title_id, actor=staff, reason="x")
+        datafix.application_correct_title(
+            application_id=submitted.pk, title_id=submitted.title_id, actor=staff, reason="x"
+        )
     assert "换票" in exc.value.message
 
 
@@ -83,8 +92,15 @@ def test_console_action_asks_for_a_reason_then_corrects(client, world, submitted
     url = "/admin/invoices/application/"
     page = client.post(url, {"action": "correct_title", "_selected_action": [submitted.pk]})
     assert page.status_code == 200 and "操作原因" in page.content.decode()
-    r = client.post(url, {"action": "correct_title", "_selected_action": [submitted.pk], "reason": "来电更正",
-                          "title_id": str(other_title)})
+    r = client.post(
+        url,
+        {
+            "action": "correct_title",
+            "_selected_action": [submitted.pk],
+            "reason": "来电更正",
+            "title_id": str(other_title),
+        },
+    )
     assert r.status_code == 302
     submitted.refresh_from_db()
     assert submitted.title_id == other_title

@@ -531,10 +531,15 @@ def test_rendering_is_refused_inside_a_transaction_and_done_once(world, applied,
 def test_the_sweep_queues_what_the_broker_lost(world, applied, nothing_queued):
     app = issue(world, applied, email=EMAIL)
     nothing_queued.clear()
-    assert documents.documents_sweep() == {"invoices": 0, "summaries": 0, "deliveries": 0}  # not late yet
+    assert documents.documents_sweep() == {
+        "invoices": 0,
+        "summaries": 0,
+        "deliveries": 0,
+        "abandoned": 0,
+    }  # not late yet
     later = timezone.now() + timedelta(minutes=11)
     counts = documents.documents_sweep(now=later)
-    assert counts == {"invoices": 3, "summaries": 1, "deliveries": 0}  # no mail before every document
+    assert counts == {"invoices": 3, "summaries": 1, "deliveries": 0, "abandoned": 0}  # no mail before every document
     ids = sorted(Invoice.objects.filter(application=app).values_list("id", flat=True))
     assert sorted(a[0] for k, a in nothing_queued if k == "render") == ids
     assert documents.documents_sweep(now=later)["invoices"] == 0  # not again on the next sweep
@@ -544,10 +549,17 @@ def test_the_sweep_queues_what_the_broker_lost(world, applied, nothing_queued):
         documents.invoice_render(invoice_id=invoice_id)
     documents.summary_render(application_id=app.pk)
     nothing_queued.clear()
-    assert documents.documents_sweep(now=later) == {"invoices": 0, "summaries": 0, "deliveries": 1}
+    assert documents.documents_sweep(now=later) == {"invoices": 0, "summaries": 0, "deliveries": 1, "abandoned": 0}
     assert nothing_queued == [("deliver", (app.pk,))]
     assert documents.application_deliver(application_id=app.pk) == "sent" and len(mail.outbox) == 1
     assert documents.documents_sweep(now=later)["deliveries"] == 0
+    # a worker killed between claiming the mail and sending it: the claim is given back
+    ApplicationEvent.objects.filter(application=app, kind="emailed").delete()
+    Application.objects.filter(pk=app.pk).update(emailed_at=later - timedelta(minutes=20))
+    nothing_queued.clear()
+    assert documents.documents_sweep(now=later) == {"invoices": 0, "summaries": 0, "deliveries": 1, "abandoned": 1}
+    app.refresh_from_db()
+    assert app.emailed_at is None and nothing_queued == [("deliver", (app.pk,))]
 
 
 @pytest.mark.django_db

@@ -156,6 +156,8 @@ def test_no_token_needed_and_a_token_changes_nothing(world, issued):
 def test_the_page_verifies_for_a_person(client, issued, world, django_capture_on_commit_callbacks):
     page = client.get(reverse("verify"))
     assert page.status_code == 200 and "发票查验" in page.content.decode() and 'name="check"' in page.content.decode()
+    prefilled = client.get(reverse("verify"), {"code": issued.code, "date": "20260905"}).content.decode()
+    assert f'value="{issued.code}"' in prefilled and 'value="2026-09-05"' in prefilled
     form = {
         "code": issued.code,
         "number": issued.number,

@@ -1,0 +1,150 @@
+"""Bad input against the API: Schemathesis generates requests from the OpenAPI schema the project
+serves (``/api/schema/``) for every operation, schema-valid and schema-violating alike, with
+valid tokens and without. No answer may be a 500, and every answer must be one the schema
+describes (status, content type, body, headers).
+
+CI runs a bounded number of examples per operation; a longer run:
+
+    SCHEMATHESIS_MAX_EXAMPLES=200 .venv/bin/python -m pytest tests/reliability/test_api_fuzz.py
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from rest_framework.throttling import SimpleRateThrottle
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from piaogen.demo import demo_uscc
+
+from .conftest import push_trips, submit
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "6"))
+PARTNER_KIND = {
+    "operators": "clearing",
+    "transits": "clearing",
+    "cards": "issuer",
+    "recharges": "issuer",
+    "invoices": "enterprise",
+}
+
+
+@pytest.fixture
+def tokens(world, partner_client):
+    """A user with a bound card, trips and an issued application; a partner of every kind."""
+    push_trips(world, 3)
+    submit(world)
+    enterprise = partner_client("enterprise", name="模糊测试企业", tax_id=demo_uscc("91410000MA0FAKE01"))
+    return {
+        "app": world.user._credentials["HTTP_AUTHORIZATION"],
+        "clearing": world.clearing._credentials["HTTP_AUTHORIZATION"],
+        "issuer": world.issuer._credentials["HTTP_AUTHORIZATION"],
+        "enterprise": enterprise._credentials["HTTP_AUTHORIZATION"],
+    }
+
+
+@pytest.fixture
+def loose_throttles(monkeypatch):
+    """The fuzzer sends hundreds of calls a minute with one token; the throttles are proved in
+    test_abuse.py, here they would only hide the endpoints behind 429s."""
+    for scope in ("app", "anon_auth", "partner_burst", "partner_sustained", "verify"):
+        monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, scope, "100000/min")
+
+
+def _token_for(path: str, tokens: dict) -> str | None:
+    if path.startswith("/api/v1/app/"):
+        return tokens["app"]
+    if path.startswith("/api/v1/partner/"):
+        return tokens[PARTNER_KIND[path.split("/")[4]]]
+    return None
+
+
+def _fuzz(operation, mode: GenerationMode, headers: dict, examples: int, failures: list) -> int:
+    sent = 0
+
+    @hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case):
+        nonlocal sent
+        sent += 1
+        try:
+            case.call_and_validate(headers=headers, checks=CHECKS)
+        except (Exception, BaseExceptionGroup) as exc:  # collected: one run reports every failing operation
+            failures.append(f"{operation.label} [{mode.value}, {'token' if headers else 'no token'}]: {exc}"[:1500])
+
+    run()
+    return sent
+
+
+@pytest.fixture
+def wsgi_app():
+    """The project's WSGI application, served in-process as Django's test client serves it: the
+    request signals must not close the test's database connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield get_wsgi_application()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.mark.django_db
+def test_every_operation_with_and_without_tokens_answers_as_its_schema_says(tokens, loose_throttles, wsgi_app):
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
+    failures: list[str] = []
+    sent = 0
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 40  # every endpoint of api.md is in the schema
+    for operation in operations:
+        token = _token_for(operation.path, tokens)
+        auth_modes = [{"Authorization": token}, {}] if token else [{}]
+        for headers in auth_modes:
+            modes = (
+                [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+                if headers or not token
+                else [GenerationMode.NEGATIVE]
+            )
+            for mode in modes:
+                examples = MAX_EXAMPLES if headers or not token else max(2, MAX_EXAMPLES // 3)
+                sent += _fuzz(operation, mode, headers, examples, failures)
+    print(f"\nschemathesis: {len(operations)} operations, {sent} requests, {len(failures)} failures")
+    assert not failures, "\n\n".join(failures[:20])
+
+
+def test_the_schema_needs_no_login_and_builds(client):
+    r = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            assert "503" in operation["responses"], (method, path)
+            if operation.get("security") and any("AppToken" in s or "PartnerToken" in s for s in operation["security"]):
+                assert "401" in operation["responses"] and "429" in operation["responses"], (method, path)

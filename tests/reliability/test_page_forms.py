@@ -1,0 +1,208 @@
+"""Bad input on the pages' forms: over-long text, wrong types, script tags, odd Unicode, NUL bytes,
+several values for one field. Every answer is a page with a clear error (or the form accepted,
+then stored whole), never a 500; a refused form stores nothing; nothing typed is echoed as markup."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.urls import reverse
+
+from invoices import services
+from invoices.models import Application, Invoice
+from support.models import Ticket
+
+from .conftest import push_trips, submit
+
+SCRIPT = "<script>alert('x')</script>"
+BAD_VALUES = {
+    "overlong": "测" * 3000 + "x" * 7000,
+    "script": SCRIPT,
+    "nul": "abc\x00def",
+    "bidi, zero-width, combining": "\u202e\u200b\u2066abc\u2069\ufeffe\u0301\u0301",
+    "emoji": "🚗💥🧾" * 3,
+    "fullwidth digits": "１３８００１３８０００",
+    "huge number": "9" * 40,
+    "several values": ["1", "2"],
+}
+
+
+# What the forms write: users, titles, bindings, applications with their items and invoices,
+# tickets with their messages, and the states of trips.
+WRITTEN = (
+    "accounts.user",
+    "cards.invoicetitle",
+    "cards.binding",
+    "invoices.application",
+    "invoices.applicationitem",
+    "invoices.invoice",
+    "invoices.invoiceline",
+    "support.ticket",
+    "support.ticketmessage",
+)
+
+
+def counts() -> dict[str, object]:
+    found: dict[str, object] = {label: apps.get_model(label)._default_manager.count() for label in WRITTEN}
+    found["invoices.transit states"] = sorted(
+        apps.get_model("invoices.transit").objects.values_list("state", flat=True)
+    )
+    found["cards.invoicetitle names"] = sorted(
+        apps.get_model("cards.invoicetitle").objects.values_list("name", flat=True)
+    )
+    return found
+
+
+@pytest.fixture
+def pages(world, client):
+    push_trips(world, 4)
+    app_id = submit(world, transit_ids=["T0", "T1"])
+    services.application_issue(application_id=app_id)
+    world.user.post(
+        "/api/v1/app/tickets", {"category": "invoicing", "subject": "问题", "description": "描述"}, format="json"
+    )
+    client.force_login(world.user.user)
+    user = world.user.user
+    title = user.invoice_titles.first()
+    invoice = Invoice.objects.filter(application_id=app_id).first()
+    ticket = Ticket.objects.get(user=user)
+    card = world.card_no
+    title_fields = {
+        "kind": "personal",
+        "name": "张三",
+        "tax_id": "",
+        "address": "",
+        "phone": "",
+        "bank": "",
+        "bank_account": "",
+        "email": "",
+    }
+    forms = [
+        (reverse("accounts:login"), {"mobile": "13700000001", "password": "secret123abc"}),
+        (
+            reverse("accounts:register"),
+            {
+                "mobile": "13700000555",
+                "code": "123456",
+                "password": "abc12345678",
+                "account_type": "personal",
+                "name": "",
+                "tax_id": "",
+            },
+        ),
+        (reverse("accounts:password_reset"), {"mobile": "13700000001", "code": "123456", "password": "abc12345678"}),
+        (reverse("accounts:profile"), {"old_password": "secret123abc", "new_password": "abc12345678x"}),
+        (
+            reverse("cards:bind"),
+            {
+                "card_no": world.cards[1]["card_no"],
+                "id_type": "resident_id",
+                "id_number": world.cards[1]["id_number"],
+                "mobile": world.cards[1]["mobile"],
+            },
+        ),
+        (reverse("cards:title_new"), title_fields),
+        (reverse("cards:title_edit", args=[title.pk]), title_fields),
+        (reverse("cards:default_title", args=[card]), {"title_id": str(title.pk)}),
+        (
+            reverse("invoices:apply"),
+            {
+                "card": card,
+                "month": "2026-09",
+                "transit_ids": "T2",
+                "title_id": str(title.pk),
+                "mode": "per_trip",
+                "email": "",
+                "scope": "",
+            },
+        ),
+        (reverse("invoices:title_change", args=[app_id]), {"title_id": str(title.pk), "email": "", "confirm": "no"}),
+        (reverse("invoices:reverse", args=[invoice.pk]), {"reason": "开错了", "confirm": "no"}),
+        (
+            reverse("support:ticket_new"),
+            {
+                "category": "invoicing",
+                "subject": "问题",
+                "description": "描述",
+                "card": "",
+                "transit": "",
+                "application": "",
+                "invoice": "",
+            },
+        ),
+        (reverse("support:ticket_message", args=[ticket.pk]), {"body": "补充"}),
+        (reverse("support:ticket_rate", args=[ticket.pk]), {"rating": "5", "comment": ""}),
+        (reverse("support:ticket_reopen", args=[ticket.pk]), {"reason": "还没解决"}),
+    ]
+    searches = [
+        (reverse("verify"), {"code": "041002600112", "number": "00000001", "date": "20260905", "check": "123456"}),
+        (reverse("support:search"), {"q": "绑卡"}),
+        (reverse("support:diagnose"), {"date": "2026-09-05", "application": str(app_id), "invoice": str(invoice.pk)}),
+        (reverse("invoices:transits"), {"card": card, "month": "2026-09"}),
+        (reverse("invoices:list"), {"card": card, "month": "2026-09", "view": "trip"}),
+    ]
+    return forms, searches
+
+
+def _check(response, where, failures):
+    if response.status_code >= 500:
+        failures.append((where, response.status_code))
+        return False
+    body = response.content.decode("utf-8", "replace") if not getattr(response, "streaming", False) else ""
+    if SCRIPT in body:
+        failures.append((where, "script echoed unescaped"))
+    return True
+
+
+@pytest.mark.django_db
+def test_every_form_field_with_every_bad_value(pages, client, settings):
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 10**6
+    forms, searches = pages
+    failures: list = []
+    tried = 0
+    for url, base in forms:
+        for field in base:
+            for label, value in BAD_VALUES.items():
+                before = counts()
+                r = client.post(url, {**base, field: value})
+                tried += 1
+                where = f"POST {url} {field}={label}"
+                if not _check(r, where, failures):
+                    continue
+                if r.status_code != 302:  # refused (or a confirmation step): nothing stored, not even half
+                    changed = {k for k, v in counts().items() if before.get(k) != v}
+                    if changed:
+                        failures.append((where, r.status_code, sorted(changed)))
+                if not client.session.get("_auth_user_id"):
+                    client.force_login(pages_user())
+    for url, base in searches:
+        for field in base:
+            for label, value in BAD_VALUES.items():
+                tried += 1
+                _check(client.get(url, {**base, field: value}), f"GET {url} {field}={label}", failures)
+    print(f"\npage forms: {tried} submissions, {len(failures)} failures")
+    assert tried > 500
+    assert not failures, failures[:30]
+
+
+def pages_user():
+    from accounts.models import User
+
+    return User.objects.filter(is_staff=False).order_by("pk").first()
+
+
+@pytest.mark.django_db
+def test_what_a_form_accepts_is_stored_whole_and_shown_escaped(pages, client):
+    odd = f"{SCRIPT}\u202e🚗e\u0301"
+    r = client.post(
+        reverse("support:ticket_new"), {"category": "invoicing", "subject": odd, "description": odd, "confirm": "1"}
+    )
+    assert r.status_code == 302
+    ticket = Ticket.objects.order_by("-pk").first()
+    assert ticket.subject == odd  # not truncated, not altered
+    page = client.get(r["Location"]).content.decode()
+    assert SCRIPT not in page and "&lt;script&gt;" in page
+    r = client.post(reverse("cards:title_new"), {"kind": "personal", "name": odd[:100]})
+    assert r.status_code == 302
+    assert client.get(reverse("cards:titles")).content.decode().count("&lt;script&gt;") >= 1
+    assert Application.objects.count() == 1
