@@ -123,7 +123,7 @@ def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
         existing_sections = {
             s.code: s for s in RoadSection.objects.select_for_update().filter(code__in=[s["code"] for _, d in clean.values() for s in d["sections"]])
         }
-        for code, (index, data) in clean.items():
+        for code, (_index, data) in clean.items():
             sections = data.pop("sections")
             fp = fingerprint(data)
             operator = existing.get(code)

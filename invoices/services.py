@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -452,7 +451,7 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[Invo
             rows.append((invoice, plan))
     created = Invoice.objects.bulk_create([inv for inv, _ in rows], batch_size=1000)
     lines = []
-    for invoice, (_, plan) in zip(created, rows, strict=True):
+    for invoice, (_invoice, plan) in zip(created, rows, strict=True):
         for seq, line in enumerate(plan.lines, start=1):
             lines.append(InvoiceLine(
                 invoice_id=invoice.pk, seq=seq, item=line.item, plate=line.plate, vehicle_class=line.vehicle_class,
