@@ -87,7 +87,10 @@ class Transit(models.Model):
     """A toll trip after clearing and splitting, as pushed by a clearing centre."""
 
     transit_id = models.CharField(_("通行记录编号"), max_length=64, unique=True)
-    card = models.ForeignKey("cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="transits")
+    # Indexed by transit_card_month, which starts with the card.
+    card = models.ForeignKey(
+        "cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="transits", db_index=False
+    )
     plate = models.CharField(_("车牌号"), max_length=8)
     plate_color = models.PositiveSmallIntegerField(_("车牌颜色"), choices=PlateColor.choices)
     vehicle_class = models.CharField(_("车辆类别"), max_length=16, choices=VehicleClass.choices)
@@ -102,8 +105,11 @@ class Transit(models.Model):
     state = models.CharField(_("开票状态"), max_length=16, choices=InvoiceState.choices, default=InvoiceState.OPEN)
     # Digest of everything pushed, split included: an identical re-push is found in one compare.
     fingerprint = models.CharField(max_length=64, editable=False)
+    # Reference data the product never deletes; checked by the ingest in the same transaction.
+    # No database constraint or index: either would cost every trip of every batch (docs/performance.md).
     pushed_by = models.ForeignKey(
-        "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        db_constraint=False, db_index=False,
     )
     created_at = models.DateTimeField(_("接收时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
@@ -121,10 +127,20 @@ class Transit(models.Model):
 class TransitSegment(models.Model):
     """One road section's share of a trip (the split). Its operator invoices it."""
 
-    transit = models.ForeignKey(Transit, on_delete=models.CASCADE, related_name="segments")
+    # Indexed by segment_seq_unique, which starts with the trip.
+    transit = models.ForeignKey(Transit, on_delete=models.CASCADE, related_name="segments", db_index=False)
     seq = models.PositiveSmallIntegerField(_("序号"))
-    section = models.ForeignKey(RoadSection, verbose_name=_("路段"), on_delete=models.PROTECT, related_name="+")
-    operator = models.ForeignKey(Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="+")
+    # Sections and operators are reference data the product never deletes, resolved by the ingest
+    # in the same transaction: no database constraint or index, which would cost every segment of
+    # every batch at commit (docs/performance.md, Ingest).
+    section = models.ForeignKey(
+        RoadSection, verbose_name=_("路段"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False, db_index=False,
+    )
+    operator = models.ForeignKey(
+        Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False, db_index=False,
+    )
     fee = models.BigIntegerField(_("金额（分）"))
 
     class Meta:
@@ -343,7 +359,8 @@ class Invoice(models.Model):
         FAILED = "failed", _("生成失败")
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="invoices")
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="invoices")
+    # Indexed by invoice_user_card_month, which starts with the user.
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="invoices", db_index=False)
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="invoices")
     code = models.CharField(_("发票代码"), max_length=12)
     number = models.CharField(_("发票号码"), max_length=8)
@@ -356,7 +373,7 @@ class Invoice(models.Model):
         "self", verbose_name=_("原发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
     )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.NORMAL)
-    month = models.CharField(_("所属月份"), max_length=7, db_index=True)
+    month = models.CharField(_("所属月份"), max_length=7)
     # seller snapshot
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices")
     seller_name = models.CharField(_("销售方名称"), max_length=100)
@@ -366,7 +383,7 @@ class Invoice(models.Model):
     machine_no = models.CharField(_("机器编号"), max_length=12)
     # buyer snapshot
     buyer_name = models.CharField(_("购买方名称"), max_length=100)
-    buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=18, blank=True, db_index=True)
+    buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=18, blank=True)  # invoice_buyer_feed
     buyer_address_phone = models.CharField(_("购买方地址、电话"), max_length=240, blank=True)
     buyer_bank_account = models.CharField(_("购买方开户行及账号"), max_length=160, blank=True)
     plate = models.CharField(_("车牌号"), max_length=8)
@@ -396,7 +413,10 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["user", "card", "month"], name="invoice_user_card_month"),
             models.Index(fields=["buyer_tax_id", "issued_at", "id"], name="invoice_buyer_feed"),
-            models.Index(fields=["render_status"], name="invoice_render_status"),
+            # Only the invoices whose files are still to be made: small, whatever the table's size.
+            models.Index(
+                fields=["render_status"], name="invoice_render_pending", condition=~Q(render_status="rendered")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -404,7 +424,8 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    # Indexed by invoice_line_seq_unique, which starts with the invoice.
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False)
     seq = models.PositiveSmallIntegerField()
     item = models.CharField(_("项目名称"), max_length=40)
     plate = models.CharField(_("车牌号"), max_length=8)
@@ -415,13 +436,19 @@ class InvoiceLine(models.Model):
     rate = models.PositiveSmallIntegerField(_("税率%"), null=True, blank=True)  # None: 不征税
     tax = models.BigIntegerField(_("税额（分）"))
     transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines")
-    recharge = models.ForeignKey(Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines")
+    recharge = models.ForeignKey(
+        Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", db_index=False
+    )
 
     class Meta:
         verbose_name = _("发票明细")
         verbose_name_plural = _("发票明细")
         ordering = ["invoice_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["invoice", "seq"], name="invoice_line_seq_unique")]
+        # Most lines are tolls: only the recharge lines enter this index.
+        indexes = [
+            models.Index(fields=["recharge"], name="invoice_line_recharge", condition=Q(recharge__isnull=False))
+        ]
 
     def __str__(self) -> str:
         return f"{self.invoice_id}#{self.seq}"

@@ -17,13 +17,14 @@ from datetime import date, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cards.models import Card, CardType, InvoiceTitle, VehicleClass
 from cards.selectors import binding_for
+from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
 
 from . import numbering
@@ -35,7 +36,9 @@ from .models import (
     Invoice,
     InvoiceLine,
     InvoiceState,
+    Operator,
     Recharge,
+    RoadSection,
     Transit,
     TransitSegment,
 )
@@ -319,53 +322,76 @@ def _operator_seller(op) -> dict:
     }
 
 
-def _line(transit: Transit, fee: int, rate: int | None) -> LinePlan:
-    net, tax = split(fee, rate)
-    return LinePlan(
-        item=TOLL_ITEM, plate=transit.plate, vehicle_class=_vehicle_label(transit.vehicle_class),
-        date_from=transit.entry_time.astimezone(timezone.get_current_timezone()).date(),
-        date_to=transit.travel_date, net=net, rate=rate, tax=tax, transit_id=transit.pk,
-    )
-
-
 def _plan_consumption(app: Application) -> list[InvoicePlan]:
-    segments = TransitSegment.objects.select_related("section", "operator").order_by("seq")
-    transits = list(
-        Transit.objects.filter(application_items__application=app)
-        .order_by("exit_time", "id")
-        .prefetch_related(Prefetch("segments", queryset=segments))
+    """Every invoice of a consumption application, from one query over the trips' segments
+    (plain rows, no model instances) and the handful of sections and operators they name."""
+    op_fields = ("name", "tax_id", "address", "phone", "bank", "bank_account", "machine_no", "province_code")
+    rows = list(
+        TransitSegment.objects.filter(transit__application_items__application=app)
+        .order_by("transit__exit_time", "transit_id", "seq")
+        .values_list(
+            "transit_id", "transit__plate", "transit__vehicle_class", "transit__entry_time",
+            "transit__travel_date", "operator_id", "section_id", "fee",
+            "section__grade", "section__property", "section__construction_start", "section__simplified_method",
+            *(f"operator__{f}" for f in op_fields),
+        )
     )
+    operators, sellers, sections = {}, {}, {}
+    for r in rows:
+        if r[5] not in operators:
+            op = operators[r[5]] = Operator(pk=r[5], **dict(zip(op_fields, r[12:], strict=True)))
+            sellers[r[5]] = _operator_seller(op)
+        sections.setdefault(r[6], RoadSection(pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]))
     buyer = _buyer(app.title)
+    tz = timezone.get_current_timezone()
+    monthly = app.mode == Application.Mode.MONTHLY
+    rates: dict[tuple[int, date], int | None] = {}
+    labels: dict[str, str] = {}
     plans: dict[tuple, InvoicePlan] = {}
     ordered: list[InvoicePlan] = []
 
-    def plan_for(key, op, taxable: bool, plate: str) -> InvoicePlan:
-        plan = plans.get(key)
-        if plan is None:
-            plan = InvoicePlan(
-                province_code=op.province_code, seller=_operator_seller(op), buyer=buyer,
-                kind=Invoice.Kind.TAXABLE if taxable else Invoice.Kind.NON_TAXABLE, plate=plate, month=app.month,
-            )
-            plans[key] = plan
-            ordered.append(plan)
-        return plan
-
-    for t in transits:
-        shares: dict[tuple[int, int | None], int] = defaultdict(int)
-        operators = {}
-        for seg in t.segments.all():
-            rate = rate_for_section(seg.section, t.travel_date)
-            shares[(seg.operator_id, rate)] += seg.fee
-            operators[seg.operator_id] = seg.operator
+    def flush(trip: tuple, shares: dict[tuple[int, int | None], int]) -> None:
+        transit_id, plate, vehicle_class, entry_time, travel_date = trip
+        label = labels.get(vehicle_class)
+        if label is None:
+            label = labels[vehicle_class] = _vehicle_label(vehicle_class)
+        date_from = entry_time.astimezone(tz).date()
         for (op_id, rate), fee in shares.items():
             if fee == 0:
                 continue
-            op = operators[op_id]
-            if app.mode == Application.Mode.MONTHLY:
-                key = (op_id, rate)  # one invoice per seller, rate and card-month; a line per trip
-            else:
-                key = (t.pk, op_id, rate is not None)  # one invoice per trip, seller and tax kind
-            plan_for(key, op, rate is not None, t.plate).lines.append(_line(t, fee, rate))
+            # Monthly: one invoice per seller, rate and card-month, a line per trip. Per trip:
+            # one invoice per trip, seller and tax kind.
+            key = (op_id, rate) if monthly else (transit_id, op_id, rate is not None)
+            plan = plans.get(key)
+            if plan is None:
+                op = operators[op_id]
+                plan = plans[key] = InvoicePlan(
+                    province_code=op.province_code, seller=sellers[op_id], buyer=buyer,
+                    kind=Invoice.Kind.TAXABLE if rate is not None else Invoice.Kind.NON_TAXABLE,
+                    plate=plate, month=app.month,
+                )
+                ordered.append(plan)
+            net, tax = split(fee, rate)
+            plan.lines.append(LinePlan(
+                item=TOLL_ITEM, plate=plate, vehicle_class=label, date_from=date_from, date_to=travel_date,
+                net=net, rate=rate, tax=tax, transit_id=transit_id,
+            ))
+
+    trip: tuple | None = None
+    shares: dict[tuple[int, int | None], int] = {}
+    for transit_id, plate, vehicle_class, entry_time, travel_date, op_id, section_id, fee, *_rest in rows:
+        if trip is None or trip[0] != transit_id:
+            if trip is not None:
+                flush(trip, shares)
+            trip, shares = (transit_id, plate, vehicle_class, entry_time, travel_date), {}
+        rate_key = (section_id, travel_date)
+        if rate_key in rates:
+            rate = rates[rate_key]
+        else:
+            rate = rates[rate_key] = rate_for_section(sections[section_id], travel_date)
+        shares[(op_id, rate)] = shares.get((op_id, rate), 0) + fee
+    if trip is not None:
+        flush(trip, shares)
     return ordered
 
 
@@ -426,39 +452,56 @@ def _targets(app: Application) -> list[Invoice]:
     return list(qs.select_for_update().order_by("id").prefetch_related("lines"))
 
 
-def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[Invoice]:
-    """Numbers every plan (a block per seller province, in a fixed order so that two issuers
-    never wait on each other's counters crosswise) and writes invoices and lines in bulk."""
-    by_province: dict[str, list[InvoicePlan]] = defaultdict(list)
-    for plan in plans:
-        by_province[plan.province_code].append(plan)
-    rows: list[tuple[Invoice, InvoicePlan]] = []
+LINE_COLUMNS = [
+    "invoice_id", "seq", "item", "plate", "vehicle_class", "date_from", "date_to", "net", "rate", "tax",
+    "transit_id", "recharge_id",
+]
+
+
+def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict]:
+    """Builds every invoice and line first, then numbers them (a block per seller province, in
+    a fixed order so that two issuers never wait on each other's counters crosswise) and writes
+    them at once: the counter rows stay locked only for the writes and the commit, never for
+    the planning (architecture.md). Rows are plain dicts with every column, their defaults
+    taken from an unsaved instance; the answer is those dicts with their ids."""
     now = timezone.now()
+    issued_on = today.isoformat()
+    template = Invoice(
+        application=app, user_id=app.user_id, card_id=app.card_id, issued_on=today, issued_at=now,
+        payee="系统", reviewer="系统", drawer="票根平台",
+    )
+    base = {f.attname: getattr(template, f.attname) for f in Invoice._meta.concrete_fields if not f.primary_key}
+    by_province: dict[str, list[tuple[dict, InvoicePlan]]] = defaultdict(list)
+    for plan in plans:
+        total_net, total_tax = plan.total_net, plan.total_tax
+        row = dict(base)
+        row.update(plan.seller)
+        row.update(plan.buyer)
+        row.update(
+            kind=plan.kind, red=plan.red, original_id=plan.original_id, month=plan.month, plate=plan.plate,
+            total_net=total_net, total_tax=total_tax, total=total_net + total_tax, remarks=plan.remarks,
+        )
+        by_province[plan.province_code].append((row, plan))
+    rows: list[tuple[dict, InvoicePlan]] = []
     for province in sorted(by_province):
         group = by_province[province]
-        for plan, (code, number) in zip(group, numbering.numbers(province, today.year, len(group)), strict=True):
-            total_net, total_tax = plan.total_net, plan.total_tax
-            total = total_net + total_tax
-            invoice = Invoice(
-                application=app, user_id=app.user_id, card_id=app.card_id, code=code, number=number,
-                issued_on=today, issued_at=now,
-                check_code=numbering.check_code(code=code, number=number, issued_on=today.isoformat(), total=total),
-                kind=plan.kind, red=plan.red, original_id=plan.original_id, month=plan.month, plate=plan.plate,
-                total_net=total_net, total_tax=total_tax, total=total, remarks=plan.remarks,
-                payee="系统", reviewer="系统", drawer="票根平台",
-                **plan.seller, **plan.buyer,
+        for (row, _plan), (code, number) in zip(group, numbering.numbers(province, today.year, len(group)), strict=True):
+            row["code"], row["number"] = code, number
+            row["check_code"] = numbering.check_code(code=code, number=number, issued_on=issued_on, total=row["total"])
+        rows.extend(group)
+    created = insert_dicts(Invoice, [row for row, _ in rows])
+    insert_rows(
+        InvoiceLine,
+        LINE_COLUMNS,
+        [
+            (
+                row["id"], seq, line.item, line.plate, line.vehicle_class, line.date_from, line.date_to,
+                line.net, line.rate, line.tax, line.transit_id, line.recharge_id,
             )
-            rows.append((invoice, plan))
-    created = Invoice.objects.bulk_create([inv for inv, _ in rows], batch_size=1000)
-    lines = []
-    for invoice, (_invoice, plan) in zip(created, rows, strict=True):
-        for seq, line in enumerate(plan.lines, start=1):
-            lines.append(InvoiceLine(
-                invoice_id=invoice.pk, seq=seq, item=line.item, plate=line.plate, vehicle_class=line.vehicle_class,
-                date_from=line.date_from, date_to=line.date_to, net=line.net, rate=line.rate, tax=line.tax,
-                transit_id=line.transit_id, recharge_id=line.recharge_id,
-            ))
-    InvoiceLine.objects.bulk_create(lines, batch_size=2000)
+            for row, plan in rows
+            for seq, line in enumerate(plan.lines, start=1)
+        ],
+    )
     return created
 
 
@@ -473,7 +516,7 @@ def _reopen_if_uncovered(transit_ids: set[int], recharge_ids: set[int]) -> None:
         Recharge.objects.filter(id__in=recharge_ids - covered).update(state=InvoiceState.OPEN, updated_at=timezone.now())
 
 
-def _issue(app: Application) -> list[Invoice]:
+def _issue(app: Application) -> list[dict]:
     today = timezone.localdate()
     if app.kind == Application.Kind.CONSUMPTION:
         plans = _plan_consumption(app)
@@ -495,6 +538,15 @@ def _issue(app: Application) -> list[Invoice]:
     for plan in plans:
         if not plan.seller["seller_tax_id"]:
             raise IssueRefused(_("销售方“%(s)s”缺少纳税人识别号，暂不能开票；平台已记录，请稍后重试或联系客服。") % {"s": plan.seller["seller_name"]})
+    if app.kind == Application.Kind.CONSUMPTION:
+        # Before the numbers are taken: the counters stay locked only for the writes below.
+        Transit.objects.filter(application_items__application=app, state=InvoiceState.APPLIED).update(
+            state=InvoiceState.INVOICED, updated_at=timezone.now()
+        )
+    elif app.kind == Application.Kind.RECHARGE:
+        Recharge.objects.filter(application_items__application=app, state=InvoiceState.APPLIED).update(
+            state=InvoiceState.INVOICED, updated_at=timezone.now()
+        )
     invoices = _write(app, plans, today)
     if app.kind in (Application.Kind.TITLE_CHANGE, Application.Kind.REVERSAL):
         reversed_ids = [p.original_id for p in plans if p.red]
@@ -505,14 +557,6 @@ def _issue(app: Application) -> list[Invoice]:
                 {t for t in lines.values_list("transit_id", flat=True) if t},
                 {r for r in lines.values_list("recharge_id", flat=True) if r},
             )
-    else:
-        items = ApplicationItem.objects.filter(application=app)
-        Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.APPLIED).update(
-            state=InvoiceState.INVOICED, updated_at=timezone.now()
-        )
-        Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.APPLIED).update(
-            state=InvoiceState.INVOICED, updated_at=timezone.now()
-        )
     return invoices
 
 
@@ -548,10 +592,10 @@ def application_issue(*, application_id: int) -> Application | None:
             app.status = Application.Status.ISSUED
             app.issued_at = timezone.now()
             app.invoice_count = len(invoices)
-            app.total = sum(i.total for i in invoices)
+            app.total = sum(i["total"] for i in invoices)
             app.save(update_fields=["summary_no", "status", "issued_at", "invoice_count", "total"])
             _event(app, "issued", invoices=len(invoices), total=app.total)
-            ids = [i.pk for i in invoices]
+            ids = [i["id"] for i in invoices]
             transaction.on_commit(lambda: _after_issue(app.pk, ids))
         logger.info("application %s issued: %d invoices", app.pk, app.invoice_count)
         return app

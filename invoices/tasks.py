@@ -64,9 +64,16 @@ def render_invoice(self, invoice_id: int, force: bool = False) -> None:
 
 
 @shared_task(ignore_result=True)
-def render_invoices(application_id: int, invoice_ids: list[int]) -> None:
-    """Fan-out, on the render queue: one render task per invoice of an issued application.
-    A message lost here is made good by ``sweep_documents``, as any lost render task is."""
+def render_invoices(application_id: int, invoice_ids: list[int], summary: bool = False) -> None:
+    """Fan-out, on the render queue: the summary sheet's task (when ``summary``; the summary
+    goes first, it needs only the database and the last document stored sends the mail) and
+    one render task per invoice of an issued application. A message lost here is made good by
+    ``sweep_documents``, as any lost render task is."""
+    if summary:
+        try:
+            render_summary.delay(application_id)
+        except Exception:  # the broker; the sweep queues the summary later
+            logger.exception("application %s: the summary sheet could not be queued; the sweep will", application_id)
     for invoice_id in invoice_ids:
         try:
             render_invoice.delay(invoice_id)

@@ -184,3 +184,90 @@ def fingerprint(value: Any) -> str:
         json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")).encode(),
         digest_size=20,
     ).hexdigest()
+
+
+# --- writing new rows fast -------------------------------------------------------------------
+#
+# Django's bulk INSERT spends most of its time preparing every value of every row in Python;
+# on PostgreSQL these helpers hand plain values to COPY instead, which leaves that work to the
+# driver. They take plain values (no model instances to build either), so only columns of plain
+# types belong here: text, numbers, dates, booleans, keys. Database errors come out as Django's
+# own, so callers handle them the same way on every database. A model with any other column
+# type (JSON, encrypted text…) goes through ``bulk_create``, which prepares such values itself.
+
+_COPYABLE = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "DateField",
+        "DateTimeField",
+        "ForeignKey",
+        "IntegerField",
+        "OneToOneField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
+
+
+def _copyable(model) -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql" and all(
+        type(f).__name__ in _COPYABLE and f.get_internal_type() in _COPYABLE for f in model._meta.concrete_fields
+    )
+
+
+def insert_dicts(model, rows: list[dict]) -> list[dict]:
+    """Inserts rows given as {attname: value} holding every concrete field but the primary key
+    (take the defaults from an unsaved instance), and sets ``row["id"]`` on each. PostgreSQL:
+    ids from the table's own sequence, then one COPY; elsewhere ``bulk_create``."""
+    from django.db import connection
+
+    if not rows:
+        return rows
+    pk = model._meta.pk
+    if not _copyable(model):
+        objs = model.objects.bulk_create([model(**row) for row in rows], batch_size=2000)
+        for row, obj in zip(rows, objs, strict=True):
+            row[pk.attname] = obj.pk
+        return rows
+    table = model._meta.db_table
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, pk.column, len(rows)],
+        )
+        for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
+            row[pk.attname] = new_id
+    insert_rows(model, [f.attname for f in model._meta.concrete_fields], rows, as_dicts=True)
+    return rows
+
+
+def insert_rows(model, columns: list[str], rows: list, *, as_dicts: bool = False) -> None:
+    """Inserts rows of values in ``columns`` order (attribute names), or dicts keyed by them,
+    for rows whose ids nobody needs back, such as invoice lines: COPY on PostgreSQL,
+    ``bulk_create`` elsewhere."""
+    from django.db import connection
+
+    if not rows:
+        return
+    if not _copyable(model):
+        build = (lambda r: model(**r)) if as_dicts else (lambda r: model(**dict(zip(columns, r, strict=True))))
+        model.objects.bulk_create([build(row) for row in rows], batch_size=2000)
+        return
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    names = ", ".join(connection.ops.quote_name(by_attname[c].column) for c in columns)
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+            if as_dicts:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+            else:
+                for row in rows:
+                    copy.write_row(row)

@@ -184,19 +184,15 @@ def on_issued(app_id: int, invoice_ids: list[int]) -> None:
     queues the documents; the last one stored queues the mail (``deliver_when_complete``). It
     never raises: issuing is done and stays done; what a broker outage keeps from being queued
     here, ``documents_sweep`` queues later."""
-    from ..tasks import render_invoices, render_summary
+    from ..tasks import render_invoices
 
-    # The summary first: it needs only the database, and the last invoice stored sends the mail.
-    # The invoices go as a few fan-out messages that a render worker turns into one task per
-    # invoice: a message per invoice here cost the issuing worker more than issuing itself
-    # (docs/performance.md, Issuing).
-    calls = [(render_summary.delay, (app_id,), {})]
-    calls += [
-        (render_invoices.delay, (app_id, invoice_ids[i : i + FAN_OUT]), {}) for i in range(0, len(invoice_ids), FAN_OUT)
-    ]
-    for call, args, kwargs in calls:
+    # One message per 1,000 invoices, which a render worker turns into the summary sheet's task
+    # (first message only) and one task per invoice: a message per document here cost the
+    # issuing worker more than issuing itself (docs/performance.md, Issuing).
+    chunks = [invoice_ids[i : i + FAN_OUT] for i in range(0, len(invoice_ids), FAN_OUT)] or [[]]
+    for index, chunk in enumerate(chunks):
         try:
-            call(*args, **kwargs)
+            render_invoices.delay(app_id, chunk, summary=index == 0)
         except Exception:  # the broker, most likely; the database still says what is pending
             logger.exception("application %s: a document task could not be queued; the sweep will", app_id)
 
