@@ -127,8 +127,12 @@ class Transit(models.Model):
 class TransitSegment(models.Model):
     """One road section's share of a trip (the split). Its operator invoices it."""
 
-    # Indexed by segment_seq_unique, which starts with the trip.
-    transit = models.ForeignKey(Transit, on_delete=models.CASCADE, related_name="segments", db_index=False)
+    # Indexed by segment_seq_unique, which starts with the trip. Segments are written only by the
+    # ingest, in the transaction that writes their trip and with its id: a database constraint
+    # would re-check 15,000 of them a batch at commit (docs/performance.md, Ingest).
+    transit = models.ForeignKey(
+        Transit, on_delete=models.CASCADE, related_name="segments", db_index=False, db_constraint=False
+    )
     seq = models.PositiveSmallIntegerField(_("序号"))
     # Sections and operators are reference data the product never deletes, resolved by the ingest
     # in the same transaction: no database constraint or index, which would cost every segment of

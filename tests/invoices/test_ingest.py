@@ -273,3 +273,22 @@ def test_the_fast_path_leaves_anything_doubtful_to_the_field_by_field_one(change
         **change,
     }
     assert ingest._fast_transit(item, timezone.now() + timedelta(hours=1)) is None
+
+
+@pytest.mark.django_db
+def test_text_with_backslashes_tabs_and_newlines_is_stored_exactly(world):
+    """New trips go to PostgreSQL in COPY's text format, which the ingest writes itself: every
+    character a partner may send comes back as sent, the special ones included."""
+    item = trip("ESC-1", world.card_no, world.when, THREE)
+    item["entry_station"] = "郑州\\东\t收费站"
+    item["exit_station"] = "安阳\n北\r站 \\N"
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": [item]}, format="json")
+    assert r.status_code == 200 and r.json()["created"] == 1, r.content
+    stored = Transit.objects.get(transit_id="ESC-1")
+    assert (stored.entry_station, stored.exit_station) == ("郑州\\东\t收费站", "安阳\n北\r站 \\N")
+    assert stored.pushed_by_id is not None and stored.state == "open"
+    assert stored.month == world.when.strftime("%Y-%m")
+    assert list(stored.segments.values_list("seq", flat=True)) == [1, 2, 3]
+    # and a second push of the same trip is recognised as unchanged (same fingerprint)
+    again = world.clearing.post("/api/v1/partner/transits", {"transits": [item]}, format="json")
+    assert again.json()["unchanged"] == 1
