@@ -60,9 +60,19 @@ $(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
 	  echo "npm not found: the browser journeys (tests/browser) will fail until node and npm are installed"; \
 	fi
 
+# The whole suite in two passes: the tests that run inside pytest's process spread over one
+# worker per core (pytest-xdist; each worker has a test database of its own), then, one at a
+# time, those that start real Celery workers, servers or a browser against the shared broker.
+# With PYTEST_ARGS, one plain pytest run with those arguments instead.
+TEST_WORKERS ?= auto
 test: EXTRA_SYSTEM_PACKAGES := $(TEST_SYSTEM_PACKAGES)
 test: deps $(AXE_STAMP)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not worker and not browser"
+	$(BIN)/python -m pytest -m "worker or browser"
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 lint: deps
 	$(BIN)/ruff check .
