@@ -341,7 +341,10 @@ def _plan_consumption(app: Application) -> list[InvoicePlan]:
         if r[5] not in operators:
             op = operators[r[5]] = Operator(pk=r[5], **dict(zip(op_fields, r[12:], strict=True)))
             sellers[r[5]] = _operator_seller(op)
-        sections.setdefault(r[6], RoadSection(pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]))
+        if r[6] not in sections:
+            sections[r[6]] = RoadSection(
+                pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]
+            )
     buyer = _buyer(app.title)
     tz = timezone.get_current_timezone()
     monthly = app.mode == Application.Mode.MONTHLY
