@@ -416,6 +416,8 @@ class Invoice(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "card", "month"], name="invoice_user_card_month"),
+            # 我的发票 and the App's list: a user's newest invoices without sorting all of them.
+            models.Index(fields=["user", "-issued_at", "-id"], name="invoice_user_recent"),
             models.Index(fields=["buyer_tax_id", "issued_at", "id"], name="invoice_buyer_feed"),
             # Only the invoices whose files are still to be made: small, whatever the table's size.
             models.Index(

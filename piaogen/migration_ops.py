@@ -79,3 +79,23 @@ class DropPatternIndex(migrations.operations.base.Operation):
 
     def deconstruct(self):
         return self.__class__.__name__, [], {"model_name": self.model_name, "name": self.name}
+
+
+class AddIndexOnline(migrations.AddIndex):
+    """``AddIndex`` that builds the index without locking out writes on PostgreSQL
+    (``CREATE INDEX CONCURRENTLY``; the migration must say ``atomic = False``), and as usual
+    elsewhere."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, concurrently=True)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, concurrently=True)

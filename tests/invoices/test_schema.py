@@ -1,0 +1,56 @@
+"""The indexes and constraints of the tables that grow by millions a day, as the migrations leave
+them: what issuing and the ingest pay for on every row is exactly what the queries use."""
+
+import pytest
+from django.db import connection
+
+from invoices.models import Invoice, InvoiceLine, Transit, TransitSegment
+
+
+def constraints(model) -> dict:
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, model._meta.db_table)
+
+
+@pytest.mark.django_db
+def test_the_indexes_the_queries_use_are_there():
+    invoice = constraints(Invoice)
+    assert invoice["invoice_user_recent"]["columns"] == ["user_id", "issued_at", "id"]
+    assert invoice["invoice_user_card_month"]["columns"] == ["user_id", "card_id", "month"]
+    assert invoice["invoice_buyer_feed"]["columns"] == ["buyer_tax_id", "issued_at", "id"]
+    assert "invoice_render_pending" in invoice
+    assert any(c["unique"] and c["columns"] == ["code", "number"] for c in invoice.values())
+    assert "invoice_line_recharge" in constraints(InvoiceLine)
+    transit = constraints(Transit)
+    assert any(c["unique"] and c["columns"] == ["transit_id"] for c in transit.values())
+    assert transit["transit_card_month"]["columns"] == ["card_id", "month", "exit_time"]
+    assert any(c["unique"] and c["columns"] == ["transit_id", "seq"] for c in constraints(TransitSegment).values())
+
+
+@pytest.mark.django_db
+def test_no_index_repeats_the_start_of_another_on_the_big_tables():
+    for model, columns in (
+        (Invoice, ["user_id"]),
+        (Invoice, ["month"]),
+        (Invoice, ["buyer_tax_id"]),
+        (InvoiceLine, ["invoice_id"]),
+        (TransitSegment, ["transit_id"]),
+        (TransitSegment, ["section_id"]),
+        (TransitSegment, ["operator_id"]),
+        (Transit, ["card_id"]),
+        (Transit, ["pushed_by_id"]),
+    ):
+        found = [n for n, c in constraints(model).items() if c["index"] and not c["unique"] and c["columns"] == columns]
+        assert not found, (model.__name__, columns, found)
+
+
+@pytest.mark.django_db
+def test_segments_carry_no_foreign_keys_and_everything_else_keeps_its_own():
+    segment = {tuple(c["columns"]): c for c in constraints(TransitSegment).values() if c["foreign_key"]}
+    assert segment == {}
+    transit = [c["foreign_key"] for c in constraints(Transit).values() if c["foreign_key"]]
+    assert transit == [("cards_card", "id")]
+    invoice = sorted(c["foreign_key"][0] for c in constraints(Invoice).values() if c["foreign_key"])
+    assert invoice == sorted(["invoices_application", "accounts_user", "cards_card", "invoices_operator", "invoices_invoice"])
+    line = sorted(c["foreign_key"][0] for c in constraints(InvoiceLine).values() if c["foreign_key"])
+    assert line == ["invoices_invoice", "invoices_recharge", "invoices_transit"]
