@@ -36,6 +36,7 @@ _READ = {
     "support.faq": {"view"},
     "support.ticket": {"view"},
     "support.call": {"view"},
+    "support.notification": {"view"},
 }
 
 _AGENT = {

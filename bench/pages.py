@@ -6,14 +6,19 @@ heavy user (bench/generate.py) opens, on the generated database and on an almost
 Server time is the time Django takes to answer inside the process (middleware, view, template,
 every query), measured with the test client against the bench database, DEBUG off; the query
 count is taken on one extra request. ``--empty-too`` runs the same pages on a database holding
-only the heavy user with a few trips (``piaogen_bench_empty``) and reports both counts.
+only the heavy user with a few trips (``piaogen_bench_empty``) and reports both counts. The
+paginated lists are measured on their first page and on the page after it (the URL of the
+pager's 下一页 or of the API's ``Link`` header); the load average before and after is recorded,
+since the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,20 +53,39 @@ def measure(n: int) -> dict:
     console = Client()
     console.force_login(staff)
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def next_page(client, url: str) -> str:
+        """The URL of the page after ``url``: the pager's 下一页, or the API's Link header."""
+        r = client.get(url)
+        link = r.get("Link")
+        if link:
+            return re.search(r"<https?://[^/]+([^>]+)>", link).group(1)
+        found = re.search(r'href="([^"]+)" rel="next"', r.content.decode())
+        if not found:
+            return url  # a database too small for a second page: the first one again
+        return url.split("?")[0] + html.unescape(found.group(1))
+
+    trips = f"/trips/?card={card}&month={open_month}"
     targets = [
-        ("通行记录 (open month)", web, f"/trips/?card={card}&month={open_month}"),
+        ("通行记录 (open month)", web, trips),
         ("通行记录 (invoiced month)", web, f"/trips/?card={card}&month={invoiced_month}"),
+        ("通行记录 (next page)", web, next_page(web, trips)),
         ("我的发票", web, "/invoices/"),
         ("我的发票 (card, month)", web, f"/invoices/?card={card}&month={invoiced_month}"),
+        ("我的发票 (next page)", web, next_page(web, "/invoices/")),
         ("application status (poll)", web, f"/applications/{app.pk}/status.json"),
         ("application page", web, f"/applications/{app.pk}/"),
+        ("application page (next page)", web, next_page(web, f"/applications/{app.pk}/")),
         ("App transits", api, f"/api/v1/app/transits?card_no={card}&month={open_month}"),
         ("App invoices", api, "/api/v1/app/invoices"),
+        ("App invoices (next page)", api, next_page(api, "/api/v1/app/invoices")),
+        ("App invoices (limit=500)", api, "/api/v1/app/invoices?limit=500"),
         ("App applications", api, "/api/v1/app/applications"),
         ("App application", api, f"/api/v1/app/applications/{app.pk}"),
         ("console customer view", console, f"/admin/support/customer/{user.pk}/"),
     ]
     rows = []
+    load_before = os.getloadavg()
     for name, client, url in targets:
         for _ in range(3):
             r = client.get(url)
@@ -85,7 +109,8 @@ def measure(n: int) -> dict:
                 "kb": round(len(r.content) / 1024, 1),
             }
         )
-    return {"pages": rows}
+    load = [round(x, 2) for x in load_before + os.getloadavg()]
+    return {"pages": rows, "load_average": {"before_1_5_15": load[:3], "after_1_5_15": load[3:]}}
 
 
 def main() -> None:
@@ -129,6 +154,10 @@ def main() -> None:
         figures["empty"] = empty
     figures["goal_p95_ms"] = 50
     common.report("pages", **figures)
+    print(
+        f"load average (1, 5, 15 min) before {at_scale['load_average']['before_1_5_15']}, "
+        f"after {at_scale['load_average']['after_1_5_15']}"
+    )
     for row in at_scale["pages"]:
         print(
             f"{row['page']:<28} p50 {row['p50_ms']:>7} p95 {row['p95_ms']:>7} ms  q {row['queries']:>3}"

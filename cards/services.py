@@ -436,9 +436,11 @@ def _registry_apply(
                 )
                 cards_by_pk = {card.pk: card for card in to_update}
                 issuers = Issuer.objects.in_bulk({cards_by_pk[b.card_id].issuer_id for b in ended})
-                notices = [
-                    _unbinding_sms(b, cards_by_pk[b.card_id], issuers[cards_by_pk[b.card_id].issuer_id]) for b in ended
-                ]
+                for binding in ended:
+                    binding.card = cards_by_pk[binding.card_id]
+                    binding.card.issuer = issuers[binding.card.issuer_id]
+                notices = [_unbinding_sms(b, b.card, b.card.issuer) for b in ended]
+                _binding_ended(ended)
                 # Sent once the unbinding is committed, never from inside the transaction.
                 transaction.on_commit(lambda: _deliver_notices(notices))
                 for binding in ended:
@@ -831,7 +833,13 @@ def binding_end_by_staff(*, staff: User, binding: Binding, reason: str) -> Bindi
     if not reason:
         raise ServiceError("invalid", _("请填写解绑原因。"), errors={"reason": [_("请填写解绑原因。")]})
     with transaction.atomic():
-        locked = Binding.objects.select_for_update().filter(pk=binding.pk, ended_at__isnull=True).first()
+        locked = (
+            Binding.objects.select_for_update(of=("self",))
+            .select_related("card__issuer")
+            .defer(*selectors.SENSITIVE_CARD_FIELDS)
+            .filter(pk=binding.pk, ended_at__isnull=True)
+            .first()
+        )
         if locked is None:
             raise ServiceError("invalid", _("该绑定已经解除。"))
         locked.ended_at = timezone.now()
@@ -840,8 +848,20 @@ def binding_end_by_staff(*, staff: User, binding: Binding, reason: str) -> Bindi
         locked._history_user = staff
         locked._change_reason = reason[:100]
         locked.save(update_fields=["ended_at", "end_kind", "end_reason"])
+        _binding_ended([locked])
     logger.info("binding ended staff binding=%s staff=%s", locked.pk, staff.pk)
     return locked
+
+
+# Callables (bindings) run inside the transaction that ends bindings by an issuer's push or by
+# staff, each binding with its card and the card's issuer; the contact centre's message centre
+# registers one (support/apps.py). A hook that raises undoes the unbinding: database writes only.
+BINDING_ENDED_HOOKS: list = []
+
+
+def _binding_ended(bindings: list[Binding]) -> None:
+    for hook in BINDING_ENDED_HOOKS:
+        hook(bindings)
 
 
 def binding_notices_take(*, user: User) -> list[Binding]:

@@ -9,16 +9,18 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from cards.identity import normalize_card_no
 from cards.selectors import binding_for, bound_cards, titles
 from piaogen.errors import ServiceError
 
 from . import selectors, services
 from .models import Application, CardInvoiceBasis, InvoiceState
-from .views import CardMonthMixin
+from .views import CardMonthMixin, KeysetMixin
 
 
 class ApplyView(CardMonthMixin, TemplateView):
@@ -40,10 +42,18 @@ class ApplyView(CardMonthMixin, TemplateView):
             basis = CardInvoiceBasis.objects.filter(card_id=binding.card_id).first()
         user_titles = list(titles(self.request.user))
         ctx.update(
-            bindings=bindings, binding=binding, month=month, months=months, trips=trips, titles=user_titles,
-            default_title_id=binding.default_title_id if binding else None, basis=basis,
-            total=sum(t.transit.fee for t in trips), invoice_total=sum(t.invoice_count for t in trips),
-            error=kwargs.get("error"), selected=kwargs.get("selected"),
+            bindings=bindings,
+            binding=binding,
+            month=month,
+            months=months,
+            trips=trips,
+            titles=user_titles,
+            default_title_id=binding.default_title_id if binding else None,
+            basis=basis,
+            total=sum(t.transit.fee for t in trips),
+            invoice_total=sum(t.invoice_count for t in trips),
+            error=kwargs.get("error"),
+            selected=kwargs.get("selected"),
         )
         return ctx
 
@@ -57,8 +67,12 @@ class ApplyView(CardMonthMixin, TemplateView):
             title_id = None
         try:
             app = services.application_submit_consumption(
-                user=request.user, card_no=data.get("card", ""), month=data.get("month", ""), title_id=title_id,
-                mode=data.get("mode") or Application.Mode.PER_TRIP, transit_ids=None if whole else selected,
+                user=request.user,
+                card_no=data.get("card", ""),
+                month=data.get("month", ""),
+                title_id=title_id,
+                mode=data.get("mode") or Application.Mode.PER_TRIP,
+                transit_ids=None if whole else selected,
                 email=data.get("email", ""),
             )
         except ServiceError as exc:
@@ -71,14 +85,26 @@ class ApplyView(CardMonthMixin, TemplateView):
         return redirect("invoices:application", pk=app.pk)
 
 
-class ApplicationView(LoginRequiredMixin, TemplateView):
+class ApplicationView(KeysetMixin, LoginRequiredMixin, TemplateView):
+    """An application's progress, its invoices by seller (aggregates) and its invoices a page at
+    a time."""
+
     template_name = "invoices/application.html"
+    cursor_kinds = (int,)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         app = selectors.application_of(self.request.user, kwargs["pk"])
-        invoices = selectors.application_invoices(app)
-        ctx.update(app=app, invoices=invoices, pending=app.status in (Application.Status.SUBMITTED, Application.Status.ISSUING))
+        sellers = selectors.application_sellers(app)
+        page = selectors.application_invoice_page(app, **self.cursors())
+        ctx.update(
+            app=app,
+            sellers=sellers,
+            invoices=page.rows,
+            page=page,
+            links=self.page_links(page),
+            pending=app.status in (Application.Status.SUBMITTED, Application.Status.ISSUING),
+        )
         return ctx
 
 
@@ -86,22 +112,24 @@ class ApplicationStatusView(LoginRequiredMixin, View):
     """What the progress page polls: the status, in one small query."""
 
     def get(self, request, pk: int):
-        app = selectors.application_of(request.user, pk)
+        row = selectors.application_status(request.user, pk)
         return JsonResponse(
             {
-                "id": app.pk,
-                "status": app.status,
-                "status_label": app.get_status_display(),
-                "failure_reason": app.failure_reason,
-                "invoice_count": app.invoice_count,
+                "id": row["id"],
+                "status": row["status"],
+                "status_label": Application.Status(row["status"]).label,
+                "failure_reason": row["failure_reason"],
+                "invoice_count": row["invoice_count"],
             }
         )
 
 
-class InvoiceListView(CardMonthMixin, TemplateView):
-    """我的发票: by application or by trip, filtered by card and month."""
+class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
+    """我的发票: by application or by trip, filtered by card and month, newest first, a page of
+    invoices at a time."""
 
     template_name = "invoices/invoices.html"
+    cursor_kinds = selectors.INVOICE_CURSOR
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -113,29 +141,53 @@ class InvoiceListView(CardMonthMixin, TemplateView):
             months.append(month)
         card_id = None
         if card_no:
-            card_id = binding_for(self.request.user, card_no).card_id
+            wanted = normalize_card_no(card_no)
+            binding = next((b for b in bindings if b.card.card_no == wanted), None)
+            card_id = (binding or binding_for(self.request.user, card_no)).card_id  # 404 if not theirs
         view = self.request.GET.get("view", "application")
-        invoices = list(selectors.invoices_of(self.request.user, card_id=card_id, month=month or None)[:300])
+        page = selectors.invoice_list_page(self.request.user, card_id=card_id, month=month or None, **self.cursors())
+        invoices = page.rows
         groups: OrderedDict = OrderedDict()
         if view == "trip":
-            for inv in invoices:
-                for line in inv.lines.all():
-                    key = line.transit.transit_id if line.transit_id else (line.recharge.recharge_id if line.recharge_id else "")
-                    label = (
-                        f"{line.transit.entry_station} → {line.transit.exit_station} · {line.transit.exit_time:%Y-%m-%d}"
-                        if line.transit_id else _("充值")
-                    )
-                    groups.setdefault(key, {"label": label, "invoices": []})
-                    if inv not in groups[key]["invoices"]:
-                        groups[key]["invoices"].append(inv)
+            by_id = {inv.pk: inv for inv in invoices}
+            for invoice_id, transit_id, entry, exit_, exit_time, recharge_id in selectors.invoice_line_trips(
+                list(by_id)
+            ):
+                inv = by_id[invoice_id]
+                key = transit_id or recharge_id or ""
+                label = f"{entry} → {exit_} · {timezone.localtime(exit_time):%Y-%m-%d}" if transit_id else _("充值")
+                group = groups.setdefault(key, {"label": label, "invoices": []})
+                if inv not in group["invoices"]:
+                    group["invoices"].append(inv)
         else:
-            apps = {a.pk: a for a in selectors.applications_of(self.request.user).filter(id__in={i.application_id for i in invoices})}
+            apps = {
+                a.pk: a
+                for a in Application.objects.filter(
+                    user=self.request.user, id__in={i.application_id for i in invoices}
+                ).only("id", "kind", "summary_no")
+            }
             for inv in invoices:
-                app = apps.get(inv.application_id)
-                groups.setdefault(inv.application_id, {"app": app, "invoices": []})["invoices"].append(inv)
-        recent = list(selectors.applications_of(self.request.user).exclude(status=Application.Status.ISSUED)[:5])
-        ctx.update(bindings=bindings, card_no=card_no, month=month, months=months, view=view, groups=groups,
-                   count=len(invoices), pending_apps=recent)
+                groups.setdefault(inv.application_id, {"app": apps.get(inv.application_id), "invoices": []})[
+                    "invoices"
+                ].append(inv)
+        recent = list(
+            Application.objects.filter(user=self.request.user)
+            .exclude(status=Application.Status.ISSUED)
+            .only("id", "kind", "status", "failure_reason")
+            .order_by("-created_at", "-id")[:5]
+        )
+        ctx.update(
+            bindings=bindings,
+            card_no=card_no,
+            month=month,
+            months=months,
+            view=view,
+            groups=groups,
+            count=len(invoices),
+            page=page,
+            links=self.page_links(page),
+            pending_apps=recent,
+        )
         return ctx
 
 
@@ -163,7 +215,9 @@ class InvoiceReverseView(LoginRequiredMixin, TemplateView):
         if request.POST.get("confirm") != "yes":
             return self.render_to_response(self.get_context_data(pk=pk, error=_("请勾选确认后再提交。")))
         try:
-            app = services.invoice_reverse(user=request.user, invoice_id=invoice.pk, reason=request.POST.get("reason", ""))
+            app = services.invoice_reverse(
+                user=request.user, invoice_id=invoice.pk, reason=request.POST.get("reason", "")
+            )
         except ServiceError as exc:
             ctx = self.get_context_data(pk=pk)
             ctx["error"] = exc.message
@@ -180,7 +234,7 @@ class TitleChangeView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         app = selectors.application_of(self.request.user, kwargs["pk"])
-        ctx.update(app=app, invoices=selectors.application_invoices(app), titles=list(titles(self.request.user)))
+        ctx.update(app=app, sellers=selectors.application_sellers(app), titles=list(titles(self.request.user)))
         return ctx
 
     def post(self, request, pk: int):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Application, Invoice, InvoiceLine, Recharge, Transit, TransitSegment
-from .tax import rate_for_section
+from .models import Application, Invoice, InvoiceLine, InvoiceState, Recharge, Transit, TransitSegment
+from .tax import rate_for_section, rate_percent
 
 
 @dataclass
@@ -65,6 +66,207 @@ def trip_views(transits) -> list[TripView]:
             sellers.setdefault((s.operator_id, s.rate is None), (s.operator_name, s.rate))
         trips.append(TripView(transit=t, segments=segments, invoices=list(sellers.values())))
     return trips
+
+
+# --- keyset pages -----------------------------------------------------------------------------
+#
+# Lists that grow with a user's history are read a bounded page at a time, keyset-paginated on a
+# unique order such as (exit_time, id): a page costs the same on the first screen as on the
+# hundredth, and rows arriving meanwhile never shift a page. A cursor names the last row of a
+# page (for the next one) or its first (for the previous one): "<microseconds>_<id>" for a time
+# and an id, "<id>" for an id alone.
+
+PAGE_SIZE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR_PART = re.compile(r"[0-9]{1,18}")
+
+
+@dataclass
+class Page:
+    rows: list
+    next: str | None = None  # the cursor of the following page (?after=), None on the last
+    prev: str | None = None  # the cursor of the preceding page (?before=), None on the first
+
+    @property
+    def paginated(self) -> bool:
+        return bool(self.next or self.prev)
+
+
+def encode_cursor(values: tuple) -> str:
+    return "_".join(
+        str((v - _EPOCH) // timedelta(microseconds=1)) if isinstance(v, datetime) else str(int(v)) for v in values
+    )
+
+
+def decode_cursor(value: str, kinds: tuple[type, ...]) -> tuple:
+    """The values of a cursor made by ``encode_cursor``; ValueError for anything else."""
+    parts = str(value).split("_")
+    if len(parts) != len(kinds) or not all(_CURSOR_PART.fullmatch(p) for p in parts):
+        raise ValueError("malformed cursor")
+    out: list = []
+    for part, kind in zip(parts, kinds, strict=True):
+        number = int(part)
+        if kind is datetime:
+            try:
+                out.append(_EPOCH + timedelta(microseconds=number))
+            except OverflowError:
+                raise ValueError("cursor out of range") from None
+        elif number >= 2**63:
+            raise ValueError("cursor out of range")
+        else:
+            out.append(number)
+    return tuple(out)
+
+
+def _beyond(order: tuple[str, ...], values: tuple, *, greater: bool) -> Q:
+    """Rows strictly after (``greater``) or before ``values`` in the order of ``order``."""
+    op = "gt" if greater else "lt"
+    if len(order) == 1:
+        return Q(**{f"{order[0]}__{op}": values[0]})
+    (first, second), (v1, v2) = order, values
+    # the redundant bound on the first column lets the index range scan start at the cursor
+    return Q(**{f"{first}__{op}e": v1}) & (Q(**{f"{first}__{op}": v1}) | Q(**{first: v1, f"{second}__{op}": v2}))
+
+
+def _key(row, order: tuple[str, ...]) -> tuple:
+    return tuple(row[f] for f in order) if isinstance(row, dict) else tuple(getattr(row, f) for f in order)
+
+
+def keyset_page(
+    qs: QuerySet,
+    order: tuple[str, ...],
+    *,
+    descending: bool = False,
+    after=None,
+    before=None,
+    size: int = PAGE_SIZE,
+    restart: bool = True,
+) -> Page:
+    """One page of ``qs`` ordered by ``order`` (unique: it ends with ``id``): the first page, the
+    one after the row ``after`` or the one before the row ``before`` (decoded cursors). One query;
+    with ``restart``, a second when a cursor points past the end, which shows the first page."""
+    backward = before is not None and after is None
+    cursor = before if backward else after
+    ascending = descending == backward  # the direction the rows are read in
+    query = qs.filter(_beyond(order, cursor, greater=ascending)) if cursor is not None else qs
+    rows = list(query.order_by(*(f if ascending else f"-{f}" for f in order))[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if not rows and cursor is not None and restart:
+        return keyset_page(qs, order, descending=descending, size=size)
+    if backward:
+        rows.reverse()
+    has_next = True if backward else more
+    has_prev = more if backward else cursor is not None
+    return Page(
+        rows,
+        next=encode_cursor(_key(rows[-1], order)) if rows and has_next else None,
+        prev=encode_cursor(_key(rows[0], order)) if rows and has_prev else None,
+    )
+
+
+# --- trips as plain rows: the pages and the App list ---------------------------------------------
+
+TRIP_ORDER = ("exit_time", "id")
+TRIP_CURSOR = (datetime, int)
+_TRIP_FIELDS = (
+    "id",
+    "transit_id",
+    "plate",
+    "entry_station",
+    "entry_time",
+    "exit_station",
+    "exit_time",
+    "fee",
+    "state",
+    "travel_date",
+)
+
+
+@dataclass
+class TripRow:
+    """A trip with its split, built from plain rows in two queries (no model instances)."""
+
+    id: int
+    transit_id: str
+    plate: str
+    entry_station: str
+    entry_time: datetime
+    exit_station: str
+    exit_time: datetime
+    fee: int
+    state: str
+    travel_date: date
+    segments: list[SegmentView] = field(default_factory=list)
+    # (operator name, rate) of each invoice this trip yields: one per seller and tax kind
+    invoices: list[tuple[str, int | None]] = field(default_factory=list)
+
+    @property
+    def invoice_count(self) -> int:
+        return len(self.invoices)
+
+    @property
+    def state_label(self) -> str:
+        return InvoiceState(self.state).label
+
+
+def card_month_trips(card_id: int, month: str) -> QuerySet:
+    """The trips of one card and month as dicts (``trip_rows`` adds their split)."""
+    return Transit.objects.filter(card_id=card_id, month=month).values(*_TRIP_FIELDS)
+
+
+def card_month_totals(card_id: int, month: str) -> tuple[int, int]:
+    """(number of trips, sum of their fees) of one card and month, in one aggregate query."""
+    agg = Transit.objects.filter(card_id=card_id, month=month).aggregate(n=Count("id"), fee=Sum("fee"))
+    return agg["n"], agg["fee"] or 0
+
+
+def trip_rows(rows) -> list[TripRow]:
+    """Trips (dicts of ``card_month_trips``) with their segments, rates and future invoices: one
+    query for the segments of them all, sections and operators joined in."""
+    trips = [TripRow(**row) for row in rows]
+    if not trips:
+        return trips
+    by_id = {t.id: t for t in trips}
+    segments = (
+        TransitSegment.objects.filter(transit_id__in=list(by_id))
+        .order_by("transit_id", "seq")
+        .values_list(
+            "transit_id",
+            "fee",
+            "operator_id",
+            "operator__name",
+            "section__code",
+            "section__name",
+            "section__grade",
+            "section__property",
+            "section__construction_start",
+            "section__simplified_method",
+        )
+    )
+    for transit_id, fee, operator_id, operator_name, code, name, grade, prop, start, simplified in segments:
+        trip = by_id[transit_id]
+        rate = rate_percent(
+            grade=grade,
+            property=prop,
+            construction_start=start,
+            simplified_method=simplified,
+            travel_date=trip.travel_date,
+        )
+        trip.segments.append(SegmentView(code, name, operator_id, operator_name, fee, rate))
+    for trip in trips:
+        sellers: dict[tuple[int, bool], tuple[str, int | None]] = {}
+        for s in trip.segments:
+            sellers.setdefault((s.operator_id, s.rate is None), (s.operator_name, s.rate))
+        trip.invoices = list(sellers.values())
+    return trips
+
+
+def trip_page(card_id: int, month: str, *, after=None, before=None, size: int = PAGE_SIZE) -> Page:
+    """A page of a card-month's trips, oldest first, each with its split: two queries."""
+    page = keyset_page(card_month_trips(card_id, month), TRIP_ORDER, after=after, before=before, size=size)
+    page.rows = trip_rows(page.rows)
+    return page
 
 
 def months_with_transits(card_id: int) -> list[str]:
@@ -162,3 +364,90 @@ def buyer_feed(tax_id: str, *, since=None, after: tuple | None = None, limit: in
         at, pk = after
         qs = qs.filter(Q(issued_at__gt=at) | Q(issued_at=at, id__gt=pk))
     return list(qs.order_by("issued_at", "id")[:limit])
+
+
+# --- invoice lists: bounded pages, aggregates for the totals -------------------------------------
+
+INVOICE_ORDER = ("issued_at", "id")
+INVOICE_CURSOR = (datetime, int)
+APPLICATION_ORDER = ("created_at", "id")
+APPLICATION_CURSOR = (datetime, int)
+# what a list of invoices shows (code and number, seller, kind, total, status): no lines, no snapshots
+_INVOICE_LIST_FIELDS = (
+    "id",
+    "application_id",
+    "code",
+    "number",
+    "issued_at",
+    "issued_on",
+    "seller_name",
+    "kind",
+    "red",
+    "status",
+    "total",
+)
+
+
+def user_invoices(user, *, card_id: int | None = None, month: str | None = None) -> QuerySet[Invoice]:
+    """The user's invoices, of one card and month when given, with no joins: the base of the
+    lists, which choose their own columns."""
+    qs = Invoice.objects.filter(user=user)
+    if card_id is not None:
+        qs = qs.filter(card_id=card_id)
+    if month:
+        qs = qs.filter(month=month)
+    return qs
+
+
+def invoice_list_page(
+    user, *, card_id: int | None = None, month: str | None = None, after=None, before=None, size: int = PAGE_SIZE
+) -> Page:
+    """我的发票: a page of the user's invoices, newest first (keyset on issued_at, id)."""
+    qs = user_invoices(user, card_id=card_id, month=month).only(*_INVOICE_LIST_FIELDS)
+    return keyset_page(qs, INVOICE_ORDER, descending=True, after=after, before=before, size=size)
+
+
+def application_invoice_page(app: Application, *, after=None, before=None, size: int = PAGE_SIZE) -> Page:
+    """A page of an application's invoices in the order they were issued (keyset on id)."""
+    qs = Invoice.objects.filter(application=app).only(*_INVOICE_LIST_FIELDS)
+    return keyset_page(qs, ("id",), after=after, before=before, size=size)
+
+
+def application_sellers(app: Application) -> list[dict]:
+    """An application's invoices by seller, red-letter ones apart: {seller_name, red, count,
+    total} in one aggregate query — what the page summarises, whatever the number of invoices."""
+    return list(
+        Invoice.objects.filter(application=app)
+        .values("seller_name", "red")
+        .annotate(count=Count("id"), total=Sum("total"))
+        .order_by("red", "seller_name")
+    )
+
+
+def application_status(user, application_id) -> dict:
+    """What the progress page polls: one row of four columns, no joins."""
+    row = (
+        Application.objects.filter(user=user, pk=application_id)
+        .values("id", "status", "failure_reason", "invoice_count")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    return row
+
+
+def invoice_line_trips(invoice_ids: list[int]) -> list[tuple]:
+    """(invoice id, transit id, entry station, exit station, exit time, recharge id) of every line
+    of these invoices, in line order: what 我的发票 groups by trip."""
+    return list(
+        InvoiceLine.objects.filter(invoice_id__in=invoice_ids)
+        .order_by("invoice_id", "seq")
+        .values_list(
+            "invoice_id",
+            "transit__transit_id",
+            "transit__entry_station",
+            "transit__exit_station",
+            "transit__exit_time",
+            "recharge__recharge_id",
+        )
+    )

@@ -643,7 +643,21 @@ def application_fail(*, application_id: int, reason: str, actor: User | None = N
                 else:
                     basis.delete()
         _event(app, "failed", actor=actor, reason=reason[:300])
+        transaction.on_commit(lambda: _after_fail(application_id, reason[:300]))
     logger.warning("application %s failed: %s", application_id, reason)
+
+
+def _after_fail(app_id: int, reason: str) -> None:
+    """Work that follows a failure (the user's message), once it is committed. Never raises."""
+    for hook in AFTER_FAIL_HOOKS:
+        try:
+            hook(app_id, reason)
+        except Exception:
+            logger.exception("application %s: an after-failure hook failed", app_id)
+
+
+# Callables (application id, reason) run after an application's failure commits.
+AFTER_FAIL_HOOKS: list = []
 
 
 def application_retry(*, application_id: int, actor: User, reason: str) -> Application:

@@ -312,6 +312,9 @@ DEMO_MODE = env.bool("DEMO_MODE", default=True)
 # The contact centre tells a signed-in customer about unread replies to their tickets on
 # every page (support/context_processors.py).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("support.context_processors.notices")
+# …and the unread count of their message centre, for the badge in the header (one query, made
+# only when a page shows it).
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("support.context_processors.unread_notifications")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["TicketStatusEnum"] = "support.models.Ticket.Status"
 
 # --- Reliability and security (docs/reliability.md) ------------------------------------------
@@ -333,7 +336,10 @@ LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", defau
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 # Content security policy (django-csp): no inline scripts, nothing from other origins. Inline
 # styles stay allowed for the console's bar charts and Swagger UI's stylesheet.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+# piaogen.middleware.CSPMiddleware is django-csp's, with the policy header built once rather than per answer.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "piaogen.middleware.CSPMiddleware"
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -28,6 +28,7 @@ urlpatterns = [
     path("cards/", include("cards.urls")),
     path("", include("invoices.urls")),
     path("help/", include("support.urls")),
+    path("messages/", include("support.notification_urls")),
     path("verify/", VerifyPageView.as_view(), name="verify"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -35,7 +35,7 @@ from .forms import (
     TicketAddForm,
     TicketAdminForm,
 )
-from .models import Call, Customer, Dashboard, Faq, FaqCategory, SlaPolicy, Ticket, TicketMessage
+from .models import Call, Customer, Dashboard, Faq, FaqCategory, Notification, SlaPolicy, Ticket, TicketMessage
 
 CONSOLE_MEDIA = forms.Media(css={"all": ["support/console.css"]})
 
@@ -68,17 +68,50 @@ def customer_link(user: User | None) -> str:
 # --- FAQ and SLA ---------------------------------------------------------------------------
 
 
+class ReasonAdminForm(forms.ModelForm):
+    """A console edit that asks why: the reason goes into the history row with who and when."""
+
+    change_reason = forms.CharField(
+        label=gettext_lazy("修改原因"), max_length=100, help_text=gettext_lazy("记入审计记录。")
+    )
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        obj._change_reason = self.cleaned_data["change_reason"]
+        if commit:
+            obj.save()
+        return obj
+
+
+class ReasonAdminMixin:
+    """Every save from the console names a reason: the form's, or, for the columns edited on
+    the list page, what was done there."""
+
+    form = ReasonAdminForm
+    list_edit_reason = gettext_lazy("在列表中修改")
+
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", forms.ModelForm)  # the list page edits columns only
+        return super().get_changelist_form(request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not getattr(obj, "_change_reason", ""):
+            obj._change_reason = str(self.list_edit_reason)
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(FaqCategory)
-class FaqCategoryAdmin(SimpleHistoryAdmin):
+class FaqCategoryAdmin(ReasonAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "code", "ordering")
     ordering = ("ordering",)
+    fields = ("code", "name", "description", "ordering", "change_reason")
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(Faq)
-class FaqAdmin(SimpleHistoryAdmin):
+class FaqAdmin(ReasonAdminMixin, SimpleHistoryAdmin):
     list_display = ("question", "category", "link_url_name", "ordering", "published", "updated_at")
     list_filter = ("published", "category")
     list_select_related = ("category",)
@@ -94,8 +127,10 @@ class FaqAdmin(SimpleHistoryAdmin):
         "extra",
         "ordering",
         "published",
+        "change_reason",
     )
     actions = ("reindex",)
+    list_edit_reason = gettext_lazy("在列表中修改排序或发布状态")
 
     @admin.action(description=gettext_lazy("重建所选问题的检索词"), permissions=["change"])
     def reindex(self, request, queryset):
@@ -114,8 +149,9 @@ class FaqAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(SimpleHistoryAdmin):
+class SlaPolicyAdmin(ReasonAdminMixin, SimpleHistoryAdmin):
     list_display = ("category", "hours")
+    fields = ("category", "hours", "change_reason")
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -683,6 +719,63 @@ class CallAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(reverse("admin:support_call_change", args=[call.pk]))
         self.message_user(request, _("已创建工单 %(ref)s。") % {"ref": ticket.ref})
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[ticket.pk]))
+
+
+# --- the message centre ----------------------------------------------------------------------------
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = gettext_lazy("已读")
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("未读")), ("yes", _("已读"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What users were told in their message centre: read-only, for answering "what did you
+    send me?" on the phone."""
+
+    list_display = ("created_at", "customer", "kind", "title", "read_at")
+    list_display_links = ("title",)
+    list_filter = ("kind", ReadFilter)
+    list_select_related = ("user",)
+    search_fields = ("title", "user__name")
+    search_help_text = gettext_lazy("标题或用户姓名；也可输入完整手机号")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    fields = ("customer", "kind", "title", "body", "link", "application", "ticket", "created_at", "read_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("user__mobile")
+
+    @admin.display(description=gettext_lazy("用户"))
+    def customer(self, obj):
+        return customer_link(obj.user)
+
+    def get_search_results(self, request, queryset, search_term):
+        users, exact = search_by_mobile(User.objects.all(), search_term.strip())
+        if exact:
+            return queryset.filter(user__in=users), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- the customer view ----------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""Tells a signed-in customer, on whatever page they open next, that staff replied to a ticket.
+"""What every page of the site tells a signed-in customer.
 
-The notice goes through the messages framework, which every page of the site already shows
-(``base.html``); it repeats on each page until the customer opens the ticket, which marks
-the reply as read.
+``notices``: that staff replied to a ticket. The notice goes through the messages framework,
+which every page of the site already shows (``base.html``); it repeats on each page until the
+customer opens the ticket, which marks the reply as read.
+
+``unread_notifications``: the unread count of the message centre for the badge in the site's
+header. Context processors run only when a page is rendered (never for static files or API
+calls), and the count is queried lazily, once, when the template shows it.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -43,3 +48,26 @@ def notices(request) -> dict:
             ),
         )
     return {}
+
+
+class UnreadNotifications:
+    """The message centre's badge: ``count`` (one query, the first time it is read) and
+    ``label`` as shown ("99+" past the cap)."""
+
+    def __init__(self, user):
+        self._user = user
+
+    @cached_property
+    def count(self) -> int:
+        return selectors.unread_notification_count(self._user)
+
+    @property
+    def label(self) -> str:
+        return f"{selectors.UNREAD_CAP - 1}+" if self.count >= selectors.UNREAD_CAP else str(self.count)
+
+
+def unread_notifications(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"notifications_unread": UnreadNotifications(user)}

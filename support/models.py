@@ -361,6 +361,80 @@ class Call(models.Model):
         return int((self.ended_at - self.started_at).total_seconds())
 
 
+class Notification(models.Model):
+    """A message of the user's message centre (消息中心): what the platform told them, kept until
+    they read it. Written by the events that concern the user: a card unbound by its issuer or by
+    staff, an application issued or failed, a staff reply to a ticket (``support.notifications``).
+
+    Texts never hold a full mobile or ID number; ``link`` is a path of the site.
+    """
+
+    class Kind(models.TextChoices):
+        BINDING_ENDED = "binding_ended", _("ETC卡解绑")
+        INVOICES_ISSUED = "invoices_issued", _("发票已开具")
+        APPLICATION_FAILED = "application_failed", _("开票失败")
+        TICKET_REPLY = "ticket_reply", _("工单回复")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(_("类型"), max_length=24, choices=Kind.choices)
+    title = models.CharField(_("标题"), max_length=100)
+    body = models.CharField(_("内容"), max_length=500)
+    link = models.CharField(_("链接"), max_length=200, blank=True)
+    # What the message is about; each unique where an event is told once.
+    binding = models.ForeignKey(
+        "cards.Binding",
+        verbose_name=_("绑定关系"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    application = models.ForeignKey(
+        "invoices.Application",
+        verbose_name=_("开票申请"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    ticket = models.ForeignKey(
+        Ticket,
+        verbose_name=_("工单"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("站内消息")
+        verbose_name_plural = _("站内消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["binding"], condition=Q(kind="binding_ended"), name="notification_binding_once"
+            ),
+            models.UniqueConstraint(
+                fields=["application"], condition=Q(kind="invoices_issued"), name="notification_issued_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
 # --- Console pages without tables of their own -------------------------------------------
 
 

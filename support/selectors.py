@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Substr, TruncDate
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import User, mobile_digest
@@ -24,7 +25,7 @@ from cards.models import Binding, BindingAttempt, Card, Issuer, IssuerNetworkCod
 from invoices.models import Application, Invoice, Transit, TransitSegment
 
 from . import search
-from .models import Call, Category, Faq, FaqCategory, Queue, Ticket, TicketMessage
+from .models import Call, Category, Faq, FaqCategory, Notification, Queue, Ticket, TicketMessage
 
 # --- FAQ -------------------------------------------------------------------------------
 
@@ -104,6 +105,25 @@ def unseen_replies(user: User) -> list[int]:
         .distinct()
         .order_by("ticket_id")[:100]
     )
+
+
+# --- the customer's message centre ------------------------------------------------------
+
+UNREAD_CAP = 100  # the badge counts up to this many ("99+")
+
+
+def notifications_of(user: User, *, unread: bool = False) -> QuerySet[Notification]:
+    """The user's messages, newest first; ``unread`` keeps the unread ones."""
+    found = Notification.objects.filter(user=user)
+    if unread:
+        found = found.filter(read_at__isnull=True)
+    return found.order_by("-created_at", "-pk")
+
+
+def unread_notification_count(user: User) -> int:
+    """Unread messages of the user, counted up to UNREAD_CAP: one query on the index
+    (user, read_at, created_at)."""
+    return Notification.objects.filter(user=user, read_at__isnull=True)[:UNREAD_CAP].count()
 
 
 def attachable(user: User) -> dict[str, QuerySet]:
@@ -193,6 +213,7 @@ class CustomerView:
     tickets: list[Ticket]
     calls: list[Call]
     counts: dict[str, int] = field(default_factory=dict)
+    notifications: list[Notification] = field(default_factory=list)
 
 
 def customer_view(user_id) -> CustomerView:
@@ -260,7 +281,8 @@ def customer_view(user_id) -> CustomerView:
         "tickets_active": sum(1 for t in tickets if t.is_active),
         "bindings_active": sum(1 for b in bindings if b.ended_at is None),
     }
-    return CustomerView(user, bindings, failed, transits, applications, invoices, tickets, calls, counts)
+    notifications = list(Notification.objects.filter(user=user).order_by("-created_at", "-pk")[:LIST_LIMIT])
+    return CustomerView(user, bindings, failed, transits, applications, invoices, tickets, calls, counts, notifications)
 
 
 # --- staff: the dashboard ---------------------------------------------------------------
@@ -273,11 +295,63 @@ class Bar:
     label: str
     value: int
     percent: int = 0
+    code: str = ""  # what the bar stands for, where a colour tells it (a failure cause)
 
 
 def _bars(pairs: list[tuple[str, int]]) -> list[Bar]:
     top = max((v for _, v in pairs), default=0) or 1
     return [Bar(label, value, round(value * 100 / top)) for label, value in pairs]
+
+
+@dataclass
+class StackedBar:
+    """A bar split into parts (``code`` names the part's colour, ``value`` its share)."""
+
+    label: str
+    value: int
+    percent: int
+    parts: list[Bar]
+
+
+BINDING_FAILURES_SHOWN = 10  # issuers on the dashboard's chart of binding failures
+
+
+def binding_failures_by_issuer(start) -> dict:
+    """Failed binding attempts since ``start`` by issuer (from the card number's network code)
+    and cause, the issuers with most failures first: two queries whatever the volume. Every
+    refusal counts but malformed input (not the issuer's business); attempts still waiting for
+    their SMS code and successes do not."""
+    Outcome = BindingAttempt.Outcome
+    rows = (
+        BindingAttempt.objects.filter(created_at__gte=start)
+        .exclude(outcome__in=(Outcome.PENDING, Outcome.BOUND, Outcome.INVALID))
+        .annotate(code=Substr("card_no", 1, 4))
+        .values_list("code", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rows = list(rows)
+    codes = {code for code, _outcome, _n in rows}
+    names = dict(IssuerNetworkCode.objects.filter(code__in=codes).values_list("code", "issuer__name") if codes else [])
+    unknown = str(_("未知发行方"))
+    by_issuer: dict[str, dict[str, int]] = {}
+    for code, outcome, n in rows:
+        causes = by_issuer.setdefault(names.get(code, unknown), {})
+        causes[outcome] = causes.get(outcome, 0) + n
+    labels = dict(Outcome.choices)
+    ranked = sorted(by_issuer.items(), key=lambda item: (-sum(item[1].values()), item[0]))[:BINDING_FAILURES_SHOWN]
+    top = max((sum(causes.values()) for _name, causes in ranked), default=0) or 1
+    bars = []
+    for name, causes in ranked:
+        total = sum(causes.values())
+        parts = [
+            Bar(str(labels.get(outcome, outcome)), n, round(n * 100 / total), code=outcome)
+            for outcome, n in sorted(causes.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        bars.append(StackedBar(name, total, round(total * 100 / top), parts))
+    shown = {part.code for bar in bars for part in bar.parts}
+    legend = [{"code": code, "label": str(label)} for code, label in Outcome.choices if code in shown]
+    return {"bars": bars, "legend": legend, "total": sum(sum(c.values()) for c in by_issuer.values())}
 
 
 def dashboard(*, today=None) -> dict:
@@ -315,6 +389,7 @@ def dashboard(*, today=None) -> dict:
     open_by_queue = dict(
         Ticket.objects.filter(status__in=Ticket.ACTIVE).values_list("group").annotate(n=Count("id")).order_by()
     )
+    binding_failures = binding_failures_by_issuer(start)
     return {
         "days": DASHBOARD_DAYS,
         "tickets_by_category": _bars([(str(label), by_category.get(code, 0)) for code, label in Category.choices]),
@@ -333,4 +408,5 @@ def dashboard(*, today=None) -> dict:
         "tickets_total": sum(by_category.values()),
         "calls_total": sum(c["n"] for c in calls),
         "invoices_total": sum(invoices_by_day.values()),
+        "binding_failures": binding_failures,
     }

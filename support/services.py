@@ -10,8 +10,12 @@ Keyword-only, atomic, refusals as ``ServiceError``. Status flow of a ticket:
     resolved ──reopen (customer, within REOPEN_DAYS; or supervisor)──▶ open
     closed ──reopen (supervisor only)──▶ open
 
-A public reply tells the customer twice: an in-site notice on their next visit (the reply
-stays unseen until they read the ticket) and an SMS sent after the transaction commits.
+A public reply tells the customer three ways: a notice on their next page (the reply stays
+unseen until they read the ticket), a message in their message centre (``notifications``) and
+an SMS sent after the transaction commits.
+
+Every change staff make leaves a history row (django-simple-history) naming who made it and
+why: the action, and the reason or reference staff gave with it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from invoices.models import Application, Invoice, Operator, Transit
 from piaogen.errors import ServiceError
 from piaogen.masking import mask_mobile
 
+from . import notifications
 from .models import CATEGORY_QUEUE, Call, Category, Queue, SlaPolicy, Ticket, TicketMessage
 
 logger = logging.getLogger(__name__)
@@ -74,9 +79,21 @@ def _locked(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _touch(ticket: Ticket, *fields: str) -> None:
+def _audit(obj, by: User | None, why: str) -> None:
+    """Who and why, for the history row the next save writes (outside a request too)."""
+    if by is not None:
+        obj._history_user = by
+    obj._change_reason = why[:100]
+
+
+def _touch(ticket: Ticket, *fields: str, by: User | None = None, why: str = "") -> None:
     ticket.updated_at = timezone.now()
+    _audit(ticket, by, why)
     ticket.save(update_fields=[*fields, "updated_at"])
+
+
+def _staff_name(user: User) -> str:
+    return user.name or user.mobile_masked
 
 
 def _refuse_if_done(ticket: Ticket) -> None:
@@ -166,7 +183,7 @@ def ticket_open(
                 % {"n": OPEN_TICKETS_PER_DAY, "hotline": settings.SUPPORT_HOTLINE},
                 status=429,
             )
-    ticket = Ticket.objects.create(
+    ticket = Ticket(
         user=user,
         channel=channel,
         category=category,
@@ -181,6 +198,11 @@ def ticket_open(
         created_at=now,
         updated_at=now,
     )
+    if by is not None:
+        _audit(ticket, by, _("客服代用户提交（%(channel)s）") % {"channel": ticket.get_channel_display()})
+    else:
+        _audit(ticket, user, _("用户提交（%(channel)s）") % {"channel": ticket.get_channel_display()})
+    ticket.save(force_insert=True)
     TicketMessage.objects.create(
         ticket=ticket, author=user, kind=TicketMessage.Kind.CUSTOMER, body=description, created_at=now
     )
@@ -217,7 +239,8 @@ def ticket_update(
         ticket.due_at = SlaPolicy.due_at(category=ticket.category, priority=ticket.priority, start=ticket.created_at)
         fields.append("due_at")
     if fields:
-        _touch(ticket, *fields)
+        changed = "、".join(str(Ticket._meta.get_field(f).verbose_name) for f in fields if f != "due_at")
+        _touch(ticket, *fields, by=by, why=_("重新归类：%(fields)s") % {"fields": changed})
     return ticket
 
 
@@ -236,7 +259,8 @@ def ticket_reply(*, ticket: Ticket, by: User, body: str, notify: bool = True) ->
     if ticket.assignee_id is None:
         ticket.assignee = by
         fields.append("assignee")
-    _touch(ticket, *fields)
+    _touch(ticket, *fields, by=by, why=_("回复用户"))
+    notifications.notify_ticket_reply(ticket=ticket, message=message)
     if notify:
         _notify_reply(ticket)
     return message
@@ -249,7 +273,7 @@ def ticket_note(*, ticket: Ticket, by: User, body: str) -> TicketMessage:
     body = _clean_text(body, field="body", max_length=BODY_MAX, label=_("备注内容"))
     ticket = _locked(ticket)
     message = TicketMessage.objects.create(ticket=ticket, author=by, kind=TicketMessage.Kind.INTERNAL_NOTE, body=body)
-    _touch(ticket)
+    _touch(ticket, by=by, why=_("内部备注"))
     return message
 
 
@@ -266,15 +290,17 @@ def ticket_customer_message(*, ticket: Ticket, user: User, body: str) -> TicketM
     if ticket.status == Ticket.Status.WAITING_CUSTOMER:
         ticket.status = Ticket.Status.OPEN
         fields.append("status")
-    _touch(ticket, *fields)
+    _touch(ticket, *fields, by=user, why=_("用户补充说明"))
     return message
 
 
 @transaction.atomic
 def ticket_mark_seen(*, ticket: Ticket, user: User) -> int:
-    """The customer read their ticket: its replies stop being announced."""
+    """The customer read their ticket: its replies stop being announced, and their messages in
+    the message centre are read."""
     if ticket.user_id != user.pk:
         return 0
+    notifications.notifications_mark_ticket_read(user=user, ticket=ticket)
     return TicketMessage.objects.filter(
         ticket=ticket, kind=TicketMessage.Kind.PUBLIC_REPLY, seen_by_customer_at__isnull=True
     ).update(seen_by_customer_at=timezone.now())
@@ -295,7 +321,8 @@ def ticket_assign(*, ticket: Ticket, assignee: User, by: User) -> Ticket:
     if ticket.status == Ticket.Status.NEW:
         ticket.status = Ticket.Status.OPEN
         fields.append("status")
-    _touch(ticket, *fields)
+    why = _("接手工单") if assignee.pk == by.pk else _("指派给 %(name)s") % {"name": _staff_name(assignee)}
+    _touch(ticket, *fields, by=by, why=why)
     return ticket
 
 
@@ -337,6 +364,8 @@ def ticket_hand_off(
         "handoff_reference",
         "handed_off_at",
         "status",
+        by=by,
+        why=_("转交 %(to)s，受理编号 %(ref)s") % {"to": ticket.handoff_to, "ref": reference},
     )
     text = _("已转交 %(to)s 处理，对方受理编号 %(ref)s。") % {"to": ticket.handoff_to, "ref": reference}
     TicketMessage.objects.create(
@@ -353,7 +382,10 @@ def ticket_resolve(*, ticket: Ticket, by: User, reply: str = "", notify: bool = 
     _refuse_if_done(ticket)
     if reply.strip():
         body = _clean_text(reply, field="body", max_length=BODY_MAX, label=_("回复内容"))
-        TicketMessage.objects.create(ticket=ticket, author=by, kind=TicketMessage.Kind.PUBLIC_REPLY, body=body)
+        message = TicketMessage.objects.create(
+            ticket=ticket, author=by, kind=TicketMessage.Kind.PUBLIC_REPLY, body=body
+        )
+        notifications.notify_ticket_reply(ticket=ticket, message=message)
         if notify:
             _notify_reply(ticket)
     ticket.status = Ticket.Status.RESOLVED
@@ -362,7 +394,7 @@ def ticket_resolve(*, ticket: Ticket, by: User, reply: str = "", notify: bool = 
     if ticket.assignee_id is None:
         ticket.assignee = by
         fields.append("assignee")
-    _touch(ticket, *fields)
+    _touch(ticket, *fields, by=by, why=_("标记为已解决并回复用户") if reply.strip() else _("标记为已解决"))
     return ticket
 
 
@@ -376,7 +408,7 @@ def ticket_close(*, ticket: Ticket, by: User) -> Ticket:
         raise ServiceError("not_resolved", _("只能关闭已解决的工单。"))
     ticket.status = Ticket.Status.CLOSED
     ticket.closed_at = timezone.now()
-    _touch(ticket, "status", "closed_at")
+    _touch(ticket, "status", "closed_at", by=by, why=_("关闭工单"))
     return ticket
 
 
@@ -408,7 +440,17 @@ def ticket_reopen(*, ticket: Ticket, by: User, reason: str) -> Ticket:
     ticket.resolved_at = None
     ticket.closed_at = None
     ticket.due_at = SlaPolicy.due_at(category=ticket.category, priority=ticket.priority, start=now)
-    _touch(ticket, "status", "reopened_count", "resolved_at", "closed_at", "due_at")
+    why = _("用户重开：%(reason)s") if is_customer else _("重开：%(reason)s")
+    _touch(
+        ticket,
+        "status",
+        "reopened_count",
+        "resolved_at",
+        "closed_at",
+        "due_at",
+        by=by,
+        why=why % {"reason": notifications.clip(reason, 80)},
+    )
     return ticket
 
 
@@ -432,7 +474,7 @@ def ticket_rate(*, ticket: Ticket, user: User, rating, comment: str = "") -> Tic
     if ticket.rating is not None:
         raise ServiceError("already_rated", _("您已经评价过这个工单，谢谢！"))
     ticket.rating, ticket.rating_comment, ticket.rated_at = rating, comment, timezone.now()
-    _touch(ticket, "rating", "rating_comment", "rated_at")
+    _touch(ticket, "rating", "rating_comment", "rated_at", by=user, why=_("用户评价 %(n)s 分") % {"n": rating})
     return ticket
 
 
@@ -478,7 +520,7 @@ def call_log(
         raise _invalid("ticket", _("关联的工单不属于该账户。"))
     if ticket is not None and user is None:
         user = ticket.user
-    call = Call.objects.create(
+    call = Call(
         caller_number=number,
         caller_digest=digest,
         caller_masked=mask_mobile(number),
@@ -490,6 +532,8 @@ def call_log(
         user=user,
         ticket=ticket,
     )
+    _audit(call, agent, _("记录来电"))
+    call.save(force_insert=True)
     logger.info("call logged id=%s agent=%s from=%s", call.pk, agent.pk, call.caller_masked)
     return call
 
@@ -509,6 +553,7 @@ def call_update(
         user = ticket.user
     call = Call.objects.select_for_update().get(pk=call.pk)
     call.category, call.summary, call.user, call.ticket = category, summary, user, ticket
+    _audit(call, by, _("更正来电记录"))
     call.save(update_fields=["category", "summary", "user", "ticket"])
     return call
 
@@ -537,7 +582,9 @@ def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORM
     if ticket.assignee_id is None:
         ticket.assignee = by
         ticket.status = Ticket.Status.OPEN
+        _audit(ticket, by, _("由来电创建并接手"))
         ticket.save(update_fields=["assignee", "status"])
     call.ticket = ticket
+    _audit(call, by, _("由来电创建工单 %(ref)s") % {"ref": ticket.ref})
     call.save(update_fields=["ticket"])
     return ticket

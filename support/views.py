@@ -1,13 +1,16 @@
-"""The help centre's pages: FAQ with search, self-service diagnosis, the user's tickets."""
+"""The help centre's pages: FAQ with search, self-service diagnosis, the user's tickets; and the
+message centre (消息中心) at /messages/."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -18,7 +21,7 @@ from invoices.selectors import transit_availability
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 
-from . import diagnosis, selectors, services
+from . import diagnosis, notifications, selectors, services
 from .forms import DiagnoseDateForm, MessageForm, RateForm, ReopenForm, SearchForm, TicketForm
 from .models import Category, Faq, Ticket
 
@@ -244,3 +247,47 @@ class TicketActionView(LoginRequiredMixin, View):
         else:
             services.ticket_rate(ticket=ticket, user=user, rating=data["rating"], comment=data["comment"])
             messages.success(self.request, _("感谢您的评价！"))
+
+
+# --- the message centre ------------------------------------------------------------------
+
+NOTIFICATIONS_PER_PAGE = 20
+
+
+class NotificationListView(LoginRequiredMixin, TemplateView):
+    """The user's messages, newest first, unread ones marked; ``?unread=1`` keeps those."""
+
+    template_name = "support/notifications.html"
+
+    def get_context_data(self, **kwargs):
+        unread_only = self.request.GET.get("unread") == "1"
+        found = selectors.notifications_of(self.request.user, unread=unread_only)
+        page = Paginator(found, NOTIFICATIONS_PER_PAGE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(page=page, unread_only=unread_only, **kwargs)
+
+
+class NotificationOpenView(LoginRequiredMixin, View):
+    """Opening a message marks it read and goes where it points (a page of this site)."""
+
+    def get(self, request, pk):
+        try:
+            notification = notifications.notification_mark_read(user=request.user, notification_id=pk)
+        except ServiceError:
+            raise Http404("no such message") from None
+        link = notification.link
+        if not (
+            link.startswith("/")
+            and url_has_allowed_host_and_scheme(link, allowed_hosts={request.get_host()}, require_https=False)
+        ):
+            link = reverse("notifications:list")
+        return redirect(link)
+
+
+class NotificationReadAllView(LoginRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        count = notifications.notification_mark_all_read(user=request.user)
+        if count:
+            messages.success(request, _("已将 %(n)s 条消息标为已读。") % {"n": count})
+        return redirect("notifications:list")

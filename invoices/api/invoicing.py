@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core import signing
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,10 +15,12 @@ from rest_framework.response import Response
 from cards.selectors import binding_for
 from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
 from piaogen.errors import ServiceError
+from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors, services
-from ..models import Application, Invoice
+from ..models import Application, Invoice, InvoiceLine
 from ..tax import rate_decimal
+from . import paging
 
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
 
@@ -55,6 +58,170 @@ def invoice_json(inv: Invoice) -> dict:
         "total_tax": inv.total_tax,
         "total": inv.total,
         "original": {"code": inv.original.code, "number": inv.original.number} if inv.original_id else None,
+    }
+
+
+# The same JSON from plain rows: the lists and an application's detail read the invoices' columns
+# and their lines' in two queries (``.values()``), without model instances; a test holds the two
+# builders to the same output, field by field.
+INVOICE_COLUMNS = (
+    "id",
+    "code",
+    "number",
+    "issued_on",
+    "issued_at",
+    "check_code",
+    "kind",
+    "red",
+    "status",
+    "month",
+    "plate",
+    "seller_name",
+    "seller_tax_id",
+    "buyer_name",
+    "buyer_tax_id",
+    "total_net",
+    "total_tax",
+    "total",
+    "original_id",
+    "original__code",
+    "original__number",
+)
+DETAIL_COLUMNS = tuple(c for c in INVOICE_COLUMNS if c != "issued_at")  # issued_at: the lists' cursor only
+_LINE_COLUMNS = (
+    "invoice_id",
+    "item",
+    "plate",
+    "vehicle_class",
+    "date_from",
+    "date_to",
+    "net",
+    "rate",
+    "tax",
+    "transit__transit_id",
+    "recharge__recharge_id",
+)
+
+
+_RATE_TEXT: dict[int, str] = {}
+
+
+def rate_text(percent: int | None) -> str | None:
+    """A rate as the API writes it: "0.09", or None for 不征税."""
+    if percent is None:
+        return None
+    text = _RATE_TEXT.get(percent)
+    if text is None:
+        text = _RATE_TEXT[percent] = str(rate_decimal(percent))
+    return text
+
+
+def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) -> list[dict]:
+    """Invoice JSON of ``rows`` (dicts of ``INVOICE_COLUMNS``), in their order, with their lines
+    read in one more query: by invoice id, or, when ``rows`` are all the invoices of an
+    application, by ``application_id`` (no list of hundreds of ids to send)."""
+    out: list[dict] = []
+    lines_of: dict[int, list] = {}
+    for r in rows:
+        lines: list[dict] = []
+        lines_of[r["id"]] = lines
+        out.append(
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "number": r["number"],
+                "issued_on": r["issued_on"].isoformat(),
+                "check_code": r["check_code"],
+                "kind": r["kind"],
+                "red": r["red"],
+                "status": r["status"],
+                "month": r["month"],
+                "plate": r["plate"],
+                "seller": {"name": r["seller_name"], "tax_id": r["seller_tax_id"]},
+                "buyer": {"name": r["buyer_name"], "tax_id": r["buyer_tax_id"]},
+                "lines": lines,
+                "total_net": r["total_net"],
+                "total_tax": r["total_tax"],
+                "total": r["total"],
+                "original": (
+                    {"code": r["original__code"], "number": r["original__number"]} if r["original_id"] else None
+                ),
+            }
+        )
+    if not lines_of:
+        return out
+    days: dict = {}
+    if application_id is not None:
+        lines = InvoiceLine.objects.filter(invoice__application_id=application_id)
+    else:
+        lines = InvoiceLine.objects.filter(invoice_id__in=list(lines_of))
+    for (
+        invoice_id,
+        item,
+        plate,
+        vehicle_class,
+        date_from,
+        date_to,
+        net,
+        rate,
+        tax,
+        transit_id,
+        recharge_id,
+    ) in lines.order_by("invoice_id", "seq").values_list(*_LINE_COLUMNS):
+        if (day_from := days.get(date_from)) is None:
+            day_from = days[date_from] = date_from.strftime("%Y%m%d")
+        if (day_to := days.get(date_to)) is None:
+            day_to = days[date_to] = date_to.strftime("%Y%m%d")
+        lines_of[invoice_id].append(
+            {
+                "item": item,
+                "plate": plate,
+                "vehicle_class": vehicle_class,
+                "date_from": day_from,
+                "date_to": day_to,
+                "net": net,
+                "rate": rate_text(rate),
+                "tax": tax,
+                "transit_id": transit_id,
+                "recharge_id": recharge_id,
+            }
+        )
+    return out
+
+
+APPLICATION_COLUMNS = (
+    "id",
+    "kind",
+    "status",
+    "failure_reason",
+    "summary_no",
+    "card__card_no",
+    "mode",
+    "month",
+    "invoice_count",
+    "total",
+    "created_at",
+    "issued_at",
+    "original_id",
+)
+
+
+def application_row_json(r: dict) -> dict:
+    """``application_json`` of a row of ``APPLICATION_COLUMNS``, without its invoices."""
+    return {
+        "id": r["id"],
+        "kind": r["kind"],
+        "status": r["status"],
+        "failure_reason": r["failure_reason"] or None,
+        "summary_no": r["summary_no"],
+        "card_no": r["card__card_no"],
+        "mode": r["mode"] or None,
+        "month": r["month"] or None,
+        "invoice_count": r["invoice_count"],
+        "total": r["total"],
+        "created_at": timezone.localtime(r["created_at"]).isoformat(),
+        "issued_at": timezone.localtime(r["issued_at"]).isoformat() if r["issued_at"] else None,
+        "original_id": r["original_id"],
     }
 
 
@@ -177,15 +344,38 @@ def _body(request) -> dict:
     return request.data
 
 
+APPLICATIONS_DEFAULT_LIMIT = APPLICATIONS_MAX_LIMIT = 100
+INVOICES_DEFAULT_LIMIT = 500  # as before pages were offered: an App that never follows Link loses nothing it had
+INVOICES_MAX_LIMIT = 500
+
+
 class ApplicationsView(AppAPIView):
-    @extend_schema(operation_id="app_applications_list", responses={200: ApplicationSchema(many=True)}, summary="我的开票申请")
-    def get(self, request):
-        apps = list(selectors.applications_of(request.user)[:100])
-        return Response([application_json(a, None) for a in apps])
+    renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
-        operation_id="app_applications_create", request=ApplicationCreateSchema,
-        responses={202: AcceptedSchema, **ERRORS}, summary="提交开票申请（通行费或充值）",
+        operation_id="app_applications_list",
+        parameters=[*paging.parameters(APPLICATIONS_DEFAULT_LIMIT, APPLICATIONS_MAX_LIMIT), paging.LINK_HEADER],
+        responses={200: ApplicationSchema(many=True), 400: ErrorSerializer},
+        summary="我的开票申请（最新在前）",
+    )
+    def get(self, request):
+        limit, after = paging.page_request(
+            request,
+            default=APPLICATIONS_DEFAULT_LIMIT,
+            maximum=APPLICATIONS_MAX_LIMIT,
+            kinds=selectors.APPLICATION_CURSOR,
+        )
+        qs = Application.objects.filter(user=request.user).values(*APPLICATION_COLUMNS)
+        page = selectors.keyset_page(
+            qs, selectors.APPLICATION_ORDER, descending=True, after=after, size=limit, restart=False
+        )
+        return paging.paged_response(request, [application_row_json(r) for r in page.rows], page, limit)
+
+    @extend_schema(
+        operation_id="app_applications_create",
+        request=ApplicationCreateSchema,
+        responses={202: AcceptedSchema, **ERRORS},
+        summary="提交开票申请（通行费或充值）",
     )
     def post(self, request):
         body = _body(request)
@@ -193,14 +383,21 @@ class ApplicationsView(AppAPIView):
         if kind == "consumption":
             transit_ids = body.get("transit_ids")
             app = services.application_submit_consumption(
-                user=request.user, card_no=str(body.get("card_no", ""))[:32], month=body.get("month"),
-                title_id=body.get("title_id"), mode=body.get("mode") or Application.Mode.PER_TRIP,
-                transit_ids=transit_ids, email=body.get("email") if isinstance(body.get("email"), str) else "",
+                user=request.user,
+                card_no=str(body.get("card_no", ""))[:32],
+                month=body.get("month"),
+                title_id=body.get("title_id"),
+                mode=body.get("mode") or Application.Mode.PER_TRIP,
+                transit_ids=transit_ids,
+                email=body.get("email") if isinstance(body.get("email"), str) else "",
             )
         elif kind == "recharge":
             app = services.application_submit_recharge(
-                user=request.user, card_no=str(body.get("card_no", ""))[:32], recharge_ids=body.get("recharge_ids"),
-                title_id=body.get("title_id"), email=body.get("email") if isinstance(body.get("email"), str) else "",
+                user=request.user,
+                card_no=str(body.get("card_no", ""))[:32],
+                recharge_ids=body.get("recharge_ids"),
+                title_id=body.get("title_id"),
+                email=body.get("email") if isinstance(body.get("email"), str) else "",
             )
         else:
             raise ServiceError("invalid", _("kind 须为 consumption 或 recharge。"), errors={"kind": [_("取值无效。")]})
@@ -208,35 +405,63 @@ class ApplicationsView(AppAPIView):
 
 
 class ApplicationDetailView(AppAPIView):
-    @extend_schema(operation_id="app_applications_retrieve", responses={200: ApplicationSchema, 404: ErrorSerializer}, summary="开票申请进度与发票")
+    renderer_classes = [FastJSONRenderer]
+
+    @extend_schema(
+        operation_id="app_applications_retrieve",
+        responses={200: ApplicationSchema, 404: ErrorSerializer},
+        summary="开票申请进度与发票",
+    )
     def get(self, request, pk: int):
-        app = selectors.application_of(request.user, pk)
-        return Response(application_json(app, selectors.application_invoices(app)))
+        row = Application.objects.filter(user=request.user, pk=pk).values(*APPLICATION_COLUMNS).first()
+        if row is None:
+            raise Http404
+        body = application_row_json(row)
+        invoices = Invoice.objects.filter(application_id=row["id"]).order_by("id").values(*DETAIL_COLUMNS)
+        body["invoices"] = invoice_rows_json(list(invoices), application_id=row["id"])
+        return Response(body)
 
 
 class TitleChangeView(AppAPIView):
-    @extend_schema(operation_id="app_applications_title_change", request=TitleChangeSchema,
-                   responses={202: AcceptedSchema, **ERRORS}, summary="换票：红冲原发票并按新抬头重开")
+    @extend_schema(
+        operation_id="app_applications_title_change",
+        request=TitleChangeSchema,
+        responses={202: AcceptedSchema, **ERRORS},
+        summary="换票：红冲原发票并按新抬头重开",
+    )
     def post(self, request, pk: int):
         body = _body(request)
         app = services.application_title_change(
-            user=request.user, application_id=pk, title_id=body.get("title_id"),
+            user=request.user,
+            application_id=pk,
+            title_id=body.get("title_id"),
             email=body.get("email") if isinstance(body.get("email"), str) else "",
         )
         return Response({"id": app.pk, "status": app.status}, status=202)
 
 
 class InvoicesView(AppAPIView):
+    renderer_classes = [FastJSONRenderer]
+
     @extend_schema(
         operation_id="app_invoices_list",
-        parameters=[OpenApiParameter("card_no", str, required=False), OpenApiParameter("month", str, required=False)],
-        responses={200: InvoiceSchema(many=True), **ERRORS}, summary="我的发票",
+        parameters=[
+            OpenApiParameter("card_no", str, required=False),
+            OpenApiParameter("month", str, required=False),
+            *paging.parameters(INVOICES_DEFAULT_LIMIT, INVOICES_MAX_LIMIT),
+            paging.LINK_HEADER,
+        ],
+        responses={200: InvoiceSchema(many=True), **ERRORS},
+        summary="我的发票（最新在前）",
     )
     def get(self, request):
         card_no = request.query_params.get("card_no")
         month = request.query_params.get("month")
         if month and not services.MONTH_RE.match(month):
             raise ServiceError("invalid", _("月份格式应为 YYYY-MM。"), errors={"month": [_("格式应为 YYYY-MM。")]})
+        limit, after = paging.page_request(
+            request, default=INVOICES_DEFAULT_LIMIT, maximum=INVOICES_MAX_LIMIT, kinds=selectors.INVOICE_CURSOR
+        )
         card_id = None
         if card_no:
             from cards.models import Card
@@ -246,19 +471,30 @@ class InvoicesView(AppAPIView):
                 binding_for(request.user, card_no)  # 404 unless it is the user's card
                 return Response([])
             card_id = card.pk
-        rows = list(selectors.invoices_of(request.user, card_id=card_id, month=month)[:500])
-        return Response([invoice_json(i) for i in rows])
+        qs = selectors.user_invoices(request.user, card_id=card_id, month=month).values(*INVOICE_COLUMNS)
+        page = selectors.keyset_page(
+            qs, selectors.INVOICE_ORDER, descending=True, after=after, size=limit, restart=False
+        )
+        return paging.paged_response(request, invoice_rows_json(page.rows), page, limit)
 
 
 class InvoiceDetailView(AppAPIView):
-    @extend_schema(operation_id="app_invoices_retrieve", responses={200: InvoiceSchema, 404: ErrorSerializer}, summary="发票详情")
+    renderer_classes = [FastJSONRenderer]
+
+    @extend_schema(
+        operation_id="app_invoices_retrieve", responses={200: InvoiceSchema, 404: ErrorSerializer}, summary="发票详情"
+    )
     def get(self, request, pk: int):
         return Response(invoice_json(selectors.invoice_of(request.user, pk)))
 
 
 class InvoiceReverseView(AppAPIView):
-    @extend_schema(operation_id="app_invoices_reverse", request=None, responses={202: AcceptedSchema, **ERRORS},
-                   summary="红冲一张发票")
+    @extend_schema(
+        operation_id="app_invoices_reverse",
+        request=None,
+        responses={202: AcceptedSchema, **ERRORS},
+        summary="红冲一张发票",
+    )
     def post(self, request, pk: int):
         app = services.invoice_reverse(user=request.user, invoice_id=pk)
         return Response({"id": app.pk, "status": app.status}, status=202)
@@ -278,7 +514,9 @@ def _decode_cursor(value: str) -> tuple:
         at, pk = signing.loads(value, salt=CURSOR_SALT)
         return datetime.fromisoformat(at), int(pk)
     except (signing.BadSignature, ValueError, TypeError):
-        raise ServiceError("invalid", _("cursor 无效，请使用上一页返回的 next。"), errors={"cursor": [_("无效。")]}) from None
+        raise ServiceError(
+            "invalid", _("cursor 无效，请使用上一页返回的 next。"), errors={"cursor": [_("无效。")]}
+        ) from None
 
 
 class PartnerInvoiceFeedView(PartnerAPIView):
@@ -303,7 +541,9 @@ class PartnerInvoiceFeedView(PartnerAPIView):
                 if since_at.tzinfo is None:
                     raise ValueError
             except ValueError:
-                raise ServiceError("invalid", _("since 须为带时区的 ISO 8601 时间。"), errors={"since": [_("格式无效。")]}) from None
+                raise ServiceError(
+                    "invalid", _("since 须为带时区的 ISO 8601 时间。"), errors={"since": [_("格式无效。")]}
+                ) from None
         cursor = request.query_params.get("cursor")
         after = _decode_cursor(cursor) if cursor else None
         try:
@@ -313,6 +553,6 @@ class PartnerInvoiceFeedView(PartnerAPIView):
         rows = selectors.buyer_feed(self.partner.tax_id, since=since_at, after=after, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        return Response({"results": [invoice_json(i) for i in rows], "next": _encode_cursor(rows[-1]) if more else None})
-
-
+        return Response(
+            {"results": [invoice_json(i) for i in rows], "next": _encode_cursor(rows[-1]) if more else None}
+        )

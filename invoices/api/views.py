@@ -4,10 +4,12 @@ from rest_framework.response import Response
 
 from cards.selectors import binding_for
 from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from piaogen.renderers import FastJSONRenderer
 
 from .. import ingest, selectors
-from ..tax import rate_decimal
+from . import paging
 from . import serializers as s
+from .invoicing import rate_text
 
 PARTNER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 
@@ -17,7 +19,8 @@ class OperatorBatchView(PartnerAPIView):
     batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
-        operation_id="partner_operators_upsert", request=s.OperatorBatchSerializer,
+        operation_id="partner_operators_upsert",
+        request=s.OperatorBatchSerializer,
         responses={200: s.OperatorBatchResultSerializer, **PARTNER_ERRORS},
         summary="推送经营单位及其路段（清分结算中心）",
     )
@@ -30,7 +33,8 @@ class TransitBatchView(PartnerAPIView):
     batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
-        operation_id="partner_transits_upsert", request=s.TransitBatchSerializer,
+        operation_id="partner_transits_upsert",
+        request=s.TransitBatchSerializer,
         responses={200: s.BatchResultSerializer, **PARTNER_ERRORS},
         summary="推送通行记录及其拆分（清分结算中心）",
     )
@@ -43,7 +47,8 @@ class RechargeBatchView(PartnerAPIView):
     batch_write = True  # one transaction: a database error stores nothing of the batch (503)
 
     @extend_schema(
-        operation_id="partner_recharges_upsert", request=s.RechargeBatchSerializer,
+        operation_id="partner_recharges_upsert",
+        request=s.RechargeBatchSerializer,
         responses={200: s.BatchResultSerializer, **PARTNER_ERRORS},
         summary="推送储值卡充值记录（发行方）",
     )
@@ -51,57 +56,69 @@ class RechargeBatchView(PartnerAPIView):
         return Response(ingest.recharge_upsert_batch(partner=self.partner, body=request.data).as_dict())
 
 
-def _rate(percent):
-    value = rate_decimal(percent)
-    return None if value is None else str(value)
+TRANSITS_MAX_LIMIT = 500
 
 
-def trip_json(trip) -> dict:
-    t = trip.transit
+def trip_json(trip: selectors.TripRow) -> dict:
     return {
-        "transit_id": t.transit_id,
-        "plate": t.plate,
-        "entry_station": t.entry_station,
-        "entry_time": timezone.localtime(t.entry_time).isoformat(),
-        "exit_station": t.exit_station,
-        "exit_time": timezone.localtime(t.exit_time).isoformat(),
-        "fee": t.fee,
+        "transit_id": trip.transit_id,
+        "plate": trip.plate,
+        "entry_station": trip.entry_station,
+        "entry_time": timezone.localtime(trip.entry_time).isoformat(),
+        "exit_station": trip.exit_station,
+        "exit_time": timezone.localtime(trip.exit_time).isoformat(),
+        "fee": trip.fee,
         "segments": [
             {
                 "section_code": seg.section_code,
                 "section_name": seg.section_name,
                 "operator_name": seg.operator_name,
                 "fee": seg.fee,
-                "rate": _rate(seg.rate),
+                "rate": rate_text(seg.rate),
             }
             for seg in trip.segments
         ],
-        "invoice_state": t.state,
+        "invoice_state": trip.state,
         "invoice_count": trip.invoice_count,
-        "invoices": [{"seller": name, "rate": _rate(rate)} for name, rate in trip.invoices],
+        "invoices": [{"seller": name, "rate": rate_text(rate)} for name, rate in trip.invoices],
     }
 
 
 class AppTransitsView(AppAPIView):
+    renderer_classes = [FastJSONRenderer]
+
     @extend_schema(
         operation_id="app_transits_list",
         parameters=[
             OpenApiParameter("card_no", str, required=True),
             OpenApiParameter("month", str, required=False, description="YYYY-MM，缺省为本月"),
+            *paging.parameters(None, TRANSITS_MAX_LIMIT),
+            paging.LINK_HEADER,
         ],
         responses={200: s.TransitOutSerializer(many=True), 400: ErrorSerializer, 404: ErrorSerializer},
-        summary="某张卡某月的通行记录及拆分",
+        summary="某张卡某月的通行记录及拆分（按出口时间升序）",
     )
     def get(self, request):
         q = s.TransitQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
+        limit, after = paging.page_request(
+            request, default=None, maximum=TRANSITS_MAX_LIMIT, kinds=selectors.TRIP_CURSOR
+        )
         binding = binding_for(request.user, q.validated_data["card_no"])
         month = q.validated_data.get("month") or timezone.localdate().strftime("%Y-%m")
-        trips = selectors.trip_views(selectors.transits_for_card(binding.card_id, month))
-        return Response([trip_json(t) for t in trips])
+        rows = selectors.card_month_trips(binding.card_id, month)
+        if limit is None:  # the whole month, as the contract has it
+            page = None
+            trips = selectors.trip_rows(list(rows.order_by(*selectors.TRIP_ORDER)))
+        else:
+            page = selectors.keyset_page(rows, selectors.TRIP_ORDER, after=after, size=limit, restart=False)
+            trips = selectors.trip_rows(page.rows)
+        return paging.paged_response(request, [trip_json(t) for t in trips], page, limit)
 
 
 class AppRechargesView(AppAPIView):
+    renderer_classes = [FastJSONRenderer]
+
     @extend_schema(
         operation_id="app_recharges_list",
         parameters=[OpenApiParameter("card_no", str, required=True), OpenApiParameter("month", str, required=False)],

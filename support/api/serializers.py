@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Category, Ticket
+from ..models import Category, Notification, Ticket
 from ..services import BODY_MAX, SUBJECT_MAX
 
 
@@ -128,3 +128,40 @@ class FaqOutSerializer(serializers.Serializer):
     @extend_schema_field(FaqLinkSerializer(allow_null=True))
     def get_link(self, obj):
         return {"url": obj.link_url, "label": obj.link_label} if obj.link_url else None
+
+
+# --- the message centre ---------------------------------------------------------------------
+
+
+class NotificationQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, default=False)
+    cursor = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+
+
+class NotificationOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(
+        choices=Notification.Kind.choices,
+        help_text="binding_ended ETC卡解绑；invoices_issued 发票已开具；application_failed 开票失败；ticket_reply 工单回复",
+    )
+    kind_label = serializers.CharField(source="get_kind_display")
+    title = serializers.CharField()
+    body = serializers.CharField()
+    link = serializers.CharField(help_text="网站上的相关页面路径，如 /applications/12/")
+    application_id = serializers.IntegerField(allow_null=True, help_text="相关开票申请（GET applications/<id>）")
+    ticket_id = serializers.IntegerField(allow_null=True, help_text="相关工单（GET tickets/<id>）")
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+    read = serializers.BooleanField(source="is_read")
+
+
+class NotificationPageSerializer(serializers.Serializer):
+    results = NotificationOutSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="下一页的 cursor；没有更多时为 null")
+    unread_count = serializers.IntegerField(help_text="未读消息数（最多计到 100）")
+
+
+class NotificationsReadAllSerializer(serializers.Serializer):
+    updated = serializers.IntegerField(help_text="本次标为已读的消息数")
+    unread_count = serializers.IntegerField()

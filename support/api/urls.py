@@ -11,5 +11,16 @@ app_urlpatterns = [
     path("tickets/<int:pk>/rate", views.TicketRateView.as_view(), name="app-support-ticket-rate"),
     path("tickets/<int:pk>/reopen", views.TicketReopenView.as_view(), name="app-support-ticket-reopen"),
     path("faq", views.FaqView.as_view(), name="app-support-faq"),
+    path("notifications", views.NotificationsView.as_view(), name="app-support-notifications"),
+    path(
+        "notifications/read-all",
+        views.NotificationsReadAllView.as_view(),
+        name="app-support-notifications-read-all",
+    ),
+    path(
+        "notifications/<int:pk>/read",
+        views.NotificationReadView.as_view(),
+        name="app-support-notification-read",
+    ),
 ]
 partner_urlpatterns: list = []

@@ -1,8 +1,11 @@
-"""The contact centre's App endpoints: the user's tickets and the FAQ search."""
+"""The contact centre's App endpoints: the user's tickets, the FAQ search and the message centre."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
+from datetime import datetime
+
+from django.core import signing
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,7 +17,7 @@ from invoices.models import Application, Invoice, Transit
 from piaogen.api import AppAPIView, ErrorSerializer
 from piaogen.errors import ServiceError
 
-from .. import selectors, services
+from .. import notifications, selectors, services
 from ..models import Ticket, TicketMessage
 from ..views import render_answer
 from . import serializers as s
@@ -185,3 +188,76 @@ class FaqView(AppAPIView):
             faq.rendered_answer = render_answer(faq.answer)
             faq.link_url = selectors.faq_link(faq)
         return Response(s.FaqOutSerializer(faqs, many=True).data)
+
+
+# --- the message centre -------------------------------------------------------------------------
+
+CURSOR_SALT = "support.notifications"
+
+
+def _encode_cursor(notification) -> str:
+    return signing.dumps([notification.created_at.isoformat(), notification.pk], salt=CURSOR_SALT)
+
+
+def _decode_cursor(value: str) -> tuple[datetime, int]:
+    try:
+        at, pk = signing.loads(value, salt=CURSOR_SALT)
+        return datetime.fromisoformat(at), int(pk)
+    except (signing.BadSignature, ValueError, TypeError):
+        message = _("cursor 无效，请使用上一页返回的 next。")
+        raise ServiceError("invalid", message, errors={"cursor": [message]}) from None
+
+
+class NotificationsView(AppAPIView):
+    @extend_schema(
+        operation_id="app_support_notifications_list",
+        parameters=[
+            OpenApiParameter("unread", bool, required=False, description="1 只返回未读消息"),
+            OpenApiParameter("cursor", str, required=False, description="上一页返回的 next"),
+            OpenApiParameter("limit", int, required=False, description="每页条数，1–100，默认 20"),
+        ],
+        responses={200: s.NotificationPageSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+        summary="消息中心：我的站内消息（新的在前，分页）",
+    )
+    def get(self, request):
+        q = s.NotificationQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        d = q.validated_data
+        found = selectors.notifications_of(request.user, unread=d["unread"])
+        if d.get("cursor"):
+            at, pk = _decode_cursor(d["cursor"])
+            found = found.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+        rows = list(found[: d["limit"] + 1])
+        more = len(rows) > d["limit"]
+        rows = rows[: d["limit"]]
+        return Response(
+            {
+                "results": s.NotificationOutSerializer(rows, many=True).data,
+                "next": _encode_cursor(rows[-1]) if more else None,
+                "unread_count": selectors.unread_notification_count(request.user),
+            }
+        )
+
+
+class NotificationReadView(AppAPIView):
+    @extend_schema(
+        operation_id="app_support_notification_read",
+        request=None,
+        responses={200: s.NotificationOutSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        summary="把一条消息标为已读（重复调用不变）",
+    )
+    def post(self, request, pk: int):
+        notification = notifications.notification_mark_read(user=request.user, notification_id=pk)
+        return Response(s.NotificationOutSerializer(notification).data)
+
+
+class NotificationsReadAllView(AppAPIView):
+    @extend_schema(
+        operation_id="app_support_notifications_read_all",
+        request=None,
+        responses={200: s.NotificationsReadAllSerializer, 401: ErrorSerializer},
+        summary="全部标为已读",
+    )
+    def post(self, request):
+        updated = notifications.notification_mark_all_read(user=request.user)
+        return Response({"updated": updated, "unread_count": 0})

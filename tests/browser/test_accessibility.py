@@ -82,6 +82,7 @@ def test_every_user_page(open_page, reader, journey):
         "ticket-new": "/help/tickets/new/",
         "ticket": f"/help/tickets/{ticket_id}/",
         "diagnose": "/help/diagnose/",
+        "messages": "/messages/",
         "verify": "/verify/",
     }
     for label, url in signed_in.items():

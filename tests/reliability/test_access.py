@@ -1,6 +1,6 @@
-"""Access: another user's card, title, trip, application, invoice, ticket and file are 404 on every
-page and App endpoint (and nothing of them changes); each partner is kept to its own network
-codes and buyer; each staff role gets in the console exactly what README's table says."""
+"""Access: another user's card, title, trip, application, invoice, ticket, message and file are 404
+on every page and App endpoint (and nothing of them changes); each partner is kept to its own
+network codes and buyer; each staff role gets in the console exactly what README's table says."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from cards.models import Binding, BindingAttempt, InvoiceTitle
 from invoices import services
 from invoices.models import Application, Invoice
 from piaogen.demo import demo_uscc
-from support.models import Ticket, TicketMessage
+from support import notifications
+from support.models import Notification, Ticket, TicketMessage
 from tests.conftest import age_sms_codes
 
 from .conftest import push_trips, submit, title, trip
@@ -30,6 +31,7 @@ def owner(world, sms):
     trips = push_trips(world, 2)
     app_id = submit(world)
     services.application_issue(application_id=app_id)
+    notifications.notify_application_issued(app_id, [])  # the hook runs after a commit
     world.user.post(
         "/api/v1/app/tickets",
         {"category": "invoicing", "subject": "发票问题", "description": "想问一下发票", "card_no": world.card_no},
@@ -55,6 +57,7 @@ def owner(world, sms):
         application = Application.objects.get(pk=app_id)
         invoice = Invoice.objects.filter(application_id=app_id).first()
         ticket = Ticket.objects.get(user=world.user.user)
+        notification = Notification.objects.get(user=world.user.user, application_id=app_id)
         binding_id = pending
 
     return A
@@ -78,6 +81,7 @@ def snapshot():
         list(Ticket.objects.order_by("pk").values_list("pk", "status", "rating")),
         TicketMessage.objects.count(),
         list(BindingAttempt.objects.filter(outcome="bound").values_list("pk", flat=True)),
+        list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
     )
 
 
@@ -108,6 +112,7 @@ def test_another_users_things_are_404_on_every_page(owner, intruder):
         reverse("support:diagnose") + f"?application={a.application.pk}",
         reverse("support:diagnose") + f"?transit={a.trip}",
         reverse("support:diagnose") + f"?invoice={a.invoice.pk}",
+        reverse("notifications:message_open", args=[a.notification.pk]),
     ]
     posts = [
         (reverse("cards:unbind", args=[a.card_no]), {"confirm": "1"}),
@@ -167,6 +172,7 @@ def test_another_users_things_are_404_on_every_app_endpoint(owner, intruder):
         ("post", f"/api/v1/app/tickets/{a.ticket.pk}/messages", {"body": "插一句"}),
         ("post", f"/api/v1/app/tickets/{a.ticket.pk}/rate", {"rating": 1}),
         ("post", f"/api/v1/app/tickets/{a.ticket.pk}/reopen", {"reason": "再开"}),
+        ("post", f"/api/v1/app/notifications/{a.notification.pk}/read", None),
     ]
     wrong = []
     for method, url, body in calls:
@@ -297,6 +303,7 @@ CUSTOMER_DATA = {
     "support.faq",
     "support.ticket",
     "support.call",
+    "support.notification",
     "support.customer",
 }
 MAY_VIEW = {
@@ -321,6 +328,42 @@ def staff(db, client):
         return client
 
     return login
+
+
+# What each role may change (README: agents handle tickets and calls, supervisors also edit the
+# FAQ, data-fix operators correct trips, applications, invoices' documents and titles), and the
+# rights that are not a model's add/change/view.
+MAY_CHANGE = {
+    AGENT: {"support.ticket", "support.call"},
+    SUPERVISOR: {"support.ticket", "support.call", "support.faq"},
+    DATA_FIX: {"invoices.transit", "invoices.application", "invoices.invoice", "cards.invoicetitle"},
+}
+SPECIAL = {
+    AGENT: set(),
+    SUPERVISOR: {"support.assign", "support.reopen", "support.view_report", "accounts.view_historicaluser"},
+    DATA_FIX: set(),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [AGENT, SUPERVISOR, DATA_FIX])
+def test_each_staff_role_may_change_what_readme_says(role):
+    user = User.objects.create_user("13900000199", "Console2026x", name=role, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    user = User.objects.get(pk=user.pk)
+    wrong = []
+    for model in admin.site._registry:
+        opts = model._meta
+        label = opts.label_lower
+        for action in ("change", "delete"):
+            may = user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            expected = action == "change" and label in MAY_CHANGE[role]
+            if may != expected:
+                wrong.append((action, label, may))
+    for perm in ("support.assign", "support.reopen", "support.view_report", "accounts.view_historicaluser"):
+        if user.has_perm(perm) != (perm in SPECIAL[role]):
+            wrong.append(("special", perm, user.has_perm(perm)))
+    assert not wrong, wrong
 
 
 @pytest.mark.django_db

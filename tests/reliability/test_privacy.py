@@ -54,6 +54,8 @@ SKIP_NAMES = {
     "api-docs",
     "api-verify",
     "default_title",
+    "message_open",  # a redirect to the message's page
+    "mark_all_read",  # POST only
 }
 
 

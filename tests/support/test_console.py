@@ -413,3 +413,53 @@ def test_call_list_query_count_does_not_grow(world, console, django_assert_max_n
 def test_customer_search_rejects_overlong_input_without_breaking(world, console):
     r = find(console("agent"), "9" * 100)
     assert r.status_code == 200 and "errorlist" in r.content.decode()
+
+
+@pytest.mark.parametrize("key", ["mobile", "card", "plate", "invoice", "invoice_code", "ticket", "name"])
+def test_finding_a_customer_by_each_key_stays_within_a_query_budget(world, console, key, django_assert_max_num_queries):
+    """Whatever the key and however much data there is, a search is the request's own few
+    queries (session, user, device, permissions) plus at most three."""
+    from accounts.models import User
+
+    client = console("agent")
+    ticket = services.ticket_open(user=world.user, channel="web", category="other", subject="问", description="答")
+    invoice = world.invoices[0]
+    query = {
+        "mobile": USER_MOBILE,
+        "card": CARD_A,
+        "plate": PLATE_A,
+        "invoice": invoice["number"],
+        "invoice_code": f"{invoice['code']} {invoice['number']}",
+        "ticket": ticket.ref,
+        "name": "王小",
+    }[key]
+    find(client, "热身")  # the login and permission caches
+
+    def search():
+        with django_assert_max_num_queries(8):
+            return find(client, query)
+
+    assert search()["Location"] == customer_url(world.user)
+    # Many more accounts, tickets and calls: the same budget.
+    for i in range(25):
+        User.objects.create_user(f"1350000{i:04d}", "x", name=f"王小{i}")
+        services.ticket_open(
+            user=world.user, channel="hotline", category="other", subject=f"问{i}", description="答", by=client.staff
+        )
+    r = search()
+    if key == "name":
+        assert r.status_code == 200 and "找到 20 个账户" in r.content.decode()  # listed, at most 20
+    else:
+        assert r["Location"] == customer_url(world.user)
+
+
+def test_the_dashboard_draws_binding_failures_by_issuer_and_cause(world, console):
+    data = console("supervisor").get(DASHBOARD)
+    chart = data.context["data"]["binding_failures"]
+    [bar] = chart["bars"]  # the user's refused attempt on card B (reserved mobile mismatch)
+    assert bar.label == "河南中原通" and bar.value == 1 and bar.percent == 100
+    assert [(p.code, p.label, p.value) for p in bar.parts] == [("mobile_mismatch", "预留手机号不符", 1)]
+    assert chart["legend"] == [{"code": "mobile_mismatch", "label": "预留手机号不符"}] and chart["total"] == 1
+    body = data.content.decode()
+    assert "绑卡失败：各发行方的主要原因" in body and "sbar-part cause-mobile_mismatch" in body
+    assert "预留手机号不符 1" in body  # the figures are written out, not only drawn

@@ -2,25 +2,77 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from accounts.seed import demo_user
-from support.models import Call, Ticket, TicketMessage
+from accounts.seed import demo_enterprise_user, demo_user
+from cards.models import Binding, BindingAttempt
+from invoices.models import Application
+from support import selectors
+from support.models import Call, Notification, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_adds_tickets_and_calls_once(sms, django_capture_on_commit_callbacks):
+def counts() -> tuple:
+    return (
+        Ticket.objects.count(),
+        TicketMessage.objects.count(),
+        Call.objects.count(),
+        Notification.objects.count(),
+        Binding.objects.count(),
+        Application.objects.count(),
+        BindingAttempt.objects.count(),
+        Ticket.history.count(),
+    )
+
+
+def test_seed_demo_makes_every_state_once(sms, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
-    user = demo_user()
-    tickets = Ticket.objects.filter(user=user)
-    assert {t.status for t in tickets} == {"handed_off", "waiting_customer", "resolved"}
-    assert tickets.get(status="resolved").rating == 5
-    assert TicketMessage.objects.filter(ticket__user=user, kind="internal_note").exists()
-    assert Call.objects.filter(user=user).count() == 2
+    demo = [demo_user(), demo_enterprise_user()]
+    tickets = list(Ticket.objects.filter(user__in=demo))
+
+    # Every status there is, read from the choices.
+    assert {t.status for t in tickets} >= set(Ticket.Status.values)
+    assert any(t.rating for t in tickets if t.status == Ticket.Status.RESOLVED)
+    assert any(t.rating for t in tickets if t.status == Ticket.Status.CLOSED)
+    assert any(t.handoff_reference and t.status == Ticket.Status.HANDED_OFF for t in tickets)
+    assert any(t.reopened_count and t.is_active for t in tickets)
+    now = timezone.now()
+    assert any(t.is_active and t.due_at < now for t in tickets)  # overdue now
+    assert any(t.resolved_at and t.resolved_at > t.due_at for t in tickets)  # resolved late
+    assert TicketMessage.objects.filter(ticket__in=tickets, kind="internal_note").exists()
+    dashboard = selectors.dashboard()
+    assert dashboard["sla"]["overdue_open"] >= 1 and dashboard["sla"]["late_resolved"] >= 1
+    # Failed bindings for the chart by issuer, none of them today (no cap of the demo users is spent).
+    assert len(dashboard["binding_failures"]["bars"]) >= 3
+    failed = BindingAttempt.objects.filter(user__in=demo).exclude(outcome__in=("pending", "bound"))
+    assert failed.count() >= 5 and not failed.filter(created_at__date=timezone.localdate()).exists()
+
+    # Calls: linked to a ticket opened before, turned into a ticket, account only, no account.
+    calls = list(Call.objects.select_related("ticket"))
+    linked = [c for c in calls if c.ticket_id and c.ticket.created_at < c.created_at]
+    converted = [c for c in calls if c.ticket_id and c.ticket.created_at >= c.created_at]
+    assert linked and converted
+    assert converted[0].ticket.channel == Ticket.Channel.HOTLINE
+    assert [c for c in calls if c.user_id and not c.ticket_id]
+    assert [c for c in calls if c.user_id is None and c.ticket_id is None]
+
+    # The message centre: a message of every kind, some read, some not.
+    notices = Notification.objects.filter(user__in=demo)
+    assert set(notices.values_list("kind", flat=True)) == set(Notification.Kind.values)
+    assert notices.filter(read_at__isnull=True).exists() and notices.filter(read_at__isnull=False).exists()
+    issued = Application.objects.filter(user__in=demo, status="issued")
+    assert notices.filter(kind="invoices_issued").count() == issued.count()
+
+    # Every text written for the demo says so.
     assert all("（演示）" in t.subject for t in tickets)
+    assert all("（演示）" in m.body for m in TicketMessage.objects.filter(ticket__in=tickets))
+    assert all("（演示）" in c.summary for c in calls)
+    assert all("（演示）" in t.rating_comment for t in tickets if t.rating)
     assert not [m for m in sms.messages() if m["purpose"] == "ticket_reply"]  # demo replies send no SMS
-    counts = (Ticket.objects.count(), TicketMessage.objects.count(), Call.objects.count())
+
+    before = counts()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
-    assert (Ticket.objects.count(), TicketMessage.objects.count(), Call.objects.count()) == counts
+    assert counts() == before
