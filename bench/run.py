@@ -36,7 +36,7 @@ SMOKE = {
     "issuing": ["issuing.py", "--apps", "2", "--trips", "4", "--monthly-apps", "1", "--monthly-trips", "8"],
     "render_pdf": ["render_pdf.py", "--n", "3", "--variants", "ours,noto-default"],
     "pages": ["pages.py", "--n", "2", "--trips", "2000", "--invoices", "2000", "--user-trips", "100"],
-    "verify": ["verify.py", "--seconds", "1", "--invoices", "300", "--workers", "1", "--connections", "2"],
+    "verify": ["verify.py", "--seconds", "1", "--invoices", "2000", "--workers", "1", "--connections", "2"],
     "growth": [
         "growth.py",
         "--sizes",

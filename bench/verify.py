@@ -1,46 +1,67 @@
 """Verification: requests a second on GET /api/v1/verify under load from wrk (a second process),
-against a trivial JSON view (/bench/trivial, bench/urls.py) of the same gunicorn server in the
-same run.
+against a trivial JSON view (/api/v1/bench/trivial, bench/urls.py) of the same gunicorn server
+in the same run.
 
-    .venv/bin/python bench/verify.py [--seconds 15] [--connections 16] [--workers 4]
+    .venv/bin/python bench/verify.py [--seconds 15] [--rounds 3] [--connections 16]
+                                     [--workers 2] [--worker-threads 4]
 
 Every request checks a different generated invoice with its right date and check code (a Lua
-script walks a list of them), so each answer is ``genuine``, the per-invoice daily counter is
-incremented as in production, and no invoice reaches the limit of 5 checks a day. Needs wrk
-(Debian package ``wrk``). Throttles are raised for the bench (bench/common.py).
+script walks a list of them, written for each run), so each answer is ``genuine``, both daily
+counters are incremented as in production, and no invoice reaches the limit of 5 checks a day
+(given ``--invoices`` enough for the run). Needs wrk (Debian package ``wrk``). Throttles are
+raised for the bench (bench/common.py); gunicorn runs gthread workers (``--worker-threads``).
+
+The two views take turns: ``--rounds`` rounds of ``seconds / rounds`` each, so that a change in
+what else the machine runs weighs on both alike. Besides requests a second, the figure gives the
+CPU time per request of the server's processes (gunicorn, the PostgreSQL backends of the bench
+database, redis-server, read from /proc) and of wrk: on a shared machine that moves less than
+the rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common  # noqa: E402
 
+TRIVIAL = "/api/v1/bench/trivial"
+MAX_RATE = 5000  # requests a second a verify run is given distinct invoices for
+
+# Each wrk thread walks its own part of the list; the requests are written once, at start, so
+# that wrk spends per request no more than it does on a plain URL (formatting each request in
+# Lua took wrk about a fifth of the machine).
 LUA = r"""
 local paths = {}
 for line in io.lines("%(file)s") do paths[#paths + 1] = line end
-local i = 0
 local thread_count = 0
 setup = function(thread)
   thread:set("offset", thread_count)
   thread_count = thread_count + 1
 end
+local requests = {}
+local i = 0
 init = function(args)
-  i = offset * math.floor(#paths / %(threads)d)
+  local share = math.floor(#paths / %(threads)d)
+  local first = offset * share
+  for k = 1, share do requests[k] = wrk.format("GET", paths[first + k]) end
+  paths = nil
 end
 request = function()
   i = i + 1
-  if i > #paths then i = 1 end
-  return wrk.format("GET", paths[i])
+  if i > #requests then i = 1 end
+  return requests[i]
 end
 """
 
@@ -49,8 +70,11 @@ def wrk(url: str, seconds: int, connections: int, threads: int, script: str | No
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     if script:
         cmd += ["-s", script]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
 
@@ -60,11 +84,59 @@ def wrk(url: str, seconds: int, connections: int, threads: int, script: str | No
 
     return {
         "requests_per_s": round(rate),
+        "requests": total,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": errors.group(0) if errors else "",
         "p50": latency("50"),
         "p99": latency("99"),
+        "wrk_cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
     }
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_pgid: int, database: str) -> dict[str, float]:
+    """CPU time so far (user + system) of the server's processes, by kind."""
+    out = {"gunicorn": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        spent = (int(fields[11]) + int(fields[12])) / TICKS
+        if int(fields[2]) == server_pgid:
+            out["gunicorn"] += spent
+        elif cmd.startswith("postgres:") and f" {database} " in cmd:
+            out["postgres"] += spent
+        elif cmd.startswith("redis-server"):
+            out["redis"] += spent
+    return out
+
+
+def server_group(base: str) -> int:
+    """The process group of the gunicorn serving ``base`` (common.server starts it in its own)."""
+    bind = base.removeprefix("http://")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"gunicorn") for part in cmd) and bind.encode() in cmd:
+            return os.getpgid(int(pid))
+    raise RuntimeError(f"no gunicorn found for {base}")
+
+
+def database_oid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
 
 
 def invoice_paths(limit: int) -> list[str]:
@@ -86,12 +158,28 @@ def invoice_paths(limit: int) -> list[str]:
     return [f"/api/v1/verify?code={c}&number={n}&date={d:%Y%m%d}&check={k[-6:]}" for c, n, d, k in rows]
 
 
+def summarise(rounds: list[dict], cpu: dict[str, float]) -> dict:
+    requests = sum(r["requests"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+    return {
+        "requests_per_s": round(requests / seconds),
+        "rounds_requests_per_s": [r["requests_per_s"] for r in rounds],
+        "non_2xx": sum(r["non_2xx"] for r in rounds),
+        "socket_errors": "; ".join(r["socket_errors"] for r in rounds if r["socket_errors"]),
+        "p50": [r["p50"] for r in rounds],
+        "p99": [r["p99"] for r in rounds],
+        "cpu_us_per_request": {k: round(v / max(1, requests) * 1e6) for k, v in cpu.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=15, help="per view, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--worker-threads", type=int, default=4, help="gunicorn threads a worker (gthread)")
     parser.add_argument("--invoices", type=int, default=300_000, help="distinct invoices to check")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -100,29 +188,76 @@ def main() -> None:
     paths = invoice_paths(args.invoices)
     if not paths:
         raise SystemExit("no invoices in the bench database: run bench/generate.py first")
-    # a run of N seconds at up to ~5000/s must not check any invoice more than 5 times today
+    database = common.database_url().rsplit("/", 1)[1]
+    # The daily counters are keyed by invoice code and number, which every generated database
+    # repeats: the server's cache keys carry this database's identity (bench/settings.py), so
+    # that a smoke run, or a database generated anew, starts from counters of its own.
+    os.environ["BENCH_CACHE_PREFIX"] = f"{database}-{database_oid()}"
+    per_round = max(1, args.seconds // max(1, args.rounds))
+    load_before = os.getloadavg()
+    # Each verify run gets invoices of its own, as many as it could check at MAX_RATE, taken in
+    # turn from the list (a random place of the database each bench): no invoice is checked
+    # twice in a run, nor, while the list lasts, in two runs.
+    cursor = 0
+
+    def next_paths(seconds: int) -> list[str]:
+        need = min(len(paths), MAX_RATE * seconds)
+        return (paths[cursor:] + paths[:cursor])[:need]
+
+    def advance(chunk: int, made: int) -> None:
+        nonlocal cursor
+        # past the whole chunk when the list is long enough, else past what was checked
+        cursor = (cursor + (chunk if chunk < len(paths) else made)) % len(paths)
+
     with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "paths.txt"
-        listing.write_text("\n".join(paths) + "\n")
-        script = Path(tmp) / "verify.lua"
-        script.write_text(LUA % {"file": listing, "threads": args.threads})
-        with common.server(workers=args.workers) as base:
-            with __import__("urllib.request").request.urlopen(base + paths[0]) as r:
+
+        def script_for(seconds: int) -> tuple[str, int]:
+            chunk = next_paths(seconds)
+            listing = Path(tmp) / "paths.txt"
+            listing.write_text("\n".join(chunk) + "\n")
+            script = Path(tmp) / "verify.lua"
+            script.write_text(LUA % {"file": listing, "threads": args.threads})
+            return str(script), len(chunk)
+
+        with common.server(workers=args.workers, threads=args.worker_threads) as base:
+            with urllib.request.urlopen(base + paths[-1]) as r:
                 sample = json.loads(r.read())
             assert sample["result"] in ("genuine", "too_many_checks"), sample
-            wrk(f"{base}/bench/trivial", 2, args.connections, args.threads)  # warm-up
-            trivial = wrk(f"{base}/bench/trivial", args.seconds, args.connections, args.threads)
-            wrk(base, 2, args.connections, args.threads, str(script))  # warm-up
-            verify = wrk(base, args.seconds, args.connections, args.threads, str(script))
+            pgid = server_group(base)
+            runs = {"trivial": ([], {}), "verify": ([], {})}
+            targets = {"trivial": base + TRIVIAL, "verify": base}
+            wrk(targets["trivial"], 2, args.connections, args.threads)  # warm-up: connections, caches
+            lua, chunk = script_for(2)
+            advance(chunk, wrk(targets["verify"], 2, args.connections, args.threads, lua)["requests"])
+            for _ in range(max(1, args.rounds)):
+                for name, url in targets.items():
+                    lua, chunk = script_for(per_round) if name == "verify" else (None, 0)
+                    before = cpu_seconds(pgid, database)
+                    result = wrk(url, per_round, args.connections, args.threads, lua)
+                    after = cpu_seconds(pgid, database)
+                    if lua:
+                        advance(chunk, result["requests"])
+                    result["seconds"] = per_round
+                    rounds, cpu = runs[name]
+                    rounds.append(result)
+                    for kind in after:
+                        cpu[kind] = cpu.get(kind, 0.0) + after[kind] - before.get(kind, 0.0)
+                    cpu["wrk"] = cpu.get("wrk", 0.0) + result["wrk_cpu_s"]
+    trivial = summarise(*runs["trivial"])
+    verify = summarise(*runs["verify"])
     common.report(
         "verify",
         verify=verify,
         trivial=trivial,
         ratio=round(verify["requests_per_s"] / trivial["requests_per_s"], 3),
-        distinct_invoices=len(paths),
+        load_average_before=[round(x, 2) for x in load_before],
+        load_average_after=[round(x, 2) for x in os.getloadavg()],
+        invoices_available=len(paths),
         gunicorn_workers=args.workers,
+        gunicorn_threads=args.worker_threads,
         wrk_connections=args.connections,
-        seconds=args.seconds,
+        seconds=per_round * max(1, args.rounds),
+        rounds=max(1, args.rounds),
         goal_requests_per_s=1500,
         goal_ratio=0.6,
     )

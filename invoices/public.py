@@ -8,7 +8,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from . import verification
-from .api.verification import VerifyThrottle
 
 
 class VerifyForm(forms.Form):
@@ -63,13 +62,13 @@ class VerifyPageView(TemplateView):
         form = VerifyForm(request.POST)
         if not form.is_valid():  # only a value longer than any real one
             return self.render_to_response(self.get_context_data(form=form))
-        throttle = VerifyThrottle()
-        if not throttle.allow_request(request, self):
-            outcome = verification.Outcome(verification.TOO_MANY)
-            return self.render_to_response(
+        outcome = verification.check_request(request, self, form.params())
+        if outcome.client_wait is not None:
+            response = self.render_to_response(
                 self.get_context_data(form=form, outcome=outcome, client_limited=True), status=429
             )
-        outcome = verification.verify_params(form.params())
+            response["Retry-After"] = str(outcome.client_wait)
+            return response
         for name, messages in outcome.errors.items():
             for message in messages:
                 form.add_error(name, message)

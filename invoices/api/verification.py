@@ -3,36 +3,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from piaogen.errors import ServiceError
 
 from .. import verification
-from .invoicing import InvoiceSchema, invoice_json
+from ..verification import VerifyThrottle
+from .invoicing import InvoiceSchema
 
-
-class VerifyThrottle(SimpleRateThrottle):
-    """Checks per client address (any invoice), beside the per-invoice daily limit that the
-    database keeps."""
-
-    scope = "verify"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+__all__ = ["VerifyThrottle", "VerifyView"]
 
 
 def seconds_to_midnight() -> int:
     now = timezone.localtime()
-    midnight = timezone.make_aware(datetime.combine(now.date() + timedelta(days=1), time.min))
-    return max(1, int((midnight - now).total_seconds()))
+    return max(1, int((verification.day_end(now.date()) - now).total_seconds()))
+
+
+class JSONAnswer(BaseContentNegotiation):
+    """Every answer is JSON, whatever the client says it accepts: nothing to negotiate, so no
+    Accept header to parse on each check."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class VerifyResultSchema(serializers.Serializer):
@@ -56,7 +58,11 @@ class VerifyResultSchema(serializers.Serializer):
 class VerifyView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_classes = [VerifyThrottle]
+    # The client's limit (VerifyThrottle) is applied by verification.check_request, which counts
+    # it in the same Redis round trip as the invoice's checks.
+    throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONAnswer
 
     def throttled(self, request, wait):
         raise ServiceError(
@@ -80,7 +86,9 @@ class VerifyView(APIView):
         responses={200: VerifyResultSchema, 400: VerifyResultSchema, 429: VerifyResultSchema},
     )
     def get(self, request):
-        outcome = verification.verify_params(request.query_params)
+        outcome = verification.check_request(request, self, request.query_params)
+        if outcome.client_wait is not None:
+            self.throttled(request, outcome.client_wait)
         if outcome.result == verification.MALFORMED:
             body = {"result": outcome.result, "code": "malformed", "message": outcome.message, "errors": outcome.errors}
             return Response(body, status=400)
@@ -94,5 +102,5 @@ class VerifyView(APIView):
             }
             return Response(body, status=429, headers={"Retry-After": str(seconds_to_midnight())})
         if outcome.result == verification.GENUINE:
-            return Response({"result": outcome.result, "invoice": invoice_json(outcome.invoice)})
+            return Response({"result": outcome.result, "invoice": outcome.record.as_json()})
         return Response({"result": outcome.result, "message": outcome.message})

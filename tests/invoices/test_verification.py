@@ -193,3 +193,162 @@ def test_the_page_shares_the_client_throttle(client, issued, monkeypatch):
     assert [client.post(reverse("verify"), form).status_code for _ in range(2)] == [200, 200]
     r = client.post(reverse("verify"), form)
     assert r.status_code == 429 and "查验过于频繁" in r.content.decode()
+
+
+# --- the counters on Redis, and the database when Redis is out ---------------------------------------
+
+# A Redis database of these tests' own on the machine's server (CI starts one on 127.0.0.1:6379).
+REDIS_URL = "redis://127.0.0.1:6379/9"
+
+
+@pytest.fixture
+def redis_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    from django.core.cache import cache
+
+    cache.clear()  # this database only
+    yield cache
+    cache.clear()
+
+
+def wrong_check(inv: Invoice) -> dict:
+    return params(inv, check="000000" if inv.check_code[-6:] != "000000" else "111111")
+
+
+@pytest.mark.django_db
+def test_on_redis_the_sixth_check_is_refused_and_nothing_is_written(
+    api, issued, redis_cache, django_assert_num_queries
+):
+    for _ in range(3):
+        with django_assert_num_queries(1):  # the invoice, nothing more: no counter row, no commit
+            assert api.get(URL, wrong_check(issued)).json()["result"] == "mismatch"
+    for _ in range(2):
+        with django_assert_num_queries(1):  # the invoice with its lines, one query
+            body = api.get(URL, params(issued)).json()
+        assert body["result"] == "genuine" and len(body["invoice"]["lines"]) == 1
+    r = api.get(URL, params(issued))
+    assert r.status_code == 429
+    assert r.json() == {
+        "result": "too_many_checks",
+        "code": "too_many_checks",
+        "message": r.json()["message"],
+        "errors": {},
+        "limit": "invoice",
+    }
+    assert 0 < int(r["Retry-After"]) <= 86400
+    assert api.get(URL, wrong_check(issued)).status_code == 429
+    other = Invoice.objects.exclude(pk=issued.pk).first()
+    assert api.get(URL, params(other)).json()["result"] == "genuine"  # per invoice
+    assert not VerificationCounter.objects.exists()
+    today = verification.timezone.localdate()
+    key = verification.checks_counter(issued.code, issued.number, today).key
+    assert redis_cache.get(key) == 7
+    ttl = redis_cache._cache.get_client().ttl(redis_cache.make_and_validate_key(key))
+    to_midnight = verification.day_end(today).timestamp() - verification.timezone.now().timestamp()
+    assert to_midnight < ttl <= to_midnight + 120  # gone after the day's midnight (Asia/Shanghai)
+    # the next day starts again
+    assert verification.verify(verification.parse(params(issued)), today=today + timedelta(days=1)).result == "genuine"
+
+
+@pytest.mark.django_db
+def test_on_redis_a_number_that_does_not_exist_is_not_found(api, issued, redis_cache):
+    for _ in range(7):
+        r = api.get(URL, params(issued, number="99999999"))
+        assert r.status_code == 200 and r.json()["result"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_on_redis_concurrent_checks_of_one_invoice_get_five_answers(issued, redis_cache):
+    """Checks of one invoice at once from many connections: each gets its own count, so exactly
+    five are answered, whatever their order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from piaogen import throttling
+
+    counter = verification.checks_counter(issued.code, issued.number, verification.timezone.localdate())
+
+    def one(_):
+        from django.core.cache import caches
+
+        try:
+            return throttling.incr(counter, cache=caches["default"])  # each thread its own connection
+        finally:
+            caches["default"].close()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        counts = list(pool.map(one, range(40)))
+    assert sorted(counts) == list(range(1, 41))
+    assert sum(c <= verification.MAX_CHECKS_PER_DAY for c in counts) == 5
+
+
+@pytest.mark.django_db
+def test_on_redis_the_client_limit_and_the_invoice_share_a_round_trip(api, issued, redis_cache, monkeypatch):
+    monkeypatch.setattr(VerifyThrottle, "rate", "3/min", raising=False)
+    assert [api.get(URL, wrong_check(issued)).status_code for _ in range(3)] == [200, 200, 200]
+    r = api.get(URL, params(issued))
+    assert r.status_code == 429 and r.json()["result"] == "too_many_checks" and r.json()["limit"] == "client"
+    assert 0 < int(r["Retry-After"]) <= 60
+    key = verification.checks_counter(issued.code, issued.number, verification.timezone.localdate()).key
+    assert redis_cache.get(key) == 3  # a check refused for the client does not count for the invoice
+    other = api.get(URL, params(issued), REMOTE_ADDR="10.9.0.2")  # another address is not limited
+    assert other.json()["result"] == "genuine"
+    assert api.get(URL, {"code": "1"}, REMOTE_ADDR="10.9.0.3").status_code == 400  # malformed counts too
+    keys = [k for k in redis_cache._cache.get_client().keys("*") if b"throttle_verify" in k]
+    assert len(keys) == 3 and all(redis_cache._cache.get_client().ttl(k) <= 120 for k in keys)
+
+
+@pytest.mark.django_db
+def test_with_redis_out_the_database_counts_and_the_client_limit_lets_through(
+    api, issued, settings, monkeypatch, caplog
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/9"}
+    }
+    monkeypatch.setattr(VerifyThrottle, "rate", "2/min", raising=False)
+    answers = [api.get(URL, wrong_check(issued)).json()["result"] for _ in range(3)]
+    answers += [api.get(URL, params(issued)).json()["result"] for _ in range(2)]
+    assert answers == ["mismatch"] * 3 + ["genuine"] * 2  # over the client's rate: not enforced without Redis
+    r = api.get(URL, params(issued))
+    assert r.status_code == 429 and r.json()["limit"] == "invoice"
+    assert VerificationCounter.objects.get(invoice=issued).count == 6
+    assert "cache unavailable" in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_answer_is_invoice_json_for_every_kind_of_invoice(world, api, issued, django_capture_on_commit_callbacks):
+    """The verification answer builds the Invoice from rows; it must equal invoice_json: taxable
+    and non-taxable lines, a reversed invoice and its red-letter one, a recharge invoice."""
+    from invoices import selectors
+    from invoices.api.invoicing import invoice_json
+
+    stored = world.cards[1]
+    world.bind(world.user, stored)
+    recharges = [
+        {
+            "recharge_id": f"R{i}",
+            "card_no": stored["card_no"],
+            "amount": 50000,
+            "recharged_at": "2026-09-01T10:00:00+08:00",
+        }
+        for i in range(2)
+    ]
+    world.issuer.post("/api/v1/partner/recharges", {"recharges": recharges}, format="json")
+    body = {
+        "kind": "recharge",
+        "card_no": stored["card_no"],
+        "recharge_ids": ["R0", "R1"],
+        "title_id": title(world.user),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        assert world.user.post("/api/v1/app/applications", body, format="json").status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        assert world.user.post(f"/api/v1/app/invoices/{issued.pk}/reverse").status_code == 202
+    invoices = list(selectors.invoice_queryset().order_by("id"))
+    kinds = {(i.kind, i.red, i.status, bool(i.lines.all()[0].recharge_id)) for i in invoices}
+    assert {("taxable", False, "reversed", False), ("taxable", True, "normal", False)} <= kinds
+    assert ("non_taxable", False, "normal", False) in kinds and ("non_taxable", False, "normal", True) in kinds
+    for inv in invoices:
+        record = verification.find(inv.code, inv.number)
+        assert record.as_json() == invoice_json(inv), inv
+        r = api.get(URL, params(inv))
+        assert r.json() == {"result": "genuine", "invoice": invoice_json(inv)}

@@ -1,0 +1,200 @@
+"""Counters in the cache for limits that every request of a hot path meets.
+
+A ``Counter`` is a cache key that expires at a given moment. ``incr()`` adds one to a counter and
+returns the new count: on Redis one command and one round trip (a Lua script of ``INCR`` and
+``EXPIREAT``, atomic, so concurrent requests in any number of processes each get their own
+count), on other caches ``add`` then ``incr``. ``incr_guarded()`` adds one to a first counter
+and, when that stays within a limit, to a second one, in the same round trip on Redis.
+
+``FixedWindowThrottle`` is a DRF throttle on such a counter: N requests a client address in a
+fixed window. DRF's ``SimpleRateThrottle`` reads a list of timestamps and writes it back (a get,
+a set and the list's pickling every request); this is one ``INCR``, and it can carry the count
+of what the request goes on to do (``allow_and_count``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import weakref
+from dataclasses import dataclass
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+# Beyond the moment a counter stops mattering, for clocks that disagree a little (the key
+# names its window or day, so a counter kept a little longer changes no answer).
+EXPIRY_MARGIN_SECONDS = 60
+
+
+class CounterUnavailable(Exception):
+    """The cache could not be reached: the caller decides whether to fall back or let through."""
+
+
+@dataclass(frozen=True)
+class Counter:
+    key: str
+    expire_at: float  # Unix time
+
+
+def default_cache():
+    return caches["default"]
+
+
+def is_redis(cache=None) -> bool:
+    """Whether ``cache`` (a backend, by default the default cache) is Redis."""
+    return isinstance(cache if cache is not None else default_cache(), RedisCache)
+
+
+# KEYS[1] is always counted; KEYS[2], when given, only while KEYS[1] stays within ARGV[3].
+# Returns both counts, 0 for a second key not counted.
+INCR_SCRIPT = """
+local first = redis.call('INCR', KEYS[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+if #KEYS < 2 or first > tonumber(ARGV[3]) then
+  return {first, 0}
+end
+local second = redis.call('INCR', KEYS[2])
+redis.call('EXPIREAT', KEYS[2], ARGV[2])
+return {first, second}
+"""
+
+# One redis-py client and script per Django cache backend (one per thread): redis-py builds a
+# table of ~170 response callbacks for every client and pipeline it makes, which Django's
+# RedisCache does on every call and which costs more than the round trip itself.
+_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _script(cache: RedisCache):
+    backend = cache._cache  # Django's RedisCacheClient: the client and pool the cache uses
+    script = _scripts.get(backend)
+    if script is None:
+        client = backend.get_client(write=True)  # writes always go to the first server
+        script = _scripts[backend] = client.register_script(INCR_SCRIPT)
+    return script
+
+
+def _run(cache: RedisCache, first: Counter, limit: int = 0, second: Counter | None = None) -> tuple[int, int]:
+    keys = [cache.make_and_validate_key(first.key)]
+    args = [math.ceil(first.expire_at), 0, limit]
+    if second is not None:
+        keys.append(cache.make_and_validate_key(second.key))
+        args[1] = math.ceil(second.expire_at)
+    try:
+        a, b = _script(cache)(keys=keys, args=args)
+    except Exception as exc:
+        raise CounterUnavailable(str(exc)) from exc
+    return int(a), int(b)
+
+
+def _add_and_incr(cache, counter: Counter) -> int:
+    timeout = max(1, math.ceil(counter.expire_at - time.time()))
+    try:
+        cache.add(counter.key, 0, timeout=timeout)
+        return cache.incr(counter.key)
+    except ValueError:  # expired between add and incr
+        cache.set(counter.key, 1, timeout=timeout)
+        return 1
+    except Exception as exc:
+        raise CounterUnavailable(str(exc)) from exc
+
+
+def incr(counter: Counter, *, cache=None) -> int:
+    """Adds one to ``counter`` (created at 0); returns the count including this one. Raises
+    CounterUnavailable when the cache cannot be reached."""
+    cache = cache if cache is not None else default_cache()
+    if isinstance(cache, RedisCache):
+        return _run(cache, counter)[0]
+    return _add_and_incr(cache, counter)
+
+
+def incr_guarded(first: Counter, limit: int, second: Counter, *, cache=None) -> tuple[int, int | None]:
+    """Adds one to ``first`` and, when its count is at most ``limit``, to ``second``: on Redis in
+    one round trip. Returns both counts; the second is None when it was not counted here (over
+    the limit, or a cache other than Redis, where the caller keeps that count elsewhere)."""
+    cache = cache if cache is not None else default_cache()
+    if isinstance(cache, RedisCache):
+        a, b = _run(cache, first, limit, second)
+        return a, (b or None)
+    return _add_and_incr(cache, first), None
+
+
+class OutageLog:
+    """Logs a cache outage at most once a minute per process, not once per request."""
+
+    def __init__(self, what: str, interval: float = 60.0):
+        self.what = what
+        self.interval = interval
+        self.last = -math.inf
+
+    def warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            logger.warning("%s: cache unavailable (%s)", self.what, exc)
+
+
+class FixedWindowThrottle(SimpleRateThrottle):
+    """At most ``num_requests`` a client address in each fixed window of ``duration`` seconds
+    (windows start at multiples of the duration). The rate is the scope's entry of
+    ``DEFAULT_THROTTLE_RATES``, or the class's ``rate``. Across a window's end a client can get
+    up to twice the rate in a short while: the limit is against floods, and limits that must be
+    exact keep counters of their own. A cache outage lets requests through (logged once a
+    minute): it must not lock everybody out."""
+
+    cache = None  # the default cache, looked up at each request (tests change it)
+    outage: OutageLog
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.outage = OutageLog(f"throttle {getattr(cls, 'scope', cls.__name__)}")
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def _window(self, request, view) -> Counter | None:
+        if self.rate is None:
+            return None
+        ident = self.get_cache_key(request, view)
+        if ident is None:
+            return None
+        self.now = time.time()
+        start = int(self.now // self.duration) * self.duration
+        self.window_end = start + self.duration
+        return Counter(f"{ident}:{start}", self.window_end + EXPIRY_MARGIN_SECONDS)
+
+    def allow_request(self, request, view) -> bool:
+        window = self._window(request, view)
+        if window is None:
+            return True
+        try:
+            count = incr(window, cache=self.cache)
+        except CounterUnavailable as exc:
+            self.outage.warn(exc)
+            return True
+        return count <= self.num_requests
+
+    def allow_and_count(self, request, view, counter: Counter) -> tuple[bool, int | None]:
+        """``allow_request`` that, when the request is allowed, also adds one to ``counter`` in
+        the same round trip on Redis. Returns whether allowed and ``counter``'s count, None when
+        it was not counted here (not allowed, a cache other than Redis, or an outage)."""
+        window = self._window(request, view)
+        if window is None:
+            try:
+                return True, incr(counter, cache=self.cache) if is_redis(self.cache) else None
+            except CounterUnavailable as exc:
+                self.outage.warn(exc)
+                return True, None
+        try:
+            count, counted = incr_guarded(window, self.num_requests, counter, cache=self.cache)
+        except CounterUnavailable as exc:
+            self.outage.warn(exc)
+            return True, None
+        return count <= self.num_requests, counted
+
+    def wait(self) -> float:
+        return max(1, math.ceil(self.window_end - self.now))
