@@ -866,6 +866,9 @@ class CustomerAdmin(PageOnlyAdmin):
                 can_add_ticket=request.user.has_perm("support.add_ticket"),
                 can_add_call=request.user.has_perm("support.add_call"),
                 media=self.media,
+                # The case on the whole width, without the admin's navigation of every app and
+                # model (the header and breadcrumbs stay): rendering it cost more than the data.
+                is_nav_sidebar_enabled=False,
             ),
         )
 
