@@ -590,12 +590,13 @@ def application_issue(*, application_id: int) -> Application | None:
             if app.status != Application.Status.ISSUING:
                 return app
             invoices = _issue(app)
-            today = timezone.localdate()
-            app.summary_no = _summary_no(app, today)
             app.status = Application.Status.ISSUED
             app.issued_at = timezone.now()
             app.invoice_count = len(invoices)
             app.total = sum(i["total"] for i in invoices)
+            _issued_hooks(app, invoices)
+            # The summary sheet's number last: its counter stays locked until the commit.
+            app.summary_no = _summary_no(app, timezone.localdate())
             app.save(update_fields=["summary_no", "status", "issued_at", "invoice_count", "total"])
             _event(app, "issued", invoices=len(invoices), total=app.total)
             ids = [i["id"] for i in invoices]
@@ -615,6 +616,24 @@ def _after_issue(app_id: int, invoice_ids: list[int]) -> None:
 
 # Callables (application id, invoice ids) run after an issuing transaction commits.
 AFTER_ISSUE_HOOKS: list = []
+
+
+def _issued_hooks(app: Application, invoices: list[dict]) -> None:
+    """Writes that belong with the issuing itself (the user's message): inside its transaction,
+    so they commit with it or not at all and cost no commit of their own, each in a savepoint,
+    so that a failing one is logged and undone alone, never the issuing."""
+    for hook in ISSUED_HOOKS:
+        try:
+            with transaction.atomic():
+                hook(app, invoices)
+        except Exception:
+            logger.exception("application %s: an issuing hook failed; the invoices stand", app.pk)
+
+
+# Callables (application, the new invoices' rows as dicts of column values) run inside the
+# issuing transaction, after the invoices are written. They must not take long: the seller's
+# invoice counter stays locked until the commit.
+ISSUED_HOOKS: list = []
 
 
 def application_fail(*, application_id: int, reason: str, actor: User | None = None) -> None:

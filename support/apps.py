@@ -12,10 +12,10 @@ class SupportConfig(AppConfig):
         from . import notifications
 
         # The message centre hears of unbindings (in their transaction), of issued applications
-        # (after the issuing commits) and of failed ones (once the failure commits).
+        # (in the issuing transaction) and of failed ones (once the failure commits).
         if notifications.on_bindings_ended not in card_services.BINDING_ENDED_HOOKS:
             card_services.BINDING_ENDED_HOOKS.append(notifications.on_bindings_ended)
-        if notifications.on_application_issued not in invoice_services.AFTER_ISSUE_HOOKS:
-            invoice_services.AFTER_ISSUE_HOOKS.append(notifications.on_application_issued)
+        if notifications.on_issued not in invoice_services.ISSUED_HOOKS:
+            invoice_services.ISSUED_HOOKS.append(notifications.on_issued)
         if notifications.on_application_failed not in invoice_services.AFTER_FAIL_HOOKS:
             invoice_services.AFTER_FAIL_HOOKS.append(notifications.on_application_failed)

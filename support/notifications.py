@@ -4,9 +4,9 @@ What a user is told, and by whom:
 
 - a card unbound by its issuer (a changed reserved item, a cancellation) or by staff: written in
   the transaction that ends the binding (``cards.services.BINDING_ENDED_HOOKS``);
-- an application issued: written after the issuing transaction commits
-  (``invoices.services.AFTER_ISSUE_HOOKS``), naming the plate, the month or date, the number of
-  invoices and the total;
+- an application issued: written inside the issuing transaction (``invoices.services.ISSUED_HOOKS``,
+  in a savepoint of its own), naming the plate, the month or date, the number of invoices and the
+  total: it commits with the invoices or not at all;
 - an application failed: written once the failure commits (``invoices.services.AFTER_FAIL_HOOKS``);
 - a staff reply to a ticket: written in the reply's transaction (``support.services``); while an
   earlier reply of the same ticket is unread, that message is brought up to date instead.
@@ -190,7 +190,8 @@ def issued_text(app, *, count: int, total: int, reversed_count: int = 0) -> tupl
 
 
 def notify_application_issued(app_id: int, invoice_ids: list[int]) -> Notification | None:
-    """Writes the message of an issued application (once: a second call adds nothing)."""
+    """Writes the message of an issued application from the database (once: a second call adds
+    nothing). Issuing writes it itself (``on_issued``); this serves the demo data and backfills."""
     from invoices.models import Application, Invoice
 
     app = _application(app_id)
@@ -222,12 +223,29 @@ def notify_application_issued(app_id: int, invoice_ids: list[int]) -> Notificati
     return row
 
 
-def on_application_issued(app_id: int, invoice_ids: list[int]) -> None:
-    """``invoices.services.AFTER_ISSUE_HOOKS``; never raises."""
-    try:
-        notify_application_issued(app_id, invoice_ids)
-    except Exception:
-        logger.exception("application %s: the issued notice could not be written", app_id)
+def on_issued(app, invoices: list[dict]) -> None:
+    """``invoices.services.ISSUED_HOOKS``: the message of an issued application, written in the
+    issuing transaction from the invoices just written (no query to count them, no commit of its
+    own). A failure here is undone alone; the issuing stands."""
+    from invoices.models import Application
+
+    normal = [i["total"] for i in invoices if not i["red"]]
+    red = [i["total"] for i in invoices if i["red"]]
+    with translation.override(settings.LANGUAGE_CODE):
+        if app.kind == Application.Kind.REVERSAL:
+            title, body = issued_text(app, count=0, total=sum(red), reversed_count=len(red))
+        else:
+            title, body = issued_text(app, count=len(normal), total=sum(normal), reversed_count=len(red))
+        row = _build(
+            user_id=app.user_id,
+            kind=Kind.INVOICES_ISSUED,
+            title=title,
+            body=body,
+            link=reverse("invoices:application", kwargs={"pk": app.pk}),
+            application=app,
+        )
+    row.created_at = app.issued_at or row.created_at
+    Notification.objects.bulk_create([row], ignore_conflicts=True)
 
 
 def notify_application_failed(app_id: int, reason: str) -> Notification | None:

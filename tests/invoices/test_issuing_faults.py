@@ -105,3 +105,45 @@ def test_issuers_of_one_seller_at_once_never_share_a_number(world, no_queue):
     assert set(Application.objects.values_list("status", flat=True)) == {"issued"}
     numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
     assert numbers == list(range(1, 61))  # one counter, both applications: no gap, no repeat
+
+
+@pytest.mark.django_db
+def test_a_failing_issuing_hook_is_undone_alone_and_the_invoices_stand(world, monkeypatch):
+    from support.models import Notification
+
+    push(world, 2)
+    app_id = submit(world)
+    seen = []
+
+    def broken(app, invoices):
+        seen.append(len(invoices))
+        Notification.objects.create(user_id=app.user_id, kind="invoices_issued", title="x", body="x")
+        raise RuntimeError("a bug in a hook")
+
+    monkeypatch.setattr(services, "ISSUED_HOOKS", [broken, *services.ISSUED_HOOKS])
+    services.application_issue(application_id=app_id)
+    app = Application.objects.get(pk=app_id)
+    assert app.status == "issued" and app.invoice_count == 6 == seen[0]
+    # the broken hook's write was rolled back to its savepoint; the message centre's own hook ran
+    [notice] = Notification.objects.filter(user_id=app.user_id)
+    assert notice.application_id == app_id and "共 6 张" in notice.body
+
+
+@pytest.mark.django_db
+def test_the_issued_message_commits_with_the_invoices_or_not_at_all(world, monkeypatch):
+    from support.models import Notification
+
+    push(world, 2)
+    app_id = submit(world)
+
+    def down(*args, **kwargs):
+        raise DatabaseError("connection lost")
+
+    original = services.numbering.summary_number
+    monkeypatch.setattr(services.numbering, "summary_number", down)  # fails after the hooks wrote
+    with pytest.raises(DatabaseError):
+        services.application_issue(application_id=app_id)
+    assert not Invoice.objects.exists() and not Notification.objects.exists()
+    monkeypatch.setattr(services.numbering, "summary_number", original)
+    services.application_issue(application_id=app_id)
+    assert Notification.objects.filter(application_id=app_id).count() == 1

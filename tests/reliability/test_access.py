@@ -31,7 +31,7 @@ def owner(world, sms):
     trips = push_trips(world, 2)
     app_id = submit(world)
     services.application_issue(application_id=app_id)
-    notifications.notify_application_issued(app_id, [])  # the hook runs after a commit
+    notifications.notify_application_issued(app_id, [])  # written by the issuing; adds nothing
     world.user.post(
         "/api/v1/app/tickets",
         {"category": "invoicing", "subject": "发票问题", "description": "想问一下发票", "card_no": world.card_no},

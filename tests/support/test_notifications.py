@@ -67,8 +67,8 @@ def test_an_issued_application_is_told_with_plate_month_count_and_total(world):
     assert PLATE_A in notice.title and "2026年9月" in notice.title
     assert f"共 {len(invoices)} 张" in notice.body and f"¥{total // 100}.{total % 100:02d}" in notice.body
     assert notice.link == reverse("invoices:application", args=[world.application["id"]])
-    # The hook runs once per issuing; a second call (a redelivered hook) adds nothing.
-    notifications.on_application_issued(world.application["id"], [])
+    # Written with the issuing; writing it again (a backfill) adds nothing.
+    notifications.notify_application_issued(world.application["id"], [])
     assert len(notices(world.user, "invoices_issued")) == 1
     assert [n.application_id for n in notices(world.other)] == [world.other_application["id"]]
 
