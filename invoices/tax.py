@@ -14,6 +14,7 @@ tax = T − net. Never round(net × r): 97.33 at 3% is 94.50 + 2.83, not 2.84.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal
 
@@ -65,6 +66,12 @@ def split(total: int, percent: int | None) -> tuple[int, int]:
     denominator = 100 + percent
     net = (2 * numerator + denominator) // (2 * denominator)  # round half up, in integers
     return net, total - net
+
+
+@functools.cache
+def rate_text(percent: int | None) -> str | None:
+    """A rate as the API writes it: "0.09", or None for 不征税 (cached: lists write it per line)."""
+    return None if percent is None else str(rate_decimal(percent))
 
 
 def rate_decimal(percent: int | None) -> Decimal | None:

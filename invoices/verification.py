@@ -38,7 +38,7 @@ from piaogen import throttling
 
 from . import selectors
 from .models import Invoice, Recharge, Transit, VerificationCounter
-from .tax import rate_decimal
+from .tax import rate_text
 
 MAX_CHECKS_PER_DAY = 5
 
@@ -131,11 +131,6 @@ def _day(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite gives text
 
 
-@functools.cache
-def _rate(percent: int | None) -> str | None:
-    return None if percent is None else str(rate_decimal(percent))
-
-
 class Record:
     """One invoice as a check reads it: enough to decide the answer, and the Invoice shape of a
     genuine answer."""
@@ -196,7 +191,7 @@ class Record:
                     "date_from": _day(date_from).strftime("%Y%m%d"),
                     "date_to": _day(date_to).strftime("%Y%m%d"),
                     "net": net,
-                    "rate": _rate(rate),
+                    "rate": rate_text(rate),
                     "tax": tax,
                     "transit_id": transit,
                     "recharge_id": recharge,

@@ -19,7 +19,7 @@ from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors, services
 from ..models import Application, Invoice, InvoiceLine
-from ..tax import rate_decimal
+from ..tax import rate_decimal, rate_text
 from . import paging
 
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
@@ -101,19 +101,6 @@ _LINE_COLUMNS = (
     "transit__transit_id",
     "recharge__recharge_id",
 )
-
-
-_RATE_TEXT: dict[int, str] = {}
-
-
-def rate_text(percent: int | None) -> str | None:
-    """A rate as the API writes it: "0.09", or None for 不征税."""
-    if percent is None:
-        return None
-    text = _RATE_TEXT.get(percent)
-    if text is None:
-        text = _RATE_TEXT[percent] = str(rate_decimal(percent))
-    return text
 
 
 def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) -> list[dict]:
