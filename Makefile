@@ -18,13 +18,18 @@ TEST_SYSTEM_PACKAGES := chromium redis-server
 # axe-core from npm for their accessibility checks, installed from tests/browser/package-lock.json.
 AXE_STAMP := tests/browser/node_modules/.installed
 
-.PHONY: run test deps sysdeps lint format migrate seed bench bench-smoke clean
+.PHONY: run test deps test-deps sysdeps lint format migrate seed bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.requirements: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The test runner, browser driver, fuzzers and linters: only `make test`, `make lint` and the benches.
+$(VENV)/.requirements-test: requirements-test.txt $(VENV)/.requirements
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
 sysdeps:
@@ -43,6 +48,8 @@ sysdeps:
 	fi
 
 deps: sysdeps $(VENV)/.requirements
+
+test-deps: deps $(VENV)/.requirements-test
 
 migrate: deps
 	$(BIN)/python manage.py migrate --noinput
@@ -66,7 +73,7 @@ $(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
 # With PYTEST_ARGS, one plain pytest run with those arguments instead.
 TEST_WORKERS ?= auto
 test: EXTRA_SYSTEM_PACKAGES := $(TEST_SYSTEM_PACKAGES)
-test: deps $(AXE_STAMP)
+test: test-deps $(AXE_STAMP)
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not worker and not browser"
 	$(BIN)/python -m pytest -m "worker or browser"
@@ -74,21 +81,21 @@ else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
 
-lint: deps
+lint: test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: deps
+format: test-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 # Every figure of docs/performance.md (PostgreSQL and Redis on 127.0.0.1, wrk; about an hour the
 # first time, most of it generating 1M trips and invoices once). bench-smoke: every bench at tiny
 # sizes on a database of its own, dropped afterwards; no timing is asserted (CI runs it).
-bench: deps
+bench: test-deps
 	$(BIN)/python bench/run.py
 
-bench-smoke: deps
+bench-smoke: test-deps
 	$(BIN)/python bench/run.py --smoke
 
 clean:
