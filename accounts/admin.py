@@ -4,11 +4,22 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import services
 from .identity import is_mobile, normalize_mobile, validate_mobile
-from .models import AppToken, Partner, PartnerNetworkCode, PartnerToken, SmsCode, User, mobile_digest
+from .models import (
+    AppToken,
+    CrossPartnerRefusal,
+    Partner,
+    PartnerNetworkCode,
+    PartnerToken,
+    SmsCode,
+    User,
+    mobile_digest,
+)
 
 
 class MobileSearchRedirectMixin:
@@ -87,23 +98,91 @@ class NetworkCodeInline(admin.TabularInline):
     extra = 0
 
 
+class PartnerTokenInline(admin.TabularInline):
+    """Each token's prefix, creation and last use; the token itself is never stored."""
+
+    model = PartnerToken
+    extra = 0
+    fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Partner)
 class PartnerAdmin(SimpleHistoryAdmin):
     list_display = ("id", "name", "kind", "tax_id", "is_active", "created_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "tax_id", "network_codes__code")
-    inlines = [NetworkCodeInline]
+    inlines = [NetworkCodeInline, PartnerTokenInline]
+    actions = ["issue_token"]
+
+    @admin.action(description=_("签发新令牌（原令牌仍有效，需另行吊销）"), permissions=["change"])
+    def issue_token(self, request, queryset):
+        """Issues one new token for each selected partner and shows them on this page only: the
+        answer is not cached, the token goes into no message, session or log."""
+        issued = []
+        for partner in queryset.order_by("pk"):
+            token = services.partner_token_issue(partner=partner)
+            self.log_change(request, partner, f"issued API token {token[:8]}…")
+            issued.append((partner, token))
+        response = TemplateResponse(
+            request,
+            "admin/accounts/partner/tokens_issued.html",
+            {**self.admin_site.each_context(request), "issued": issued, "opts": self.model._meta,
+             "title": _("新令牌")},
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @admin.register(PartnerToken)
 class PartnerTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "partner", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("prefix", "partner__name")
     list_select_related = ("partner",)
-    readonly_fields = ("partner", "prefix", "created_at", "last_used_at")
+    readonly_fields = ("partner", "prefix", "created_at", "last_used_at", "revoked_at")
     exclude = ("digest",)
+    actions = ["revoke"]
 
     def has_add_permission(self, request):
-        return False  # tokens are created by `manage.py partner_create`, shown once
+        return False  # tokens are issued by `manage.py partner_token` or the partner's action, shown once
+
+    @admin.action(description=_("吊销所选令牌"), permissions=["change"])
+    def revoke(self, request, queryset):
+        done = 0
+        for token in queryset.select_related("partner"):
+            if services.partner_token_revoke(token=token):
+                self.log_change(request, token, "revoked")
+                done += 1
+        self.message_user(request, _("已吊销 %(n)s 个令牌。") % {"n": done})
+
+
+@admin.register(CrossPartnerRefusal)
+class CrossPartnerRefusalAdmin(admin.ModelAdmin):
+    """Bulk-write items refused because they named another partner's rows (``not_owner``)."""
+
+    list_display = ("at", "partner", "kind", "item_id", "owner")
+    list_filter = ("kind", "partner")
+    search_fields = ("item_id",)
+    list_select_related = ("partner", "owner")
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AppToken)

@@ -211,3 +211,32 @@ class PartnerToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}…"
+
+
+class CrossPartnerRefusal(models.Model):
+    """A partner's bulk write refused because the row it named belongs to another partner
+    (``not_owner``): what platform staff review for misconfigured or hostile partners."""
+
+    class Kind(models.TextChoices):
+        OPERATOR = "operator", _("经营单位")
+        SECTION = "section", _("路段")
+        TRANSIT = "transit", _("通行记录")
+        RECHARGE = "recharge", _("充值记录")
+
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("提交方"), on_delete=models.PROTECT, related_name="+"
+    )
+    owner = models.ForeignKey(
+        Partner, verbose_name=_("所有方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(_("数据类型"), max_length=16, choices=Kind.choices)
+    item_id = models.CharField(_("数据编号"), max_length=100)
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("越权写入（已拒绝）")
+        verbose_name_plural = _("越权写入（已拒绝）")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.item_id}"

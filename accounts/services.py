@@ -22,7 +22,16 @@ from piaogen.errors import RateLimited, ServiceError
 from piaogen.masking import mask_mobile
 
 from .identity import normalize_mobile, normalize_uscc, validate_mobile, validate_uscc
-from .models import AppToken, Partner, PartnerNetworkCode, PartnerToken, SmsCode, User, mobile_digest
+from .models import (
+    AppToken,
+    CrossPartnerRefusal,
+    Partner,
+    PartnerNetworkCode,
+    PartnerToken,
+    SmsCode,
+    User,
+    mobile_digest,
+)
 from .sms import SmsMessage, send_sms
 
 logger = logging.getLogger(__name__)
@@ -377,9 +386,40 @@ def partner_create(
 
 
 def partner_token_issue(*, partner: Partner) -> str:
+    """A new token for the partner (its other tokens stay valid until revoked); returns it in
+    clear, once: only its digest is stored."""
     token = new_token()
     PartnerToken.objects.create(partner=partner, digest=token_digest(token), prefix=token[:8])
+    logger.info("partner %s: new API token %s…", partner.pk, token[:8])
     return token
+
+
+def partner_token_revoke(*, token: PartnerToken) -> bool:
+    """Revokes the token from now on; False when it was already revoked."""
+    revoked = PartnerToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        logger.info("partner %s: API token %s… revoked", token.partner_id, token.prefix)
+    return bool(revoked)
+
+
+def cross_partner_refusals_record(*, partner: Partner, kind: str, refused: list[tuple[str, int | None]]) -> None:
+    """Records the items of one batch refused as ``not_owner`` ((item id, owner id) pairs) for
+    platform staff, and logs their number (item ids are partners' record numbers, no personal
+    data; only the first few are logged)."""
+    if not refused:
+        return
+    now = timezone.now()
+    CrossPartnerRefusal.objects.bulk_create(
+        [
+            CrossPartnerRefusal(partner=partner, owner_id=owner, kind=kind, item_id=str(item_id)[:100], at=now)
+            for item_id, owner in refused
+        ],
+        batch_size=1000,
+    )
+    logger.warning(
+        "partner %s: %d %s item(s) of other partners refused (not_owner), e.g. %s",
+        partner.pk, len(refused), kind, ", ".join(str(i)[:64] for i, _o in refused[:5]),
+    )
 
 
 def staff_totp_enrol(*, mobile: str, name: str = "console", replace: bool = False) -> tuple[User, Any, str]:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.identity import validate_uscc
 from accounts.models import Partner
+from accounts.services import cross_partner_refusals_record
 from cards.models import Card, CardType, PlateColor, VehicleClass
 from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, fingerprint
 
@@ -37,6 +38,10 @@ PLATE_COLORS = frozenset(PlateColor.values)
 VEHICLE_CLASSES = frozenset(VehicleClass.values)
 GRADES = frozenset(RoadSection.Grade.values)
 PROPERTIES = frozenset(RoadSection.Property.values)
+
+
+def _not_owner_count(result: BatchResult) -> int:
+    return sum(1 for r in result.rejected if r["code"] == "not_owner")
 
 
 def _iso(moment: datetime) -> str:
@@ -97,7 +102,7 @@ def _clean_operator(item: Any) -> dict:
 
 def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     items = batch_items(body, "operators")
-    result = BatchResult(extra={"sections_created": 0, "sections_updated": 0})
+    result = BatchResult(extra={"sections_created": 0, "sections_updated": 0, "not_owner": 0})
     clean: dict[str, tuple[int, dict]] = {}
     for index, item in enumerate(items):
         item_id = item.get("code") if isinstance(item, dict) else None
@@ -118,22 +123,45 @@ def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             result.reject(index, code, "duplicate_in_batch", {"sections": [_("路段 %(c)s 在本批次中属于多个经营单位。") % {"c": ", ".join(clash)}]})
             del clean[code]
     now = timezone.now()
+    refused: list[tuple[str, int | None]] = []
+    refused_sections: list[tuple[str, int | None]] = []
     with transaction.atomic():
         existing = {o.code: o for o in Operator.objects.select_for_update().filter(code__in=list(clean))}
         existing_sections = {
-            s.code: s for s in RoadSection.objects.select_for_update().filter(code__in=[s["code"] for _, d in clean.values() for s in d["sections"]])
+            s.code: s
+            for s in RoadSection.objects.select_for_update(of=("self",))
+            .select_related("operator")
+            .filter(code__in=[s["code"] for _, d in clean.values() for s in d["sections"]])
         }
-        for code, (_index, data) in clean.items():
+        for code, (index, data) in clean.items():
             sections = data.pop("sections")
-            fp = fingerprint(data)
             operator = existing.get(code)
+            # An operator, and its sections, belong to the partner that registered it: another
+            # partner's push of the same code is refused, never merged (docs/partners-trips.md).
+            if operator is not None and operator.pushed_by_id != partner.pk:
+                result.reject(index, code, "not_owner", {"code": [_("该经营单位由其他合作方登记，本合作方不能修改。")]})
+                refused.append((code, operator.pushed_by_id))
+                continue
+            foreign = [
+                (s["code"], current.operator.pushed_by_id)
+                for s in sections
+                if (current := existing_sections.get(s["code"])) is not None and current.operator.pushed_by_id != partner.pk
+            ]
+            if foreign:
+                result.reject(
+                    index, code, "not_owner",
+                    {"sections": [_("路段 %(c)s 属于其他合作方登记的经营单位。") % {"c": ", ".join(c for c, _o in foreign)}]},
+                )
+                refused_sections.extend(foreign)
+                continue
+            fp = fingerprint(data)
             if operator is None:
                 operator = Operator.objects.create(**data, fingerprint=fp, pushed_by=partner, created_at=now, updated_at=now)
                 result.created += 1
             elif operator.fingerprint != fp:
                 for key, value in data.items():
                     setattr(operator, key, value)
-                operator.fingerprint, operator.updated_at, operator.pushed_by = fp, now, partner
+                operator.fingerprint, operator.updated_at = fp, now
                 operator.save()
                 result.updated += 1
             else:
@@ -150,6 +178,9 @@ def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                     current.operator, current.fingerprint, current.updated_at = operator, sfp, now
                     current.save()
                     result.extra["sections_updated"] += 1
+        result.extra["not_owner"] = _not_owner_count(result)
+        cross_partner_refusals_record(partner=partner, kind="operator", refused=refused)
+        cross_partner_refusals_record(partner=partner, kind="section", refused=refused_sections)
     return result
 
 
@@ -295,7 +326,7 @@ def _by_keys(model, key: str, columns: tuple[str, ...], values, *, for_update: b
 
 def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     items = batch_items(body, "transits")
-    result = BatchResult()
+    result = BatchResult(extra={"not_owner": 0})
     clean: dict[str, tuple[int, dict]] = {}
     latest_exit = timezone.now() + timedelta(hours=1)
     for index, item in enumerate(items):
@@ -335,16 +366,22 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     now = timezone.now()
     with transaction.atomic():
         existing = {
-            tid: (pk, fp, state)
-            for tid, pk, fp, state in _by_keys(
-                Transit, "transit_id", ("transit_id", "id", "fingerprint", "state"), list(ready), for_update=True
+            tid: (pk, fp, state, owner)
+            for tid, pk, fp, state, owner in _by_keys(
+                Transit, "transit_id", ("transit_id", "id", "fingerprint", "state", "pushed_by"), list(ready),
+                for_update=True,
             )
         }
-        new_rows, changed, refused = [], {}, []
+        new_rows, changed, refused, foreign = [], {}, [], []
         for transit_id, (index, data, fp) in ready.items():
             found = existing.get(transit_id)
             if found is None:
                 new_rows.append((data, fp))
+            elif found[3] != partner.pk:
+                # Trip ids are national, so one id is one trip: a trip pushed by another partner
+                # is never read, matched or changed through this partner's push.
+                result.reject(index, transit_id, "not_owner", {"transit_id": [_("该通行记录由其他合作方推送，本合作方不能修改。")]})
+                foreign.append((transit_id, found[3]))
             elif found[1] == fp:
                 result.unchanged += 1
             elif found[2] != InvoiceState.OPEN:
@@ -398,7 +435,7 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             Transit.objects.bulk_update(
                 updates,
                 ["card", "plate", "plate_color", "vehicle_class", "entry_station", "entry_time", "exit_station",
-                 "exit_time", "fee", "month", "travel_date", "fingerprint", "pushed_by", "updated_at"],
+                 "exit_time", "fee", "month", "travel_date", "fingerprint", "updated_at"],
                 batch_size=1000,
             )
             TransitSegment.objects.filter(transit_id__in=list(changed)).delete()
@@ -421,6 +458,8 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                 ]
             )
         TransitSegment.objects.bulk_create(segments, batch_size=2000)
+        cross_partner_refusals_record(partner=partner, kind="transit", refused=foreign)
+    result.extra["not_owner"] = _not_owner_count(result)
     if refused:
         logger.warning("partner %s tried to change %d invoiced transits", partner.pk, len(refused))
     return result
@@ -482,7 +521,7 @@ def _copy_text(value: str) -> str:
 
 def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     items = batch_items(body, "recharges")
-    result = BatchResult()
+    result = BatchResult(extra={"not_owner": 0})
     own_codes = set(partner.network_codes.values_list("code", flat=True))
     clean: dict[str, tuple[int, dict]] = {}
     for index, item in enumerate(items):
@@ -517,12 +556,12 @@ def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     now = timezone.now()
     with transaction.atomic():
         existing = {
-            rid: (pk, fp, state)
-            for rid, pk, fp, state in Recharge.objects.select_for_update()
+            rid: (pk, fp, state, owner)
+            for rid, pk, fp, state, owner in Recharge.objects.select_for_update()
             .filter(recharge_id__in=list(clean))
-            .values_list("recharge_id", "id", "fingerprint", "state")
+            .values_list("recharge_id", "id", "fingerprint", "state", "pushed_by")
         }
-        new, updates = [], []
+        new, updates, foreign = [], [], []
         for rid, (index, data) in clean.items():
             card = cards.get(data["card_no"])
             if card is None:
@@ -540,6 +579,9 @@ def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             found = existing.get(rid)
             if found is None:
                 new.append(obj)
+            elif found[3] != partner.pk:
+                result.reject(index, rid, "not_owner", {"recharge_id": [_("该充值记录由其他发行方推送，本发行方不能修改。")]})
+                foreign.append((rid, found[3]))
             elif found[1] == fp:
                 result.unchanged += 1
             elif found[2] != InvoiceState.OPEN:
@@ -550,7 +592,9 @@ def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
         Recharge.objects.bulk_create(new, batch_size=1000)
         if updates:
             Recharge.objects.bulk_update(
-                updates, ["card", "amount", "recharged_at", "month", "fingerprint", "pushed_by", "updated_at"], batch_size=1000
+                updates, ["card", "amount", "recharged_at", "month", "fingerprint", "updated_at"], batch_size=1000
             )
         result.created, result.updated = len(new), len(updates)
+        cross_partner_refusals_record(partner=partner, kind="recharge", refused=foreign)
+    result.extra["not_owner"] = _not_owner_count(result)
     return result

@@ -128,7 +128,8 @@ class Fields:
             if required:
                 self.error(name, _("必填。"))
             return default
-        if isinstance(value, bool) or value not in choices:
+        # An object or a list is no choice (and cannot even be looked up in a set of them).
+        if isinstance(value, (bool, dict, list)) or value not in choices:
             self.error(name, _("取值须为：%(c)s。") % {"c": ", ".join(sorted(str(c) for c in choices))})
             return default
         return value

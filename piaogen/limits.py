@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from . import throttling
 from .crypto import lookup_digest
 
 logger = logging.getLogger(__name__)
@@ -33,35 +34,42 @@ class Limit:
         digest = lookup_digest(ident, purpose=f"limit:{self.scope}")[:32]
         return f"limit:{self.scope}:{digest}:{start}", start
 
+    def _counter(self, ident: str, now: float) -> tuple[throttling.Counter, int]:
+        key, start = self._key(ident, now)
+        return throttling.Counter(key, start + self.window + throttling.EXPIRY_MARGIN_SECONDS), start
+
+    def count(self, ident: str) -> int:
+        """Events of the identity in the current window."""
+        if not ident:
+            return 0
+        key, _start = self._key(ident, time.time())
+        try:
+            return int(cache.get(key, 0))
+        except Exception as exc:  # an outage: what this process counted meanwhile
+            _outages.get(self.scope).warn(exc)
+            return throttling.local_counters.get(key)
+
     def blocked(self, ident: str) -> int | None:
         """Seconds until the window ends when the identity has used up its events, else None."""
         if not ident or self.max <= 0:
             return None
         now = time.time()
-        key, start = self._key(ident, now)
-        try:
-            count = cache.get(key, 0)
-        except Exception:  # a cache outage must not lock everybody out, nor let the error through
-            logger.warning("limit %s: cache unavailable, not enforced", self.scope)
-            return None
-        if count >= self.max:
+        _key, start = self._key(ident, now)
+        if self.count(ident) >= self.max:
             return max(1, math.ceil(start + self.window - now))
         return None
 
     def hit(self, ident: str) -> int:
-        """Counts one event; returns the count in the current window."""
+        """Counts one event, atomically (one round trip on Redis); returns the count in the
+        current window. While the cache is out the event is counted in this process."""
         if not ident:
             return 0
-        key, _start = self._key(ident, time.time())
+        counter, _start = self._counter(ident, time.time())
         try:
-            cache.add(key, 0, timeout=self.window + 5)
-            return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=self.window + 5)
-            return 1
-        except Exception:
-            logger.warning("limit %s: cache unavailable, event not counted", self.scope)
-            return 0
+            return throttling.incr(counter)
+        except throttling.CounterUnavailable as exc:
+            _outages.get(self.scope).warn(exc)
+            return throttling.local_counters.incr(counter)
 
     def reset(self, ident: str) -> None:
         if not ident:
@@ -69,8 +77,18 @@ class Limit:
         key, _start = self._key(ident, time.time())
         try:
             cache.delete(key)
-        except Exception:
-            logger.warning("limit %s: cache unavailable, not reset", self.scope)
+        except Exception as exc:
+            _outages.get(self.scope).warn(exc)
+
+
+class _Outages(dict):
+    def get(self, scope: str) -> throttling.OutageLog:  # type: ignore[override]
+        if scope not in self:
+            self[scope] = throttling.OutageLog(f"limit {scope}")
+        return self[scope]
+
+
+_outages = _Outages()
 
 
 def login_account_limit() -> Limit:

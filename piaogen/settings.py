@@ -283,6 +283,10 @@ INVOICE_NUMBERS_PER_BATCH = env.int("INVOICE_NUMBERS_PER_BATCH", default=9999999
 # The platform's hotline as shown on pages; the shipped value is labelled demo.
 SUPPORT_HOTLINE = env.str("SUPPORT_HOTLINE", default="95022")
 PARTNER_BATCH_LIMIT = 5000
+# Largest body a partner write may send. 5,000 trips of 6 segments are about 2.7 MiB, of 20
+# segments about 6 MiB: Django's 2.5 MiB default (DATA_UPLOAD_MAX_MEMORY_SIZE, which still holds
+# for every other request) would refuse full batches. A larger body is answered 413 naming it.
+PARTNER_MAX_BODY_BYTES = env.int("PARTNER_MAX_BODY_BYTES", default=16 * 1024 * 1024)
 # Failed binding attempts allowed a day (Asia/Shanghai) per account and per card; binding must
 # never become an oracle for guessing someone's ID number or mobile.
 BINDING_MAX_FAILURES_PER_ACCOUNT = env.int("BINDING_MAX_FAILURES_PER_ACCOUNT", default=5)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -123,6 +124,44 @@ def incr_guarded(first: Counter, limit: int, second: Counter, *, cache=None) -> 
     return _add_and_incr(cache, first), None
 
 
+class LocalCounters:
+    """Counters in this process's memory: what limits count while the cache cannot be reached.
+    A limit then holds per process (a client spread over N processes gets up to N times it)
+    instead of not at all, and nobody is locked out by an outage. Bounded: past ``max_keys``
+    the expired counters are dropped, and if that is not enough, all of them."""
+
+    def __init__(self, max_keys: int = 100_000):
+        self.max_keys = max_keys
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def incr(self, counter: Counter) -> int:
+        now = time.time()
+        with self._lock:
+            count, expire_at = self._counts.get(counter.key, (0, 0.0))
+            if expire_at <= now:
+                count = 0
+            count += 1
+            self._counts[counter.key] = (count, counter.expire_at)
+            if len(self._counts) > self.max_keys:
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+                if len(self._counts) > self.max_keys:
+                    self._counts.clear()
+            return count
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            count, expire_at = self._counts.get(key, (0, 0.0))
+            return count if expire_at > time.time() else 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+local_counters = LocalCounters()
+
+
 class OutageLog:
     """Logs a cache outage at most once a minute per process, not once per request."""
 
@@ -143,8 +182,9 @@ class FixedWindowThrottle(SimpleRateThrottle):
     (windows start at multiples of the duration). The rate is the scope's entry of
     ``DEFAULT_THROTTLE_RATES``, or the class's ``rate``. Across a window's end a client can get
     up to twice the rate in a short while: the limit is against floods, and limits that must be
-    exact keep counters of their own. A cache outage lets requests through (logged once a
-    minute): it must not lock everybody out."""
+    exact keep counters of their own. While the cache cannot be reached the window is counted in
+    this process (``local_counters``, logged once a minute): the limit holds per process and
+    nobody is locked out by the outage."""
 
     cache = None  # the default cache, looked up at each request (tests change it)
     outage: OutageLog
@@ -175,7 +215,7 @@ class FixedWindowThrottle(SimpleRateThrottle):
             count = incr(window, cache=self.cache)
         except CounterUnavailable as exc:
             self.outage.warn(exc)
-            return True
+            count = local_counters.incr(window)
         return count <= self.num_requests
 
     def allow_and_count(self, request, view, counter: Counter) -> tuple[bool, int | None]:
@@ -193,7 +233,7 @@ class FixedWindowThrottle(SimpleRateThrottle):
             count, counted = incr_guarded(window, self.num_requests, counter, cache=self.cache)
         except CounterUnavailable as exc:
             self.outage.warn(exc)
-            return True, None
+            return local_counters.incr(window) <= self.num_requests, None
         return count <= self.num_requests, counted
 
     def wait(self) -> float:

@@ -46,20 +46,35 @@ def _check_broker() -> str:
         return "unavailable"
 
 
+def _check_cache() -> str:
+    from django.core.cache import cache
+
+    try:
+        cache.get("healthz")
+        return "ok"
+    except Exception as exc:
+        logger.warning("healthz: cache unavailable: %s", exc.__class__.__name__)
+        return "unavailable"
+
+
 def healthz(request):
     """200 with the state of the database and the broker when the site can serve; 503 when the
     database is down. A broker outage delays issuing but loses nothing (the database is the
-    outbox), so it is reported without failing the check."""
+    outbox), and a cache outage only makes limits count per process (piaogen/throttling.py), so
+    both are reported without failing the check."""
     from django.conf import settings
 
     database = _check_database()
     broker = _check_broker()
+    cache = _check_cache()
     body = {
-        "status": "ok" if database == "ok" and broker == "ok" else "degraded",
+        "status": "ok" if database == broker == cache == "ok" else "degraded",
         "database": database,
         "database_engine": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "broker": broker,
         "broker_transport": settings.CELERY_BROKER_URL.split(":", 1)[0],
+        "cache": cache,
+        "cache_backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
     }
     return JsonResponse(body, status=200 if database == "ok" else 503)
 

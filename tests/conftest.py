@@ -49,7 +49,10 @@ def age_sms_codes(seconds: int = 61) -> None:
 def _clear_cache():
     from django.core.cache import cache
 
+    from piaogen.throttling import local_counters
+
     cache.clear()
+    local_counters.clear()
     yield
 
 

@@ -160,7 +160,20 @@ class DefaultTitleSerializer(serializers.Serializer):
 # --- App: invoice titles ----------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}],
+        "description": "收票邮箱；未填写时为空字符串",
+    }
+)
+class EmailOrBlankField(serializers.CharField):
+    """An e-mail address, or "" when none was given: what the answers hold, said so in the
+    schema (a bare ``format: email`` would call every blank answer a violation)."""
+
+
 class InvoiceTitleSerializer(serializers.ModelSerializer):
+    email = EmailOrBlankField(read_only=True)
+
     class Meta:
         model = InvoiceTitle
         fields = ["id", "kind", "name", "tax_id", "address", "phone", "bank", "bank_account", "email"]

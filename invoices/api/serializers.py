@@ -20,6 +20,9 @@ class BatchResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
+    not_owner = serializers.IntegerField(
+        help_text="Items refused because the id names another partner's row (code `not_owner`, also listed in `rejected`)."
+    )
     rejected = BatchRejectionSerializer(many=True)
 
 

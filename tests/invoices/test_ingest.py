@@ -19,6 +19,7 @@ def test_operator_push_is_idempotent(world):
         "unchanged": 3,
         "sections_created": 0,
         "sections_updated": 0,
+        "not_owner": 0,
         "rejected": [],
     }
     changed = {"operators": [dict(OPERATORS["operators"][0], address="新地址")]}

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from invoices import services
 from invoices.models import Application, ApplicationEvent, Invoice, InvoiceCounter, InvoiceLine, Transit
@@ -77,10 +78,12 @@ def test_a_worker_killed_mid_issue_and_started_again_issues_exactly_once(world, 
 
 
 @pytest.mark.worker
-def test_the_broker_down_while_users_submit_loses_nothing(world, workers, own_redis, client):
+def test_the_broker_down_while_users_submit_loses_nothing(world, workers, own_redis, client, settings):
     trips = push_trips(world, 30)
     title(world.user)
     client.force_login(world.user.user)
+    # As in production, one Redis is the broker and the cache (the limits' counters).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": own_redis.url}}
     with celery_broker(own_redis.url):
         worker = workers(own_redis.url)
         baseline = submit(world, transit_ids=trips[0:3])
@@ -88,7 +91,15 @@ def test_the_broker_down_while_users_submit_loses_nothing(world, workers, own_re
 
         own_redis.stop()  # the broker crashes; the worker keeps trying to reconnect
         health = client.get("/healthz")
-        assert health.status_code == 200 and health.json()["broker"] == "unavailable"
+        assert health.status_code == 200
+        assert (health.json()["broker"], health.json()["cache"]) == ("unavailable", "unavailable")
+        # the App and partner APIs answer as usual: limits count in this process meanwhile
+        login = APIClient().post(
+            "/api/v1/app/login", {"mobile": world.user.user.mobile, "password": "secret123abc"}, format="json"
+        )
+        assert login.status_code == 200, login.content
+        assert world.user.get("/api/v1/app/cards").status_code == 200
+        assert world.clearing.post("/api/v1/partner/transits", {"transits": []}, format="json").status_code == 200
         submitted, slowest = [], 0.0
         for n in range(1, 8):  # seven users submit through the App while the broker is down
             started = time.monotonic()
