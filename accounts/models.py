@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from encrypted_fields.fields import EncryptedCharField
+from encrypted_fields.fields import EncryptedCharField, EncryptedTextField
 from simple_history.models import HistoricalRecords
 
 from piaogen.crypto import lookup_digest
@@ -130,6 +130,39 @@ class SmsCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.mobile_masked}"
+
+
+class OutboundSms(models.Model):
+    """The SMS outbox: every message is a row first, written in the transaction that decided to
+    send it, and a Celery task delivers it (``accounts.tasks.sms_send``), never a web request.
+    The mobile and the text are encrypted; a code's text is wiped once it is delivered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENT = "sent", _("已发送")
+        EXPIRED = "expired", _("已过期未发送")
+        FAILED = "failed", _("发送失败")
+
+    mobile = EncryptedCharField(_("手机号"), max_length=11)
+    mobile_masked = models.CharField(_("手机号"), max_length=11)
+    purpose = models.CharField(_("用途"), max_length=16)
+    text = EncryptedTextField(_("内容"), blank=True, null=True)
+    code = EncryptedCharField(_("验证码"), max_length=6, blank=True, null=True)
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    # A code is useless after it expires: it is then never sent late.
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    last_error = models.CharField(_("最近错误"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("待发短信")
+        verbose_name_plural = _("待发短信")
+        indexes = [models.Index(fields=["status", "created_at"], name="outboundsms_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.mobile_masked} {self.status}"
 
 
 class AppToken(models.Model):

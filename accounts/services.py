@@ -25,6 +25,7 @@ from .identity import normalize_mobile, normalize_uscc, validate_mobile, validat
 from .models import (
     AppToken,
     CrossPartnerRefusal,
+    OutboundSms,
     Partner,
     PartnerNetworkCode,
     PartnerToken,
@@ -85,7 +86,9 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: 
             )
     now = timezone.now()
     code = f"{secrets.randbelow(10**6):06d}"
-    with transaction.atomic():
+    # Durable: the code and its outbox row are committed when the block ends, so the delivery
+    # task can be queued right after it (and the caller cannot hold them in a transaction).
+    with transaction.atomic(durable=True):
         # Serialise sends to one number so that two requests at once cannot both pass the limits.
         recent = list(
             SmsCode.objects.select_for_update()
@@ -124,18 +127,125 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: 
         )
         text = SMS_TEXTS[purpose].format(code=code, minutes=settings.SMS_CODE_TTL_SECONDS // 60)
         message = SmsMessage(mobile=mobile, text=text, purpose=purpose, code=code)
-    # Delivered once the row is committed, outside any transaction, and synchronously: the
-    # user is waiting for it, and the code never transits the broker.
-    _deliver(message)
-    logger.info("sms code sent purpose=%s to=%s", purpose, mask_mobile(mobile))
+        ids = sms_outbox_add([message], expires_at=sms.expires_at)
+    # Delivered by a task (queue "sms"), never in the request; the code stays in the database
+    # (encrypted) and the message carries only the outbox row's id.
+    sms_queue(ids)
+    logger.info("sms code queued purpose=%s to=%s", purpose, mask_mobile(mobile))
     return sms
 
 
-def _deliver(message: SmsMessage) -> None:
+# --- the SMS outbox ---------------------------------------------------------------------------
+
+# A pending message older than this is queued again by the sweep (its task may have been lost).
+SMS_STALE = timedelta(minutes=2)
+# Ids per fan-out message: a partner's batch that unbinds 5,000 cards publishes 5 messages.
+SMS_FAN_OUT_CHUNK = 1000
+
+
+class SmsNotSent(Exception):
+    """The backend refused or failed; the task retries with Celery's back-off."""
+
+
+def sms_outbox_add(messages: list[SmsMessage], *, expires_at=None) -> list[int]:
+    """Writes messages to the outbox in the caller's transaction and returns their ids; the
+    caller queues them with ``sms_queue`` once that transaction is committed."""
+    if not messages:
+        return []
+    now = timezone.now()
+    rows = OutboundSms.objects.bulk_create(
+        [
+            OutboundSms(
+                mobile=m.mobile,
+                mobile_masked=mask_mobile(m.mobile),
+                purpose=m.purpose,
+                text=m.text,
+                code=m.code or None,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            for m in messages
+        ],
+        batch_size=1000,
+    )
+    return [row.pk for row in rows]
+
+
+def sms_queue(ids: list[int]) -> None:
+    """Queues delivery of committed outbox rows: one task for one message, a fan-out task per
+    ``SMS_FAN_OUT_CHUNK`` ids for many. A broker that refuses leaves them to ``sms_sweep``."""
+    from .tasks import sms_fan_out, sms_send
+
     try:
-        send_sms(message)
+        if len(ids) == 1:
+            sms_send.delay(ids[0])
+        else:
+            for first in range(0, len(ids), SMS_FAN_OUT_CHUNK):
+                sms_fan_out.delay(ids[first : first + SMS_FAN_OUT_CHUNK])
     except Exception:
-        logger.exception("sms delivery failed purpose=%s to=%s", message.purpose, mask_mobile(message.mobile))
+        logger.exception("%d SMS could not be queued; the sweep will", len(ids))
+
+
+def sms_deliver(*, sms_id: int) -> str:
+    """Sends one outbox message unless it is already sent, expired or given up; returns what
+    became of it. A failed send is recorded and raised as ``SmsNotSent``."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = OutboundSms.objects.select_for_update().filter(pk=sms_id).first()
+        if row is None:
+            return "missing"
+        if row.status != OutboundSms.Status.PENDING:
+            return row.status
+        if row.expires_at is not None and row.expires_at <= now:
+            row.status = OutboundSms.Status.EXPIRED
+            row.code = row.text = None
+            row.save(update_fields=["status", "code", "text"])
+            logger.warning("sms %s expired before it could be sent to=%s", row.pk, row.mobile_masked)
+            return row.status
+        row.attempts += 1
+        try:
+            send_sms(SmsMessage(mobile=row.mobile, text=row.text or "", purpose=row.purpose, code=row.code or ""))
+        except Exception as exc:  # SoftTimeLimitExceeded included
+            failure = exc
+            row.last_error = type(exc).__name__[:200]
+            row.save(update_fields=["attempts", "last_error"])
+        else:
+            row.status = OutboundSms.Status.SENT
+            row.sent_at = timezone.now()
+            fields = ["attempts", "status", "sent_at"]
+            if row.code:  # nothing that could log a user in stays behind
+                row.code = row.text = None
+                fields += ["code", "text"]
+            row.save(update_fields=fields)
+            logger.info("sms %s sent purpose=%s to=%s", row.pk, row.purpose, row.mobile_masked)
+            return row.status
+    logger.warning("sms %s not sent (%s) to=%s", sms_id, type(failure).__name__, row.mobile_masked)
+    raise SmsNotSent(type(failure).__name__) from failure
+
+
+def sms_give_up(*, sms_id: int) -> None:
+    with transaction.atomic():
+        row = OutboundSms.objects.select_for_update().filter(pk=sms_id, status=OutboundSms.Status.PENDING).first()
+        if row is None:
+            return
+        row.status = OutboundSms.Status.FAILED
+        row.code = row.text = None
+        row.save(update_fields=["status", "code", "text"])
+    logger.error("sms %s given up after %d attempts to=%s", sms_id, row.attempts, row.mobile_masked)
+
+
+def sms_sweep(*, now=None) -> int:
+    """Queues again pending messages whose task was lost (a worker killed with them on the
+    embedded broker, a broker outage); ends codes that expired unsent."""
+    now = now or timezone.now()
+    pending = OutboundSms.objects.filter(status=OutboundSms.Status.PENDING)
+    expired = pending.filter(expires_at__lte=now).update(status=OutboundSms.Status.EXPIRED, code=None, text=None)
+    ids = list(pending.filter(created_at__lt=now - SMS_STALE).order_by("pk").values_list("pk", flat=True)[:5000])
+    if ids:
+        sms_queue(ids)
+    if ids or expired:
+        logger.info("sms sweep: %d queued again, %d expired unsent", len(ids), expired)
+    return len(ids)
 
 
 def sms_code_verify(*, mobile: str, purpose: str, code: str, scope: str = "") -> None:

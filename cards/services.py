@@ -27,7 +27,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from accounts import services as account_services
 from accounts.identity import normalize_uscc, validate_uscc
 from accounts.models import Partner, PartnerNetworkCode, SmsCode, User, mobile_digest
-from accounts.sms import SmsMessage, send_sms
+from accounts.sms import SmsMessage
 from piaogen.crypto import lookup_digest
 from piaogen.errors import ServiceError
 from piaogen.masking import mask_id_number, mask_mobile
@@ -253,14 +253,6 @@ def _unbinding_sms(binding: Binding, card: Card, issuer: Issuer) -> SmsMessage:
     return SmsMessage(mobile=binding.user.mobile, text=text, purpose="notice")
 
 
-def _deliver_notices(messages: list[SmsMessage]) -> None:
-    for message in messages:
-        try:
-            send_sms(message)
-        except Exception:
-            logger.exception("unbinding notice delivery failed to=%s", mask_mobile(message.mobile))
-
-
 @dataclass
 class RegistryResult:
     created: int = 0
@@ -441,8 +433,10 @@ def _registry_apply(
                     binding.card.issuer = issuers[binding.card.issuer_id]
                 notices = [_unbinding_sms(b, b.card, b.card.issuer) for b in ended]
                 _binding_ended(ended)
-                # Sent once the unbinding is committed, never from inside the transaction.
-                transaction.on_commit(lambda: _deliver_notices(notices))
+                # Written to the SMS outbox with the unbinding; Celery tasks send them once it
+                # is committed, never the partner's request.
+                notice_ids = account_services.sms_outbox_add(notices)
+                transaction.on_commit(lambda: account_services.sms_queue(notice_ids))
                 for binding in ended:
                     logger.info(
                         "binding ended passive binding=%s card=%s reason=%s",

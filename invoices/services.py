@@ -705,14 +705,19 @@ def application_retry(*, application_id: int, actor: User, reason: str) -> Appli
     return app
 
 
-def applications_sweep(*, now=None) -> int:
+def applications_sweep(*, now=None, stale_submitted=STALE_SUBMITTED, stale_issuing=STALE_ISSUING) -> int:
     """Re-queues applications the broker may have lost: submitted for too long, or issuing
-    long after the worker that claimed them should have finished."""
+    long after the worker that claimed them should have finished (a starting worker passes 0
+    for both: invoices/tasks.py ``resume_in_flight``)."""
     now = now or timezone.now()
-    stale = Application.objects.filter(
-        Q(status=Application.Status.SUBMITTED, queued_at__lt=now - STALE_SUBMITTED)
-        | Q(status=Application.Status.ISSUING, started_at__lt=now - STALE_ISSUING)
-    ).values_list("id", flat=True)[:1000]
+    stale = (
+        Application.objects.filter(
+            Q(status=Application.Status.SUBMITTED, queued_at__lte=now - stale_submitted)
+            | Q(status=Application.Status.ISSUING, started_at__lte=now - stale_issuing)
+        )
+        .order_by("pk")
+        .values_list("id", flat=True)[:1000]
+    )
     ids = list(stale)
     if not ids:
         return 0

@@ -4,9 +4,12 @@ every task is safe to run twice (acks_late + reject_on_worker_lost redeliver aft
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from celery.utils.time import get_exponential_backoff_interval
 from django.db import DatabaseError
 
 from . import services
@@ -17,7 +20,28 @@ logger = logging.getLogger(__name__)
 GAVE_UP = "系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。"
 
 
-@shared_task(bind=True, acks_late=True, max_retries=8)
+def backoff(task) -> int:
+    """The pause before the next try, from the task's own Celery options (``retry_backoff``,
+    ``retry_backoff_max``, ``retry_jitter``) and Celery's formula, for tasks that record each
+    failure before retrying and so call ``retry`` themselves rather than ``autoretry_for``."""
+    return get_exponential_backoff_interval(
+        factor=int(task.retry_backoff),
+        retries=task.request.retries,
+        maximum=task.retry_backoff_max,
+        full_jitter=task.retry_jitter,
+    )
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=8,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=False,
+    soft_time_limit=120,
+    time_limit=150,
+)
 def issue_application(self, application_id: int) -> None:
     try:
         services.application_issue(application_id=application_id)
@@ -26,12 +50,25 @@ def issue_application(self, application_id: int) -> None:
             logger.exception("application %s: giving up after %d retries", application_id, self.request.retries)
             services.application_fail(application_id=application_id, reason=GAVE_UP)
             return
-        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+        raise self.retry(exc=exc, countdown=backoff(self)) from exc
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep_applications() -> int:
     return services.applications_sweep()
+
+
+@worker_ready.connect
+def resume_in_flight(**_) -> None:
+    """A worker that starts queues at once what a dead worker left in flight: applications
+    claimed (``issuing``) or waiting (``submitted``), whatever their age, instead of waiting
+    for the sweep's 2 and 10 minutes. Issuing is exactly once by the row lock and the status,
+    so a second message for an application that another worker is issuing is a no-op."""
+    try:
+        queued = services.applications_sweep(stale_submitted=timedelta(0), stale_issuing=timedelta(0))
+        logger.info("worker ready: %d applications in flight queued again", queued)
+    except Exception:
+        logger.exception("worker ready: applications in flight could not be queued; the sweep will")
 
 
 # --- documents and mail (queues "render" and "mail", see CELERY_TASK_ROUTES) ----------------------
@@ -40,11 +77,16 @@ RENDER_SOFT_LIMIT = 60  # seconds; an invoice renders in about 50 ms, a long mon
 RENDER_HARD_LIMIT = 90
 
 
-def _backoff(retries: int, base: int = 30, cap: int = 1800) -> int:
-    return min(cap, base * 2**retries)
-
-
-@shared_task(bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT, time_limit=RENDER_HARD_LIMIT)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=False,
+    soft_time_limit=RENDER_SOFT_LIMIT,
+    time_limit=RENDER_HARD_LIMIT,
+)
 def render_invoice(self, invoice_id: int, force: bool = False) -> None:
     try:
         invoice = documents.invoice_render(invoice_id=invoice_id, force=force)
@@ -57,13 +99,13 @@ def render_invoice(self, invoice_id: int, force: bool = False) -> None:
         documents.invoice_render_failed(invoice_id=invoice_id, error=error, final=final)
         if final:
             return
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=backoff(self)) from exc
     else:
         if invoice is not None:
             documents.deliver_when_complete(application_id=invoice.application_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def render_invoices(application_id: int, invoice_ids: list[int], summary: bool = False) -> None:
     """Fan-out, on the render queue: the summary sheet's task (when ``summary``; the summary
     goes first, it needs only the database and the last document stored sends the mail) and
@@ -81,7 +123,16 @@ def render_invoices(application_id: int, invoice_ids: list[int], summary: bool =
             logger.exception("application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT * 4, time_limit=RENDER_HARD_LIMIT * 4)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=False,
+    soft_time_limit=RENDER_SOFT_LIMIT * 4,
+    time_limit=RENDER_HARD_LIMIT * 4,
+)
 def render_summary(self, application_id: int, force: bool = False) -> None:
     try:
         if documents.summary_render(application_id=application_id, force=force):
@@ -92,10 +143,20 @@ def render_summary(self, application_id: int, force: bool = False) -> None:
         if self.request.retries >= self.max_retries:
             logger.exception("application %s: summary sheet failed after %d retries", application_id, self.request.retries)
             return
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=backoff(self)) from exc
 
 
-@shared_task(bind=True, acks_late=True, max_retries=8, soft_time_limit=300, time_limit=360)
+# Waiting for documents retries from 20 s up to 15 minutes; a failed send from 60 s (below).
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=8,
+    retry_backoff=20,
+    retry_backoff_max=900,
+    retry_jitter=False,
+    soft_time_limit=300,
+    time_limit=360,
+)
 def deliver_application(self, application_id: int) -> str:
     """Mails the application's ZIP once its documents are rendered. Waiting and failures are
     retried with growing pauses; issuing never waits for any of it."""
@@ -105,15 +166,15 @@ def deliver_application(self, application_id: int) -> str:
         if self.request.retries >= self.max_retries:
             documents.delivery_waited_too_long(application_id=application_id)
             return "waiting"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=20, cap=900)) from exc
+        raise self.retry(exc=exc, countdown=backoff(self)) from exc
     except Exception as exc:  # SoftTimeLimitExceeded included
         final = self.request.retries >= self.max_retries
         documents.delivery_failed(application_id=application_id, error=f"{type(exc).__name__}: {exc}", final=final)
         if final:
             return "gave_up"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=60, cap=3600)) from exc
+        raise self.retry(exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)) from exc
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
 def sweep_documents() -> dict:
     return documents.documents_sweep()

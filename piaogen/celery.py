@@ -4,6 +4,17 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# The broker URL's scheme picks the transport; these two schemes get the project's classes
+# (piaogen/broker.py), whichever URL a process is given, also when a test switches it.
+TRANSPORT_ALIASES.update(
+    {
+        "filesystem": "piaogen.broker:FilesystemTransport",
+        "redis": "piaogen.broker:RedisTransport",
+        "rediss": "piaogen.broker:RedisTransport",
+    }
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "piaogen.settings")
 
@@ -16,7 +27,14 @@ def ensure_broker_dirs() -> None:
     """The filesystem transport needs its folders before the first message."""
     from django.conf import settings
 
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+    for key in (
+        "data_folder_in",
+        "data_folder_out",
+        "control_folder",
+        "tmp_folder",
+        "claim_folder",
+        "set_aside_folder",
+    ):
         folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)

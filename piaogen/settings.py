@@ -187,16 +187,23 @@ if env.str("SECURE_PROXY_SSL_HEADER", default=""):
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+# `filesystem://` and `redis://` name the project's own transport classes (piaogen/broker.py,
+# registered in piaogen/celery.py): a message is renamed into the queue whole, never read
+# half-written, and one that cannot be decoded is set aside instead of stopping the worker.
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
+        "tmp_folder": str(BROKER_DIR / "tmp"),
+        "claim_folder": str(BROKER_DIR / "claimed"),
+        "set_aside_folder": str(BROKER_DIR / "set-aside"),
         "store_processed": False,
     }
 else:
     # Longer than any task and any countdown: a task that outlives it is delivered again.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)}
+CELERY_WORKER_CONSUMER = "piaogen.broker:Consumer"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -207,7 +214,15 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "invoices.tasks.render_*": {"queue": "render"},
     "invoices.tasks.deliver_*": {"queue": "mail"},
+    # SMS on a queue of their own: 5,000 unbinding notices never delay issuing.
+    "accounts.tasks.sms_*": {"queue": "sms"},
 }
+# Every task has a time limit: this default, stricter ones on the tasks themselves (issuing 120 s,
+# rendering 60 s, SMS 20 s). The soft limit raises SoftTimeLimitExceeded in the task, the hard
+# one replaces the pool process. Retry pauses use Celery's own back-off options
+# (retry_backoff, retry_backoff_max, retry_jitter) on each task.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -218,6 +233,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-applications": {"task": "invoices.tasks.sweep_applications", "schedule": 60.0},
     # Documents and mail whose tasks the broker lost are queued again.
     "sweep-documents": {"task": "invoices.tasks.sweep_documents", "schedule": 300.0},
+    # SMS whose tasks were lost are queued again; codes that expired unsent are ended.
+    "sweep-sms": {"task": "accounts.tasks.sweep_sms", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -29,9 +29,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import services as account_services
 from accounts.identity import normalize_mobile
 from accounts.models import User, mobile_digest
-from accounts.sms import SmsMessage, send_sms
+from accounts.sms import SmsMessage
 from cards.models import Binding, Card, Issuer
 from invoices.models import Application, Invoice, Operator, Transit
 from piaogen.errors import ServiceError
@@ -125,19 +126,15 @@ def _attachments_of(
 
 
 def _notify_reply(ticket: Ticket) -> None:
-    """SMS to the customer once the reply is committed; a failed SMS never undoes the reply."""
-    user_id, ref = ticket.user_id, ticket.ref
-
-    def send() -> None:
-        user = User.objects.filter(pk=user_id).first()
-        if user is None or not user.mobile:
-            return
-        try:
-            send_sms(SmsMessage(mobile=user.mobile, text=str(TICKET_SMS).format(ref=ref), purpose="ticket_reply"))
-        except Exception:
-            logger.exception("ticket reply sms failed ticket=%s to=%s", ref, mask_mobile(user.mobile))
-
-    transaction.on_commit(send)
+    """SMS to the customer: written to the outbox with the reply, sent by a task once it is
+    committed; a failed SMS never undoes the reply."""
+    user = User.objects.filter(pk=ticket.user_id).first()
+    if user is None or not user.mobile:
+        return
+    ids = account_services.sms_outbox_add(
+        [SmsMessage(mobile=user.mobile, text=str(TICKET_SMS).format(ref=ticket.ref), purpose="ticket_reply")]
+    )
+    transaction.on_commit(lambda: account_services.sms_queue(ids))
 
 
 # --- tickets -----------------------------------------------------------------------------

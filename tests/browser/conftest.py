@@ -315,10 +315,10 @@ class LiveServer:
             try:
                 self.proc.wait(timeout=45)
             except subprocess.TimeoutExpired:
-                children = re.findall(rb"started \w+ \(pid (\d+)\)", self.log_path.read_bytes())
+                children = re.findall(rb"spawned: '\w+' with pid (\d+)", self.log_path.read_bytes())
                 for pid in children:
                     try:
-                        os.killpg(int(pid), signal.SIGKILL)  # runall starts each child in a process group of its own
+                        os.killpg(int(pid), signal.SIGKILL)  # supervisord starts each child in a process group of its own
                     except ProcessLookupError:
                         pass
                 self.proc.kill()

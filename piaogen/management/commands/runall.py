@@ -1,103 +1,130 @@
-"""Runs the whole product in the foreground: the web server (gunicorn), a Celery worker
-with its beat scheduler. Ctrl-C (or SIGTERM) stops all of them; if one dies, the others are
-stopped too and the exit code says so."""
+"""Runs the whole product in the foreground under supervisord: the web server (gunicorn), a
+Celery worker and Celery beat, each in a process group of its own.
+
+A child that dies is started again (supervisord logs ``exited: worker (… not expected)`` and
+``spawned: 'worker' with pid …``; one that dies again within ``startsecs`` is retried after 1,
+2, 3… seconds); the others keep serving meanwhile. Ctrl-C (SIGINT) or SIGTERM stops all of
+them: each program's whole process group gets SIGTERM, then SIGKILL after ``stopwaitsecs``, so
+no pool process and no beat is left behind."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
+import shlex
 import sys
-import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+# A child that keeps dying at once is retried this many times (1 s, 2 s, 3 s… apart, about
+# 30 minutes in all) before supervisord gives it up (state FATAL, logged).
+START_RETRIES = 60
+
+
+def _program(name: str, command: list[str], *, stopwaitsecs: int, priority: int) -> str:
+    return f"""
+[program:{name}]
+command={shlex.join(command)}
+directory={settings.BASE_DIR}
+priority={priority}
+autostart=true
+autorestart=true
+startsecs=3
+startretries={START_RETRIES}
+stopsignal=TERM
+stopwaitsecs={stopwaitsecs}
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=/dev/stdout
+stdout_logfile_maxbytes=0
+"""
+
 
 class Command(BaseCommand):
-    help = "Serves the site, the admin and the APIs with a background worker, in the foreground."
+    help = "Serves the site, the admin and the APIs with a background worker and its scheduler, in the foreground."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
         parser.add_argument("--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
+        parser.add_argument("--print-config", action="store_true", help="Print supervisord's configuration and exit.")
 
-    def handle(self, *args, port, host, web_workers, worker_concurrency, **options):
+    def config(self, *, port: int, host: str, web_workers: int, worker_concurrency: int) -> str:
         bindir = os.path.dirname(sys.executable)
-        beat_schedule = settings.CELERY_BEAT_SCHEDULE_FILENAME
-        commands = {
-            "web": [
-                os.path.join(bindir, "gunicorn"),
-                "piaogen.wsgi:application",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-                "--timeout",
-                "60",
-            ],
-            "worker": [
-                os.path.join(bindir, "celery"),
-                "-A",
-                "piaogen",
-                "worker",
-                "--beat",
-                "--schedule",
-                beat_schedule,
-                "--loglevel",
-                "INFO",
-                "--queues",
-                "default,render,mail",
-                "--concurrency",
-                str(worker_concurrency),
-                "--hostname",
-                f"piaogen@{host}",
-            ],
-        }
-        procs: dict[str, subprocess.Popen] = {}
-        stopping = False
+        var = Path(settings.VAR_DIR)
+        web = [
+            os.path.join(bindir, "gunicorn"),
+            "piaogen.wsgi:application",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(web_workers),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+            "--timeout",
+            "60",
+        ]
+        worker = [
+            os.path.join(bindir, "celery"),
+            "-A",
+            "piaogen",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "default,render,mail,sms",
+            "--concurrency",
+            str(worker_concurrency),
+            "--hostname",
+            f"piaogen@{host}",
+        ]
+        beat = [
+            os.path.join(bindir, "celery"),
+            "-A",
+            "piaogen",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            "--pidfile",
+            str(var / "celerybeat.pid"),
+        ]
+        return (
+            f"""[supervisord]
+nodaemon=true
+logfile=/dev/stdout
+logfile_maxbytes=0
+loglevel=info
+pidfile={var / "supervisord.pid"}
+childlogdir={var}
+"""
+            # The worker gets time to finish its tasks (acks_late: an unfinished one is redelivered).
+            + _program("worker", worker, stopwaitsecs=30, priority=100)
+            + _program("beat", beat, stopwaitsecs=10, priority=200)
+            + _program("web", web, stopwaitsecs=15, priority=300)
+        )
 
-        def stop(*_):
-            nonlocal stopping
-            if stopping:
-                return
-            stopping = True
-            self.stdout.write("Stopping…")
-            for proc in procs.values():
-                if proc.poll() is None:
-                    proc.terminate()
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        for name, cmd in commands.items():
-            # Own process groups: Ctrl-C reaches us once, and we stop the children in order.
-            procs[name] = subprocess.Popen(cmd, start_new_session=True)
-            self.stdout.write(f"started {name} (pid {procs[name].pid})")
+    def handle(self, *args, port, host, web_workers, worker_concurrency, print_config, **options):
+        text = self.config(port=port, host=host, web_workers=web_workers, worker_concurrency=worker_concurrency)
+        if print_config:
+            self.stdout.write(text)
+            return
+        var = Path(settings.VAR_DIR)
+        var.mkdir(parents=True, exist_ok=True)
+        path = var / "supervisord.conf"
+        path.write_text(text)
         self.stdout.write(
             f"Serving on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs/). Ctrl-C stops all."
         )
-        code = 0
-        while True:
-            for name, proc in procs.items():
-                ret = proc.poll()
-                if ret is not None and not stopping:
-                    self.stderr.write(f"{name} exited with {ret}; stopping the rest")
-                    code = ret or 1
-                    stop()
-            if stopping:
-                deadline = time.monotonic() + 20
-                for proc in procs.values():
-                    try:
-                        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                break
-            time.sleep(0.5)
-        sys.exit(code)
+        self.stdout.flush()
+        supervisord = os.path.join(os.path.dirname(sys.executable), "supervisord")
+        # supervisord takes this process's place: Ctrl-C and SIGTERM reach it directly.
+        os.execv(supervisord, [supervisord, "--nodaemon", "--configuration", str(path)])
