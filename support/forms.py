@@ -159,11 +159,17 @@ class TicketAdminForm(forms.ModelForm):
 
 
 class TicketAddForm(forms.ModelForm):
-    description = forms.CharField(label=_("问题描述"), max_length=BODY_MAX, widget=forms.Textarea(attrs={"rows": 4}))
+    """Staff open a ticket for a caller: the subject is shown to the customer, the description
+    is staff's internal note of the case."""
+
+    description = forms.CharField(
+        label=_("情况说明（内部备注，用户不可见）"), max_length=BODY_MAX, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
     class Meta:
         model = Ticket
         fields = ("user", "channel", "category", "priority", "subject")
+        help_texts = {"subject": _("用户可见：请勿写入手机号、证件号等个人信息。")}
 
 
 class CallAdminForm(forms.ModelForm):

@@ -47,6 +47,7 @@ REOPEN_DAYS = 7  # a customer may reopen a resolved ticket within this many days
 OPEN_TICKETS_PER_DAY = 10  # tickets one account may open in a day (abuse guard)
 SUBJECT_MAX = 120
 BODY_MAX = 4000
+CALL_SUBJECT = gettext_lazy("来电咨询：%(category)s")
 TICKET_SMS = gettext_lazy("【票根】您的工单{ref}有新的客服回复，请登录票根网站或App的“客服中心”查看。")
 
 PERM_ASSIGN = "support.assign"
@@ -200,8 +201,14 @@ def ticket_open(
     else:
         _audit(ticket, user, _("用户提交（%(channel)s）") % {"channel": ticket.get_channel_display()})
     ticket.save(force_insert=True)
+    # What staff write when opening a ticket for a caller is their note of the case, not the
+    # customer's words: it stays inside the centre.
     TicketMessage.objects.create(
-        ticket=ticket, author=user, kind=TicketMessage.Kind.CUSTOMER, body=description, created_at=now
+        ticket=ticket,
+        author=by or user,
+        kind=TicketMessage.Kind.INTERNAL_NOTE if by is not None else TicketMessage.Kind.CUSTOMER,
+        body=description,
+        created_at=now,
     )
     logger.info("ticket opened id=%s user=%s channel=%s category=%s", ticket.pk, user.pk, channel, category)
     return ticket
@@ -558,15 +565,15 @@ def call_update(
 @transaction.atomic
 def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORMAL) -> Ticket:
     """Turns a logged call into a ticket in one action: the caller's account, the call's
-    category, its summary as the question."""
+    category, and its summary as an internal note. The customer sees a subject made from the
+    category (``来电咨询：绑卡与解绑``) and only what staff later reply."""
     _require_staff(by, "support.add_ticket")
     call = Call.objects.select_for_update().get(pk=call.pk)
     if call.ticket_id is not None:
         raise ServiceError("already_ticketed", _("这通来电已关联工单 %(ref)s。") % {"ref": call.ticket.ref})
     if call.user_id is None:
         raise ServiceError("no_account", _("这通来电没有关联账户，请先关联来电人的票根账户。"))
-    first_line = call.summary.strip().splitlines()[0]
-    subject = first_line[:SUBJECT_MAX]
+    subject = str(CALL_SUBJECT) % {"category": call.get_category_display()}
     ticket = ticket_open(
         user=call.user,
         channel=Ticket.Channel.HOTLINE,

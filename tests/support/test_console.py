@@ -371,7 +371,7 @@ def test_calls_are_logged_in_the_console_and_become_tickets(world, console):
     )
     call.refresh_from_db()
     assert call.ticket is not None and r["Location"] == reverse("admin:support_ticket_change", args=[call.ticket_id])
-    assert call.ticket.subject == "九月五日的通行找不到" and call.ticket.channel == "hotline"
+    assert call.ticket.subject == "来电咨询：通行记录" and call.ticket.channel == "hotline"
     r = client.post(reverse("admin:support_call_to_ticket", args=[call.pk]))
     assert r.status_code == 302 and Ticket.objects.count() == 1  # refused the second time, said so
 

@@ -345,7 +345,7 @@ def test_a_call_becomes_a_ticket_in_one_action_once(people):
         "hotline",
         "binding",
         people.user,
-        "来电咨询绑卡失败",
+        "来电咨询：绑卡与解绑",
     )
     assert ticket.assignee == people.agent and ticket.status == "open"
     call.refresh_from_db()
@@ -383,3 +383,17 @@ def test_the_remaining_refusals(people):
     updated = services.call_update(call=call, by=people.agent, category="tax", summary="改为咨询抵扣", ticket=ticket)
     assert (updated.category, updated.user, updated.ticket) == ("tax", people.user, ticket)
     assert updated.history.count() == 2
+
+
+def test_a_call_summary_stays_an_internal_note(people):
+    """The agent's summary is their note: the customer sees a subject made from the category and
+    no message of it; a ticket staff open for a caller keeps its description internal too."""
+    summary = "来电称…身份证110101199001010015，手机13800000001"
+    call = services.call_log(agent=people.agent, user=people.user, **call_fields(summary=summary))
+    ticket = services.call_to_ticket(call=call, by=people.agent)
+    assert ticket.subject == "来电咨询：绑卡与解绑" and "1101" not in ticket.subject
+    [message] = ticket.messages.all()
+    assert (message.kind, message.author, message.body) == ("internal_note", people.agent, summary)
+    assert not ticket.messages.filter(kind__in=TicketMessage.PUBLIC).exists()
+    opened = open_ticket(people.user, by=people.agent)
+    assert [m.kind for m in opened.messages.all()] == ["internal_note"]
