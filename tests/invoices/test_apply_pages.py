@@ -214,3 +214,24 @@ def test_stored_value_card_that_chose_travel_is_told_so(person, world, stored):
 def test_recharges_page_offers_invoicing(person, world, stored):
     body = person.get(reverse("invoices:recharges"), {"card": stored}).content.decode()
     assert '<option value="2026-08" selected>' in body and f"/apply/?card={stored}" in body
+
+
+@pytest.mark.django_db
+def test_recharge_invoice_pdf_prints_recharge_dates(world, stored, django_capture_on_commit_callbacks, tmp_path):
+    from .test_documents import pdf_text
+    from .test_documents import stored as stored_file
+
+    tid = title(world.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.application_submit_recharge(
+            user=world.user.user, card_no=stored, recharge_ids=["R1", "R2"], title_id=tid
+        )
+    inv = Invoice.objects.get()
+    inv.refresh_from_db()
+    assert inv.render_status == "rendered", inv.render_error
+    data = stored_file(inv.pdf_path)
+    (tmp_path.parent / "recharge-invoice.pdf").write_bytes(data)  # for a look with pdftoppm
+    text = pdf_text(data)
+    assert "充值日期" in text and "通行日期" not in text
+    assert "20260803" in text and "20260820" in text and "*预付卡销售*ETC卡充值" in text
+    assert inv.seller_name in text and "不征税" in text
