@@ -210,15 +210,38 @@ class TripRow:
         return InvoiceState(self.state).label
 
 
-def card_month_trips(card_id: int, month: str) -> QuerySet:
-    """The trips of one card and month as dicts (``trip_rows`` adds their split)."""
-    return Transit.objects.filter(card_id=card_id, month=month).values(*_TRIP_FIELDS)
+def card_month_trips(card_id: int, month: str, *, open_only: bool = False) -> QuerySet:
+    """The trips of one card and month as dicts (``trip_rows`` adds their split); with
+    ``open_only``, those not yet applied for."""
+    qs = Transit.objects.filter(card_id=card_id, month=month)
+    if open_only:
+        qs = qs.filter(state=InvoiceState.OPEN)
+    return qs.values(*_TRIP_FIELDS)
 
 
-def card_month_totals(card_id: int, month: str) -> tuple[int, int]:
+def card_month_totals(card_id: int, month: str, *, open_only: bool = False) -> tuple[int, int]:
     """(number of trips, sum of their fees) of one card and month, in one aggregate query."""
-    agg = Transit.objects.filter(card_id=card_id, month=month).aggregate(n=Count("id"), fee=Sum("fee"))
+    qs = Transit.objects.filter(card_id=card_id, month=month)
+    if open_only:
+        qs = qs.filter(state=InvoiceState.OPEN)
+    agg = qs.aggregate(n=Count("id"), fee=Sum("fee"))
     return agg["n"], agg["fee"] or 0
+
+
+def newest_trip_month(card_id: int, *, open_only: bool = False) -> str | None:
+    """The newest month in which the card has trips (not yet applied for, with ``open_only``):
+    where the trip and apply pages open. One index scan (transit_card_month)."""
+    qs = Transit.objects.filter(card_id=card_id)
+    if open_only:
+        qs = qs.filter(state=InvoiceState.OPEN)
+    return qs.order_by("-month").values_list("month", flat=True).first()
+
+
+def newest_recharge_month(card_id: int, *, open_only: bool = False) -> str | None:
+    qs = Recharge.objects.filter(card_id=card_id)
+    if open_only:
+        qs = qs.filter(state=InvoiceState.OPEN)
+    return qs.order_by("-recharged_at").values_list("month", flat=True).first()
 
 
 def trip_rows(rows) -> list[TripRow]:
@@ -262,9 +285,12 @@ def trip_rows(rows) -> list[TripRow]:
     return trips
 
 
-def trip_page(card_id: int, month: str, *, after=None, before=None, size: int = PAGE_SIZE) -> Page:
+def trip_page(
+    card_id: int, month: str, *, after=None, before=None, size: int = PAGE_SIZE, open_only: bool = False
+) -> Page:
     """A page of a card-month's trips, oldest first, each with its split: two queries."""
-    page = keyset_page(card_month_trips(card_id, month), TRIP_ORDER, after=after, before=before, size=size)
+    trips = card_month_trips(card_id, month, open_only=open_only)
+    page = keyset_page(trips, TRIP_ORDER, after=after, before=before, size=size)
     page.rows = trip_rows(page.rows)
     return page
 

@@ -8,6 +8,7 @@ transaction that either issues everything or nothing. Rendering and mail come af
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import defaultdict
@@ -102,6 +103,26 @@ def _email(email: str | None, title: InvoiceTitle) -> str:
     return email
 
 
+def _basis_refusal(current: CardInvoiceBasis) -> ServiceError:
+    label = _("按充值开票") if current.basis == CardInvoiceBasis.Basis.RECHARGE else _("按通行开票")
+    return ServiceError(
+        "basis_locked",
+        _("这张储值卡已选择“%(basis)s”，同一张卡只能选择一种开票方式（充值发票或通行费发票），不能再更改。") % {"basis": label},
+        extra={"basis": current.basis},
+    )
+
+
+def _basis_allows(card: Card, basis: str) -> CardInvoiceBasis | None:
+    """The card's fixed choice (None while a stored-value card has none), or the refusal when
+    it is not ``basis``: what the preview checks without locking or writing."""
+    if card.card_type != CardType.STORED_VALUE:
+        return None
+    current = CardInvoiceBasis.objects.filter(card=card).first()
+    if current is not None and current.basis != basis:
+        raise _basis_refusal(current)
+    return current
+
+
 def _fix_basis(card: Card, basis: str, app: Application) -> None:
     """A stored-value card takes recharge or consumption invoices; the first application decides."""
     if card.card_type != CardType.STORED_VALUE:
@@ -112,18 +133,10 @@ def _fix_basis(card: Card, basis: str, app: Application) -> None:
     if current is None:
         CardInvoiceBasis.objects.create(card=card, basis=basis, fixed_by=app)
     elif current.basis != basis:
-        label = _("按充值开票") if current.basis == CardInvoiceBasis.Basis.RECHARGE else _("按通行开票")
-        raise ServiceError(
-            "basis_locked",
-            _("这张储值卡已选择“%(basis)s”，同一张卡只能选择一种开票方式（充值发票或通行费发票），不能再更改。") % {"basis": label},
-            extra={"basis": current.basis},
-        )
+        raise _basis_refusal(current)
 
 
-def application_submit_consumption(
-    *, user: User, card_no: str, month: str, title_id, mode: str = Application.Mode.PER_TRIP,
-    transit_ids: list[str] | None = None, email: str = "",
-) -> Application:
+def _consumption_args(month, mode, transit_ids) -> None:
     if not isinstance(month, str) or not MONTH_RE.match(month):
         raise ServiceError("invalid", _("月份格式应为 YYYY-MM。"), errors={"month": [_("格式应为 YYYY-MM。")]})
     if mode not in Application.Mode.values:
@@ -132,35 +145,68 @@ def application_submit_consumption(
         not isinstance(transit_ids, list) or not all(isinstance(t, str) for t in transit_ids) or len(transit_ids) > 5000
     ):
         raise ServiceError("invalid", _("transit_ids 须为通行记录编号的列表。"), errors={"transit_ids": [_("须为字符串列表。")]})
+
+
+def _consumption_selection(card: Card, month: str, transit_ids: list[str] | None, *, lock: bool):
+    """The trips an application of ``card`` and ``month`` covers — the ones named, or every open
+    trip of the month — as a queryset for the planner, or the refusal a person reads. Shared by
+    the preview and the submit, so that both refuse the same things in the same words."""
+    qs = Transit.objects.filter(card=card, month=month)
+    if lock:
+        qs = qs.select_for_update()
+    if transit_ids is not None:
+        wanted = set(transit_ids)
+        selection = qs.filter(transit_id__in=wanted)
+        rows = list(selection.values_list("id", "transit_id", "state"))
+        missing = wanted - {r[1] for r in rows}
+        if missing:
+            raise ServiceError(
+                "invalid", _("有通行记录不属于这张卡的这个月份：%(ids)s") % {"ids": ", ".join(sorted(missing)[:5])},
+                errors={"transit_ids": [_("不属于该卡该月份。")]},
+            )
+        taken = [r[1] for r in rows if r[2] != InvoiceState.OPEN]
+        if taken:
+            raise ServiceError(
+                "already_applied", _("所选通行记录中有 %(n)s 条已申请或已开票，请刷新后重新选择。") % {"n": len(taken)},
+                extra={"transit_ids": taken[:50]},
+            )
+    else:
+        selection = qs.filter(state=InvoiceState.OPEN)
+        rows = list(selection.values_list("id", "transit_id", "state")) if lock else None
+    if rows == [] or (rows is None and not selection.exists()):
+        already = qs.exclude(state=InvoiceState.OPEN).exists()
+        raise ServiceError(
+            "already_applied" if already and transit_ids is None else "nothing_to_invoice",
+            _("这个月的通行记录都已申请或开具发票。") if already else _("这张卡在 %(m)s 没有可开票的通行记录。") % {"m": month},
+        )
+    return selection, rows
+
+
+def _check_digest(plan: ApplicationPlan, plan_digest: str) -> None:
+    if plan_digest and plan.digest != plan_digest:
+        raise ServiceError(
+            "plan_changed",
+            _("开票内容在您核对之后有了变化（例如有记录刚被申请或刚刚到达），没有开票；请重新核对后再确认。"),
+            status=409,
+        )
+
+
+def application_submit_consumption(
+    *, user: User, card_no: str, month: str, title_id, mode: str = Application.Mode.PER_TRIP,
+    transit_ids: list[str] | None = None, email: str = "", plan_digest: str = "",
+) -> Application:
+    """Submits a consumption application. With ``plan_digest`` (from ``application_preview``),
+    it is refused with ``plan_changed`` unless the planner, run again on the locked trips, plans
+    exactly what the person confirmed."""
+    _consumption_args(month, mode, transit_ids)
     binding = binding_for(user, card_no)
     title = _title(user, title_id)
     email = _email(email, title)
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=binding.card_id)
-        qs = Transit.objects.select_for_update().filter(card=card, month=month)
-        if transit_ids is not None:
-            wanted = set(transit_ids)
-            rows = list(qs.filter(transit_id__in=wanted).values_list("id", "transit_id", "state"))
-            missing = wanted - {r[1] for r in rows}
-            if missing:
-                raise ServiceError(
-                    "invalid", _("有通行记录不属于这张卡的这个月份：%(ids)s") % {"ids": ", ".join(sorted(missing)[:5])},
-                    errors={"transit_ids": [_("不属于该卡该月份。")]},
-                )
-            taken = [r[1] for r in rows if r[2] != InvoiceState.OPEN]
-            if taken:
-                raise ServiceError(
-                    "already_applied", _("所选通行记录中有 %(n)s 条已申请或已开票，请刷新后重新选择。") % {"n": len(taken)},
-                    extra={"transit_ids": taken[:50]},
-                )
-        else:
-            rows = list(qs.filter(state=InvoiceState.OPEN).values_list("id", "transit_id", "state"))
-        if not rows:
-            already = qs.exclude(state=InvoiceState.OPEN).exists()
-            raise ServiceError(
-                "already_applied" if already and transit_ids is None else "nothing_to_invoice",
-                _("这个月的通行记录都已申请或开具发票。") if already else _("这张卡在 %(m)s 没有可开票的通行记录。") % {"m": month},
-            )
+        selection, rows = _consumption_selection(card, month, transit_ids, lock=True)
+        if plan_digest:
+            _check_digest(_consumption_plan(card, month, mode, title, selection), plan_digest)
         app = Application.objects.create(
             user=user, card=card, kind=Application.Kind.CONSUMPTION, mode=mode, month=month,
             whole_month=transit_ids is None, title=title, email=email,
@@ -176,26 +222,46 @@ def application_submit_consumption(
     return app
 
 
-def application_submit_recharge(*, user: User, card_no: str, recharge_ids, title_id, email: str = "") -> Application:
-    if not isinstance(recharge_ids, list) or not recharge_ids or not all(isinstance(r, str) for r in recharge_ids):
+def _recharge_args(recharge_ids) -> None:
+    if (
+        not isinstance(recharge_ids, list) or not recharge_ids or len(recharge_ids) > 5000
+        or not all(isinstance(r, str) for r in recharge_ids)
+    ):
         raise ServiceError("invalid", _("请选择要开票的充值记录。"), errors={"recharge_ids": [_("须为非空的充值流水号列表。")]})
+
+
+def _recharge_selection(card: Card, recharge_ids: list[str], *, lock: bool):
+    """The named recharges of ``card`` (a queryset for the planner) and their (id, month) rows,
+    or the refusal a person reads; shared by the preview and the submit."""
+    if card.card_type != CardType.STORED_VALUE:
+        raise ServiceError("invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]})
+    qs = Recharge.objects.filter(card=card, recharge_id__in=set(recharge_ids))
+    if lock:
+        qs = qs.select_for_update()
+    rows = list(qs.values_list("id", "recharge_id", "state", "month"))
+    if set(recharge_ids) - {r[1] for r in rows}:
+        raise ServiceError("invalid", _("有充值记录不属于这张卡。"), errors={"recharge_ids": [_("不属于该卡。")]})
+    if any(r[2] != InvoiceState.OPEN for r in rows):
+        raise ServiceError("already_applied", _("所选充值记录中有已申请或已开票的，请刷新后重新选择。"))
+    return qs, rows
+
+
+def application_submit_recharge(
+    *, user: User, card_no: str, recharge_ids, title_id, email: str = "", plan_digest: str = ""
+) -> Application:
+    """Submits a recharge application; its month is the recharges' month (the latest one when
+    they span several). ``plan_digest`` as for consumption."""
+    _recharge_args(recharge_ids)
     binding = binding_for(user, card_no)
     title = _title(user, title_id)
     email = _email(email, title)
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=binding.card_id)
-        if card.card_type != CardType.STORED_VALUE:
-            raise ServiceError("invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]})
-        rows = list(
-            Recharge.objects.select_for_update().filter(card=card, recharge_id__in=set(recharge_ids)).values_list("id", "recharge_id", "state")
-        )
-        missing = set(recharge_ids) - {r[1] for r in rows}
-        if missing:
-            raise ServiceError("invalid", _("有充值记录不属于这张卡。"), errors={"recharge_ids": [_("不属于该卡。")]})
-        if any(r[2] != InvoiceState.OPEN for r in rows):
-            raise ServiceError("already_applied", _("所选充值记录中有已申请或已开票的，请刷新后重新选择。"))
+        selection, rows = _recharge_selection(card, recharge_ids, lock=True)
+        if plan_digest:
+            _check_digest(_recharge_plan(card, title, selection), plan_digest)
         app = Application.objects.create(user=user, card=card, kind=Application.Kind.RECHARGE, title=title, email=email,
-                                         month=timezone.localdate().strftime("%Y-%m"))
+                                         month=max(r[3] for r in rows))
         _fix_basis(card, CardInvoiceBasis.Basis.RECHARGE, app)
         ids = [r[0] for r in rows]
         Recharge.objects.filter(id__in=ids).update(state=InvoiceState.APPLIED, updated_at=timezone.now())
@@ -322,12 +388,14 @@ def _operator_seller(op) -> dict:
     }
 
 
-def _plan_consumption(app: Application) -> list[InvoicePlan]:
-    """Every invoice of a consumption application, from one query over the trips' segments
-    (plain rows, no model instances) and the handful of sections and operators they name."""
+def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[list[InvoicePlan], list[int]]:
+    """Every invoice that ``transits`` (a queryset of trips) yield in ``mode``, and the trips'
+    ids, from one query over their segments (plain rows, no model instances) and the handful
+    of sections and operators they name. Writes nothing: the confirmation step shows what it
+    plans, and issuing writes what it plans."""
     op_fields = ("name", "tax_id", "address", "phone", "bank", "bank_account", "machine_no", "province_code")
     rows = list(
-        TransitSegment.objects.filter(transit__application_items__application=app)
+        TransitSegment.objects.filter(transit__in=transits)
         .order_by("transit__exit_time", "transit_id", "seq")
         .values_list(
             "transit_id", "transit__plate", "transit__vehicle_class", "transit__entry_time",
@@ -345,9 +413,8 @@ def _plan_consumption(app: Application) -> list[InvoicePlan]:
             sections[r[6]] = RoadSection(
                 pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]
             )
-    buyer = _buyer(app.title)
     tz = timezone.get_current_timezone()
-    monthly = app.mode == Application.Mode.MONTHLY
+    monthly = mode == Application.Mode.MONTHLY
     rates: dict[tuple[int, date], int | None] = {}
     labels: dict[str, str] = {}
     plans: dict[tuple, InvoicePlan] = {}
@@ -371,7 +438,7 @@ def _plan_consumption(app: Application) -> list[InvoicePlan]:
                 plan = plans[key] = InvoicePlan(
                     province_code=op.province_code, seller=sellers[op_id], buyer=buyer,
                     kind=Invoice.Kind.TAXABLE if rate is not None else Invoice.Kind.NON_TAXABLE,
-                    plate=plate, month=app.month,
+                    plate=plate, month=month,
                 )
                 ordered.append(plan)
             net, tax = split(fee, rate)
@@ -382,11 +449,13 @@ def _plan_consumption(app: Application) -> list[InvoicePlan]:
 
     trip: tuple | None = None
     shares: dict[tuple[int, int | None], int] = {}
+    trip_ids: list[int] = []
     for transit_id, plate, vehicle_class, entry_time, travel_date, op_id, section_id, fee, *_rest in rows:
         if trip is None or trip[0] != transit_id:
             if trip is not None:
                 flush(trip, shares)
             trip, shares = (transit_id, plate, vehicle_class, entry_time, travel_date), {}
+            trip_ids.append(transit_id)
         rate_key = (section_id, travel_date)
         if rate_key in rates:
             rate = rates[rate_key]
@@ -395,12 +464,13 @@ def _plan_consumption(app: Application) -> list[InvoicePlan]:
         shares[(op_id, rate)] = shares.get((op_id, rate), 0) + fee
     if trip is not None:
         flush(trip, shares)
-    return ordered
+    return ordered, trip_ids
 
 
-def _plan_recharge(app: Application) -> list[InvoicePlan]:
-    recharges = list(Recharge.objects.filter(application_items__application=app).order_by("recharged_at", "id"))
-    card = app.card
+def plan_recharge(recharges, *, card: Card, buyer: dict) -> tuple[list[InvoicePlan], list[int]]:
+    """The 不征税 invoices of ``recharges`` (a queryset), the card's issuer as the seller: one
+    per recharge month, a line per recharge; and the recharges' ids. Writes nothing."""
+    rows = list(recharges.order_by("recharged_at", "id").values_list("id", "amount", "recharged_at", "month"))
     issuer = card.issuer
     seller = {
         "operator_id": None,
@@ -410,15 +480,133 @@ def _plan_recharge(app: Application) -> list[InvoicePlan]:
         "seller_bank_account": issuer.bank_account,
         "machine_no": issuer.machine_no,
     }
-    plan = InvoicePlan(
-        province_code=f"{issuer.province_code}00", seller=seller, buyer=_buyer(app.title),
-        kind=Invoice.Kind.NON_TAXABLE, plate=card.plate, month=app.month,
-    )
-    for r in recharges:
-        day = timezone.localtime(r.recharged_at).date()
-        plan.lines.append(LinePlan(item=RECHARGE_ITEM, plate=card.plate, vehicle_class=_vehicle_label(card.vehicle_class),
-                                   date_from=day, date_to=day, net=r.amount, rate=None, tax=0, recharge_id=r.pk))
-    return [plan] if plan.lines else []
+    label = _vehicle_label(card.vehicle_class)
+    plans: dict[str, InvoicePlan] = {}
+    for pk, amount, recharged_at, month in rows:
+        plan = plans.get(month)
+        if plan is None:
+            plan = plans[month] = InvoicePlan(
+                province_code=f"{issuer.province_code}00", seller=seller, buyer=buyer,
+                kind=Invoice.Kind.NON_TAXABLE, plate=card.plate, month=month,
+            )
+        day = timezone.localtime(recharged_at).date()
+        plan.lines.append(LinePlan(item=RECHARGE_ITEM, plate=card.plate, vehicle_class=label,
+                                   date_from=day, date_to=day, net=amount, rate=None, tax=0, recharge_id=pk))
+    return [p for p in plans.values() if p.lines], [r[0] for r in rows]
+
+
+@dataclass
+class SellerShare:
+    """What one seller issues in a plan: of one tax kind, how many invoices, what total."""
+
+    name: str
+    tax_id: str
+    kind: str
+    invoices: int = 0
+    total: int = 0
+
+    @property
+    def kind_label(self) -> str:
+        return Invoice.Kind(self.kind).label
+
+
+@dataclass
+class ApplicationPlan:
+    """What an application will issue, planned by the same functions that issue it: the
+    confirmation step shows it, and the submit compares its ``digest`` with the one confirmed."""
+
+    kind: str
+    card: Card
+    month: str
+    mode: str
+    title: InvoiceTitle
+    item_ids: list[int]
+    invoices: list[InvoicePlan]
+    whole_month: bool = False
+    basis: CardInvoiceBasis | None = None
+
+    @property
+    def items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def invoice_count(self) -> int:
+        return len(self.invoices)
+
+    @property
+    def total(self) -> int:
+        return sum(p.total_net + p.total_tax for p in self.invoices)
+
+    @property
+    def sellers(self) -> list[SellerShare]:
+        out: dict[tuple[str, str], SellerShare] = {}
+        for p in self.invoices:
+            share = out.get((p.seller["seller_tax_id"], p.kind))
+            if share is None:
+                share = out[(p.seller["seller_tax_id"], p.kind)] = SellerShare(
+                    p.seller["seller_name"], p.seller["seller_tax_id"], p.kind
+                )
+            share.invoices += 1
+            share.total += p.total_net + p.total_tax
+        return sorted(out.values(), key=lambda s: (s.name, s.kind))
+
+    @property
+    def fixes_basis(self) -> bool:
+        """The first application of a stored-value card: submitting it fixes the card's choice."""
+        return self.card.card_type == CardType.STORED_VALUE and self.basis is None
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of everything the person confirms: the items, the title, and every
+        invoice's seller, kind, month, lines and amounts."""
+        h = hashlib.sha256()
+        title = self.title
+        h.update(repr((self.kind, self.card.pk, self.month, self.mode, title.pk, title.name, title.tax_id)).encode())
+        h.update(repr(sorted(self.item_ids)).encode())
+        for p in self.invoices:
+            h.update(repr((p.seller["seller_tax_id"], p.kind, p.month, p.total_net, p.total_tax, len(p.lines))).encode())
+        return h.hexdigest()[:32]
+
+
+def _consumption_plan(card: Card, month: str, mode: str, title: InvoiceTitle, transits, *, whole_month: bool = False):
+    invoices, ids = plan_consumption(transits, mode=mode, buyer=_buyer(title), month=month)
+    return ApplicationPlan(Application.Kind.CONSUMPTION, card, month, mode, title, ids, invoices, whole_month=whole_month)
+
+
+def _recharge_plan(card: Card, title: InvoiceTitle, recharges) -> ApplicationPlan:
+    invoices, ids = plan_recharge(recharges, card=card, buyer=_buyer(title))
+    month = max((p.month for p in invoices), default="")
+    return ApplicationPlan(Application.Kind.RECHARGE, card, month, "", title, ids, invoices)
+
+
+def application_preview_consumption(
+    *, user: User, card_no: str, month: str, title_id, mode: str = Application.Mode.PER_TRIP,
+    transit_ids: list[str] | None = None,
+) -> ApplicationPlan:
+    """What ``application_submit_consumption`` with these inputs would issue, and the refusal
+    it would give; writes nothing. A whole month costs one planning query however many trips."""
+    _consumption_args(month, mode, transit_ids)
+    binding = binding_for(user, card_no)
+    title = _title(user, title_id)
+    card = Card.objects.select_related("issuer").get(pk=binding.card_id)
+    selection, _rows = _consumption_selection(card, month, transit_ids, lock=False)
+    basis = _basis_allows(card, CardInvoiceBasis.Basis.CONSUMPTION)
+    plan = _consumption_plan(card, month, mode, title, selection, whole_month=transit_ids is None)
+    plan.basis = basis
+    return plan
+
+
+def application_preview_recharge(*, user: User, card_no: str, recharge_ids, title_id) -> ApplicationPlan:
+    """What ``application_submit_recharge`` would issue; writes nothing."""
+    _recharge_args(recharge_ids)
+    binding = binding_for(user, card_no)
+    title = _title(user, title_id)
+    card = Card.objects.select_related("issuer").get(pk=binding.card_id)
+    selection, _rows = _recharge_selection(card, recharge_ids, lock=False)
+    basis = _basis_allows(card, CardInvoiceBasis.Basis.RECHARGE)
+    plan = _recharge_plan(card, title, selection)
+    plan.basis = basis
+    return plan
 
 
 def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> InvoicePlan:
@@ -522,9 +710,11 @@ def _reopen_if_uncovered(transit_ids: set[int], recharge_ids: set[int]) -> None:
 def _issue(app: Application) -> list[dict]:
     today = timezone.localdate()
     if app.kind == Application.Kind.CONSUMPTION:
-        plans = _plan_consumption(app)
+        transits = Transit.objects.filter(application_items__application=app)
+        plans, _ids = plan_consumption(transits, mode=app.mode, buyer=_buyer(app.title), month=app.month)
     elif app.kind == Application.Kind.RECHARGE:
-        plans = _plan_recharge(app)
+        recharges = Recharge.objects.filter(application_items__application=app)
+        plans, _ids = plan_recharge(recharges, card=app.card, buyer=_buyer(app.title))
     else:
         targets = _targets(app)
         if app.kind == Application.Kind.REVERSAL and (not targets or targets[0].status != Invoice.Status.NORMAL):

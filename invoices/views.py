@@ -10,6 +10,7 @@ from cards.identity import normalize_card_no
 from cards.selectors import binding_for, bound_cards
 
 from . import selectors
+from .models import CardInvoiceBasis, InvoiceState
 
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -28,12 +29,18 @@ class CardMonthMixin(LoginRequiredMixin):
                 self.request.user, card_no
             )
         months = selectors.recent_months(12)
-        month = self.request.GET.get("month") or months[0]
+        month = self.request.GET.get("month") or ""
         if not re.match(MONTH_RE, month):
-            month = months[0]
+            # no month asked for: the newest one with something to show, not the (empty) current one
+            month = (binding and self.default_month(binding)) or months[0]
         if month not in months:
             months.append(month)
+            months.sort(reverse=True)
         return bindings, binding, month, months
+
+    def default_month(self, binding) -> str | None:
+        """The month a page opens on when none is asked for (None: the current month)."""
+        return selectors.newest_trip_month(binding.card_id)
 
 
 class KeysetMixin:
@@ -123,6 +130,9 @@ class TransitListView(KeysetMixin, CardMonthMixin, TemplateView):
 class RechargeListView(CardMonthMixin, TemplateView):
     template_name = "invoices/recharges.html"
 
+    def default_month(self, binding) -> str | None:
+        return selectors.newest_recharge_month(binding.card_id)
+
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         bindings, binding, month, months = self.card_and_month()
@@ -130,5 +140,14 @@ class RechargeListView(CardMonthMixin, TemplateView):
         if binding and binding.card.card_type != "stored_value":
             binding = bindings[0] if bindings else None
         rows = list(selectors.recharges_for_card(binding.card_id, month)) if binding else []
-        ctx.update(bindings=bindings, binding=binding, month=month, months=months, recharges=rows)
+        basis = CardInvoiceBasis.objects.filter(card_id=binding.card_id).first() if binding else None
+        ctx.update(
+            bindings=bindings,
+            binding=binding,
+            month=month,
+            months=months,
+            recharges=rows,
+            basis=basis,
+            open_count=sum(1 for r in rows if r.state == InvoiceState.OPEN),
+        )
         return ctx

@@ -305,6 +305,69 @@ class ApplicationCreateSchema(serializers.Serializer):
     mode = serializers.ChoiceField(choices=Application.Mode.values, required=False)
     title_id = serializers.IntegerField()
     email = serializers.EmailField(required=False, allow_blank=True)
+    plan_digest = serializers.CharField(
+        required=False,
+        help_text="applications/preview 返回的 plan_digest：给出时，开票内容与预览不一致则拒绝（409 plan_changed），不开票",
+    )
+
+
+class PreviewRequestSchema(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["consumption", "recharge"])
+    card_no = serializers.CharField()
+    month = serializers.CharField(required=False, help_text="YYYY-MM（通行费开票）")
+    transit_ids = serializers.ListField(child=serializers.CharField(), required=False, help_text="省略则整月开票")
+    recharge_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    mode = serializers.ChoiceField(choices=Application.Mode.values, required=False)
+    title_id = serializers.IntegerField()
+
+
+class PreviewSellerSchema(serializers.Serializer):
+    name = serializers.CharField()
+    tax_id = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Invoice.Kind.values)
+    invoices = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class PreviewTitleSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    tax_id = serializers.CharField()
+
+
+class PreviewSchema(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["consumption", "recharge"])
+    card_no = serializers.CharField()
+    month = serializers.CharField()
+    mode = serializers.CharField(allow_null=True)
+    whole_month = serializers.BooleanField()
+    items = serializers.IntegerField(help_text="通行记录或充值记录的条数")
+    invoice_count = serializers.IntegerField()
+    total = serializers.IntegerField()
+    sellers = PreviewSellerSchema(many=True)
+    title = PreviewTitleSchema()
+    fixes_basis = serializers.BooleanField(help_text="储值卡第一次开票：提交后这张卡的开票方式固定，不能再改")
+    plan_digest = serializers.CharField()
+
+
+def preview_json(plan: services.ApplicationPlan) -> dict:
+    return {
+        "kind": plan.kind,
+        "card_no": plan.card.card_no,
+        "month": plan.month,
+        "mode": plan.mode or None,
+        "whole_month": plan.whole_month,
+        "items": plan.items,
+        "invoice_count": plan.invoice_count,
+        "total": plan.total,
+        "sellers": [
+            {"name": s.name, "tax_id": s.tax_id, "kind": s.kind, "invoices": s.invoices, "total": s.total}
+            for s in plan.sellers
+        ],
+        "title": {"id": plan.title.pk, "name": plan.title.name, "tax_id": plan.title.tax_id},
+        "fixes_basis": plan.fixes_basis,
+        "plan_digest": plan.digest,
+    }
 
 
 class AcceptedSchema(serializers.Serializer):
@@ -367,28 +430,58 @@ class ApplicationsView(AppAPIView):
     def post(self, request):
         body = _body(request)
         kind = body.get("kind")
+        digest = body.get("plan_digest") if isinstance(body.get("plan_digest"), str) else ""
+        email = body.get("email") if isinstance(body.get("email"), str) else ""
         if kind == "consumption":
-            transit_ids = body.get("transit_ids")
             app = services.application_submit_consumption(
-                user=request.user,
-                card_no=str(body.get("card_no", ""))[:32],
-                month=body.get("month"),
-                title_id=body.get("title_id"),
-                mode=body.get("mode") or Application.Mode.PER_TRIP,
-                transit_ids=transit_ids,
-                email=body.get("email") if isinstance(body.get("email"), str) else "",
+                **_consumption_inputs(request, body), email=email, plan_digest=digest
             )
         elif kind == "recharge":
             app = services.application_submit_recharge(
-                user=request.user,
-                card_no=str(body.get("card_no", ""))[:32],
-                recharge_ids=body.get("recharge_ids"),
-                title_id=body.get("title_id"),
-                email=body.get("email") if isinstance(body.get("email"), str) else "",
+                **_recharge_inputs(request, body), email=email, plan_digest=digest
             )
         else:
             raise ServiceError("invalid", _("kind 须为 consumption 或 recharge。"), errors={"kind": [_("取值无效。")]})
         return Response({"id": app.pk, "status": app.status}, status=202)
+
+
+def _consumption_inputs(request, body: dict) -> dict:
+    return {
+        "user": request.user,
+        "card_no": str(body.get("card_no", ""))[:32],
+        "month": body.get("month"),
+        "title_id": body.get("title_id"),
+        "mode": body.get("mode") or Application.Mode.PER_TRIP,
+        "transit_ids": body.get("transit_ids"),
+    }
+
+
+def _recharge_inputs(request, body: dict) -> dict:
+    return {
+        "user": request.user,
+        "card_no": str(body.get("card_no", ""))[:32],
+        "recharge_ids": body.get("recharge_ids"),
+        "title_id": body.get("title_id"),
+    }
+
+
+class ApplicationPreviewView(AppAPIView):
+    @extend_schema(
+        operation_id="app_applications_preview",
+        request=PreviewRequestSchema,
+        responses={200: PreviewSchema, **ERRORS},
+        summary="开票预览：将开出几张发票、哪些销售方、合计多少（不提交、不开票）",
+    )
+    def post(self, request):
+        body = _body(request)
+        kind = body.get("kind")
+        if kind == "consumption":
+            plan = services.application_preview_consumption(**_consumption_inputs(request, body))
+        elif kind == "recharge":
+            plan = services.application_preview_recharge(**_recharge_inputs(request, body))
+        else:
+            raise ServiceError("invalid", _("kind 须为 consumption 或 recharge。"), errors={"kind": [_("取值无效。")]})
+        return Response(preview_json(plan))
 
 
 class ApplicationDetailView(AppAPIView):

@@ -8,6 +8,7 @@ app_urlpatterns = [
     path("transits", views.AppTransitsView.as_view(), name="app-transits"),
     path("recharges", views.AppRechargesView.as_view(), name="app-recharges"),
     path("applications", invoicing.ApplicationsView.as_view(), name="app-applications"),
+    path("applications/preview", invoicing.ApplicationPreviewView.as_view(), name="app-applications-preview"),
     path("applications/<int:pk>", invoicing.ApplicationDetailView.as_view(), name="app-application"),
     path("applications/<int:pk>/title-change", invoicing.TitleChangeView.as_view(), name="app-title-change"),
     path("invoices", invoicing.InvoicesView.as_view(), name="app-invoices"),

@@ -90,7 +90,10 @@ class PrintedInvoice:
     qr_text: str
     demo: bool
     qr_svg: str = ""
-    filler_mm: float = 0  # blank height under few lines, as the printed form keeps its line area
+    filler_mm: float = 0
+    # A recharge invoice (a stored-value card's): its lines' dates are recharge dates, printed
+    # under 充值日期 instead of 通行日期起/止.
+    recharge: bool = False  # blank height under few lines, as the printed form keeps its line area
 
 
 LINE_AREA_ROWS = 5
@@ -101,7 +104,9 @@ def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
     """Every printed field of ``inv`` (lines and ``original`` loaded by the caller)."""
     taxable = inv.kind == Invoice.Kind.TAXABLE
     lines = []
+    recharge = False
     for line in inv.lines.all():
+        recharge = recharge or line.recharge_id is not None
         lines.append(
             PrintedLine(
                 item=line.item,
@@ -158,6 +163,7 @@ def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
         original_number=original.number if original else "",
         qr_text=qr_text,
         demo=settings.DEMO_MODE,
+        recharge=recharge,
     )
     printed.filler_mm = round(max(0, LINE_AREA_ROWS - len(lines)) * LINE_HEIGHT_MM, 1)
     if with_qr:

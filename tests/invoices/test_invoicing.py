@@ -268,11 +268,11 @@ def test_pages_apply_progress_list_detail_reverse(client, world, django_capture_
     client.force_login(world.user.user)
     page = client.get(reverse("invoices:apply"), {"card": world.card_no, "month": "2026-09"}).content.decode()
     assert "整月开票" in page and "3 张发票" in page
+    form = {"card": world.card_no, "month": "2026-09", "scope": "month", "mode": "per_trip", "title_id": str(tid)}
+    confirm = client.post(reverse("invoices:apply"), form)
+    assert "将开出 3 张发票" in confirm.content.decode() and not Application.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(
-            reverse("invoices:apply"),
-            {"card": world.card_no, "month": "2026-09", "scope": "month", "mode": "per_trip", "title_id": str(tid)},
-        )
+        r = client.post(reverse("invoices:apply"), form | {"step": "confirm", "plan_digest": confirm.context["plan"].digest})
     assert r.status_code == 302
     app = Application.objects.get()
     status = client.get(reverse("invoices:application_status", args=[app.pk])).json()
@@ -302,7 +302,7 @@ def test_apply_page_refusal_is_shown(client, world):
         reverse("invoices:apply"),
         {"card": world.card_no, "month": "2026-09", "scope": "selected", "mode": "per_trip", "title_id": str(tid)},
     )
-    assert r.status_code == 200 and "请至少选择一条通行记录" in r.content.decode()
+    assert r.status_code == 200 and "请先勾选要开票的通行记录" in r.content.decode()
     assert not Application.objects.exists()
 
 
