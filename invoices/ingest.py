@@ -27,6 +27,7 @@ from cards.models import Card, CardType, PlateColor, VehicleClass
 from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, fingerprint
 
 from .models import InvoiceState, Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
+from .selectors import covered_shares
 
 logger = logging.getLogger(__name__)
 _js = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (ensure_ascii=False)
@@ -392,6 +393,16 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                 refused.append((found[0], data))
             else:
                 changed[found[0]] = (data, fp)
+        if changed:
+            # Open again after one of its invoices was reversed, while others still stand: the
+            # split they were issued on stays.
+            for pk in {share[0] for share in covered_shares(list(changed))}:
+                data, _fp = changed.pop(pk)
+                result.reject(
+                    ready[data["transit_id"]][0], data["transit_id"], "already_invoiced",
+                    {"segments": [_("该通行记录已申请或已开具发票，不能再变更；如拆分有误，请联系平台处理。")]},
+                )
+                refused.append((pk, data))
 
         def row(data: dict, fp: str) -> Transit:
             local_exit = data["exit_time"].astimezone(SHANGHAI)

@@ -494,3 +494,22 @@ class VerificationCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.day}: {self.count}"
+
+
+class MailResend(models.Model):
+    """A user's request to mail an issued application's ZIP again, to an address they choose.
+    Counted per user and Asia/Shanghai day for the daily limit; a task sends it once."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="resends")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    email = models.EmailField(_("收件邮箱"))
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("重发邮件")
+        verbose_name_plural = _("重发邮件")
+        indexes = [models.Index(fields=["user", "requested_at"], name="mail_resend_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.requested_at:%Y-%m-%d %H:%M}"

@@ -10,6 +10,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -21,6 +22,7 @@ from cards.selectors import binding_for, bound_cards, titles
 from piaogen.errors import ServiceError
 
 from . import selectors, services
+from .documents import services as documents
 from .forms import MAX_PICKED, ApplyForm
 from .models import Application, CardInvoiceBasis, InvoiceState
 from .views import CardMonthMixin, KeysetMixin
@@ -193,8 +195,47 @@ class ApplicationView(KeysetMixin, LoginRequiredMixin, TemplateView):
             page=page,
             links=self.page_links(page),
             pending=app.status in (Application.Status.SUBMITTED, Application.Status.ISSUING),
+            outcome=selectors.application_outcome(app),
         )
+        if app.status == Application.Status.FAILED and app.kind == Application.Kind.CONSUMPTION:
+            ctx["reapply"] = selectors.reapply_trips(app)
+            ctx["titles"] = list(titles(self.request.user))
         return ctx
+
+
+class ApplicationResendView(LoginRequiredMixin, View):
+    """重新发送邮件: an issued application's ZIP mailed to the address the user types."""
+
+    def post(self, request, pk: int):
+        app = selectors.application_of(request.user, pk)
+        email = request.POST.get("email", "")
+        try:
+            documents.application_mail_resend(user=request.user, application_id=app.pk, email=email)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, _("已提交：发票压缩包将发送至 %(email)s，请稍后查收（也请看看垃圾邮件）。") % {"email": email.strip()}
+            )
+        return redirect(f"{reverse('invoices:application', args=[app.pk])}#resend")
+
+
+class ApplicationReapplyView(LoginRequiredMixin, View):
+    """重新申请: a failed application's released trips applied for again in one step."""
+
+    def post(self, request, pk: int):
+        app = selectors.application_of(request.user, pk)
+        try:
+            title_id = int(request.POST.get("title_id", ""))
+        except ValueError:
+            title_id = None
+        try:
+            new = services.application_reapply(user=request.user, application_id=app.pk, title_id=title_id)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("invoices:application", pk=app.pk)
+        messages.success(request, _("已重新提交开票申请，正在开票。"))
+        return redirect("invoices:application", pk=new.pk)
 
 
 class ApplicationStatusView(LoginRequiredMixin, View):
@@ -298,7 +339,14 @@ class InvoiceReverseView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["invoice"] = selectors.invoice_of(self.request.user, kwargs["pk"])
+        invoice = selectors.invoice_of(self.request.user, kwargs["pk"])
+        trips = {line.transit_id: line.transit for line in invoice.lines.all() if line.transit_id}
+        ctx.update(
+            invoice=invoice,
+            # the trips whose share of this seller opens again for invoicing once it is reversed
+            trips=list(trips.values()),
+            pending=services.reversal_pending(invoice.pk),
+        )
         return ctx
 
     def post(self, request, pk: int):
@@ -325,7 +373,16 @@ class TitleChangeView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         app = selectors.application_of(self.request.user, kwargs["pk"])
-        ctx.update(app=app, sellers=selectors.application_sellers(app), titles=list(titles(self.request.user)))
+        current = services.invoices_buyer(app)
+        # the title the invoices already carry is no target: 换票 to it would change nothing
+        targets = [t for t in titles(self.request.user) if services.buyer_of(t) != current]
+        ctx.update(
+            app=app,
+            sellers=selectors.application_sellers(app),
+            titles=targets,
+            current_buyer=current,
+            live_count=app.invoices.filter(red=False, status="normal").count(),
+        )
         return ctx
 
     def post(self, request, pk: int):

@@ -31,10 +31,34 @@ class TripView:
     segments: list[SegmentView]
     # (operator name, rate) of each invoice this trip yields: one per seller and tax kind
     invoices: list[tuple[str, int | None]] = field(default_factory=list)
+    # of an open trip, the invoices that still stand (one of its invoices was reversed)
+    invoiced: list[tuple[str, int | None]] = field(default_factory=list)
+    # what is still to be invoiced: the fee, less the shares of the invoices that stand
+    fee_to_invoice: int = 0
 
     @property
     def invoice_count(self) -> int:
         return len(self.invoices)
+
+
+def future_invoices(trip_id: int, segments: list[SegmentView], covered: set) -> tuple[list, list]:
+    """(the invoices a trip yields, the ones that still stand) as (operator name, rate): one per
+    seller and tax kind; an invoice stands when a live invoice covers all of its shares."""
+    todo: dict[tuple[int, bool], tuple[str, int | None]] = {}
+    done: dict[tuple[int, bool], tuple[str, int | None]] = {}
+    for s in segments:
+        key = (s.operator_id, s.rate is None)
+        if (trip_id, s.operator_id, s.rate) in covered:
+            done.setdefault(key, (s.operator_name, s.rate))
+        elif s.fee:
+            todo.setdefault(key, (s.operator_name, s.rate))
+    return list(todo.values()), [v for k, v in done.items() if k not in todo]
+
+
+def _open_covered(trips) -> set:
+    """The covered shares of the open trips among ``trips``: one query, none when none is open."""
+    ids = [t.id for t in trips if t.state == InvoiceState.OPEN]
+    return covered_shares(ids) if ids else set()
 
 
 def transits_for_card(card_id: int, month: str) -> QuerySet[Transit]:
@@ -49,6 +73,8 @@ def transits_for_card(card_id: int, month: str) -> QuerySet[Transit]:
 def trip_views(transits) -> list[TripView]:
     """Each trip with its segments' rates and the invoices it will produce (two queries in all)."""
     trips = []
+    transits = list(transits)
+    covered = _open_covered(transits)
     for t in transits:
         segments = [
             SegmentView(
@@ -61,11 +87,28 @@ def trip_views(transits) -> list[TripView]:
             )
             for s in t.segments.all()
         ]
-        sellers: dict[tuple[int, bool], tuple[str, int | None]] = {}
-        for s in segments:
-            sellers.setdefault((s.operator_id, s.rate is None), (s.operator_name, s.rate))
-        trips.append(TripView(transit=t, segments=segments, invoices=list(sellers.values())))
+        invoices, invoiced = future_invoices(t.pk, segments, covered)
+        due = sum(s.fee for s in segments if (t.pk, s.operator_id, s.rate) not in covered)
+        trips.append(TripView(transit=t, segments=segments, invoices=invoices, invoiced=invoiced, fee_to_invoice=due))
     return trips
+
+
+# --- shares: what of a trip a live invoice covers ----------------------------------------------
+#
+# A trip is invoiced share by share: one share per seller (operator) and rate, the unit of an
+# invoice line. Reversing one invoice uncovers its shares alone; the trip is open again for
+# exactly those, and applying again issues them and never a share a live invoice still covers.
+
+
+def covered_shares(transits) -> set[tuple[int, int | None, int | None]]:
+    """(trip id, seller operator id, rate in percent or None for 不征税) of every trip share a
+    live (normal, not red-letter) invoice covers. ``transits``: trip ids, or a query of them.
+    One query, on the invoice lines' trip index."""
+    return set(
+        InvoiceLine.objects.filter(
+            transit_id__in=transits, invoice__red=False, invoice__status=Invoice.Status.NORMAL
+        ).values_list("transit_id", "invoice__operator_id", "rate")
+    )
 
 
 # --- keyset pages -----------------------------------------------------------------------------
@@ -200,10 +243,16 @@ class TripRow:
     segments: list[SegmentView] = field(default_factory=list)
     # (operator name, rate) of each invoice this trip yields: one per seller and tax kind
     invoices: list[tuple[str, int | None]] = field(default_factory=list)
+    # of an open trip, the invoices that still stand (one of its invoices was reversed)
+    invoiced: list[tuple[str, int | None]] = field(default_factory=list)
 
     @property
     def invoice_count(self) -> int:
         return len(self.invoices)
+
+    @property
+    def partly_invoiced(self) -> bool:
+        return bool(self.invoiced)
 
     @property
     def state_label(self) -> str:
@@ -277,11 +326,9 @@ def trip_rows(rows) -> list[TripRow]:
             travel_date=trip.travel_date,
         )
         trip.segments.append(SegmentView(code, name, operator_id, operator_name, fee, rate))
+    covered = _open_covered(trips)
     for trip in trips:
-        sellers: dict[tuple[int, bool], tuple[str, int | None]] = {}
-        for s in trip.segments:
-            sellers.setdefault((s.operator_id, s.rate is None), (s.operator_name, s.rate))
-        trip.invoices = list(sellers.values())
+        trip.invoices, trip.invoiced = future_invoices(trip.id, trip.segments, covered)
     return trips
 
 
@@ -477,3 +524,42 @@ def invoice_line_trips(invoice_ids: list[int]) -> list[tuple]:
             "recharge__recharge_id",
         )
     )
+
+
+def application_outcome(app: Application) -> dict | None:
+    """What an issued title change or reversal changed, for its page: a title change's old and
+    new buyer and how many invoices it reversed and issued again; a reversal's invoice and its
+    trips, open again for that seller's share. One or two small queries; None for the rest."""
+    if app.status != Application.Status.ISSUED:
+        return None
+    if app.kind == Application.Kind.TITLE_CHANGE:
+        reds = Invoice.objects.filter(application=app, red=True)
+        old = reds.values_list("buyer_name", "buyer_tax_id").first()
+        new = (
+            Invoice.objects.filter(application=app, red=False).values_list("buyer_name", "buyer_tax_id").first()
+        )
+        return {"kind": app.kind, "old": old, "new": new, "count": reds.count()}
+    if app.kind == Application.Kind.REVERSAL and app.invoice_to_reverse_id:
+        original = (
+            Invoice.objects.filter(pk=app.invoice_to_reverse_id)
+            .only("id", "code", "number", "seller_name", "total", "card_id", "month")
+            .first()
+        )
+        trips = InvoiceLine.objects.filter(invoice_id=app.invoice_to_reverse_id, transit__isnull=False)
+        reopened = (
+            Transit.objects.filter(id__in=trips.values("transit_id"), state=InvoiceState.OPEN)
+            .values_list("month", flat=True)
+            .order_by("month")
+        )
+        months = sorted(set(reopened))
+        return {"kind": app.kind, "original": original, "reopened": len(reopened), "months": months}
+    return None
+
+
+def reapply_trips(app: Application) -> dict:
+    """The trips a failed consumption application released that can be applied for again
+    (still open): their count and fee, for the page's one-step 重新申请."""
+    agg = Transit.objects.filter(application_items__application=app, state=InvoiceState.OPEN).aggregate(
+        n=Count("id"), fee=Sum("fee")
+    )
+    return {"count": agg["n"], "fee": agg["fee"] or 0}

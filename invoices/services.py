@@ -43,6 +43,7 @@ from .models import (
     Transit,
     TransitSegment,
 )
+from .selectors import covered_shares
 from .tax import rate_for_section, split
 
 logger = logging.getLogger(__name__)
@@ -222,6 +223,29 @@ def application_submit_consumption(
     return app
 
 
+def application_reapply(*, user: User, application_id: int, title_id=None, email: str = "") -> Application:
+    """重新申请 in one step: a failed consumption application's trips that are open again,
+    applied for anew with its month and mode, under the title given (by default its own, as
+    it reads now: a corrected title is what the new invoices carry)."""
+    failed = Application.objects.filter(pk=application_id, user=user).select_related("card").first()
+    if failed is None:
+        raise ServiceError("not_found", _("找不到该开票申请。"), status=404)
+    if failed.status != Application.Status.FAILED or failed.kind != Application.Kind.CONSUMPTION:
+        raise ServiceError("invalid", _("只有开票失败的通行费申请可以一键重新申请。"))
+    trips = list(
+        Transit.objects.filter(application_items__application=failed, state=InvoiceState.OPEN)
+        .order_by("id")
+        .values_list("transit_id", flat=True)
+    )
+    if not trips:
+        raise ServiceError("nothing_to_invoice", _("这个申请的通行记录都已重新申请或开票，无需再申请。"))
+    app = application_submit_consumption(
+        user=user, card_no=failed.card.card_no, month=failed.month, title_id=failed.title_id if title_id is None else title_id,
+        mode=failed.mode or Application.Mode.PER_TRIP, transit_ids=trips, email=email or failed.email,
+    )
+    return app
+
+
 def _recharge_args(recharge_ids) -> None:
     if (
         not isinstance(recharge_ids, list) or not recharge_ids or len(recharge_ids) > 5000
@@ -280,6 +304,22 @@ def _pending_change_exists(invoice_ids) -> bool:
     )
 
 
+def invoices_buyer(app: Application) -> dict | None:
+    """The buyer block printed on an application's live invoices (what a title change would
+    replace), as ``_buyer`` gives it for a title; None when none stands."""
+    return (
+        app.invoices.filter(red=False, status=Invoice.Status.NORMAL)
+        .order_by("id")
+        .values("buyer_name", "buyer_tax_id", "buyer_address_phone", "buyer_bank_account")
+        .first()
+    )
+
+
+def reversal_pending(invoice_id: int) -> bool:
+    """A reversal or title change of this invoice is submitted and not issued yet."""
+    return _pending_change_exists([invoice_id])
+
+
 def application_title_change(*, user: User, application_id: int, title_id, email: str = "") -> Application:
     original = Application.objects.filter(pk=application_id, user=user).first()
     if original is None:
@@ -293,6 +333,12 @@ def application_title_change(*, user: User, application_id: int, title_id, email
         targets = list(original.invoices.filter(red=False, status=Invoice.Status.NORMAL).values_list("id", flat=True))
         if not targets:
             raise ServiceError("already_reversed", _("这个申请的发票都已红冲，无需换票。"))
+        if _buyer(title) == invoices_buyer(original):
+            raise ServiceError(
+                "same_title",
+                _("这些发票的抬头已经是“%(name)s”，换票不会改变任何内容；请选择另一个抬头，或先修改抬头信息。") % {"name": title.name},
+                errors={"title_id": [_("与发票上现有的抬头相同。")]},
+            )
         if _pending_change_exists(targets):
             raise ServiceError("already_applied", _("这个申请已有正在处理的换票或红冲，请稍候。"))
         app = Application.objects.create(
@@ -368,6 +414,11 @@ def _vehicle_label(value: str) -> str:
     return str(VehicleClass(value).label) if value in VehicleClass.values else value
 
 
+def buyer_of(title: InvoiceTitle) -> dict:
+    """The buyer block a title prints on an invoice."""
+    return _buyer(title)
+
+
 def _buyer(title: InvoiceTitle) -> dict:
     return {
         "buyer_name": title.name,
@@ -413,6 +464,8 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
             sections[r[6]] = RoadSection(
                 pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]
             )
+    # Shares a live invoice still covers (the trip was partly reversed) are not issued again.
+    covered = covered_shares(transits.values("id"))
     tz = timezone.get_current_timezone()
     monthly = mode == Application.Mode.MONTHLY
     rates: dict[tuple[int, date], int | None] = {}
@@ -427,7 +480,7 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
             label = labels[vehicle_class] = _vehicle_label(vehicle_class)
         date_from = entry_time.astimezone(tz).date()
         for (op_id, rate), fee in shares.items():
-            if fee == 0:
+            if fee == 0 or (transit_id, op_id, rate) in covered:
                 continue
             # Monthly: one invoice per seller, rate and card-month, a line per trip. Per trip:
             # one invoice per trip, seller and tax kind.
@@ -696,20 +749,36 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
     return created
 
 
-def _reopen_if_uncovered(transit_ids: set[int], recharge_ids: set[int]) -> None:
-    """After a reversal, a trip or recharge no normal invoice covers any more can be applied for again."""
-    live = InvoiceLine.objects.filter(invoice__red=False, invoice__status=Invoice.Status.NORMAL)
-    if transit_ids:
-        covered = set(live.filter(transit_id__in=transit_ids).values_list("transit_id", flat=True))
-        Transit.objects.filter(id__in=transit_ids - covered).update(state=InvoiceState.OPEN, updated_at=timezone.now())
+def _lock_trips(ids) -> None:
+    """Row locks on trips, in id order, before their shares are read: issuing and reversing
+    take them before the invoice counters, so the two never wait on each other crosswise, and
+    each reads the shares the other committed."""
+    list(Transit.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+
+
+def _reopen_if_uncovered(shares: set[tuple[int, int | None, int | None]], recharge_ids: set[int]) -> None:
+    """After a reversal, the reversed shares (trip, seller, rate) no live invoice covers make
+    their invoiced trip open again, for those shares only; a recharge no live invoice covers
+    can be applied for again. Trips in an application under way stay as they are: its issuing
+    reads the shares when it runs and issues what is uncovered then."""
+    if shares:
+        still = covered_shares({s[0] for s in shares})
+        reopen = {s[0] for s in shares if s not in still}
+        Transit.objects.filter(id__in=reopen, state=InvoiceState.INVOICED).update(
+            state=InvoiceState.OPEN, updated_at=timezone.now()
+        )
     if recharge_ids:
+        live = InvoiceLine.objects.filter(invoice__red=False, invoice__status=Invoice.Status.NORMAL)
         covered = set(live.filter(recharge_id__in=recharge_ids).values_list("recharge_id", flat=True))
-        Recharge.objects.filter(id__in=recharge_ids - covered).update(state=InvoiceState.OPEN, updated_at=timezone.now())
+        Recharge.objects.filter(id__in=recharge_ids - covered, state=InvoiceState.INVOICED).update(
+            state=InvoiceState.OPEN, updated_at=timezone.now()
+        )
 
 
 def _issue(app: Application) -> list[dict]:
     today = timezone.localdate()
     if app.kind == Application.Kind.CONSUMPTION:
+        _lock_trips(ApplicationItem.objects.filter(application=app).values("transit_id"))
         transits = Transit.objects.filter(application_items__application=app)
         plans, _ids = plan_consumption(transits, mode=app.mode, buyer=_buyer(app.title), month=app.month)
     elif app.kind == Application.Kind.RECHARGE:
@@ -717,6 +786,8 @@ def _issue(app: Application) -> list[dict]:
         plans, _ids = plan_recharge(recharges, card=app.card, buyer=_buyer(app.title))
     else:
         targets = _targets(app)
+        if app.kind == Application.Kind.REVERSAL:
+            _lock_trips({line.transit_id for t in targets for line in t.lines.all() if line.transit_id})
         if app.kind == Application.Kind.REVERSAL and (not targets or targets[0].status != Invoice.Status.NORMAL):
             raise IssueRefused(_("这张发票已经红冲，不能重复红冲。"))
         targets = [t for t in targets if t.status == Invoice.Status.NORMAL]
@@ -745,10 +816,10 @@ def _issue(app: Application) -> list[dict]:
         reversed_ids = [p.original_id for p in plans if p.red]
         Invoice.objects.filter(id__in=reversed_ids).update(status=Invoice.Status.REVERSED)
         if app.kind == Application.Kind.REVERSAL:
-            lines = InvoiceLine.objects.filter(invoice_id__in=reversed_ids)
+            reversed_lines = [(t.operator_id, line) for t in targets for line in t.lines.all()]
             _reopen_if_uncovered(
-                {t for t in lines.values_list("transit_id", flat=True) if t},
-                {r for r in lines.values_list("recharge_id", flat=True) if r},
+                {(line.transit_id, op, line.rate) for op, line in reversed_lines if line.transit_id},
+                {line.recharge_id for _op, line in reversed_lines if line.recharge_id},
             )
     return invoices
 

@@ -175,6 +175,31 @@ def deliver_application(self, application_id: int) -> str:
         raise self.retry(exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)) from exc
 
 
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=8,
+    retry_backoff=20,
+    retry_backoff_max=900,
+    retry_jitter=False,
+    soft_time_limit=300,
+    time_limit=360,
+)
+def deliver_resend(self, resend_id: int) -> str:
+    """Mails an application's ZIP again to the address the user chose; retried like the first."""
+    try:
+        return documents.resend_deliver(resend_id=resend_id)
+    except documents.DocumentsNotReady as exc:
+        if self.request.retries >= self.max_retries:
+            return "waiting"
+        raise self.retry(exc=exc, countdown=backoff(self)) from exc
+    except Exception as exc:  # SoftTimeLimitExceeded included
+        if self.request.retries >= self.max_retries:
+            logger.exception("mail resend %s: gave up after %d retries", resend_id, self.request.retries)
+            return "gave_up"
+        raise self.retry(exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)) from exc
+
+
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
 def sweep_documents() -> dict:
     return documents.documents_sweep()

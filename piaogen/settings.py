@@ -308,6 +308,8 @@ PARTNER_MAX_BODY_BYTES = env.int("PARTNER_MAX_BODY_BYTES", default=16 * 1024 * 1
 # never become an oracle for guessing someone's ID number or mobile.
 BINDING_MAX_FAILURES_PER_ACCOUNT = env.int("BINDING_MAX_FAILURES_PER_ACCOUNT", default=5)
 BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default=5)
+# Times a day (Asia/Shanghai) a user may have an application's ZIP mailed again to an address they choose.
+MAIL_RESENDS_PER_DAY = env.int("MAIL_RESENDS_PER_DAY", default=5)
 
 LOGGING = {
     "version": 1,

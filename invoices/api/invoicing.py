@@ -18,6 +18,7 @@ from piaogen.errors import ServiceError
 from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors, services
+from ..documents import services as documents_services
 from ..models import Application, Invoice, InvoiceLine
 from ..tax import rate_decimal, rate_text
 from . import paging
@@ -380,6 +381,18 @@ class TitleChangeSchema(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
 
 
+class ResendSchema(serializers.Serializer):
+    email = serializers.EmailField(help_text="发送到的邮箱；不改变申请上登记的收票邮箱")
+
+
+class ResendAcceptedSchema(serializers.Serializer):
+    id = serializers.IntegerField(help_text="这次重发的编号")
+    application_id = serializers.IntegerField()
+    email = serializers.EmailField()
+    status = serializers.ChoiceField(choices=["queued"])
+    remaining_today = serializers.IntegerField(help_text="今天（北京时间）还可重发的次数")
+
+
 class FeedSchema(serializers.Serializer):
     results = InvoiceSchema(many=True)
     next = serializers.CharField(allow_null=True)
@@ -518,6 +531,34 @@ class TitleChangeView(AppAPIView):
             email=body.get("email") if isinstance(body.get("email"), str) else "",
         )
         return Response({"id": app.pk, "status": app.status}, status=202)
+
+
+class ResendView(AppAPIView):
+    @extend_schema(
+        operation_id="app_applications_resend",
+        request=ResendSchema,
+        responses={202: ResendAcceptedSchema, 429: ErrorSerializer, **ERRORS},
+        summary="把已开票申请的压缩包重新发送到指定邮箱（每日限次）",
+        description=(
+            "邮件由后台任务发送，本接口只登记。拒绝：400 `invalid`（邮箱格式）、400 `not_issued`（尚未开票完成）、"
+            "429 `too_many_resends`（超过每日次数）、404（不是本人的申请）。"
+        ),
+    )
+    def post(self, request, pk: int):
+        body = _body(request)
+        resend = documents_services.application_mail_resend(
+            user=request.user, application_id=pk, email=body.get("email")
+        )
+        return Response(
+            {
+                "id": resend.pk,
+                "application_id": pk,
+                "email": resend.email,
+                "status": "queued",
+                "remaining_today": documents_services.resends_left_today(request.user),
+            },
+            status=202,
+        )
 
 
 class InvoicesView(AppAPIView):

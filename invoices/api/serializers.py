@@ -119,6 +119,10 @@ class TransitOutSerializer(serializers.Serializer):
     invoice_state = serializers.ChoiceField(choices=InvoiceState.values)
     invoice_count = serializers.IntegerField(help_text="开票后将产生的发票张数：每个经营单位（及征税/不征税）各一张")
     invoices = FutureInvoiceSerializer(many=True)
+    partly_invoiced = serializers.BooleanField(
+        help_text="invoice_state 为 open，但有发票仍然有效（这次通行的另一张发票被红冲）：invoices 只列出待开的部分"
+    )
+    invoiced = FutureInvoiceSerializer(many=True, help_text="partly_invoiced 时仍然有效、不会重复开具的发票；否则为空")
 
 
 class RechargeOutSerializer(serializers.Serializer):

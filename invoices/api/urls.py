@@ -11,6 +11,7 @@ app_urlpatterns = [
     path("applications/preview", invoicing.ApplicationPreviewView.as_view(), name="app-applications-preview"),
     path("applications/<int:pk>", invoicing.ApplicationDetailView.as_view(), name="app-application"),
     path("applications/<int:pk>/title-change", invoicing.TitleChangeView.as_view(), name="app-title-change"),
+    path("applications/<int:pk>/resend", invoicing.ResendView.as_view(), name="app-application-resend"),
     path("invoices", invoicing.InvoicesView.as_view(), name="app-invoices"),
     path("invoices/<int:pk>", invoicing.InvoiceDetailView.as_view(), name="app-invoice"),
     path("invoices/<int:pk>/reverse", invoicing.InvoiceReverseView.as_view(), name="app-invoice-reverse"),

@@ -81,6 +81,8 @@ def trip_json(trip: selectors.TripRow) -> dict:
         "invoice_state": trip.state,
         "invoice_count": trip.invoice_count,
         "invoices": [{"seller": name, "rate": rate_text(rate)} for name, rate in trip.invoices],
+        "partly_invoiced": trip.partly_invoiced,
+        "invoiced": [{"seller": name, "rate": rate_text(rate)} for name, rate in trip.invoiced],
     }
 
 

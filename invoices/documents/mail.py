@@ -20,7 +20,7 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def compose(app: Application, *, zip_name: str, zip_bytes: bytes) -> EmailMessage:
+def compose(app: Application, *, zip_name: str, zip_bytes: bytes, to: str = "") -> EmailMessage:
     issued = timezone.localtime(app.issued_at).date() if app.issued_at else timezone.localdate()
     with translation.override(settings.LANGUAGE_CODE):
         values = {
@@ -58,6 +58,6 @@ def compose(app: Application, *, zip_name: str, zip_bytes: bytes) -> EmailMessag
         )
         if settings.DEMO_MODE:
             body += "\n\n" + _("（演示环境：邮件中的发票为演示数据，并非真实发票。）")
-    message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[app.email])
+    message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to or app.email])
     message.attach(zip_name, zip_bytes, "application/zip")
     return message

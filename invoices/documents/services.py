@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -21,7 +24,7 @@ from accounts.models import User
 from piaogen.errors import ServiceError
 
 from .. import selectors
-from ..models import Application, ApplicationEvent, Invoice
+from ..models import Application, ApplicationEvent, Invoice, MailResend
 from . import archive, layout, mail, rendering, storage
 from .xmldoc import invoice_xml
 
@@ -239,6 +242,85 @@ def application_deliver(*, application_id: int) -> str:
         raise
     _event(app.pk, "emailed", to=mail.mask_email(app.email), invoices=app.invoice_count)
     logger.info("application %s: ZIP mailed to %s", app.pk, mail.mask_email(app.email))
+    return "sent"
+
+
+# --- mailing again, to an address the user chooses -------------------------------------------------
+
+
+def application_mail_resend(*, user: User, application_id, email) -> MailResend:
+    """The user asks for an issued application's ZIP to be mailed again, to ``email``: at most
+    ``MAIL_RESENDS_PER_DAY`` times a day per user (Asia/Shanghai), counted under a lock on the
+    user's row so that requests at once cannot pass the limit together. The mail goes from a task
+    queued once this commits; the application's own address is left as it was."""
+    app = Application.objects.filter(pk=application_id, user=user).first() if isinstance(application_id, int) else None
+    if app is None:
+        raise ServiceError("not_found", _("找不到该开票申请。"), status=404)
+    email = email.strip() if isinstance(email, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(
+            "invalid", _("请填写正确的邮箱地址。"), errors={"email": [_("邮箱地址格式不正确。")]}
+        ) from None
+    if app.status != Application.Status.ISSUED:
+        raise ServiceError("not_issued", _("这个申请还没有开票完成，开票完成后才能发送邮件。"))
+    limit = settings.MAIL_RESENDS_PER_DAY
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        if MailResend.objects.filter(user=user, requested_at__gte=_day_start()).count() >= limit:
+            raise ServiceError(
+                "too_many_resends",
+                _("今天已重新发送 %(n)s 次邮件，已达每日上限，请明天再试，或在本页直接下载压缩包。") % {"n": limit},
+                status=429,
+            )
+        resend = MailResend.objects.create(application=app, user=user, email=email)
+        _event(app.pk, "resend_requested", actor=user, to=mail.mask_email(email), by="user")
+        transaction.on_commit(lambda: _queue_resend(resend.pk))
+    return resend
+
+
+def _day_start():
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def resends_left_today(user: User) -> int:
+    used = MailResend.objects.filter(user=user, requested_at__gte=_day_start()).count()
+    return max(0, settings.MAIL_RESENDS_PER_DAY - used)
+
+
+def _queue_resend(resend_id: int) -> None:
+    from ..tasks import deliver_resend
+
+    try:
+        deliver_resend.delay(resend_id)
+    except Exception:  # the broker: the request stays unsent in the database
+        logger.exception("mail resend %s could not be queued", resend_id)
+
+
+def resend_deliver(*, resend_id: int) -> str:
+    """Mails the ZIP of a user's resend request, once: ``sent``, ``already_sent`` or ``gone``;
+    DocumentsNotReady while a document is missing, the backend's error when sending fails (the
+    task retries both). Claimed by a conditional UPDATE before sending, given back on failure."""
+    _refuse_inside_transaction("mail delivery")
+    resend = MailResend.objects.select_related("application__card").filter(pk=resend_id).first()
+    if resend is None or resend.application.status != Application.Status.ISSUED:
+        return "gone"
+    if resend.sent_at:
+        return "already_sent"
+    app = resend.application
+    _invoices, items = application_documents(app)
+    claimed_at = timezone.now()
+    if not MailResend.objects.filter(pk=resend.pk, sent_at__isnull=True).update(sent_at=claimed_at):
+        return "already_sent"
+    try:
+        message = mail.compose(app, zip_name=archive.filename(app), zip_bytes=archive.as_bytes(items), to=resend.email)
+        message.send()
+    except BaseException:
+        MailResend.objects.filter(pk=resend.pk, sent_at=claimed_at).update(sent_at=None)
+        raise
+    _event(app.pk, "emailed", to=mail.mask_email(resend.email), invoices=app.invoice_count, resend=resend.pk)
+    logger.info("application %s: ZIP mailed again to %s", app.pk, mail.mask_email(resend.email))
     return "sent"
 
 

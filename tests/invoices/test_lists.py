@@ -307,6 +307,8 @@ def reference_trip_json(trip: selectors.TripView) -> dict:
         "invoice_state": t.state,
         "invoice_count": trip.invoice_count,
         "invoices": [{"seller": name, "rate": rate(r)} for name, r in trip.invoices],
+        "partly_invoiced": bool(trip.invoiced),
+        "invoiced": [{"seller": name, "rate": rate(r)} for name, r in trip.invoiced],
     }
 
 
