@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from piaogen.errors import ServiceError
+
 from .models import User
 
 MOBILE_WIDGET = forms.TextInput(
@@ -29,10 +31,39 @@ class RegisterForm(SendCodeMixin):
         initial=User.AccountType.PERSONAL,
         widget=forms.RadioSelect,
     )
-    name = forms.CharField(label=_("姓名或单位名称"), max_length=100, required=False, help_text=_("单位账户必填"))
+    # A personal account's name and an enterprise's company fields are separate fields: the page
+    # shows only those of the chosen type (site.css, no script needed), and the service checks
+    # the company fields of an enterprise account whatever the browser showed.
+    name = forms.CharField(label=_("姓名（选填）"), max_length=100, required=False)
+    company_name = forms.CharField(label=_("单位名称"), max_length=100, required=False, help_text=_("单位账户必填"))
     tax_id = forms.CharField(
         label=_("统一社会信用代码"), max_length=32, required=False, help_text=_("单位账户必填，18位")
     )
+
+    COMPANY_FIELDS = ("company_name", "tax_id")
+
+    @property
+    def enterprise(self) -> bool:
+        return self.cleaned_data.get("account_type") == User.AccountType.ENTERPRISE
+
+    def register_arguments(self) -> dict:
+        """What ``services.user_register`` takes: the name is the company's for an enterprise."""
+        data = self.cleaned_data
+        return {
+            "mobile": data["mobile"],
+            "code": data.get("code", ""),
+            "password": data.get("password", ""),
+            "account_type": data["account_type"],
+            "name": data.get("company_name", "") if self.enterprise else data.get("name", ""),
+            "tax_id": data.get("tax_id", "") if self.enterprise else "",
+        }
+
+    def as_shown(self, exc: ServiceError) -> ServiceError:
+        """The service's refusal with its field errors on the fields this page shows."""
+        if not self.enterprise or "name" not in exc.errors:
+            return exc
+        errors = {("company_name" if field == "name" else field): messages for field, messages in exc.errors.items()}
+        return ServiceError(exc.code, exc.message, errors=errors, status=exc.status, retry_after=exc.retry_after)
 
 
 class LoginForm(forms.Form):

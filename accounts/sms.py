@@ -1,6 +1,7 @@
 """Pluggable SMS delivery, shaped like Django's e-mail backends.
 
-``SMS_BACKEND`` picks one: ``console`` prints the message (mobile masked), ``file`` appends
+``SMS_BACKEND`` picks one: ``console`` prints one line a message (mobile masked; a code
+stands at the end of its line, ``短信验证码 138****0001 注册: 123456``), ``file`` appends
 one JSON object a line to ``SMS_FILE_PATH`` (for tests and demos), ``gateway`` posts to an
 HTTP SMS gateway at ``SMS_GATEWAY_URL``.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from piaogen.masking import mask_mobile
@@ -36,14 +37,36 @@ class BaseSmsBackend:
         raise NotImplementedError
 
 
+def purpose_label(purpose: str) -> str:
+    """注册, 绑定ETC卡, …: what a code is for, in the site's language (whatever the request's)."""
+    from .models import SmsCode
+
+    try:
+        label = SmsCode.Purpose(purpose).label
+    except ValueError:  # a notice, not a code
+        return purpose
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(label)
+
+
+def console_line(message: SmsMessage) -> str:
+    """One line a message, easy to find among the web server's log lines: a code as
+    ``短信验证码 138****0001 注册: 123456``, any other message as ``短信 138****0001 notice: …``."""
+    mobile = mask_mobile(message.mobile)
+    if message.code:
+        return f"短信验证码 {mobile} {purpose_label(message.purpose)}: {message.code}"
+    text = " ".join(message.text.split())  # one line, whatever the text holds
+    return f"短信 {mobile} {message.purpose}: {text}"
+
+
 class ConsoleBackend(BaseSmsBackend):
-    """Development: the message goes to standard output, the mobile masked."""
+    """Development: one line a message on standard output, the mobile masked."""
 
     stream = None
 
     def send(self, message: SmsMessage) -> None:
         stream = self.stream or sys.stdout
-        stream.write(f"[SMS to {mask_mobile(message.mobile)} · {message.purpose}] {message.text}\n")
+        stream.write(console_line(message) + "\n")
         stream.flush()
 
 

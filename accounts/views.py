@@ -3,6 +3,8 @@ from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
@@ -57,12 +59,20 @@ class RegisterView(SmsFormView):
 
     def form_valid(self, form):
         try:
-            user = services.user_register(**form.cleaned_data)
+            user = services.user_register(**form.register_arguments())
         except ServiceError as exc:
-            add_service_error(form, exc)
+            add_service_error(form, form.as_shown(exc))
             return self.form_invalid(form)
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(self.request, _("注册成功，欢迎使用票根。下一步：绑定您的ETC卡。"))
+        messages.success(
+            self.request,
+            format_html(
+                '{} <a href="{}">{}</a>',
+                _("注册成功，欢迎使用票根。"),
+                reverse("cards:bind"),
+                _("下一步：绑定您的ETC卡"),
+            ),
+        )
         return redirect("home")
 
 

@@ -3,6 +3,8 @@ same rules as ``GET /api/v1/verify`` (invoices/verification.py), no account need
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -24,12 +26,16 @@ class VerifyForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("8 位")}),
     )
+    # A text field, not a date picker: the accountant types the date printed on the invoice, and
+    # a browser's date input would not take the 8 digits the hint offers.
     date = forms.CharField(
         label=_("开票日期"),
         required=False,
         max_length=20,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("也可输入 YYYYMMDD，例如 20260905"),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("例如 20261105")}
+        ),
+        help_text=_("YYYYMMDD 或 YYYY-MM-DD，例如 20261105 或 2026-11-05"),
     )
     check = forms.CharField(
         label=_("校验码后 6 位"),
@@ -40,8 +46,23 @@ class VerifyForm(forms.Form):
 
     def params(self) -> dict[str, str]:
         data = {name: (self.cleaned_data.get(name) or "").strip() for name in ("code", "number", "date", "check")}
-        data["date"] = data["date"].replace("-", "")
+        data["date"] = compact_date(data["date"])
         return data
+
+
+# 2026-11-05, 2026/11/05, 2026.11.05, 2026年11月5日: the ways a person writes the printed date.
+SEPARATED_DATE = re.compile(r"([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?")
+DATE_ERROR = _("请按 YYYYMMDD 或 YYYY-MM-DD 填写开票日期，例如 20261105 或 2026-11-05。")
+
+
+def compact_date(value: str) -> str:
+    """The YYYYMMDD that verification takes, from any of the ways the page accepts; anything
+    else unchanged, for verification to refuse."""
+    found = SEPARATED_DATE.fullmatch(value)
+    if found:
+        year, month, day = found.groups()
+        return f"{year}{int(month):02d}{int(day):02d}"
+    return value
 
 
 class VerifyPageView(TemplateView):
@@ -71,6 +92,6 @@ class VerifyPageView(TemplateView):
             return response
         for name, messages in outcome.errors.items():
             for message in messages:
-                form.add_error(name, message)
+                form.add_error(name, DATE_ERROR if name == "date" else message)  # the page takes both forms
         status = {verification.MALFORMED: 400, verification.TOO_MANY: 429}.get(outcome.result, 200)
         return self.render_to_response(self.get_context_data(form=form, outcome=outcome), status=status)

@@ -563,3 +563,26 @@ def reapply_trips(app: Application) -> dict:
         n=Count("id"), fee=Sum("fee")
     )
     return {"count": agg["n"], "fee": agg["fee"] or 0}
+# --- the signed-in home page -----------------------------------------------------------------------
+
+HOME_ROWS = 5
+FAILED_SHOWN_DAYS = 30
+
+
+def open_applications(user, *, limit: int = HOME_ROWS) -> list[Application]:
+    """What the home page lists as open, newest first with their card: applications still being
+    issued, and those that failed in the last 30 days (the user has something to do about them)."""
+    since = timezone.now() - timedelta(days=FAILED_SHOWN_DAYS)
+    pending = [Application.Status.SUBMITTED, Application.Status.ISSUING]
+    return list(
+        Application.objects.filter(user=user)
+        .filter(Q(status__in=pending) | Q(status=Application.Status.FAILED, created_at__gte=since))
+        .select_related("card")
+        .only("id", "kind", "status", "failure_reason", "month", "created_at", "card__plate", "card__card_no")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def newest_invoices(user, *, limit: int = HOME_ROWS) -> list[Invoice]:
+    """The user's newest invoices, as the lists show them (no lines)."""
+    return list(user_invoices(user).only(*_INVOICE_LIST_FIELDS).order_by("-issued_at", "-id")[:limit])

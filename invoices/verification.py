@@ -236,6 +236,17 @@ class Outcome:
     errors: dict[str, list[str]] = field(default_factory=dict)
     checks_today: int = 0
     client_wait: int | None = None  # seconds, when the client's limit refused the check
+    day: date | None = None  # the Asia/Shanghai day the check was counted in
+
+    @property
+    def checks_left(self) -> int:
+        """Checks of this invoice still allowed today, after this one."""
+        return max(0, MAX_CHECKS_PER_DAY - self.checks_today)
+
+    @property
+    def resets_at(self) -> datetime | None:
+        """When the day's count of this invoice starts again: the next Asia/Shanghai midnight."""
+        return day_end(self.day) if self.day else None
 
     @cached_property
     def invoice(self) -> Invoice | None:
@@ -348,10 +359,10 @@ def verify(query: Query, *, today: date | None = None, counted: int | None = Non
         return Outcome(NOT_FOUND)
     count = counted if counted is not None else count_check(record.id, day)
     if count > MAX_CHECKS_PER_DAY:
-        return Outcome(TOO_MANY, checks_today=count)
+        return Outcome(TOO_MANY, checks_today=count, day=day)
     if record.issued_on != query.issued_on or record.check_code[-6:] != query.check:
-        return Outcome(MISMATCH, checks_today=count)
-    return Outcome(GENUINE, record=record, checks_today=count)
+        return Outcome(MISMATCH, checks_today=count, day=day)
+    return Outcome(GENUINE, record=record, checks_today=count, day=day)
 
 
 def check_request(request, view, data) -> Outcome:

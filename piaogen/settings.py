@@ -290,7 +290,9 @@ SMS_RESEND_SECONDS = env.int("SMS_RESEND_SECONDS", default=60)
 SMS_DAILY_CAP = env.int("SMS_DAILY_CAP", default=10)
 
 # --- E-mail --------------------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Files by default: one file a mail under EMAIL_FILE_PATH. The console backend would print every
+# mail, invoice ZIPs in base64 included, into the output where `make run` shows the SMS codes.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="票根（演示） <noreply@piaogen.invalid>")
 

@@ -7,6 +7,7 @@ from accounts.api import urls as accounts_api
 from cards.api import urls as cards_api
 from invoices.api import urls as invoices_api
 from invoices.api.verification import VerifyView
+from invoices.home import HomeView
 from invoices.public import VerifyPageView
 from support.api import urls as support_api
 
@@ -21,7 +22,7 @@ admin.site.site_title = _("票根客服控制台")
 admin.site.index_title = _("工作台")
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
+    path("", HomeView.as_view(), name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),

@@ -10,6 +10,8 @@ logger = logging.getLogger(__name__)
 
 
 class HomeView(TemplateView):
+    """首页 for a visitor; ``invoices.home.HomeView`` adds a signed-in user's own things."""
+
     template_name = "home.html"
 
 

@@ -98,9 +98,17 @@ def notification_mark_read(*, user: User, notification_id) -> Notification:
     return notification
 
 
+@transaction.atomic
 def notification_mark_all_read(*, user: User) -> int:
-    """Marks every unread message of the user read, in one statement; returns how many."""
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    """Marks every unread message of the user read, in one statement; returns how many. The
+    staff replies of the user's tickets count as seen too, as when a ticket is opened, so the
+    pages stop announcing them ("您有 N 个工单有新的客服回复")."""
+    now = timezone.now()
+    count = Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=now)
+    TicketMessage.objects.filter(
+        ticket__user=user, kind=TicketMessage.Kind.PUBLIC_REPLY, seen_by_customer_at__isnull=True
+    ).update(seen_by_customer_at=now)
+    return count
 
 
 def notifications_mark_ticket_read(*, user: User, ticket: Ticket) -> int:

@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from stdnum.cn import uscc
 
 from accounts.models import User
 from tests.conftest import age_sms_codes
@@ -34,7 +35,8 @@ def test_register_page_with_sms_code_then_logout_and_login(client, sms):
     "fields, message",
     [
         ({"mobile": "1351234"}, "11位"),
-        ({"account_type": "enterprise", "name": "某公司", "tax_id": "91110000MA01DEM006"}, "GB 32100"),
+        ({"account_type": "enterprise", "company_name": "某公司", "tax_id": "91110000MA01DEM006"}, "GB 32100"),
+        ({"account_type": "enterprise", "name": "王五", "tax_id": ""}, "单位账户须填写单位名称"),
         ({"password": "abc"}, "密码强度不够"),
         ({"code": "000000x"}, "6位数字"),
     ],
@@ -48,6 +50,51 @@ def test_register_page_refusals_are_shown(client, sms, fields, message):
     assert r.status_code == 200
     assert message in r.content.decode()
     assert not User.objects.exists()
+
+
+def _registered(client, sms, mobile: str, **fields):
+    url = reverse("accounts:register")
+    client.post(url, {"mobile": mobile, "send_code": "1"})
+    form = {"mobile": mobile, "code": sms.last_code(mobile, "register"), "password": "road2026ok", "register": "1"}
+    return client.post(url, {**form, **fields})
+
+
+@pytest.mark.django_db
+def test_register_page_puts_the_company_fields_apart_and_enter_registers(client):
+    body = client.get(reverse("accounts:register")).content.decode()
+    # The company fields are marked for enterprise accounts only; the name for personal ones.
+    assert 'class="field for-enterprise"' in body and body.count("for-enterprise") == 2
+    assert 'class="field for-personal"' in body and "姓名或单位名称" not in body
+    # 获取验证码 sits beside the mobile field, and the first submit button (Enter's) registers.
+    mobile_row = body[body.index('id="id_mobile"') - 200 : body.index('id="id_code"')]
+    assert 'name="send_code"' in mobile_row
+    first_button = body[body.index("<button", body.index('class="card-form register-form"')) :]
+    assert first_button.startswith('<button type="submit" name="register"')
+
+
+@pytest.mark.django_db
+def test_an_enterprise_account_needs_its_company_fields_even_without_the_page_hiding_them(client, sms):
+    r = _registered(client, sms, MOBILE, account_type="enterprise", name="王五")
+    body = r.content.decode()
+    assert r.status_code == 200 and "单位账户须填写单位名称" in body and "单位账户须填写统一社会信用代码" in body
+    assert not User.objects.exists()
+    tax_id = "91110000MA01DEM00" + uscc.calc_check_digit("91110000MA01DEM00")
+    r = _registered(
+        client, sms, MOBILE, account_type="enterprise", name="王五", company_name="某某物流有限公司", tax_id=tax_id
+    )
+    assert r.status_code == 302
+    user = User.objects.get()
+    assert (user.account_type, user.name, user.tax_id) == ("enterprise", "某某物流有限公司", tax_id)
+
+
+@pytest.mark.django_db
+def test_a_personal_account_keeps_no_company_fields_and_is_sent_on_to_binding(client, sms):
+    r = _registered(client, sms, MOBILE, account_type="personal", name="王五", company_name="某公司", tax_id="x")
+    assert r.status_code == 302
+    user = User.objects.get()
+    assert (user.account_type, user.name, user.tax_id) == ("personal", "王五", "")
+    home = client.get(r["Location"]).content.decode()
+    assert f'注册成功，欢迎使用票根。 <a href="{reverse("cards:bind")}">下一步：绑定您的ETC卡</a>' in home
 
 
 @pytest.mark.django_db

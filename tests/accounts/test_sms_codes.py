@@ -129,3 +129,31 @@ def test_another_purpose_is_not_a_resend_but_counts_towards_the_daily_cap(sms, s
     with pytest.raises(RateLimited) as exc:
         services.sms_code_send(mobile=MOBILE, purpose="bind", check_account=False)
     assert exc.value.code == "sms_daily_cap"
+
+
+@pytest.mark.django_db
+def test_console_backend_prints_the_code_on_a_line_of_its_own_with_the_mobile_masked(settings, capsys):
+    settings.SMS_BACKEND = "accounts.sms.ConsoleBackend"
+    services.sms_code_send(mobile="13800138001", purpose=SmsCode.Purpose.REGISTER)
+    lines = capsys.readouterr().out.splitlines()
+    code_lines = [line for line in lines if line.startswith("短信验证码 ")]
+    assert len(code_lines) == 1, lines
+    prefix, code = code_lines[0].rsplit(": ", 1)
+    assert prefix == "短信验证码 138****8001 注册"
+    assert len(code) == 6 and code.isdigit()
+    assert "13800138001" not in "\n".join(lines)
+
+
+@pytest.mark.django_db
+def test_console_backend_keeps_the_site_language_and_puts_a_notice_on_one_line(settings, capsys):
+    from django.utils import translation
+
+    from accounts.sms import ConsoleBackend, SmsMessage
+
+    settings.SMS_BACKEND = "accounts.sms.ConsoleBackend"
+    with translation.override("en"):
+        services.sms_code_send(mobile="13800138002", purpose=SmsCode.Purpose.BIND)
+    ConsoleBackend().send(SmsMessage(mobile="13800138002", text="【票根】您的卡\n已解绑。", purpose="notice"))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("短信验证码 138****8002 绑定ETC卡: ")
+    assert out[1] == "短信 138****8002 notice: 【票根】您的卡 已解绑。"

@@ -95,7 +95,7 @@ def test_new_user(open_page, world, live, journey, journal, viewport, tmp_path):
     code = live.sms.wait_code(person.mobile, "register")
     page.get_by_label("短信验证码", exact=True).fill(code)
     page.get_by_label("密码", exact=True).fill(person.password)
-    page.get_by_label("姓名或单位名称", exact=True).fill(person.holder)
+    page.get_by_label("姓名（选填）", exact=True).fill(person.holder)
     journey.user_page(page, "register-code-sent")
     page.get_by_role("button", name="注册", exact=True).click()
     page.wait_for_url(at_path("/"))

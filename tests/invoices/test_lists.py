@@ -212,9 +212,10 @@ def test_application_page_pages_its_invoices_and_sums_them_by_seller(client, wor
     path = reverse("invoices:application", args=[many.pk])
     first = client.get(path).content.decode()
     assert "已开出 60 张发票，价税合计 ¥2,286.60。" in first
-    summary = re.search(r'<table class="seller-summary">.*?</table>', first, re.S).group(0)
+    summary = re.search(r'<table class="seller-summary[ "].*?</table>', first, re.S).group(0)
     for seller, total in (("甲高速公司", "1,946.60"), ("乙一级公路公司", "240.00"), ("丙还贷中心", "100.00")):
-        assert re.search(rf"<td>{seller}</td><td>20</td><td>¥{total}</td>", summary), seller
+        cells = r"<td[^>]*>{}</td>" * 3
+        assert re.search(cells.format(seller, 20, f"¥{total}"), summary), seller
     rows = invoice_numbers(first)
     assert len(rows) == 50 and set(links(first)) == {"next"}
     second = follow(client, path, links(first)["next"]).content.decode()
@@ -224,7 +225,7 @@ def test_application_page_pages_its_invoices_and_sums_them_by_seller(client, wor
     assert "下载全部" in second and "抬头错了？换票" in second  # the actions stay on every page
     # 换票's confirmation shows the same summary instead of every invoice
     change = client.get(reverse("invoices:title_change", args=[many.pk])).content.decode()
-    assert '<table class="seller-summary">' in change and invoice_numbers(change) == []
+    assert '<table class="seller-summary' in change and invoice_numbers(change) == []
     client.force_login(make_user())
     assert client.get(path).status_code == 404
     assert client.get(reverse("invoices:application_status", args=[many.pk])).status_code == 404

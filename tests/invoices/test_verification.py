@@ -187,6 +187,31 @@ def test_the_page_verifies_for_a_person(client, issued, world, django_capture_on
 
 
 @pytest.mark.django_db
+def test_the_page_takes_the_date_as_its_hint_says_and_explains_the_checks_left(client, issued):
+    from django.utils import timezone
+
+    day = issued.issued_on
+    form = {"code": issued.code, "number": issued.number, "check": issued.check_code[-6:]}
+    page = client.get(reverse("verify")).content.decode()
+    assert "YYYYMMDD 或 YYYY-MM-DD" in page and 'type="date"' not in page
+    midnight = f"{timezone.localdate() + timedelta(days=1):%Y-%m-%d} 00:00（北京时间）"
+    written = [f"{day:%Y-%m-%d}", f"{day:%Y%m%d}", f"{day.year}年{day.month}月{day.day}日", f" {day:%Y/%m/%d} "]
+    for used, value in enumerate(written, start=1):
+        body = client.post(reverse("verify"), form | {"date": value}).content.decode()
+        assert "发票信息一致" in body, value
+        assert f"这是今天第 {used} 次查验这张发票，今天还可再查验 {5 - used} 次" in body and midnight in body
+    r = client.post(reverse("verify"), form | {"date": f"{day + timedelta(days=1):%Y%m%d}"})
+    assert "发票信息不一致" in r.content.decode() and "今天的 5 次已用完" in r.content.decode()
+    r = client.post(reverse("verify"), form | {"date": f"{day:%Y-%m-%d}"})
+    body = r.content.decode()
+    assert r.status_code == 429 and "今天再查验都会被拒绝" in body and f"{midnight}起重新计数" in body
+    for bad in ("2026-13-45", "05/11/2026", "2026-1105", "二〇二六年"):
+        r = client.post(reverse("verify"), form | {"date": bad})
+        assert r.status_code == 400 and "请按 YYYYMMDD 或 YYYY-MM-DD 填写开票日期" in r.content.decode(), bad
+    assert VerificationCounter.objects.get(invoice=issued).count == 6  # malformed input is not a check
+
+
+@pytest.mark.django_db
 def test_the_page_shares_the_client_throttle(client, issued, monkeypatch):
     monkeypatch.setattr(VerifyThrottle, "rate", "2/min", raising=False)
     form = {"code": issued.code, "number": "99999999", "date": "20260905", "check": "123456"}

@@ -13,7 +13,7 @@ from cards import services as card_services
 from cards.models import Binding
 from invoices import services as invoice_services
 from invoices.models import Application
-from support import notifications, services
+from support import notifications, selectors, services
 from support.models import Notification
 
 from .conftest import CARD_A, PLATE_A, RESERVED_A, USER_MOBILE, card_item, resident_id
@@ -268,6 +268,21 @@ def test_mark_all_read(world, client):
     assert "已将 5 条消息标为已读" in r.content.decode()
     assert not Notification.objects.filter(user=world.user, read_at__isnull=True).exists()
     assert 'class="badge"' not in client.get(reverse("home")).content.decode()
+
+
+def test_mark_all_read_also_ends_the_banner_of_new_ticket_replies(world, staff, client):
+    agent = staff("agent")
+    for subject in ("绑卡失败", "发票抬头错了"):
+        services.ticket_reply(ticket=ticket_for(world.user, subject=subject), by=agent, body="已处理。", notify=False)
+    theirs = ticket_for(world.other)
+    services.ticket_reply(ticket=theirs, by=agent, body="已处理。", notify=False)
+    client.force_login(world.user)
+    assert "您有 2 个工单有新的客服回复" in client.get(reverse("home")).content.decode()
+    page = client.post(reverse("notifications:mark_all_read"), follow=True).content.decode()
+    assert "已将 3 条消息标为已读" in page and "个工单有新的客服回复" not in page
+    assert "个工单有新的客服回复" not in client.get(reverse("home")).content.decode()
+    # The other user's reply is still theirs to read.
+    assert selectors.unseen_replies(world.other) == [theirs.pk]
 
 
 def test_the_badge_is_one_query_on_pages_and_none_on_api_calls(world, client):
