@@ -8,13 +8,14 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError
+from django.utils.translation import gettext_noop
 
 from . import services
 from .documents import rendering
 from .documents import services as documents
 
 logger = logging.getLogger(__name__)
-GAVE_UP = "系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。"
+GAVE_UP = gettext_noop("系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。")
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)
@@ -78,10 +79,14 @@ def render_invoices(application_id: int, invoice_ids: list[int], summary: bool =
         try:
             render_invoice.delay(invoice_id)
         except Exception:  # the broker; the database still says what is pending
-            logger.exception("application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id)
+            logger.exception(
+                "application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id
+            )
 
 
-@shared_task(bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT * 4, time_limit=RENDER_HARD_LIMIT * 4)
+@shared_task(
+    bind=True, acks_late=True, max_retries=5, soft_time_limit=RENDER_SOFT_LIMIT * 4, time_limit=RENDER_HARD_LIMIT * 4
+)
 def render_summary(self, application_id: int, force: bool = False) -> None:
     try:
         if documents.summary_render(application_id=application_id, force=force):
@@ -90,7 +95,9 @@ def render_summary(self, application_id: int, force: bool = False) -> None:
         logger.exception("application %s: summary sheet cannot be rendered here", application_id)
     except Exception as exc:  # SoftTimeLimitExceeded included
         if self.request.retries >= self.max_retries:
-            logger.exception("application %s: summary sheet failed after %d retries", application_id, self.request.retries)
+            logger.exception(
+                "application %s: summary sheet failed after %d retries", application_id, self.request.retries
+            )
             return
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
