@@ -14,6 +14,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -46,15 +47,13 @@ def speaking(user) -> AbstractContextManager:
 def remember(user, language: str) -> None:
     """Keeps a signed-in user's choice on their account (one UPDATE, only when it changed)."""
     if user is not None and user.is_authenticated and hasattr(user, "language") and user.language != language:
-        type(user).objects.filter(pk=user.pk).update(language=language)
+        get_user_model().objects.filter(pk=user.pk).update(language=language)
         user.language = language
 
 
 def languages_of(user_ids) -> dict[int, str]:
     """The languages of several users, in one query: ``{user_id: language}``; users who never
     chose one are left out (they read the site's)."""
-    from django.contrib.auth import get_user_model
-
     ids = {pk for pk in user_ids if pk}
     if not ids:
         return {}
@@ -90,9 +89,11 @@ class LanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         language = request_language(request)
-        translation.activate(language)
         request.LANGUAGE_CODE = language
-        response = self.get_response(request)
+        # Restored afterwards: a thread that served an English page must not go on in English
+        # (the next request, a test, a task run eagerly).
+        with translation.override(language):
+            response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         if not request.path_info.startswith(API_PREFIX):
             patch_vary_headers(response, ("Cookie",))
