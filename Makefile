@@ -14,11 +14,17 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dr
 # `make test` also needs Debian's chromium for the browser journeys (tests/browser); Playwright
 # drives it, and never downloads a browser of its own. The reliability suite (tests/reliability)
 # starts and crashes redis-server processes of its own to prove broker outages.
-TEST_SYSTEM_PACKAGES := chromium redis-server
+TEST_SYSTEM_PACKAGES := chromium redis-server gettext
+# GNU gettext: `make messages` and the catalogue test (tests/test_translations.py) extract
+# strings with it; the compiled catalogue (locale/*/LC_MESSAGES/django.mo) is committed, so
+# `make run` does not need it.
+I18N_SYSTEM_PACKAGES := gettext
+# What makemessages leaves out: not the product's strings.
+MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=var --ignore=node_modules
 # axe-core from npm for their accessibility checks, installed from tests/browser/package-lock.json.
 AXE_STAMP := tests/browser/node_modules/.installed
 
-.PHONY: run test deps test-deps sysdeps lint format migrate seed bench bench-smoke clean
+.PHONY: run test deps test-deps sysdeps lint format migrate seed bench bench-smoke clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +86,18 @@ ifeq ($(strip $(PYTEST_ARGS)),)
 else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
+
+# Re-extracts every marked string into locale/en/LC_MESSAGES/django.po (translations kept, new
+# strings empty, strings no longer used dropped), lists those still without English and
+# compiles the catalogue. Commit the .po and the .mo together (docs/i18n.md).
+messages: EXTRA_SYSTEM_PACKAGES := $(I18N_SYSTEM_PACKAGES)
+messages: deps
+	$(BIN)/python manage.py makemessages -l en --no-obsolete --no-location $(MESSAGES_IGNORE)
+	@msgattrib --untranslated --no-wrap locale/en/LC_MESSAGES/django.po | grep -c '^msgid ' | \
+	  awk '{ n = $$1 - 1; if (n > 0) print n " string(s) without English: msgattrib --untranslated locale/en/LC_MESSAGES/django.po"; }' || true
+	@msgattrib --only-fuzzy --no-wrap locale/en/LC_MESSAGES/django.po | grep -c '^msgid ' | \
+	  awk '{ n = $$1 - 1; if (n > 0) print n " fuzzy string(s) to check: msgattrib --only-fuzzy locale/en/LC_MESSAGES/django.po"; }' || true
+	$(BIN)/python manage.py compilemessages -l en
 
 lint: test-deps
 	$(BIN)/ruff check .

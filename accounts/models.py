@@ -65,8 +65,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("员工"), default=False)
     is_active = models.BooleanField(_("有效"), default=True)
     date_joined = models.DateTimeField(_("注册时间"), default=timezone.now)
+    # The language chosen with the footer's switch ("" = the site's, zh-hans): mails and the
+    # message centre speak it (piaogen/i18n.py).
+    language = models.CharField(_("语言"), max_length=16, blank=True, default="")
 
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    history = HistoricalRecords(excluded_fields=["password", "last_login", "language"])
 
     objects = UserManager()
 

@@ -56,7 +56,7 @@ class Issuer(models.Model):
     def hotline_label(self) -> str:
         if not self.hotline:
             return ""
-        return f"{self.hotline}（演示）" if self.is_demo else self.hotline
+        return _("%(hotline)s（演示）") % {"hotline": self.hotline} if self.is_demo else self.hotline
 
 
 class IssuerNetworkCode(models.Model):

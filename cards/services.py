@@ -873,7 +873,7 @@ def notice_text(binding: Binding) -> str:
     text = _("您的ETC卡 %(plate)s（卡号尾号%(tail)s）已解绑：%(reason)s。") % {
         "plate": card.plate,
         "tail": card.card_no[-4:],
-        "reason": binding.end_reason,
+        "reason": _(binding.end_reason) if binding.end_reason else "",
     }
     if binding.end_kind == Binding.EndKind.PASSIVE:
         text += _("如需继续开票，请重新绑定；如有疑问请联系%(issuer)s。") % {"issuer": _issuer_phrase(card.issuer)}

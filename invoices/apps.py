@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InvoicesConfig(AppConfig):
     name = "invoices"
-    verbose_name = "通行与发票"
+    verbose_name = _("通行与发票")
 
     def ready(self) -> None:
         from . import services

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from piaogen.errors import ServiceError
 
@@ -92,7 +93,7 @@ def allocate(province_code: str, year: int, count: int) -> list[Block]:
             if counter.batch >= MAX_BATCH:
                 raise ServiceError(
                     "numbers_exhausted",
-                    "该省本年度发票号段已用尽，请联系平台运维分配新号段。",
+                    _("该省本年度发票号段已用尽，请联系平台运维分配新号段。"),
                     status=503,
                 )
             counter.batch += 1

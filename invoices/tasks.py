@@ -11,13 +11,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import DatabaseError
+from django.utils.translation import gettext_noop
 
 from . import services
 from .documents import rendering
 from .documents import services as documents
 
 logger = logging.getLogger(__name__)
-GAVE_UP = "系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。"
+GAVE_UP = gettext_noop("系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。")
 
 
 def backoff(task) -> int:
@@ -120,7 +121,9 @@ def render_invoices(application_id: int, invoice_ids: list[int], summary: bool =
         try:
             render_invoice.delay(invoice_id)
         except Exception:  # the broker; the database still says what is pending
-            logger.exception("application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id)
+            logger.exception(
+                "application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id
+            )
 
 
 @shared_task(
@@ -141,7 +144,9 @@ def render_summary(self, application_id: int, force: bool = False) -> None:
         logger.exception("application %s: summary sheet cannot be rendered here", application_id)
     except Exception as exc:  # SoftTimeLimitExceeded included
         if self.request.retries >= self.max_retries:
-            logger.exception("application %s: summary sheet failed after %d retries", application_id, self.request.retries)
+            logger.exception(
+                "application %s: summary sheet failed after %d retries", application_id, self.request.retries
+            )
             return
         raise self.retry(exc=exc, countdown=backoff(self)) from exc
 

@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -163,7 +164,7 @@ class IsAppUser(BasePermission):
 class PartnerKind(BasePermission):
     """Lets in partners of the view's ``partner_kinds``; other partners get 403."""
 
-    message = "该合作方类型无权调用此接口。"
+    message = gettext_lazy("该合作方类型无权调用此接口。")
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.user, Partner):

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class PiaogenConfig(AppConfig):
     name = "piaogen"
-    verbose_name = "票根"
+    verbose_name = _("票根")
 
     def ready(self) -> None:
         from . import celery as celery_module

@@ -11,7 +11,7 @@ from invoices.home import HomeView
 from invoices.public import VerifyPageView
 from support.api import urls as support_api
 
-from . import views
+from . import i18n, views
 
 _API_APPS = (accounts_api, cards_api, invoices_api, support_api)
 app_api = [p for m in _API_APPS for p in m.app_urlpatterns]
@@ -24,7 +24,7 @@ admin.site.index_title = _("工作台")
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", i18n.set_language, name="set_language"),
     path("accounts/", include("accounts.urls")),
     path("cards/", include("cards.urls")),
     path("", include("invoices.urls")),

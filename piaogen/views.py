@@ -4,6 +4,7 @@ import logging
 
 from django.db import connection
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def bad_request(request, exception=None):
     from django.views import defaults
 
     if _is_api(request):
-        return _api_error(request, "invalid", "请求有误。", 400)
+        return _api_error(request, "invalid", _("请求有误。"), 400)
     return defaults.bad_request(request, exception)
 
 
@@ -106,7 +107,7 @@ def permission_denied(request, exception=None):
     from django.views import defaults
 
     if _is_api(request):
-        return _api_error(request, "forbidden", "无权访问该接口。", 403)
+        return _api_error(request, "forbidden", _("无权访问该接口。"), 403)
     return defaults.permission_denied(request, exception)
 
 
@@ -114,7 +115,7 @@ def page_not_found(request, exception=None):
     from django.views import defaults
 
     if _is_api(request):
-        return _api_error(request, "not_found", "找不到该对象。", 404)
+        return _api_error(request, "not_found", _("找不到该对象。"), 404)
     return defaults.page_not_found(request, exception)
 
 
@@ -122,5 +123,5 @@ def server_error(request):
     from django.views import defaults
 
     if _is_api(request):
-        return _api_error(request, "server_error", "服务器内部错误，已记录，请稍后重试。", 500)
+        return _api_error(request, "server_error", _("服务器内部错误，已记录，请稍后重试。"), 500)
     return defaults.server_error(request)

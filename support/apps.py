@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SupportConfig(AppConfig):
     name = "support"
-    verbose_name = "客服"
+    verbose_name = _("客服")
 
     def ready(self) -> None:
         from cards import services as card_services

@@ -11,7 +11,8 @@ What a user is told, and by whom:
 - a staff reply to a ticket: written in the reply's transaction (``support.services``); while an
   earlier reply of the same ticket is unread, that message is brought up to date instead.
 
-Texts are composed in the site's first language (zh-hans) and never hold a full mobile or ID
+Texts are composed in the language the user chose (``User.language``; zh-hans when none, see
+``piaogen/i18n.py``) and never hold a full mobile or ID
 number: anything typed by a person passes through ``mask_text``. The hooks run by issuing never
 raise: issuing is done and stays done whatever happens here.
 """
@@ -30,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from piaogen.errors import ServiceError
+from piaogen.i18n import languages_of, speaking_to
 from piaogen.masking import mask_text
 from piaogen.templatetags.money import fen_to_yuan
 
@@ -128,10 +130,10 @@ def on_bindings_ended(bindings: Iterable) -> None:
     from cards.services import notice_text
 
     rows = []
-    with translation.override(settings.LANGUAGE_CODE):
-        for binding in bindings:
-            if binding.end_kind not in (Binding.EndKind.PASSIVE, Binding.EndKind.STAFF):
-                continue
+    told = [b for b in bindings if b.end_kind in (Binding.EndKind.PASSIVE, Binding.EndKind.STAFF)]
+    languages = languages_of(b.user_id for b in told)
+    for binding in told:
+        with translation.override(languages.get(binding.user_id, settings.LANGUAGE_CODE)):
             card = binding.card
             passive = binding.end_kind == Binding.EndKind.PASSIVE
             rows.append(
@@ -211,7 +213,7 @@ def notify_application_issued(app_id: int, invoice_ids: list[int]) -> Notificati
         red_count=Count("id", filter=Q(red=True)),
         red_total=Sum("total", filter=Q(red=True)),
     )
-    with translation.override(settings.LANGUAGE_CODE):
+    with speaking_to(app.user_id):
         if app.kind == Application.Kind.REVERSAL:
             title, body = issued_text(app, count=0, total=sums["red_total"] or 0, reversed_count=sums["red_count"])
         else:
@@ -239,7 +241,7 @@ def on_issued(app, invoices: list[dict]) -> None:
 
     normal = [i["total"] for i in invoices if not i["red"]]
     red = [i["total"] for i in invoices if i["red"]]
-    with translation.override(settings.LANGUAGE_CODE):
+    with speaking_to(app.user_id):
         if app.kind == Application.Kind.REVERSAL:
             title, body = issued_text(app, count=0, total=sum(red), reversed_count=len(red))
         else:
@@ -261,7 +263,7 @@ def notify_application_failed(app_id: int, reason: str) -> Notification | None:
     app = _application(app_id)
     if app is None:
         return None
-    with translation.override(settings.LANGUAGE_CODE):
+    with speaking_to(app.user_id):
         values = {
             "plate": app.card.plate,
             "kind": app.get_kind_display(),
@@ -299,7 +301,7 @@ def on_application_failed(app_id: int, reason: str) -> None:
 def notify_ticket_reply(*, ticket: Ticket, message: TicketMessage) -> Notification:
     """The customer's message about a public reply, written in the reply's transaction. While
     an earlier reply of the ticket is unread, that message is updated and moved to the top."""
-    with translation.override(settings.LANGUAGE_CODE):
+    with speaking_to(ticket.user_id):
         title = _("工单 %(ref)s 有新的客服回复") % {"ref": ticket.ref}
         body = _("%(subject)s：%(reply)s") % {"subject": ticket.subject, "reply": clip(message.body, EXCERPT)}
     row = _build(

@@ -27,7 +27,10 @@ from .models import Category, Faq, Ticket
 
 
 def render_answer(text: str) -> str:
-    """Fills the settings an answer mentions; anything else in braces stays as written."""
+    """The answer in the reader's language (locale/en holds the answers as shipped; an answer
+    staff edited shows as stored), with the settings it mentions filled in; anything else in
+    braces stays as written."""
+    text = _(text) if text else ""
     return text.replace("{days}", str(settings.TRANSIT_AVAILABLE_AFTER_DAYS)).replace(
         "{hotline}", str(settings.SUPPORT_HOTLINE)
     )

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from ..models import SmsCode, User
@@ -32,7 +33,7 @@ class LoginSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs.get("password") and not attrs.get("code"):
-            raise serializers.ValidationError({"password": ["请填写密码或短信验证码。"]})
+            raise serializers.ValidationError({"password": [_("请填写密码或短信验证码。")]})
         return attrs
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.utils import timezone, translation
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+
+from piaogen.i18n import speaking_to
 
 from ..models import Application
 from .capitals import capitals, yuan
@@ -22,10 +25,10 @@ def mask_email(address: str) -> str:
 
 def compose(app: Application, *, zip_name: str, zip_bytes: bytes, to: str = "") -> EmailMessage:
     issued = timezone.localtime(app.issued_at).date() if app.issued_at else timezone.localdate()
-    with translation.override(settings.LANGUAGE_CODE):
+    with speaking_to(app.user_id):
         values = {
             "plate": app.card.plate,
-            "date": issued.strftime("%Y年%m月%d日"),
+            "date": date_format(issued, _("Y年m月d日")),
             "count": app.invoice_count,
             "total": yuan(app.total),
             "capitals": capitals(app.total),
