@@ -61,22 +61,40 @@ def _code_digest(digest: str, purpose: str, scope: str, code: str) -> str:
     return lookup_digest(f"{digest}:{purpose}:{scope}:{code}", purpose="sms-code")
 
 
-def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: bool = True) -> SmsCode:
+def _sms_client_limit() -> limits.Limit:
+    return limits.Limit("sms-address", settings.SMS_MAX_PER_ADDRESS, settings.SMS_ADDRESS_WINDOW_SECONDS)
+
+
+def _sms_global_limit() -> limits.Limit:
+    return limits.Limit("sms-global", settings.SMS_MAX_PER_MINUTE, 60)
+
+
+def sms_code_send(
+    *, mobile: str, purpose: str, scope: str = "", check_account: bool = True, address: str = ""
+) -> SmsCode:
     """Sends a 6-digit code. Refuses a resend for the same purpose within
     ``SMS_RESEND_SECONDS`` and more than ``SMS_DAILY_CAP`` codes to one number a day
-    (Asia/Shanghai), whatever their purposes."""
+    (Asia/Shanghai), whatever their purposes; more than ``SMS_MAX_PER_ADDRESS`` requests from
+    one client ``address`` in ``SMS_ADDRESS_WINDOW_SECONDS``, to whatever numbers; and more than
+    ``SMS_MAX_PER_MINUTE`` codes a minute from the whole platform.
+
+    A code for registering goes out whether or not the number has an account: whether it has
+    one is said only to whoever proves the code (``user_register``)."""
     if purpose not in SmsCode.Purpose.values:
         raise ServiceError("invalid", _("验证码用途无效。"), errors={"purpose": [_("无效的用途。")]})
     mobile = clean_mobile(mobile)
     digest = mobile_digest(mobile)
+    if address:
+        per_client = _sms_client_limit()
+        if per_client.hit(address) > per_client.max:
+            wait = per_client.blocked(address) or per_client.window
+            raise RateLimited(
+                "sms_too_many_from_client",
+                _("获取验证码过于频繁，请 %(seconds)s 秒后再试。") % {"seconds": wait},
+                retry_after=wait,
+            )
     if check_account:
         exists = User.objects.filter(mobile_digest=digest).exists()
-        if purpose == SmsCode.Purpose.REGISTER and exists:
-            raise ServiceError(
-                "already_registered",
-                _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
-                errors={"mobile": [_("该手机号已注册。")]},
-            )
         if purpose in (SmsCode.Purpose.LOGIN, SmsCode.Purpose.RESET) and not exists:
             raise ServiceError(
                 "not_registered",
@@ -112,6 +130,12 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: 
                 _("该手机号今日获取验证码次数已达上限（%(cap)s 次），请明天再试或拨打客服热线 %(hotline)s。")
                 % {"cap": settings.SMS_DAILY_CAP, "hotline": settings.SUPPORT_HOTLINE},
                 retry_after=math.ceil((tomorrow - now).total_seconds()),
+            )
+        platform = _sms_global_limit()
+        if platform.hit("all") > platform.max:
+            wait = platform.blocked("all") or 60
+            raise RateLimited(
+                "sms_busy", _("短信发送繁忙，请 %(seconds)s 秒后再试。") % {"seconds": wait}, retry_after=wait
             )
         sms = SmsCode.objects.create(
             mobile_digest=digest,
@@ -231,13 +255,14 @@ def user_register(
     candidate = User(account_type=account_type, name=name, tax_id=tax_id)
     candidate.set_mobile(mobile)
     _clean_password(password, candidate)
+    # The code first: only whoever holds the number learns that it has an account.
+    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.REGISTER, code=code)
     if User.objects.filter(mobile_digest=candidate.mobile_digest).exists():
         raise ServiceError(
             "already_registered",
             _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
             errors={"mobile": [_("该手机号已注册。")]},
         )
-    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.REGISTER, code=code)
     try:
         with transaction.atomic():
             candidate.set_password(password)

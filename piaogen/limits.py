@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.throttling import BaseThrottle
 
-from . import throttling
+from . import addresses, throttling
 from .crypto import lookup_digest
 
 logger = logging.getLogger(__name__)
@@ -100,8 +99,5 @@ def login_address_limit() -> Limit:
 
 
 def client_address(request) -> str:
-    """The client's address as DRF's throttles see it (``REST_FRAMEWORK['NUM_PROXIES']``
-    decides how much of X-Forwarded-For to trust)."""
-    if request is None:
-        return ""
-    return BaseThrottle().get_ident(request) or ""
+    """The client's address (``X-Forwarded-For`` believed only from ``TRUSTED_PROXIES``)."""
+    return addresses.client_address(request)

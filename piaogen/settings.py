@@ -230,6 +230,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "piaogen.api.exception_handler",
+    # X-Forwarded-For is believed only from TRUSTED_PROXIES, by piaogen.addresses, never by DRF.
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "partner_burst": env.str("THROTTLE_PARTNER_BURST", default="120/min"),
@@ -272,6 +274,12 @@ SMS_CODE_TTL_SECONDS = env.int("SMS_CODE_TTL_SECONDS", default=300)
 SMS_CODE_MAX_TRIES = env.int("SMS_CODE_MAX_TRIES", default=5)
 SMS_RESEND_SECONDS = env.int("SMS_RESEND_SECONDS", default=60)
 SMS_DAILY_CAP = env.int("SMS_DAILY_CAP", default=10)
+# Codes requested from one client address (to any numbers) in a window, and sent by the whole
+# platform a minute: one client cannot spend the SMS budget on thousands of numbers. Generous
+# per address, because mobile networks put many users behind one address.
+SMS_MAX_PER_ADDRESS = env.int("SMS_MAX_PER_ADDRESS", default=20)
+SMS_ADDRESS_WINDOW_SECONDS = env.int("SMS_ADDRESS_WINDOW_SECONDS", default=600)
+SMS_MAX_PER_MINUTE = env.int("SMS_MAX_PER_MINUTE", default=3000)
 
 # --- E-mail --------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -284,6 +292,10 @@ INVOICE_NUMBERS_PER_BATCH = env.int("INVOICE_NUMBERS_PER_BATCH", default=9999999
 # The platform's hotline as shown on pages; the shipped value is labelled demo.
 SUPPORT_HOTLINE = env.str("SUPPORT_HOTLINE", default="95022")
 PARTNER_BATCH_LIMIT = 5000
+# The proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed for the
+# client's address that every per-address limit counts by. None by default: the header is ignored
+# and the connection's address counts (piaogen/addresses.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Largest body a partner write may send. 5,000 trips of 6 segments are about 2.7 MiB, of 20
 # segments about 6 MiB: Django's 2.5 MiB default (DATA_UPLOAD_MAX_MEMORY_SIZE, which still holds
 # for every other request) would refuse full batches. A larger body is answered 413 naming it.

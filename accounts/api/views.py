@@ -31,7 +31,7 @@ class SmsCodeView(AppPublicAPIView):
     def post(self, request):
         s = SmsCodeRequestSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        services.sms_code_send(**s.validated_data)
+        services.sms_code_send(**s.validated_data, address=client_address(request))
         return Response(
             {
                 "masked_mobile": mask_mobile(services.clean_mobile(s.validated_data["mobile"])),

@@ -86,11 +86,16 @@ def test_weak_password_is_refused(api, sms, password):
 
 
 @pytest.mark.django_db
-def test_duplicate_account_is_refused(api, sms, make_user):
+def test_duplicate_account_is_refused_only_to_whoever_proves_the_code(api, sms, make_user):
     make_user(mobile=MOBILE)
+    age_sms_codes()
+    fresh = api.post("/api/v1/app/sms-codes", {"mobile": "13900001111", "purpose": "register"}, format="json")
     r = api.post("/api/v1/app/sms-codes", {"mobile": MOBILE, "purpose": "register"}, format="json")
-    assert r.status_code == 400 and r.json()["code"] == "already_registered"
-    r = api.post("/api/v1/app/register", {"mobile": MOBILE, "code": "123456", "password": "road2026ok"}, format="json")
+    assert r.status_code == fresh.status_code == 202 and r.json().keys() == fresh.json().keys()  # nothing told
+    r = api.post("/api/v1/app/register", {"mobile": MOBILE, "code": "000000", "password": "road2026ok"}, format="json")
+    assert r.status_code == 400 and r.json()["code"] != "already_registered"
+    code = sms.last_code(MOBILE, "register")
+    r = api.post("/api/v1/app/register", {"mobile": MOBILE, "code": code, "password": "road2026ok"}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "already_registered"
 
 
