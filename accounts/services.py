@@ -352,12 +352,24 @@ def user_reset_password(*, mobile: str, code: str, password: str) -> User:
     return user
 
 
-def user_change_password(*, user: User, old_password: str, new_password: str) -> None:
+def user_change_password(
+    *, user: User, old_password: str, new_password: str, keep_token: AppToken | None = None
+) -> int:
+    """Changes the password and ends every App session of the account but ``keep_token`` (the
+    App's own, when the change is made there); returns how many were ended. Site sessions end
+    too, but the one making the change (Django's session hash)."""
     if not user.check_password(old_password or ""):
         raise ServiceError("login_failed", _("原密码不正确。"), errors={"old_password": [_("原密码不正确。")]})
     _clean_password(new_password, user)
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        others = AppToken.objects.filter(user=user, revoked_at__isnull=True)
+        if keep_token is not None:
+            others = others.exclude(pk=keep_token.pk)
+        ended = others.update(revoked_at=timezone.now())
+    logger.info("user %s changed password; %d app token(s) revoked", user.pk, ended)
+    return ended
 
 
 def app_token_issue(*, user: User) -> str:
