@@ -71,6 +71,9 @@ class StaffUserCreationForm(forms.ModelForm):
 @admin.register(User)
 class UserAdmin(MobileSearchRedirectMixin, SimpleHistoryAdmin, BaseUserAdmin):
     add_form = StaffUserCreationForm
+    # An account's history (every change of name, mobile, status…) is for supervisors and admins
+    # (README, Staff roles): it takes the history model's own view permission, which agents lack.
+    enforce_history_permissions = True
     change_password_form = AdminPasswordChangeForm
     list_display = ("id", "mobile_masked", "name", "account_type", "is_staff", "is_active", "date_joined")
     list_filter = ("account_type", "is_staff", "is_active", "groups")
