@@ -296,13 +296,19 @@ def _too_many_logins(retry_after: int) -> RateLimited:
 def user_authenticate(*, mobile: str, password: str = "", code: str = "", address: str = "") -> User:
     """Password login, or SMS-code login when a code is given.
 
-    Failed logins are counted per account and per client ``address`` (the page, the App and
-    the console share the counters); once either reaches its limit in the window, nothing is
-    checked any more until the window ends (429 with Retry-After)."""
+    Failed logins are counted per account, per client ``address`` and per (address, account)
+    (the page, the App and the console share the counters); once one reaches its limit in the
+    window, nothing is checked any more until the window ends (429 with Retry-After), except
+    that an SMS-code login is held only by the address's limit."""
     mobile = normalize_mobile(mobile)
     account_key = mobile_digest(mobile) if mobile else ""
     per_account, per_address = limits.login_account_limit(), limits.login_address_limit()
-    for limit, key in ((per_account, account_key), (per_address, address)):
+    per_pair, pair_key = limits.login_client_account_limit(), limits.pair(address, account_key)
+    counted = [(per_account, account_key), (per_address, address), (per_pair, pair_key)]
+    # A code proves the number (and each code allows only a few tries): the owner of an account
+    # that strangers locked by wrong passwords logs in that way.
+    held_by = counted[1:2] if code else counted
+    for limit, key in held_by:
         wait = limit.blocked(key)
         if wait:
             logger.warning("login refused: too many failures scope=%s", limit.scope)
@@ -311,10 +317,11 @@ def user_authenticate(*, mobile: str, password: str = "", code: str = "", addres
         user = _authenticate(mobile, password, code)
     except ServiceError as exc:
         if exc.code in _LOGIN_FAILURES:
-            per_account.hit(account_key)
-            per_address.hit(address)
+            for limit, key in counted:
+                limit.hit(key)
         raise
     per_account.reset(account_key)
+    per_pair.reset(pair_key)
     return user
 
 

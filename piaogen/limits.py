@@ -94,6 +94,18 @@ def login_account_limit() -> Limit:
     return Limit("login-account", settings.LOGIN_MAX_FAILURES_PER_ACCOUNT, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
+def login_client_account_limit() -> Limit:
+    """Failures of one client address on one account: what locks a stranger out of someone
+    else's account long before the account's own limit locks its owner out."""
+    return Limit(
+        "login-client-account", settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT, settings.LOGIN_FAILURE_WINDOW_SECONDS
+    )
+
+
+def pair(address: str, account_key: str) -> str:
+    return f"{address}|{account_key}" if address and account_key else ""
+
+
 def login_address_limit() -> Limit:
     return Limit("login-address", settings.LOGIN_MAX_FAILURES_PER_ADDRESS, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 

@@ -349,7 +349,12 @@ STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "票根控制台"
 # Failed logins (pages, App, console alike) allowed per account and per client address in a
 # window; then 429 with Retry-After until the window ends. Counted in the cache (Redis).
-LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=10)
+# Failed password logins: per client address and account (a stranger locks only himself out of
+# someone's account), per account from all addresses (guessing spread over many), per address
+# (one client trying many accounts). Logging in by SMS code, a proved channel, is not held by
+# the first two: the owner of a number under attack still gets in.
+LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT", default=10)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=50)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 # Content security policy (django-csp): no inline scripts, nothing from other origins. Inline
