@@ -24,9 +24,24 @@ from .models import (
 
 class MobileSearchRedirectMixin:
     """A full mobile typed into the console's list search becomes its keyed digest in the URL
-    (a redirect), so the number is not kept in the page, its links or the browser's history."""
+    (a redirect), so the number is not kept in the page, its links or the browser's history.
+    The search box posts, so the number is not in any URL at all."""
+
+    change_list_template = "admin/accounts/change_list_post_search.html"
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and "q" in request.POST and "action" not in request.POST:
+            # The list's search box posts (admin/accounts/search_form.html): a full number never
+            # travels in a URL, so it reaches neither the access log nor the browser's history.
+            params = request.GET.copy()
+            for stale in ("q", "mobile_digest", "p"):
+                params.pop(stale, None)
+            term = normalize_mobile(request.POST["q"])
+            if is_mobile(term):
+                params["mobile_digest"] = mobile_digest(term)
+            elif request.POST["q"].strip():
+                params["q"] = request.POST["q"].strip()
+            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
         term = normalize_mobile(request.GET.get("q", ""))
         if is_mobile(term):
             params = request.GET.copy()
@@ -71,6 +86,9 @@ class StaffUserCreationForm(forms.ModelForm):
 @admin.register(User)
 class UserAdmin(MobileSearchRedirectMixin, SimpleHistoryAdmin, BaseUserAdmin):
     add_form = StaffUserCreationForm
+    # An account's history (every change of name, mobile, status…) is for supervisors and admins
+    # (README, Staff roles): it takes the history model's own view permission, which agents lack.
+    enforce_history_permissions = True
     change_password_form = AdminPasswordChangeForm
     list_display = ("id", "mobile_masked", "name", "account_type", "is_staff", "is_active", "date_joined")
     list_filter = ("account_type", "is_staff", "is_active", "groups")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -55,6 +56,13 @@ class AppTokenAuthentication(BaseAuthentication):
         )
         if token is None:
             raise exceptions.AuthenticationFailed(_("令牌无效或已失效，请重新登录。"))
+        idle = timedelta(days=settings.APP_TOKEN_IDLE_DAYS)
+        now = timezone.now()
+        if now - (token.last_used_at or token.created_at) > idle:
+            AppToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+            raise exceptions.AuthenticationFailed(
+                _("令牌已 %(days)s 天未使用，已失效，请重新登录。") % {"days": settings.APP_TOKEN_IDLE_DAYS}
+            )
         _touch(AppToken, token)
         return token.user, token
 

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+
+
+def fold(value) -> str:
+    """Full-width and compatibility forms folded to their plain ones (NFKC: ``１３５`` to
+    ``135``, ``Ｘ`` to ``X``, ``－`` to ``-``) and every other decimal digit (Arabic-Indic,
+    Devanagari…) to its ASCII digit. Applied wherever a mobile, card number, ID number or
+    taxpayer id is read, so that one number is one identity with one set of limits."""
+    value = unicodedata.normalize("NFKC", str(value or ""))
+    if value.isascii():
+        return value
+    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and unicodedata.decimal(c, None) is not None else c
+                   for c in value)
 
 
 def normalize_mobile(value: str) -> str:
-    """Strips spaces, dashes and a +86 / 0086 prefix; does not validate."""
-    value = re.sub(r"[\s\-]", "", str(value or ""))
+    """Folds the digits, strips spaces, dashes and a +86 / 0086 prefix; does not validate."""
+    value = re.sub(r"[\s\-]", "", fold(value))
     for prefix in ("+86", "0086"):
         if value.startswith(prefix):
             value = value[len(prefix) :]
@@ -31,7 +44,7 @@ def validate_mobile(value: str) -> None:
 
 
 def normalize_uscc(value: str) -> str:
-    return re.sub(r"\s", "", str(value or "")).upper()
+    return re.sub(r"\s", "", fold(value)).upper()
 
 
 def validate_uscc(value: str) -> None:

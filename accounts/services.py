@@ -62,22 +62,40 @@ def _code_digest(digest: str, purpose: str, scope: str, code: str) -> str:
     return lookup_digest(f"{digest}:{purpose}:{scope}:{code}", purpose="sms-code")
 
 
-def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: bool = True) -> SmsCode:
+def _sms_client_limit() -> limits.Limit:
+    return limits.Limit("sms-address", settings.SMS_MAX_PER_ADDRESS, settings.SMS_ADDRESS_WINDOW_SECONDS)
+
+
+def _sms_global_limit() -> limits.Limit:
+    return limits.Limit("sms-global", settings.SMS_MAX_PER_MINUTE, 60)
+
+
+def sms_code_send(
+    *, mobile: str, purpose: str, scope: str = "", check_account: bool = True, address: str = ""
+) -> SmsCode:
     """Sends a 6-digit code. Refuses a resend for the same purpose within
     ``SMS_RESEND_SECONDS`` and more than ``SMS_DAILY_CAP`` codes to one number a day
-    (Asia/Shanghai), whatever their purposes."""
+    (Asia/Shanghai), whatever their purposes; more than ``SMS_MAX_PER_ADDRESS`` requests from
+    one client ``address`` in ``SMS_ADDRESS_WINDOW_SECONDS``, to whatever numbers; and more than
+    ``SMS_MAX_PER_MINUTE`` codes a minute from the whole platform.
+
+    A code for registering goes out whether or not the number has an account: whether it has
+    one is said only to whoever proves the code (``user_register``)."""
     if purpose not in SmsCode.Purpose.values:
         raise ServiceError("invalid", _("验证码用途无效。"), errors={"purpose": [_("无效的用途。")]})
     mobile = clean_mobile(mobile)
     digest = mobile_digest(mobile)
+    if address:
+        per_client = _sms_client_limit()
+        if per_client.hit(address) > per_client.max:
+            wait = per_client.blocked(address) or per_client.window
+            raise RateLimited(
+                "sms_too_many_from_client",
+                _("获取验证码过于频繁，请 %(seconds)s 秒后再试。") % {"seconds": wait},
+                retry_after=wait,
+            )
     if check_account:
         exists = User.objects.filter(mobile_digest=digest).exists()
-        if purpose == SmsCode.Purpose.REGISTER and exists:
-            raise ServiceError(
-                "already_registered",
-                _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
-                errors={"mobile": [_("该手机号已注册。")]},
-            )
         if purpose in (SmsCode.Purpose.LOGIN, SmsCode.Purpose.RESET) and not exists:
             raise ServiceError(
                 "not_registered",
@@ -115,6 +133,12 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", check_account: 
                 _("该手机号今日获取验证码次数已达上限（%(cap)s 次），请明天再试或拨打客服热线 %(hotline)s。")
                 % {"cap": settings.SMS_DAILY_CAP, "hotline": settings.SUPPORT_HOTLINE},
                 retry_after=math.ceil((tomorrow - now).total_seconds()),
+            )
+        platform = _sms_global_limit()
+        if platform.hit("all") > platform.max:
+            wait = platform.blocked("all") or 60
+            raise RateLimited(
+                "sms_busy", _("短信发送繁忙，请 %(seconds)s 秒后再试。") % {"seconds": wait}, retry_after=wait
             )
         sms = SmsCode.objects.create(
             mobile_digest=digest,
@@ -341,13 +365,14 @@ def user_register(
     candidate = User(account_type=account_type, name=name, tax_id=tax_id)
     candidate.set_mobile(mobile)
     _clean_password(password, candidate)
+    # The code first: only whoever holds the number learns that it has an account.
+    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.REGISTER, code=code)
     if User.objects.filter(mobile_digest=candidate.mobile_digest).exists():
         raise ServiceError(
             "already_registered",
             _("该手机号已注册，请直接登录；忘记密码可通过短信重置。"),
             errors={"mobile": [_("该手机号已注册。")]},
         )
-    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.REGISTER, code=code)
     try:
         with transaction.atomic():
             candidate.set_password(password)
@@ -381,13 +406,19 @@ def _too_many_logins(retry_after: int) -> RateLimited:
 def user_authenticate(*, mobile: str, password: str = "", code: str = "", address: str = "") -> User:
     """Password login, or SMS-code login when a code is given.
 
-    Failed logins are counted per account and per client ``address`` (the page, the App and
-    the console share the counters); once either reaches its limit in the window, nothing is
-    checked any more until the window ends (429 with Retry-After)."""
+    Failed logins are counted per account, per client ``address`` and per (address, account)
+    (the page, the App and the console share the counters); once one reaches its limit in the
+    window, nothing is checked any more until the window ends (429 with Retry-After), except
+    that an SMS-code login is held only by the address's limit."""
     mobile = normalize_mobile(mobile)
     account_key = mobile_digest(mobile) if mobile else ""
     per_account, per_address = limits.login_account_limit(), limits.login_address_limit()
-    for limit, key in ((per_account, account_key), (per_address, address)):
+    per_pair, pair_key = limits.login_client_account_limit(), limits.pair(address, account_key)
+    counted = [(per_account, account_key), (per_address, address), (per_pair, pair_key)]
+    # A code proves the number (and each code allows only a few tries): the owner of an account
+    # that strangers locked by wrong passwords logs in that way.
+    held_by = counted[1:2] if code else counted
+    for limit, key in held_by:
         wait = limit.blocked(key)
         if wait:
             logger.warning("login refused: too many failures scope=%s", limit.scope)
@@ -396,10 +427,11 @@ def user_authenticate(*, mobile: str, password: str = "", code: str = "", addres
         user = _authenticate(mobile, password, code)
     except ServiceError as exc:
         if exc.code in _LOGIN_FAILURES:
-            per_account.hit(account_key)
-            per_address.hit(address)
+            for limit, key in counted:
+                limit.hit(key)
         raise
     per_account.reset(account_key)
+    per_pair.reset(pair_key)
     return user
 
 
@@ -437,12 +469,24 @@ def user_reset_password(*, mobile: str, code: str, password: str) -> User:
     return user
 
 
-def user_change_password(*, user: User, old_password: str, new_password: str) -> None:
+def user_change_password(
+    *, user: User, old_password: str, new_password: str, keep_token: AppToken | None = None
+) -> int:
+    """Changes the password and ends every App session of the account but ``keep_token`` (the
+    App's own, when the change is made there); returns how many were ended. Site sessions end
+    too, but the one making the change (Django's session hash)."""
     if not user.check_password(old_password or ""):
         raise ServiceError("login_failed", _("原密码不正确。"), errors={"old_password": [_("原密码不正确。")]})
     _clean_password(new_password, user)
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        others = AppToken.objects.filter(user=user, revoked_at__isnull=True)
+        if keep_token is not None:
+            others = others.exclude(pk=keep_token.pk)
+        ended = others.update(revoked_at=timezone.now())
+    logger.info("user %s changed password; %d app token(s) revoked", user.pk, ended)
+    return ended
 
 
 def app_token_issue(*, user: User) -> str:

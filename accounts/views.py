@@ -31,7 +31,9 @@ class SmsFormView(FormView):
             form.errors.clear()
             limited = None
             try:
-                services.sms_code_send(mobile=request.POST.get("mobile", ""), purpose=self.purpose)
+                services.sms_code_send(
+                    mobile=request.POST.get("mobile", ""), purpose=self.purpose, address=client_address(request)
+                )
             except ServiceError as exc:
                 add_service_error(form, exc)
                 limited = exc if exc.retry_after is not None else None

@@ -16,11 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
-from accounts.identity import normalize_mobile, normalize_uscc, validate_mobile, validate_uscc
+from accounts.identity import fold, normalize_mobile, normalize_uscc, validate_mobile, validate_uscc
 
 from .models import IdType, PlateColor
 
-CARD_NO_RE = re.compile(r"^\d{20}$")
+CARD_NO_RE = re.compile(r"^\d{20}$", re.ASCII)
 
 # The one-character abbreviations of the provincial-level divisions that issue plates.
 PROVINCE_CHARS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -45,7 +45,7 @@ OTHER_ID_RE = re.compile(r"^[A-Z0-9\-]{2,32}$")
 
 def normalize_card_no(value) -> str:
     """Card numbers are printed in groups: spaces and dashes are dropped."""
-    return re.sub(r"[\s\-]", "", str(value or ""))
+    return re.sub(r"[\s\-]", "", fold(value))
 
 
 def network_code(card_no: str) -> str:
@@ -128,7 +128,7 @@ def validate_plate_color(plate: str, color) -> None:
 
 
 def normalize_id_number(value) -> str:
-    return re.sub(r"\s", "", str(value or "")).upper()
+    return re.sub(r"\s", "", fold(value)).upper()
 
 
 def validate_resident_id(value: str, *, today: datetime.date | None = None) -> None:

@@ -65,7 +65,8 @@ class ConsoleLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
         account_key = mobile_digest(mobile) if mobile else ""
         address = limits.client_address(self.request)
         per_account, per_address = limits.login_account_limit(), limits.login_address_limit()
-        for limit, key in ((per_account, account_key), (per_address, address)):
+        per_pair, pair_key = limits.login_client_account_limit(), limits.pair(address, account_key)
+        for limit, key in ((per_account, account_key), (per_address, address), (per_pair, pair_key)):
             wait = limit.blocked(key)
             if wait:
                 self.retry_after = wait
@@ -89,8 +90,10 @@ class ConsoleLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
         except ValidationError:
             per_account.hit(account_key)
             per_address.hit(address)
+            per_pair.hit(pair_key)
             raise
         per_account.reset(account_key)
+        per_pair.reset(pair_key)
         return self.cleaned_data
 
 

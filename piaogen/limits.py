@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.throttling import BaseThrottle
 
-from . import throttling
+from . import addresses, throttling
 from .crypto import lookup_digest
 
 logger = logging.getLogger(__name__)
@@ -95,13 +94,22 @@ def login_account_limit() -> Limit:
     return Limit("login-account", settings.LOGIN_MAX_FAILURES_PER_ACCOUNT, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
+def login_client_account_limit() -> Limit:
+    """Failures of one client address on one account: what locks a stranger out of someone
+    else's account long before the account's own limit locks its owner out."""
+    return Limit(
+        "login-client-account", settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT, settings.LOGIN_FAILURE_WINDOW_SECONDS
+    )
+
+
+def pair(address: str, account_key: str) -> str:
+    return f"{address}|{account_key}" if address and account_key else ""
+
+
 def login_address_limit() -> Limit:
     return Limit("login-address", settings.LOGIN_MAX_FAILURES_PER_ADDRESS, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 def client_address(request) -> str:
-    """The client's address as DRF's throttles see it (``REST_FRAMEWORK['NUM_PROXIES']``
-    decides how much of X-Forwarded-For to trust)."""
-    if request is None:
-        return ""
-    return BaseThrottle().get_ident(request) or ""
+    """The client's address (``X-Forwarded-For`` believed only from ``TRUSTED_PROXIES``)."""
+    return addresses.client_address(request)

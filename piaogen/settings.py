@@ -253,6 +253,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "piaogen.api.exception_handler",
+    # X-Forwarded-For is believed only from TRUSTED_PROXIES, by piaogen.addresses, never by DRF.
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
         "partner_burst": env.str("THROTTLE_PARTNER_BURST", default="120/min"),
@@ -295,6 +297,14 @@ SMS_CODE_TTL_SECONDS = env.int("SMS_CODE_TTL_SECONDS", default=300)
 SMS_CODE_MAX_TRIES = env.int("SMS_CODE_MAX_TRIES", default=5)
 SMS_RESEND_SECONDS = env.int("SMS_RESEND_SECONDS", default=60)
 SMS_DAILY_CAP = env.int("SMS_DAILY_CAP", default=10)
+# An App token unused this many days stops working (the user logs in again).
+APP_TOKEN_IDLE_DAYS = env.int("APP_TOKEN_IDLE_DAYS", default=30)
+# Codes requested from one client address (to any numbers) in a window, and sent by the whole
+# platform a minute: one client cannot spend the SMS budget on thousands of numbers. Generous
+# per address, because mobile networks put many users behind one address.
+SMS_MAX_PER_ADDRESS = env.int("SMS_MAX_PER_ADDRESS", default=20)
+SMS_ADDRESS_WINDOW_SECONDS = env.int("SMS_ADDRESS_WINDOW_SECONDS", default=600)
+SMS_MAX_PER_MINUTE = env.int("SMS_MAX_PER_MINUTE", default=3000)
 
 # --- E-mail --------------------------------------------------------------------
 # Files by default: one file a mail under EMAIL_FILE_PATH. The console backend would print every
@@ -309,6 +319,10 @@ INVOICE_NUMBERS_PER_BATCH = env.int("INVOICE_NUMBERS_PER_BATCH", default=9999999
 # The platform's hotline as shown on pages; the shipped value is labelled demo.
 SUPPORT_HOTLINE = env.str("SUPPORT_HOTLINE", default="95022")
 PARTNER_BATCH_LIMIT = 5000
+# The proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed for the
+# client's address that every per-address limit counts by. None by default: the header is ignored
+# and the connection's address counts (piaogen/addresses.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Largest body a partner write may send. 5,000 trips of 6 segments are about 2.7 MiB, of 20
 # segments about 6 MiB: Django's 2.5 MiB default (DATA_UPLOAD_MAX_MEMORY_SIZE, which still holds
 # for every other request) would refuse full batches. A larger body is answered 413 naming it.
@@ -362,7 +376,12 @@ STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "票根控制台"
 # Failed logins (pages, App, console alike) allowed per account and per client address in a
 # window; then 429 with Retry-After until the window ends. Counted in the cache (Redis).
-LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=10)
+# Failed password logins: per client address and account (a stranger locks only himself out of
+# someone's account), per account from all addresses (guessing spread over many), per address
+# (one client trying many accounts). Logging in by SMS code, a proved channel, is not held by
+# the first two: the owner of a number under attack still gets in.
+LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT", default=10)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=50)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 # Content security policy (django-csp): no inline scripts, nothing from other origins. Inline

@@ -25,6 +25,8 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
+from . import addresses
+
 logger = logging.getLogger(__name__)
 
 # Beyond the moment a counter stops mattering, for clocks that disagree a little (the key
@@ -192,6 +194,10 @@ class FixedWindowThrottle(SimpleRateThrottle):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.outage = OutageLog(f"throttle {getattr(cls, 'scope', cls.__name__)}")
+
+    def get_ident(self, request):
+        # DRF's own reads X-Forwarded-For from anyone; this believes it only from our proxies.
+        return addresses.client_address(request)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -54,3 +54,8 @@ class MeSerializer(serializers.Serializer):
     name = serializers.CharField()
     tax_id = serializers.CharField()
     date_joined = serializers.DateTimeField()
+
+
+class ChangePasswordSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)

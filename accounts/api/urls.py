@@ -8,6 +8,7 @@ urlpatterns = [
     path("login", views.LoginView.as_view(), name="app-login"),
     path("logout", views.LogoutView.as_view(), name="app-logout"),
     path("password-reset", views.ResetPasswordView.as_view(), name="app-password-reset"),
+    path("password", views.ChangePasswordView.as_view(), name="app-password-change"),
     path("me", views.MeView.as_view(), name="app-me"),
 ]
 

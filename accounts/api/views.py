@@ -9,6 +9,7 @@ from piaogen.masking import mask_mobile
 
 from .. import services
 from .serializers import (
+    ChangePasswordSerializer,
     LoginSerializer,
     MeSerializer,
     RegisterSerializer,
@@ -31,7 +32,7 @@ class SmsCodeView(AppPublicAPIView):
     def post(self, request):
         s = SmsCodeRequestSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        services.sms_code_send(**s.validated_data)
+        services.sms_code_send(**s.validated_data, address=client_address(request))
         return Response(
             {
                 "masked_mobile": mask_mobile(services.clean_mobile(s.validated_data["mobile"])),
@@ -99,4 +100,18 @@ class LogoutView(AppAPIView):
     )
     def post(self, request):
         services.app_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChangePasswordView(AppAPIView):
+    @extend_schema(
+        operation_id="app_password_change",
+        request=ChangePasswordSerializer,
+        responses={204: OpenApiResponse(description="密码已修改；本账户其他令牌均已作废"), **ERRORS},
+        summary="修改密码（作废本账户的其他令牌）",
+    )
+    def post(self, request):
+        s = ChangePasswordSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        services.user_change_password(user=request.user, keep_token=request.auth, **s.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -86,11 +86,16 @@ def test_weak_password_is_refused(api, sms, password):
 
 
 @pytest.mark.django_db
-def test_duplicate_account_is_refused(api, sms, make_user):
+def test_duplicate_account_is_refused_only_to_whoever_proves_the_code(api, sms, make_user):
     make_user(mobile=MOBILE)
+    age_sms_codes()
+    fresh = api.post("/api/v1/app/sms-codes", {"mobile": "13900001111", "purpose": "register"}, format="json")
     r = api.post("/api/v1/app/sms-codes", {"mobile": MOBILE, "purpose": "register"}, format="json")
-    assert r.status_code == 400 and r.json()["code"] == "already_registered"
-    r = api.post("/api/v1/app/register", {"mobile": MOBILE, "code": "123456", "password": "road2026ok"}, format="json")
+    assert r.status_code == fresh.status_code == 202 and r.json().keys() == fresh.json().keys()  # nothing told
+    r = api.post("/api/v1/app/register", {"mobile": MOBILE, "code": "000000", "password": "road2026ok"}, format="json")
+    assert r.status_code == 400 and r.json()["code"] != "already_registered"
+    code = sms.last_code(MOBILE, "register")
+    r = api.post("/api/v1/app/register", {"mobile": MOBILE, "code": code, "password": "road2026ok"}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "already_registered"
 
 
@@ -183,3 +188,44 @@ def test_token_rules(api, app_client, partner_client):
     assert client.get("/api/v1/app/me").status_code == 200
     assert client.post("/api/v1/app/logout").status_code == 204
     assert client.get("/api/v1/app/me").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_password_change_in_the_app_ends_the_accounts_other_tokens(app_client):
+    phone = app_client()
+    tablet = app_client(phone.user)
+    r = phone.post("/api/v1/app/password", {"old_password": "wrong-one-1", "new_password": "road2026new"}, format="json")
+    assert r.status_code == 400 and tablet.get("/api/v1/app/me").status_code == 200
+    r = phone.post("/api/v1/app/password", {"old_password": "secret123abc", "new_password": "road2026new"}, format="json")
+    assert r.status_code == 204
+    assert phone.get("/api/v1/app/me").status_code == 200
+    assert tablet.get("/api/v1/app/me").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_password_change_on_the_site_ends_every_app_token(app_client, client):
+    from django.urls import reverse
+
+    phone = app_client()
+    client.force_login(phone.user)
+    r = client.post(
+        reverse("accounts:profile"),
+        {"old_password": "secret123abc", "new_password": "road2026new", "new_password2": "road2026new"},
+    )
+    assert r.status_code in (200, 302)
+    assert phone.get("/api/v1/app/me").status_code == 401
+
+
+@pytest.mark.django_db
+def test_an_app_token_unused_for_the_idle_time_stops_working(app_client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.APP_TOKEN_IDLE_DAYS = 30
+    phone = app_client()
+    assert phone.get("/api/v1/app/me").status_code == 200
+    AppToken.objects.update(last_used_at=timezone.now() - timedelta(days=31))
+    r = phone.get("/api/v1/app/me")
+    assert r.status_code == 401 and "30" in r.json()["message"]
+    assert AppToken.objects.get().revoked_at is not None

@@ -96,3 +96,17 @@ def test_console_search_by_full_mobile_finds_the_account(admin_client, make_user
     body = r.content.decode()
     assert "赵六" in body and "133****9999" not in body
     assert "133****5678" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("changelist", ["/admin/accounts/user/", "/admin/accounts/smscode/"])
+def test_console_list_search_posts_so_no_full_mobile_is_ever_in_a_url(admin_client, make_user, changelist):
+    make_user(mobile="13312345678", name="赵六")
+    page = admin_client.get(changelist).content.decode()
+    assert 'id="changelist-search" method="post"' in page
+    r = admin_client.post(changelist, {"q": "133 1234 5678"})
+    assert r.status_code == 302 and "13312345678" not in r["Location"] and "mobile_digest=" in r["Location"]
+    found = admin_client.get(r["Location"]).content.decode()
+    assert "133****5678" in found and "13312345678" not in found
+    r = admin_client.post(changelist + "?mobile_digest=x", {"q": "赵六"})
+    assert r.status_code == 302 and "mobile_digest" not in r["Location"] and "q=" in r["Location"]

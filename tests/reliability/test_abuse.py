@@ -73,7 +73,7 @@ def test_a_successful_login_clears_the_accounts_failures(api, make_user, setting
 def test_the_page_login_is_limited_per_account(client, make_user, settings):
     user = make_user(password=PASSWORD)
     page = reverse("accounts:login")
-    for _n in range(settings.LOGIN_MAX_FAILURES_PER_ACCOUNT):
+    for _n in range(settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT):
         r = client.post(page, {"mobile": user.mobile, "password": "wrong-pass-1"})
         assert r.status_code == 200 and "手机号或密码不正确" in r.content.decode()
     r = client.post(page, {"mobile": user.mobile, "password": PASSWORD})
@@ -150,7 +150,7 @@ def test_without_the_requirement_only_enrolled_staff_give_a_code(client, staff_m
 
 @pytest.mark.django_db
 def test_the_console_login_is_limited_too(client, staff_member, settings):
-    for _n in range(settings.LOGIN_MAX_FAILURES_PER_ACCOUNT):
+    for _n in range(settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT):
         assert console_login(client, password="wrong-pass-1").status_code == 200
     r = console_login(client)
     assert r.status_code == 429 and int(r["Retry-After"]) > 0 and "登录失败次数过多" in r.content.decode()
@@ -270,3 +270,22 @@ def test_app_calls_are_throttled(world, monkeypatch):
     assert [r.status_code for r in answers[:4]] == [200] * 4
     assert_limited(answers[4], code="too_many_requests", most=60)
     assert APIClient().get("/api/v1/app/me").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_stranger_cannot_lock_someone_out_and_the_owner_gets_in_by_sms_code(api, make_user, settings, sms):
+    user = make_user(password=PASSWORD)
+    mobile = user.mobile
+    for _ in range(settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT):
+        assert login(api, mobile, "wrong-pass-1", address="10.7.0.1").status_code == 400
+    assert_limited(login(api, mobile, PASSWORD, address="10.7.0.1"))  # the stranger is held
+    assert login(api, mobile, PASSWORD, address="10.7.0.2").status_code == 200  # the owner is not
+    # strangers spread over many addresses reach the account's own limit; the SMS code still works
+    for n in range(settings.LOGIN_MAX_FAILURES_PER_ACCOUNT):
+        login(api, mobile, "wrong-pass-1", address=f"10.8.{n // 200}.{n % 200}")
+    assert_limited(login(api, mobile, PASSWORD, address="10.7.0.3"))
+    age_sms_codes()
+    assert api.post("/api/v1/app/sms-codes", {"mobile": mobile, "purpose": "login"}, format="json",
+                    REMOTE_ADDR="10.7.0.3").status_code == 202
+    r = api.post(LOGIN, {"mobile": mobile, "code": sms.last_code(mobile, "login")}, format="json", REMOTE_ADDR="10.7.0.3")
+    assert r.status_code == 200, r.content
