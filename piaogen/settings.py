@@ -206,6 +206,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "claim_folder": str(BROKER_DIR / "claimed"),
         "set_aside_folder": str(BROKER_DIR / "set-aside"),
         "store_processed": False,
+        # kombu's virtual transports sleep this long whenever they find nothing to take, which
+        # includes every time the worker's pool is full (1 s by default: about 12 tasks a second
+        # under load); a listing of the queue folder costs well under a millisecond.
+        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.05),
     }
 else:
     # Longer than any task and any countdown: a task that outlives it is delivered again.

@@ -31,7 +31,7 @@ def _database_url() -> str:
 
 
 class Worker:
-    def __init__(self, tmp: Path, concurrency: int = 1, queues: str = "default,render,mail"):
+    def __init__(self, tmp: Path, concurrency: int = 1, queues: str = "default,render,mail,sms"):
         self.log = tmp / f"worker-{time.monotonic_ns()}.log"
         env = dict(os.environ)
         env.update(

@@ -4,8 +4,10 @@ Celery worker and Celery beat, each in a process group of its own.
 A child that dies is started again (supervisord logs ``exited: worker (… not expected)`` and
 ``spawned: 'worker' with pid …``; one that dies again within ``startsecs`` is retried after 1,
 2, 3… seconds); the others keep serving meanwhile. Ctrl-C (SIGINT) or SIGTERM stops all of
-them: each program's whole process group gets SIGTERM, then SIGKILL after ``stopwaitsecs``, so
-no pool process and no beat is left behind."""
+them: each program's main process gets SIGTERM (Celery and gunicorn stop their own pool
+processes; a SIGTERM to the whole group would kill the pool under a worker still shutting down
+and leave it waiting), then its whole process group SIGKILL after ``stopwaitsecs``, so no pool
+process and no beat is left behind. supervisord's own lines go to the terminal (``nodaemon``)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ startsecs=3
 startretries={START_RETRIES}
 stopsignal=TERM
 stopwaitsecs={stopwaitsecs}
-stopasgroup=true
+stopasgroup=false
 killasgroup=true
 redirect_stderr=true
 stdout_logfile=/dev/stdout
@@ -51,8 +53,10 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
         parser.add_argument("--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
         parser.add_argument("--print-config", action="store_true", help="Print supervisord's configuration and exit.")
+        # The Celery app module of the worker and beat (tests load the project's app with test hooks).
+        parser.add_argument("--celery-app", default=os.environ.get("CELERY_APP_MODULE", "piaogen"))
 
-    def config(self, *, port: int, host: str, web_workers: int, worker_concurrency: int) -> str:
+    def config(self, *, port: int, host: str, web_workers: int, worker_concurrency: int, celery_app: str) -> str:
         bindir = os.path.dirname(sys.executable)
         var = Path(settings.VAR_DIR)
         web = [
@@ -74,7 +78,7 @@ class Command(BaseCommand):
         worker = [
             os.path.join(bindir, "celery"),
             "-A",
-            "piaogen",
+            celery_app,
             "worker",
             "--loglevel",
             "INFO",
@@ -88,7 +92,7 @@ class Command(BaseCommand):
         beat = [
             os.path.join(bindir, "celery"),
             "-A",
-            "piaogen",
+            celery_app,
             "beat",
             "--loglevel",
             "INFO",
@@ -100,20 +104,23 @@ class Command(BaseCommand):
         return (
             f"""[supervisord]
 nodaemon=true
-logfile=/dev/stdout
+logfile=/dev/null
 logfile_maxbytes=0
 loglevel=info
 pidfile={var / "supervisord.pid"}
 childlogdir={var}
 """
-            # The worker gets time to finish its tasks (acks_late: an unfinished one is redelivered).
+            # One priority: supervisord stops the three at once rather than one after another. The
+            # worker gets time to finish its tasks (acks_late: an unfinished one is redelivered).
             + _program("worker", worker, stopwaitsecs=30, priority=100)
-            + _program("beat", beat, stopwaitsecs=10, priority=200)
-            + _program("web", web, stopwaitsecs=15, priority=300)
+            + _program("beat", beat, stopwaitsecs=10, priority=100)
+            + _program("web", web, stopwaitsecs=15, priority=100)
         )
 
-    def handle(self, *args, port, host, web_workers, worker_concurrency, print_config, **options):
-        text = self.config(port=port, host=host, web_workers=web_workers, worker_concurrency=worker_concurrency)
+    def handle(self, *args, port, host, web_workers, worker_concurrency, print_config, celery_app, **options):
+        text = self.config(
+            port=port, host=host, web_workers=web_workers, worker_concurrency=worker_concurrency, celery_app=celery_app
+        )
         if print_config:
             self.stdout.write(text)
             return
