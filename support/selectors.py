@@ -268,13 +268,13 @@ def customer_view(user_id) -> CustomerView:
     tickets = list(
         Ticket.objects.filter(user=user)
         .select_related("assignee")
-        .defer("assignee__mobile")
+        .defer("assignee__mobile", "subject")
         .order_by("-created_at", "-pk")[:LIST_LIMIT]
     )
     calls = list(
         Call.objects.filter(user=user)
         .select_related("agent", "ticket")
-        .defer("caller_number", "agent__mobile")
+        .defer("caller_number", "agent__mobile", "summary", "ticket__subject")
         .order_by("-started_at", "-pk")[:LIST_LIMIT]
     )
     counts = {
