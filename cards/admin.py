@@ -113,7 +113,7 @@ class CardAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "plate",
         "plate_color",
         "vehicle_class",
-        "holder_name",
+        "holder_masked",  # masked on the card's page as in the list
         "id_type",
         "id_number_masked",
         "mobile_masked",
