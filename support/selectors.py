@@ -410,3 +410,35 @@ def dashboard(*, today=None) -> dict:
         "invoices_total": sum(invoices_by_day.values()),
         "binding_failures": binding_failures,
     }
+
+
+WORKSPACE_LIMIT = 20
+
+
+@dataclass
+class Workspace:
+    mine: list[Ticket]
+    unassigned: list[Ticket]
+    mine_count: int
+    unassigned_count: int
+    overdue_count: int
+
+
+def workspace(user: User) -> Workspace:
+    """What an agent opens the console on: their active tickets, most urgent first, and the
+    unassigned ones waiting to be taken."""
+    active = (
+        Ticket.objects.filter(status__in=Ticket.ACTIVE)
+        .select_related("user")
+        .defer("subject", "user__mobile")
+        .order_by("due_at", "pk")
+    )
+    mine = active.filter(assignee=user)
+    unassigned = active.filter(assignee__isnull=True)
+    return Workspace(
+        mine=list(mine[:WORKSPACE_LIMIT]),
+        unassigned=list(unassigned[:WORKSPACE_LIMIT]),
+        mine_count=mine.count(),
+        unassigned_count=unassigned.count(),
+        overdue_count=mine.filter(due_at__lt=timezone.now()).count(),
+    )
