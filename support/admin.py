@@ -391,6 +391,10 @@ class TicketAdmin(ViewerMixin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
 
+    @admin.display(description=gettext_lazy("工单号"))
+    def ref(self, obj):
+        return obj.ref
+
     # -- free text, masked
     @admin.display(description=gettext_lazy("沟通记录"))
     def thread(self, obj):
