@@ -5,7 +5,8 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 
 from .identity import is_mobile, normalize_mobile, validate_mobile
 from .models import AppToken, Partner, PartnerNetworkCode, PartnerToken, SmsCode, User, mobile_digest

@@ -9,11 +9,11 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import mobile_digest
 from piaogen.errors import ServiceError
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_name
 
 from . import services

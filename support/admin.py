@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import search_by_mobile
 from accounts.identity import normalize_mobile
 from accounts.models import User, mobile_digest
 from piaogen.errors import ServiceError
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_mobile, mask_name, mask_text
 
 from . import search, selectors, services

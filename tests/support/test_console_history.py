@@ -1,0 +1,27 @@
+"""History pages read as people write: labels, choice names, local times, no raw codes."""
+
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from support import services
+
+
+def test_ticket_history_is_readable(client, make_user, staff):
+    user, supervisor = make_user(name="王小明"), staff("supervisor")
+    ticket = services.ticket_open(user=user, channel="web", category="binding", subject="绑卡失败", description="说明")
+    services.ticket_assign(ticket=ticket, assignee=supervisor, by=supervisor)
+    services.ticket_resolve(ticket=ticket, by=supervisor)
+    services.ticket_close(ticket=ticket, by=supervisor)
+    services.ticket_reopen(ticket=ticket, by=supervisor, reason="用户 13800000001 复诉")
+    client.force_login(supervisor)
+    body = client.get(reverse("admin:support_ticket_history", args=[ticket.pk])).content.decode()
+    assert "已关闭 → 处理中" in body and "新建 → 处理中" in body
+    assert "closed" not in body and "pk=None" not in body and "Deleted" not in body
+    assert "状态" in body and "处理人" in body and ">Changes<" not in body and ">Changed by<" not in body
+    assert "13800000001" not in body and "138****0001" in body
+    assert supervisor.name in body and "操作人" in body
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}</a>", body)  # to the minute, no seconds
+    assert "— → " in body  # an empty link before, not "Deleted 用户"
