@@ -25,3 +25,15 @@ def test_ticket_history_is_readable(client, make_user, staff):
     assert supervisor.name in body and "操作人" in body
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}</a>", body)  # to the minute, no seconds
     assert "— → " in body  # an empty link before, not "Deleted 用户"
+
+
+def test_no_link_a_role_cannot_use(client, make_user, staff):
+    """An agent reads an account but cannot reset its password: no 重置密码 link leads to a 403."""
+    user = make_user(name="王小明")
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    client.force_login(staff("agent"))
+    body = client.get(url).content.decode()
+    assert "王小明" in body and "password/" not in body
+    assert client.get(reverse("admin:auth_user_password_change", args=[user.pk])).status_code in (403, 404)
+    client.force_login(staff("admin"))
+    assert "password/" in client.get(url).content.decode()
