@@ -314,7 +314,7 @@ class TicketMessage(models.Model):
 
     PUBLIC = (Kind.CUSTOMER, Kind.PUBLIC_REPLY)
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages", verbose_name=_("工单"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("作者"), on_delete=models.PROTECT, related_name="+"
     )
@@ -338,7 +338,7 @@ class Call(models.Model):
     """A hotline call an agent logged."""
 
     caller_number = EncryptedCharField(_("来电号码"), max_length=20)
-    caller_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    caller_digest = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("来电号码摘要"))
     caller_masked = models.CharField(_("来电号码"), max_length=20, editable=False)
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("坐席"), on_delete=models.PROTECT, related_name="+"
@@ -359,7 +359,7 @@ class Call(models.Model):
     ticket = models.ForeignKey(
         Ticket, verbose_name=_("关联工单"), on_delete=models.PROTECT, null=True, blank=True, related_name="calls"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("记录时间"))
 
     history = HistoricalRecords(excluded_fields=["caller_number"])
 
