@@ -37,3 +37,25 @@ def test_no_link_a_role_cannot_use(client, make_user, staff):
     assert client.get(reverse("admin:auth_user_password_change", args=[user.pk])).status_code in (403, 404)
     client.force_login(staff("admin"))
     assert "password/" in client.get(url).content.decode()
+
+
+def test_every_console_label_is_chinese():
+    """Labels come from verbose names: none of the models staff see keeps an English one."""
+    from django.apps import apps
+    from django.contrib import admin
+
+    hidden = {"invoices.invoicecounter", "invoices.summarycounter", "support.faq"}  # never shown as fields
+    english = []
+    for model in admin.site._registry:
+        label = model._meta.label_lower
+        if model._meta.app_label not in {"accounts", "cards", "invoices", "support"} or label in hidden:
+            continue
+        if not re.search(r"[\u4e00-\u9fff]", str(model._meta.verbose_name)):
+            english.append(label)
+        for field in model._meta.concrete_fields:
+            if field.auto_created or field.name in {"password", "last_login", "is_superuser", "groups"}:
+                continue
+            if not re.search(r"[\u4e00-\u9fff]", str(field.verbose_name)):
+                english.append(f"{label}.{field.name}")
+    assert not english, english
+    assert apps.get_model("cards", "BindingAttempt")._meta.get_field("confirmed_at").verbose_name == "确认时间"
