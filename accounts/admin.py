@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 
 from . import services
 from .identity import is_mobile, normalize_mobile, validate_mobile
@@ -103,6 +104,15 @@ class UserAdmin(MobileSearchRedirectMixin, SimpleHistoryAdmin, BaseUserAdmin):
     )
     add_fieldsets = ((None, {"fields": ("mobile_input", "password1", "name", "account_type", "is_staff")}),)
     filter_horizontal = ("groups",)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # Read-only viewers get no password row: its 重置密码 link leads where they may not go.
+        return tuple(
+            (name, {**opts, "fields": tuple(f for f in opts["fields"] if f != "password")}) for name, opts in fieldsets
+        )
 
     def get_search_results(self, request, queryset, search_term):
         found, exact = search_by_mobile(queryset, search_term)

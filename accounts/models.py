@@ -115,16 +115,16 @@ class SmsCode(models.Model):
         RESET = "reset", _("重置密码")
         BIND = "bind", _("绑定ETC卡")
 
-    mobile_digest = models.CharField(max_length=64)
-    mobile_masked = models.CharField(max_length=11)
-    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    mobile_digest = models.CharField(max_length=64, verbose_name=_("手机号摘要"))
+    mobile_masked = models.CharField(max_length=11, verbose_name=_("手机号"))
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, verbose_name=_("用途"))
     # What the code is for beyond its purpose, e.g. the binding it confirms.
-    scope = models.CharField(max_length=64, blank=True, default="")
-    code_digest = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    tries = models.PositiveSmallIntegerField(default=0)
-    consumed_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=64, blank=True, default="", verbose_name=_("范围"))
+    code_digest = models.CharField(max_length=64, verbose_name=_("验证码摘要"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("发送时间"))
+    expires_at = models.DateTimeField(verbose_name=_("过期时间"))
+    tries = models.PositiveSmallIntegerField(default=0, verbose_name=_("尝试次数"))
+    consumed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("使用时间"))
 
     class Meta:
         verbose_name = _("短信验证码")
@@ -171,12 +171,12 @@ class OutboundSms(models.Model):
 class AppToken(models.Model):
     """A bearer token of the mobile App. Only its SHA-256 digest is stored."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="app_tokens")
-    digest = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=8)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="app_tokens", verbose_name=_("用户"))
+    digest = models.CharField(max_length=64, unique=True, verbose_name=_("令牌摘要"))
+    prefix = models.CharField(max_length=8, verbose_name=_("令牌前缀"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("最近使用"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("吊销时间"))
 
     class Meta:
         verbose_name = _("App 令牌")
@@ -222,7 +222,9 @@ class Partner(models.Model):
 class PartnerNetworkCode(models.Model):
     """A card network code (the first four digits of a card number) owned by an issuer."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="network_codes")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="network_codes", verbose_name=_("合作方")
+    )
     code = models.CharField(_("卡片网络编号"), max_length=4, unique=True)
 
     class Meta:
@@ -234,12 +236,12 @@ class PartnerNetworkCode(models.Model):
 
 
 class PartnerToken(models.Model):
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tokens")
-    digest = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=8)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tokens", verbose_name=_("合作方"))
+    digest = models.CharField(max_length=64, unique=True, verbose_name=_("令牌摘要"))
+    prefix = models.CharField(max_length=8, verbose_name=_("令牌前缀"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("最近使用"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("吊销时间"))
 
     class Meta:
         verbose_name = _("合作方令牌")

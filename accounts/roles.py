@@ -45,9 +45,12 @@ _AGENT = {
     "support.call": {"view", "add", "change"},
 }
 
+# ``support.reveal``: opening the original of a masked text (each time recorded, ``support.reveal``
+# rows); ``support.view_reveal``: reading those records.
 _SUPERVISOR = {
     "support.faq": {"view", "add", "change"},
-    "support.ticket": {"view", "add", "change", "assign", "reopen"},
+    "support.ticket": {"view", "add", "change", "assign", "reopen", "reveal"},
+    "support.reveal": {"view"},
     "support.report": {"view"},
     "accounts.historicaluser": {"view"},
 }
@@ -57,6 +60,7 @@ _DATA_FIX = {
     "invoices.application": {"view", "change"},
     "invoices.invoice": {"view", "change"},  # the change page stays read-only; re-render documents
     "cards.invoicetitle": {"view", "change"},
+    "support.ticket": {"view", "reveal"},  # a title or an account number written in a ticket
 }
 
 

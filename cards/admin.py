@@ -9,11 +9,11 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import mobile_digest
 from piaogen.errors import ServiceError
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_name
 
 from . import services
@@ -113,7 +113,7 @@ class CardAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "plate",
         "plate_color",
         "vehicle_class",
-        "holder_name",
+        "holder_masked",  # masked on the card's page as in the list
         "id_type",
         "id_number_masked",
         "mobile_masked",

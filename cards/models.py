@@ -62,7 +62,7 @@ class Issuer(models.Model):
 class IssuerNetworkCode(models.Model):
     """A card network code (卡片网络编号, the first four digits of a card number)."""
 
-    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="network_codes")
+    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="network_codes", verbose_name=_("发行方"))
     code = models.CharField(_("卡片网络编号"), max_length=4, unique=True)
 
     class Meta:
@@ -119,14 +119,14 @@ class Card(models.Model):
     holder_name = models.CharField(_("持卡人"), max_length=100)
     id_type = models.CharField(_("证件类型"), max_length=16, choices=IdType.choices)
     id_number = EncryptedCharField(_("证件号码"), max_length=32)
-    id_number_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    id_number_digest = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("证件号码摘要"))
     id_number_masked = models.CharField(_("证件号码（脱敏）"), max_length=32, editable=False)
     mobile = EncryptedCharField(_("预留手机号"), max_length=11)
-    mobile_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    mobile_digest = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("预留手机号摘要"))
     mobile_masked = models.CharField(_("预留手机号（脱敏）"), max_length=11, db_index=True, editable=False)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Digest of everything the issuer pushed: an unchanged re-push is found without decrypting.
-    fingerprint = models.CharField(max_length=64, editable=False)
+    fingerprint = models.CharField(max_length=64, editable=False, verbose_name=_("内容指纹"))
     created_at = models.DateTimeField(_("首次推送"), default=timezone.now)
     updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
 
@@ -155,7 +155,9 @@ class InvoiceTitle(models.Model):
         PERSONAL = "personal", _("个人")
         ENTERPRISE = "enterprise", _("单位")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoice_titles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoice_titles", verbose_name=_("用户")
+    )
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     name = models.CharField(_("名称"), max_length=100)
     tax_id = models.CharField(_("纳税人识别号"), max_length=18, blank=True)
@@ -164,8 +166,8 @@ class InvoiceTitle(models.Model):
     bank = models.CharField(_("开户行"), max_length=100, blank=True)
     bank_account = models.CharField(_("账号"), max_length=40, blank=True)
     email = models.EmailField(_("收票邮箱"), blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("删除时间"))
 
     history = HistoricalRecords()
 
@@ -188,8 +190,10 @@ class Binding(models.Model):
         PASSIVE = "passive", _("发行方信息变更自动解绑")
         STAFF = "staff", _("客服操作解绑")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bindings")
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bindings")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bindings", verbose_name=_("用户")
+    )
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bindings", verbose_name=_("ETC卡"))
     default_title = models.ForeignKey(
         InvoiceTitle, verbose_name=_("默认抬头"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -198,7 +202,7 @@ class Binding(models.Model):
     end_kind = models.CharField(_("解绑方式"), max_length=16, choices=EndKind.choices, blank=True)
     end_reason = models.CharField(_("解绑原因"), max_length=200, blank=True)
     # A passive unbinding is told to the user once, on their next visit.
-    notice_seen_at = models.DateTimeField(null=True, blank=True)
+    notice_seen_at = models.DateTimeField(null=True, blank=True, verbose_name=_("用户已读通知时间"))
 
     history = HistoricalRecords()
 
@@ -246,15 +250,19 @@ class BindingAttempt(models.Model):
         Outcome.NOT_ENTERPRISE_CONTACT,
     )
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="binding_attempts")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("尝试编号"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="binding_attempts", verbose_name=_("用户")
+    )
     card_no = models.CharField(_("卡号"), max_length=32)
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts")
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts", verbose_name=_("ETC卡")
+    )
     id_type = models.CharField(_("证件类型"), max_length=16, blank=True)
     outcome = models.CharField(_("结果"), max_length=32, choices=Outcome.choices)
     message = models.CharField(_("提示"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("确认时间"))
 
     class Meta:
         verbose_name = _("绑卡尝试")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.templatetags.money import fen_to_yuan
 
 from .models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment

@@ -31,7 +31,7 @@ class Operator(models.Model):
     pushed_by = models.ForeignKey(
         "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    fingerprint = models.CharField(max_length=64, editable=False, default="")
+    fingerprint = models.CharField(max_length=64, editable=False, default="", verbose_name=_("内容指纹"))
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
 
@@ -63,9 +63,9 @@ class RoadSection(models.Model):
     property = models.CharField(_("性质"), max_length=16, choices=Property.choices)
     construction_start = models.DateField(_("合同开工日期"))
     simplified_method = models.BooleanField(_("适用简易计税"), default=True)
-    fingerprint = models.CharField(max_length=64, editable=False, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    fingerprint = models.CharField(max_length=64, editable=False, default="", verbose_name=_("内容指纹"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("更新时间"))
 
     history = HistoricalRecords(excluded_fields=["fingerprint"])
 
@@ -104,7 +104,7 @@ class Transit(models.Model):
     fee = models.BigIntegerField(_("通行费（分）"))
     state = models.CharField(_("开票状态"), max_length=16, choices=InvoiceState.choices, default=InvoiceState.OPEN)
     # Digest of everything pushed, split included: an identical re-push is found in one compare.
-    fingerprint = models.CharField(max_length=64, editable=False)
+    fingerprint = models.CharField(max_length=64, editable=False, verbose_name=_("内容指纹"))
     # Reference data the product never deletes; checked by the ingest in the same transaction.
     # No database constraint or index: either would cost every trip of every batch (docs/performance.md).
     pushed_by = models.ForeignKey(
@@ -131,7 +131,7 @@ class TransitSegment(models.Model):
     # ingest, in the transaction that writes their trip and with its id: a database constraint
     # would re-check 15,000 of them a batch at commit (docs/performance.md, Ingest).
     transit = models.ForeignKey(
-        Transit, on_delete=models.CASCADE, related_name="segments", db_index=False, db_constraint=False
+        Transit, on_delete=models.CASCADE, related_name="segments", db_index=False, db_constraint=False, verbose_name=_("通行记录")
     )
     seq = models.PositiveSmallIntegerField(_("序号"))
     # Sections and operators are reference data the product never deletes, resolved by the ingest
@@ -167,12 +167,12 @@ class TransitChange(models.Model):
         REPLACED = "replaced", _("拆分已更新")
         REFUSED = "refused", _("已开票，变更被拒绝")
 
-    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, related_name="changes")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    before = models.JSONField()
-    after = models.JSONField()
-    at = models.DateTimeField(default=timezone.now)
+    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, related_name="changes", verbose_name=_("通行记录"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("类型"))
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("推送方"))
+    before = models.JSONField(verbose_name=_("原值"))
+    after = models.JSONField(verbose_name=_("新值"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("时间"))
 
     class Meta:
         verbose_name = _("通行记录变更")
@@ -191,12 +191,12 @@ class Recharge(models.Model):
     recharged_at = models.DateTimeField(_("充值时间"))
     month = models.CharField(_("充值月份"), max_length=7)
     state = models.CharField(_("开票状态"), max_length=16, choices=InvoiceState.choices, default=InvoiceState.OPEN)
-    fingerprint = models.CharField(max_length=64, editable=False)
+    fingerprint = models.CharField(max_length=64, editable=False, verbose_name=_("内容指纹"))
     pushed_by = models.ForeignKey(
         "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("接收时间"), default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("充值记录")
@@ -273,9 +273,9 @@ class Application(models.Model):
 class ApplicationItem(models.Model):
     """A trip or a recharge an application covers."""
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="items")
-    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items")
-    recharge = models.ForeignKey(Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items")
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="items", verbose_name=_("开票申请"))
+    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items", verbose_name=_("通行记录"))
+    recharge = models.ForeignKey(Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items", verbose_name=_("充值记录"))
 
     class Meta:
         verbose_name = _("申请明细")
@@ -300,10 +300,10 @@ class CardInvoiceBasis(models.Model):
         RECHARGE = "recharge", _("按充值开票")
         CONSUMPTION = "consumption", _("按通行开票")
 
-    card = models.OneToOneField("cards.Card", on_delete=models.PROTECT, related_name="invoice_basis")
+    card = models.OneToOneField("cards.Card", on_delete=models.PROTECT, related_name="invoice_basis", verbose_name=_("ETC卡"))
     basis = models.CharField(_("开票方式"), max_length=16, choices=Basis.choices)
-    fixed_by = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="+")
-    fixed_at = models.DateTimeField(default=timezone.now)
+    fixed_by = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="+", verbose_name=_("确定方式"))
+    fixed_at = models.DateTimeField(default=timezone.now, verbose_name=_("确定时间"))
 
     class Meta:
         verbose_name = _("储值卡开票方式")
@@ -362,14 +362,14 @@ class Invoice(models.Model):
         RENDERED = "rendered", _("已生成")
         FAILED = "failed", _("生成失败")
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="invoices")
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("开票申请"))
     # Indexed by invoice_user_card_month, which starts with the user.
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="invoices", db_index=False)
-    card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="invoices")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="invoices", db_index=False, verbose_name=_("用户"))
+    card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("ETC卡"))
     code = models.CharField(_("发票代码"), max_length=12)
     number = models.CharField(_("发票号码"), max_length=8)
     issued_on = models.DateField(_("开票日期"))
-    issued_at = models.DateTimeField(default=timezone.now)
+    issued_at = models.DateTimeField(default=timezone.now, verbose_name=_("开具时间"))
     check_code = models.CharField(_("校验码"), max_length=20)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     red = models.BooleanField(_("红字发票"), default=False)
@@ -379,7 +379,7 @@ class Invoice(models.Model):
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.NORMAL)
     month = models.CharField(_("所属月份"), max_length=7)
     # seller snapshot
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices", verbose_name=_("销售方（经营单位）"))
     seller_name = models.CharField(_("销售方名称"), max_length=100)
     seller_tax_id = models.CharField(_("销售方纳税人识别号"), max_length=18)
     seller_address_phone = models.CharField(_("销售方地址、电话"), max_length=240, blank=True)
@@ -401,10 +401,10 @@ class Invoice(models.Model):
     # documents
     render_status = models.CharField(_("版式文件"), max_length=16, choices=RenderStatus.choices, default=RenderStatus.PENDING)
     render_error = models.CharField(_("生成错误"), max_length=300, blank=True)
-    render_attempts = models.PositiveSmallIntegerField(default=0)
-    pdf_path = models.CharField(max_length=200, blank=True)
-    xml_path = models.CharField(max_length=200, blank=True)
-    pdf_size = models.PositiveIntegerField(default=0)
+    render_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("生成次数"))
+    pdf_path = models.CharField(max_length=200, blank=True, verbose_name=_("PDF 文件"))
+    xml_path = models.CharField(max_length=200, blank=True, verbose_name=_("XML 文件"))
+    pdf_size = models.PositiveIntegerField(default=0, verbose_name=_("PDF 大小（字节）"))
 
     class Meta:
         verbose_name = _("发票")
@@ -431,8 +431,8 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     # Indexed by invoice_line_seq_unique, which starts with the invoice.
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False)
-    seq = models.PositiveSmallIntegerField()
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False, verbose_name=_("发票"))
+    seq = models.PositiveSmallIntegerField(verbose_name=_("序号"))
     item = models.CharField(_("项目名称"), max_length=40)
     plate = models.CharField(_("车牌号"), max_length=8)
     vehicle_class = models.CharField(_("类型"), max_length=16)
@@ -441,9 +441,9 @@ class InvoiceLine(models.Model):
     net = models.BigIntegerField(_("金额（分）"))
     rate = models.PositiveSmallIntegerField(_("税率%"), null=True, blank=True)  # None: 不征税
     tax = models.BigIntegerField(_("税额（分）"))
-    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines")
+    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", verbose_name=_("通行记录"))
     recharge = models.ForeignKey(
-        Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", db_index=False
+        Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", db_index=False, verbose_name=_("充值记录")
     )
 
     class Meta:
@@ -463,12 +463,12 @@ class InvoiceLine(models.Model):
 class ApplicationEvent(models.Model):
     """The audit trail of an application: every state change, retry, re-send, with who and why."""
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=32)
-    actor = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    reason = models.CharField(max_length=300, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="events", verbose_name=_("开票申请"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("时间"))
+    kind = models.CharField(max_length=32, verbose_name=_("事件"))
+    actor = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("操作人"))
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("原因"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("详情"))
 
     class Meta:
         verbose_name = _("申请事件")

@@ -4,6 +4,7 @@ dashboard. Writes go through ``support.services``; refusals come back as message
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django import forms
@@ -17,12 +18,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import search_by_mobile
 from accounts.identity import normalize_mobile
 from accounts.models import User, mobile_digest
 from piaogen.errors import ServiceError
+from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_mobile, mask_name, mask_text
 
 from . import search, selectors, services
@@ -32,10 +33,22 @@ from .forms import (
     HandOffForm,
     ReasonForm,
     ResolveForm,
+    RevealForm,
     TicketAddForm,
     TicketAdminForm,
 )
-from .models import Call, Customer, Dashboard, Faq, FaqCategory, Notification, SlaPolicy, Ticket, TicketMessage
+from .models import (
+    Call,
+    Customer,
+    Dashboard,
+    Faq,
+    FaqCategory,
+    Notification,
+    Reveal,
+    SlaPolicy,
+    Ticket,
+    TicketMessage,
+)
 
 CONSOLE_MEDIA = forms.Media(css={"all": ["support/console.css"]})
 
@@ -56,6 +69,46 @@ def _pk(value) -> int:
 def _masked_query(query: str) -> str:
     """What was searched, told back without any long number in full."""
     return re.sub(r"\d{7,}", lambda m: mask_mobile(m.group()), mask_text(query or ""))[:64]
+
+
+# The staff member the page is being rendered for: read-only fields are rendered after the view
+# returns, and their methods get no request. Set at the start of each console view that shows
+# free text (``ViewerMixin``).
+_viewer: ContextVar[User | None] = ContextVar("console_viewer", default=None)
+
+
+def can_reveal(user: User | None = None) -> bool:
+    user = user or _viewer.get()
+    return bool(user is not None and user.is_staff and user.has_perm(services.PERM_REVEAL))
+
+
+def masked_html(text: str, *, kind: str, pk: int | None, masked: str | None = None) -> str:
+    """Free text as the console shows it: personal numbers masked, and for roles with the need a
+    link to open the original (each opening is recorded)."""
+    text = text or ""
+    masked = mask_text(text) if masked is None else masked
+    if masked == text or not pk or not can_reveal():
+        return format_html('<span class="masked-text">{}</span>', masked)
+    return format_html(
+        '<span class="masked-text">{}</span> <a class="reveal-link" href="{}">{}</a>',
+        masked,
+        reverse("admin:support_reveal", args=[kind, pk]),
+        _("查看原文"),
+    )
+
+
+class ViewerMixin:
+    def changeform_view(self, request, *args, **kwargs):
+        _viewer.set(request.user)
+        return super().changeform_view(request, *args, **kwargs)
+
+    def history_form_view(self, request, *args, **kwargs):
+        _viewer.set(request.user)
+        return super().history_form_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        _viewer.set(request.user)
+        return super().changelist_view(request, *args, **kwargs)
 
 
 def customer_link(user: User | None) -> str:
@@ -207,38 +260,29 @@ class ActiveFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TicketMessageInline(admin.TabularInline):
-    """The whole thread; internal notes stand out and say that the customer cannot see them."""
-
-    model = TicketMessage
-    extra = 0
-    max_num = 0
-    can_delete = False
-    fields = ("created_at", "author_label", "message")
-    readonly_fields = fields
-    verbose_name = gettext_lazy("消息")
-    verbose_name_plural = gettext_lazy("沟通记录（内部备注用户不可见）")
-
-    def get_queryset(self, request):
-        return (
-            super().get_queryset(request).select_related("author").defer("author__mobile").order_by("created_at", "id")
+def thread_html(ticket: Ticket) -> str:
+    """The whole conversation, oldest first; internal notes stand out and say that the customer
+    cannot see them. Every message is shown masked."""
+    rows = (
+        TicketMessage.objects.filter(ticket=ticket)
+        .select_related("author")
+        .defer("author__mobile")
+        .order_by("created_at", "id")
+    )
+    parts = [
+        format_html(
+            '<div class="msg msg-{}"><span class="msg-kind">{} · {} · {}</span>{}</div>',
+            m.kind,
+            m.get_kind_display() + (_(" · 用户不可见") if m.kind == TicketMessage.Kind.INTERNAL_NOTE else ""),
+            m.author.name or m.author.mobile_masked,
+            timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
+            masked_html(m.body, kind=Reveal.Text.TICKET_MESSAGE, pk=m.pk),
         )
-
-    @admin.display(description=gettext_lazy("作者"))
-    def author_label(self, obj):
-        return obj.author.name or obj.author.mobile_masked
-
-    @admin.display(description=gettext_lazy("内容"))
-    def message(self, obj):
-        return format_html(
-            '<div class="msg msg-{}"><span class="msg-kind">{}</span>{}</div>',
-            obj.kind,
-            obj.get_kind_display() + (_(" · 用户不可见") if obj.kind == TicketMessage.Kind.INTERNAL_NOTE else ""),
-            obj.body,
-        )
-
-    def has_add_permission(self, request, obj=None):
-        return False
+        for m in rows
+    ]
+    if not parts:
+        return format_html('<p class="cv-empty">{}</p>', _("暂无消息"))
+    return format_html('<div class="thread">{}</div>', format_html("".join(["{}"] * len(parts)), *parts))
 
 
 def _run(request, admin_obj, items, action) -> int:
@@ -255,10 +299,10 @@ def _run(request, admin_obj, items, action) -> int:
 
 
 @admin.register(Ticket)
-class TicketAdmin(SimpleHistoryAdmin):
+class TicketAdmin(ViewerMixin, SimpleHistoryAdmin):
     list_display = (
         "ref_link",
-        "subject",
+        "subject_masked",
         "customer",
         "category",
         "status",
@@ -272,19 +316,20 @@ class TicketAdmin(SimpleHistoryAdmin):
     list_display_links = None
     list_filter = (ActiveFilter, "status", "group", AssigneeFilter, OverdueFilter, "category", "priority", "channel")
     list_select_related = ("user", "assignee")
-    search_fields = ("subject", "handoff_reference", "user__name")
+    search_fields = ("subject_masked", "handoff_reference", "user__name")
     search_help_text = gettext_lazy("主题、对方受理编号、用户姓名；也可输入完整手机号或工单号（如 T00000012）")
     date_hierarchy = "created_at"
     ordering = ("due_at",)
-    inlines = [TicketMessageInline]
     raw_id_fields = ("user",)
+    save_on_top = True
     actions = ("assign_to_me", "resolve_selected", "hand_off_selected")
     change_form_template = "admin/support/ticket/change_form.html"
     readonly_fields = (
+        "thread",
         "ref",
         "customer",
         "channel",
-        "subject",
+        "subject_display",
         "status",
         "assignee",
         "due_at",
@@ -309,7 +354,8 @@ class TicketAdmin(SimpleHistoryAdmin):
         return super().media + CONSOLE_MEDIA
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("user__mobile", "assignee__mobile")
+        # The subject is decrypted only where it is shown in full: lists use the masked copy.
+        return super().get_queryset(request).defer("subject", "user__mobile", "assignee__mobile")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -323,8 +369,16 @@ class TicketAdmin(SimpleHistoryAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": ("user", "channel", "category", "priority", "subject", "description")})]
+        # The conversation and the reply box first: that is the work; the ticket's fields below.
+        reply = (
+            [(_("回复或备注"), {"fields": ("reply_kind", "reply_body")})]
+            if self.has_change_permission(request, obj)
+            else []
+        )
         return [
-            (None, {"fields": ("ref", "customer", "channel", "subject", "status", "assignee", "due_at")}),
+            (_("沟通记录（内部备注用户不可见）"), {"fields": ("thread",), "classes": ("thread-box",)}),
+            *reply,
+            (None, {"fields": ("ref", "customer", "channel", "subject_display", "status", "assignee", "due_at")}),
             (_("归类"), {"fields": ("category", "priority", "group")}),
             (_("相关业务"), {"fields": ("card", "transit", "invoice", "application")}),
             (_("转交"), {"fields": ("handoff_to", "handoff_reference", "handed_off_at")}),
@@ -332,14 +386,23 @@ class TicketAdmin(SimpleHistoryAdmin):
                 _("评价与时间"),
                 {"fields": ("rating", "rating_comment", "reopened_count", "created_at", "resolved_at", "closed_at")},
             ),
-        ] + (
-            [(_("回复或备注"), {"fields": ("reply_kind", "reply_body")})]
-            if self.has_change_permission(request, obj)
-            else []
-        )
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
+
+    @admin.display(description=gettext_lazy("工单号"))
+    def ref(self, obj):
+        return obj.ref
+
+    # -- free text, masked
+    @admin.display(description=gettext_lazy("沟通记录"))
+    def thread(self, obj):
+        return thread_html(obj)
+
+    @admin.display(description=gettext_lazy("主题"))
+    def subject_display(self, obj):
+        return masked_html(obj.subject, kind=Reveal.Text.TICKET_SUBJECT, pk=obj.pk, masked=obj.subject_masked)
 
     # -- list columns
     @admin.display(description=gettext_lazy("工单号"), ordering="pk")
@@ -468,9 +531,60 @@ class TicketAdmin(SimpleHistoryAdmin):
                 "<int:object_id>/do/<slug:action>/",
                 self.admin_site.admin_view(self.ticket_action_view),
                 name="support_ticket_do",
-            )
+            ),
+            path(
+                "reveal/<slug:text>/<int:object_id>/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="support_reveal",
+            ),
         ]
         return extra + urls
+
+    def reveal_view(self, request, text, object_id):
+        """The original of a masked text, for roles with ``support.reveal``: a reason first
+        (GET shows only the form), then the text, recorded as a ``Reveal`` row."""
+        if text not in Reveal.Text.values:
+            raise Http404("unknown text")
+        if not can_reveal(request.user):
+            raise PermissionDenied
+        object_id = _pk(object_id)
+        form = RevealForm(request.POST if request.method == "POST" else None)
+        original = reveal = None
+        if form.is_bound and form.is_valid():
+            try:
+                original, reveal = services.text_reveal(
+                    by=request.user, text=text, object_id=object_id, reason=form.cleaned_data["reason"]
+                )
+            except ServiceError as exc:
+                if exc.status == 404:
+                    raise Http404("no such text") from None
+                form.add_error(None, exc.message)
+        back = ""
+        if text == Reveal.Text.CALL_SUMMARY:
+            back = reverse("admin:support_call_change", args=[object_id])
+        elif text == Reveal.Text.TICKET_SUBJECT:
+            back = reverse("admin:support_ticket_change", args=[object_id])
+        else:
+            ticket_id = TicketMessage.objects.filter(pk=object_id).values_list("ticket_id", flat=True).first()
+            if ticket_id is None:
+                raise Http404("no such message")
+            back = reverse("admin:support_ticket_change", args=[ticket_id])
+        response = TemplateResponse(
+            request,
+            "admin/support/reveal.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("查看原文：%(what)s") % {"what": Reveal.Text(text).label},
+                "form": form,
+                "original": original,
+                "reveal": reveal,
+                "back_url": back,
+                "opts": self.model._meta,
+                "media": self.media,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     ACTIONS = {
         "assign_me": (gettext_lazy("指派给我"), None),
@@ -582,12 +696,12 @@ class MyCallsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Call)
-class CallAdmin(SimpleHistoryAdmin):
+class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
     form = CallAdminForm
     list_display = ("started_at", "caller_masked", "agent_label", "category", "customer", "ticket_link", "duration")
     list_filter = (MyCallsFilter, "category")
     list_select_related = ("agent", "user", "ticket")
-    search_fields = ("caller_masked", "summary", "user__name")
+    search_fields = ("caller_masked", "summary_masked", "user__name")
     search_help_text = gettext_lazy("完整来电号码、脱敏号码、摘要或用户姓名")
     date_hierarchy = "started_at"
     ordering = ("-started_at",)
@@ -600,15 +714,19 @@ class CallAdmin(SimpleHistoryAdmin):
         return super().media + CONSOLE_MEDIA
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("caller_number", "agent__mobile", "user__mobile")
+        return (
+            super()
+            .get_queryset(request)
+            .defer("caller_number", "summary", "agent__mobile", "user__mobile", "ticket__subject")
+        )
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("caller_input", "started_at", "ended_at", "category", "summary", "user", "ticket")
-        return ("caller_masked", "agent", "started_at", "ended_at", "category", "summary", "user", "ticket")
+        return ("caller_masked", "agent", "started_at", "ended_at", "category", "summary_display", "user", "ticket")
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("caller_masked", "agent", "started_at", "ended_at")
+        return () if obj is None else ("caller_masked", "agent", "started_at", "ended_at", "summary_display")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
@@ -619,6 +737,17 @@ class CallAdmin(SimpleHistoryAdmin):
             form.base_fields["started_at"].initial = now
             form.base_fields["ended_at"].initial = now
         return form
+
+    def get_changeform_initial_data(self, request):
+        """Opened from the customer view (``?user=<id>``): the call is the customer's, and their
+        registered mobile is the caller's number unless another one is typed."""
+        initial = super().get_changeform_initial_data(request)
+        initial.pop("caller_input", None)  # never a number in a URL
+        return initial
+
+    @admin.display(description=gettext_lazy("通话摘要"))
+    def summary_display(self, obj):
+        return masked_html(obj.summary, kind=Reveal.Text.CALL_SUMMARY, pk=obj.pk, masked=obj.summary_masked)
 
     @admin.display(description=gettext_lazy("坐席"))
     def agent_label(self, obj):
@@ -653,7 +782,7 @@ class CallAdmin(SimpleHistoryAdmin):
             if not change:
                 call = services.call_log(
                     agent=request.user,
-                    caller_number=d["caller_input"],
+                    caller_number=d["caller_input"] or (d["user"].mobile if d.get("user") else ""),
                     started_at=d["started_at"],
                     ended_at=d["ended_at"],
                     category=d["category"],
@@ -668,7 +797,6 @@ class CallAdmin(SimpleHistoryAdmin):
                     call=obj,
                     by=request.user,
                     category=d["category"],
-                    summary=d["summary"],
                     user=d.get("user"),
                     ticket=d.get("ticket"),
                 )
@@ -719,6 +847,55 @@ class CallAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(reverse("admin:support_call_change", args=[call.pk]))
         self.message_user(request, _("已创建工单 %(ref)s。") % {"ref": ticket.ref})
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[ticket.pk]))
+
+
+# --- who opened which original ---------------------------------------------------------------
+
+
+@admin.register(Reveal)
+class RevealAdmin(admin.ModelAdmin):
+    """Every opening of a masked text's original: read-only, for supervisors and admins."""
+
+    list_display = ("created_at", "staff_label", "text", "about", "reason")
+    list_filter = ("text",)
+    list_select_related = ("staff", "ticket", "call")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    search_fields = ("staff__name", "reason")
+    fields = ("created_at", "staff_label", "text", "about", "reason")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .defer("staff__mobile", "ticket__subject", "call__summary", "call__caller_number")
+        )
+
+    @admin.display(description=gettext_lazy("查看人"), ordering="staff__name")
+    def staff_label(self, obj):
+        return obj.staff.name or obj.staff.mobile_masked
+
+    @admin.display(description=gettext_lazy("所属"))
+    def about(self, obj):
+        if obj.ticket_id:
+            return format_html(
+                '<a href="{}">{}</a>', reverse("admin:support_ticket_change", args=[obj.ticket_id]), obj.ticket.ref
+            )
+        if obj.call_id:
+            return format_html(
+                '<a href="{}">{}</a>', reverse("admin:support_call_change", args=[obj.call_id]), str(obj.call)
+            )
+        return "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- the message centre ----------------------------------------------------------------------------

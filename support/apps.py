@@ -7,6 +7,8 @@ class SupportConfig(AppConfig):
     verbose_name = _("客服")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from cards import services as card_services
         from invoices import services as invoice_services
 
@@ -20,3 +22,6 @@ class SupportConfig(AppConfig):
             invoice_services.ISSUED_HOOKS.append(notifications.on_issued)
         if notifications.on_application_failed not in invoice_services.AFTER_FAIL_HOOKS:
             invoice_services.AFTER_FAIL_HOOKS.append(notifications.on_application_failed)
+
+        # Staff open the console on their workspace: the customer search and their queue.
+        admin.site.index_template = "admin/support/workspace.html"

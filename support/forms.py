@@ -132,6 +132,15 @@ class ResolveForm(forms.Form):
     )
 
 
+class RevealForm(forms.Form):
+    reason = forms.CharField(
+        label=_("查看原因"),
+        max_length=100,
+        help_text=_("如：核对用户提供的证件号码。查看记录会留存，包括您的姓名、时间和原因。"),
+        widget=forms.TextInput(attrs={"size": 40, "autocomplete": "off"}),
+    )
+
+
 class CustomerSearchForm(forms.Form):
     q = forms.CharField(
         label=_("手机号 / 卡号 / 车牌 / 发票号码 / 工单号 / 姓名"),
@@ -173,8 +182,20 @@ class TicketAddForm(forms.ModelForm):
 
 
 class CallAdminForm(forms.ModelForm):
-    caller_input = forms.CharField(label=_("来电号码"), max_length=24)
+    caller_input = forms.CharField(
+        label=_("来电号码"),
+        max_length=24,
+        required=False,
+        help_text=_("选定了关联账户时可留空：即该账户的注册手机号。"),
+    )
 
     class Meta:
         model = Call
         fields = ("started_at", "ended_at", "category", "summary", "user", "ticket")
+        help_texts = {"summary": _("内部记录，用户不可见；由来电创建工单时作为内部备注。")}
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("caller_input") and not data.get("user"):
+            self.add_error("caller_input", _("请填写来电号码，或选择关联账户。"))
+        return data

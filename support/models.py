@@ -4,6 +4,11 @@ Tickets and calls are never deleted and never reached by CASCADE from users or s
 change staff make to them is recorded (django-simple-history). A caller's number is stored
 encrypted with a keyed digest beside it (the same digest as ``accounts.User.mobile_digest``,
 so a call from a registered mobile finds its account) and a masked copy for lists.
+
+Free text people type (a ticket's subject, every message, a call's summary) is stored as written,
+encrypted at rest; the console shows it through ``mask_text`` (the subject and the summary keep a
+masked copy for lists and search), and only roles with ``support.reveal`` open the original, each
+time leaving a ``Reveal`` row.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from encrypted_fields.fields import EncryptedCharField
+from encrypted_fields.fields import EncryptedCharField, EncryptedTextField
 from simple_history.models import HistoricalRecords
 
 from accounts.models import User
+from piaogen.masking import mask_text
 
 
 class Category(models.TextChoices):
@@ -190,7 +196,8 @@ class Ticket(models.Model):
     )
     channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
     category = models.CharField(_("分类"), max_length=16, choices=Category.choices)
-    subject = models.CharField(_("主题"), max_length=120)
+    subject = EncryptedCharField(_("主题"), max_length=120)
+    subject_masked = models.CharField(_("主题"), max_length=120, editable=False, default="")
     status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
     priority = models.CharField(_("优先级"), max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     assignee = models.ForeignKey(
@@ -260,7 +267,11 @@ class Ticket(models.Model):
     class Meta:
         verbose_name = _("工单")
         verbose_name_plural = _("工单")
-        permissions = [("assign", _("可指派工单给他人")), ("reopen", _("可重开已解决或已关闭的工单"))]
+        permissions = [
+            ("assign", _("可指派工单给他人")),
+            ("reopen", _("可重开已解决或已关闭的工单")),
+            ("reveal", _("可查看工单和来电的原文（个人信息不遮盖）")),
+        ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="ticket_user_recent"),
             models.Index(fields=["status", "due_at"], name="ticket_queue_due"),
@@ -272,7 +283,13 @@ class Ticket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.ref} {self.subject}"
+        return f"{self.ref} {self.subject_masked}"
+
+    def save(self, *args, **kwargs):
+        self.subject_masked = mask_text(self.subject)[:120]
+        if kwargs.get("update_fields") is not None and "subject" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "subject_masked"}
+        super().save(*args, **kwargs)
 
     @property
     def ref(self) -> str:
@@ -297,12 +314,12 @@ class TicketMessage(models.Model):
 
     PUBLIC = (Kind.CUSTOMER, Kind.PUBLIC_REPLY)
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages", verbose_name=_("工单"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("作者"), on_delete=models.PROTECT, related_name="+"
     )
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
-    body = models.TextField(_("内容"))
+    body = EncryptedTextField(_("内容"))
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     # A reply is told to the customer (in-site notice) until they read it.
     seen_by_customer_at = models.DateTimeField(_("用户已读"), null=True, blank=True)
@@ -321,7 +338,7 @@ class Call(models.Model):
     """A hotline call an agent logged."""
 
     caller_number = EncryptedCharField(_("来电号码"), max_length=20)
-    caller_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    caller_digest = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("来电号码摘要"))
     caller_masked = models.CharField(_("来电号码"), max_length=20, editable=False)
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("坐席"), on_delete=models.PROTECT, related_name="+"
@@ -329,7 +346,8 @@ class Call(models.Model):
     started_at = models.DateTimeField(_("开始时间"))
     ended_at = models.DateTimeField(_("结束时间"))
     category = models.CharField(_("分类"), max_length=16, choices=Category.choices)
-    summary = models.TextField(_("通话摘要"))
+    summary = EncryptedTextField(_("通话摘要"))
+    summary_masked = models.TextField(_("通话摘要"), editable=False, default="")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("关联账户"),
@@ -341,7 +359,7 @@ class Call(models.Model):
     ticket = models.ForeignKey(
         Ticket, verbose_name=_("关联工单"), on_delete=models.PROTECT, null=True, blank=True, related_name="calls"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("记录时间"))
 
     history = HistoricalRecords(excluded_fields=["caller_number"])
 
@@ -355,6 +373,12 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller_masked} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        self.summary_masked = mask_text(self.summary)
+        if kwargs.get("update_fields") is not None and "summary" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "summary_masked"}
+        super().save(*args, **kwargs)
 
     @property
     def duration_seconds(self) -> int:
@@ -433,6 +457,39 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class Reveal(models.Model):
+    """A staff member opened the original of a masked text: who, when, which text, why."""
+
+    class Text(models.TextChoices):
+        TICKET_SUBJECT = "ticket_subject", _("工单主题")
+        TICKET_MESSAGE = "ticket_message", _("工单消息")
+        CALL_SUMMARY = "call_summary", _("通话摘要")
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("查看人"), on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.CharField(_("查看内容"), max_length=16, choices=Text.choices)
+    object_id = models.PositiveBigIntegerField(_("对象编号"))
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("工单"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    call = models.ForeignKey(
+        Call, verbose_name=_("来电记录"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("查看原因"), max_length=100)
+    created_at = models.DateTimeField(_("查看时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("原文查看记录")
+        verbose_name_plural = _("原文查看记录")
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["staff", "-created_at"], name="reveal_staff_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_text_display()} {self.object_id}"
 
 
 # --- Console pages without tables of their own -------------------------------------------

@@ -74,12 +74,12 @@ class Scenarios:
 
     def ticket(self, subject: str, make: Callable[[str], None], label: str) -> None:
         """Runs ``make(subject)`` unless a ticket of that subject exists."""
-        if not Ticket.objects.filter(subject=subject).exists():
+        if not Ticket.objects.filter(subject_masked=subject).exists():
             make(subject)
             self.made.append(label)
 
     def call(self, summary: str, make: Callable[[str], None], label: str) -> None:
-        if not Call.objects.filter(summary=summary).exists():
+        if not Call.objects.filter(summary_masked=summary).exists():
             make(summary)
             self.made.append(label)
 

@@ -268,13 +268,13 @@ def customer_view(user_id) -> CustomerView:
     tickets = list(
         Ticket.objects.filter(user=user)
         .select_related("assignee")
-        .defer("assignee__mobile")
+        .defer("assignee__mobile", "subject")
         .order_by("-created_at", "-pk")[:LIST_LIMIT]
     )
     calls = list(
         Call.objects.filter(user=user)
         .select_related("agent", "ticket")
-        .defer("caller_number", "agent__mobile")
+        .defer("caller_number", "agent__mobile", "summary", "ticket__subject")
         .order_by("-started_at", "-pk")[:LIST_LIMIT]
     )
     counts = {
@@ -410,3 +410,35 @@ def dashboard(*, today=None) -> dict:
         "invoices_total": sum(invoices_by_day.values()),
         "binding_failures": binding_failures,
     }
+
+
+WORKSPACE_LIMIT = 20
+
+
+@dataclass
+class Workspace:
+    mine: list[Ticket]
+    unassigned: list[Ticket]
+    mine_count: int
+    unassigned_count: int
+    overdue_count: int
+
+
+def workspace(user: User) -> Workspace:
+    """What an agent opens the console on: their active tickets, most urgent first, and the
+    unassigned ones waiting to be taken."""
+    active = (
+        Ticket.objects.filter(status__in=Ticket.ACTIVE)
+        .select_related("user")
+        .defer("subject", "user__mobile")
+        .order_by("due_at", "pk")
+    )
+    mine = active.filter(assignee=user)
+    unassigned = active.filter(assignee__isnull=True)
+    return Workspace(
+        mine=list(mine[:WORKSPACE_LIMIT]),
+        unassigned=list(unassigned[:WORKSPACE_LIMIT]),
+        mine_count=mine.count(),
+        unassigned_count=unassigned.count(),
+        overdue_count=mine.filter(due_at__lt=timezone.now()).count(),
+    )

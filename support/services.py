@@ -36,10 +36,10 @@ from accounts.sms import SmsMessage
 from cards.models import Binding, Card, Issuer
 from invoices.models import Application, Invoice, Operator, Transit
 from piaogen.errors import ServiceError
-from piaogen.masking import mask_mobile
+from piaogen.masking import mask_mobile, mask_text
 
 from . import notifications
-from .models import CATEGORY_QUEUE, Call, Category, Queue, SlaPolicy, Ticket, TicketMessage
+from .models import CATEGORY_QUEUE, Call, Category, Queue, Reveal, SlaPolicy, Ticket, TicketMessage
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ PERM_ASSIGN = "support.assign"
 PERM_REOPEN = "support.reopen"
 PERM_CHANGE = "support.change_ticket"
 PERM_CALL = "support.add_call"
+PERM_REVEAL = "support.reveal"
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -82,10 +83,11 @@ def _locked(ticket: Ticket) -> Ticket:
 
 
 def _audit(obj, by: User | None, why: str) -> None:
-    """Who and why, for the history row the next save writes (outside a request too)."""
+    """Who and why, for the history row the next save writes (outside a request too). The
+    reason may quote what staff typed: any personal number in it is masked."""
     if by is not None:
         obj._history_user = by
-    obj._change_reason = why[:100]
+    obj._change_reason = mask_text(why)[:100]
 
 
 def _touch(ticket: Ticket, *fields: str, by: User | None = None, why: str = "") -> None:
@@ -544,21 +546,33 @@ def call_log(
 
 @transaction.atomic
 def call_update(
-    *, call: Call, by: User, category: str, summary: str, user: User | None = None, ticket: Ticket | None = None
+    *,
+    call: Call,
+    by: User,
+    category: str,
+    summary: str | None = None,
+    user: User | None = None,
+    ticket: Ticket | None = None,
 ) -> Call:
-    """Staff correct a logged call: its category, summary, account and ticket."""
+    """Staff correct a logged call: its category, account and ticket, and its summary when
+    given (the console shows the summary masked and keeps it as written)."""
     _require_staff(by, "support.change_call")
     if category not in Category.values:
         raise _invalid("category", _("请选择分类。"))
-    summary = _clean_text(summary, field="summary", max_length=BODY_MAX, label=_("通话摘要"))
+    if summary is not None:
+        summary = _clean_text(summary, field="summary", max_length=BODY_MAX, label=_("通话摘要"))
     if ticket is not None and user is not None and ticket.user_id != user.pk:
         raise _invalid("ticket", _("关联的工单不属于该账户。"))
     if ticket is not None and user is None:
         user = ticket.user
     call = Call.objects.select_for_update().get(pk=call.pk)
-    call.category, call.summary, call.user, call.ticket = category, summary, user, ticket
+    call.category, call.user, call.ticket = category, user, ticket
+    fields = ["category", "user", "ticket"]
+    if summary is not None:
+        call.summary = summary
+        fields.append("summary")
     _audit(call, by, _("更正来电记录"))
-    call.save(update_fields=["category", "summary", "user", "ticket"])
+    call.save(update_fields=fields)
     return call
 
 
@@ -592,3 +606,37 @@ def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORM
     _audit(call, by, _("由来电创建工单 %(ref)s") % {"ref": ticket.ref})
     call.save(update_fields=["ticket"])
     return ticket
+
+
+# --- the originals of masked texts ---------------------------------------------------------
+
+
+REVEAL_REASON_MAX = 100
+
+
+@transaction.atomic
+def text_reveal(*, by: User, text: str, object_id: int, reason: str) -> tuple[str, Reveal]:
+    """Gives staff with ``support.reveal`` the original of a text the console shows masked (a
+    ticket's subject, a message, a call's summary), and records who opened which and why."""
+    _require_staff(by, PERM_REVEAL)
+    reason = _clean_text(reason, field="reason", max_length=REVEAL_REASON_MAX, label=_("查看原因"))
+    ticket = call = None
+    if text == Reveal.Text.TICKET_SUBJECT:
+        ticket = Ticket.objects.filter(pk=object_id).first()
+        original = ticket.subject if ticket else None
+    elif text == Reveal.Text.TICKET_MESSAGE:
+        message = TicketMessage.objects.select_related("ticket").filter(pk=object_id).first()
+        ticket = message.ticket if message else None
+        original = message.body if message else None
+    elif text == Reveal.Text.CALL_SUMMARY:
+        call = Call.objects.defer("caller_number").filter(pk=object_id).first()
+        original = call.summary if call else None
+    else:
+        raise _invalid("text", _("无法查看该内容。"))
+    if original is None:
+        raise ServiceError("not_found", _("找不到该内容。"), status=404)
+    reveal = Reveal.objects.create(
+        staff=by, text=text, object_id=object_id, ticket=ticket, call=call, reason=mask_text(reason)
+    )
+    logger.info("text revealed text=%s id=%s staff=%s", text, object_id, by.pk)
+    return original, reveal

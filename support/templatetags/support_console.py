@@ -20,3 +20,23 @@ def admin_change_url(obj) -> str:
         return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     except NoReverseMatch:
         return ""
+
+
+@register.simple_tag(takes_context=True)
+def console_workspace(context):
+    """The signed-in staff member's workspace (``selectors.workspace``), or None for a role
+    that handles no tickets."""
+    from support import selectors
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.has_perm("support.change_ticket"):
+        return None
+    return selectors.workspace(user)
+
+
+@register.simple_tag
+def customer_search_label() -> str:
+    from support.forms import CustomerSearchForm
+
+    return CustomerSearchForm.base_fields["q"].label
