@@ -278,10 +278,14 @@ def trip_rows(rows) -> list[TripRow]:
         )
         trip.segments.append(SegmentView(code, name, operator_id, operator_name, fee, rate))
     for trip in trips:
+        # as the planner counts: a seller's share of one tax kind that comes to nothing yields no invoice
         sellers: dict[tuple[int, bool], tuple[str, int | None]] = {}
+        fees: dict[tuple[int, bool], int] = {}
         for s in trip.segments:
-            sellers.setdefault((s.operator_id, s.rate is None), (s.operator_name, s.rate))
-        trip.invoices = list(sellers.values())
+            key = (s.operator_id, s.rate is None)
+            sellers.setdefault(key, (s.operator_name, s.rate))
+            fees[key] = fees.get(key, 0) + s.fee
+        trip.invoices = [seller for key, seller in sellers.items() if fees[key]]
     return trips
 
 
