@@ -43,15 +43,19 @@ class TripView:
 
 def future_invoices(trip_id: int, segments: list[SegmentView], covered: set) -> tuple[list, list]:
     """(the invoices a trip yields, the ones that still stand) as (operator name, rate): one per
-    seller and tax kind; an invoice stands when a live invoice covers all of its shares."""
+    seller and tax kind, as the planner counts them (a share that comes to nothing yields no
+    invoice); an invoice stands when a live invoice covers all of its shares."""
     todo: dict[tuple[int, bool], tuple[str, int | None]] = {}
+    fees: dict[tuple[int, bool], int] = {}
     done: dict[tuple[int, bool], tuple[str, int | None]] = {}
     for s in segments:
         key = (s.operator_id, s.rate is None)
         if (trip_id, s.operator_id, s.rate) in covered:
             done.setdefault(key, (s.operator_name, s.rate))
-        elif s.fee:
+        else:
             todo.setdefault(key, (s.operator_name, s.rate))
+            fees[key] = fees.get(key, 0) + s.fee
+    todo = {k: v for k, v in todo.items() if fees[k]}
     return list(todo.values()), [v for k, v in done.items() if k not in todo]
 
 

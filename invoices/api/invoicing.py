@@ -437,7 +437,7 @@ class ApplicationsView(AppAPIView):
     @extend_schema(
         operation_id="app_applications_create",
         request=ApplicationCreateSchema,
-        responses={202: AcceptedSchema, **ERRORS},
+        responses={202: AcceptedSchema, **ERRORS, 409: ErrorSerializer},
         summary="提交开票申请（通行费或充值）",
     )
     def post(self, request):

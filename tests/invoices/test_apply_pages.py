@@ -235,3 +235,16 @@ def test_recharge_invoice_pdf_prints_recharge_dates(world, stored, django_captur
     assert "充值日期" in text and "通行日期" not in text
     assert "20260803" in text and "20260820" in text and "*预付卡销售*ETC卡充值" in text
     assert inv.seller_name in text and "不征税" in text
+
+
+@pytest.mark.django_db
+def test_a_trip_counts_the_invoices_the_planner_issues(person, world):
+    # a zero-fee segment yields no invoice: the trip's count on the page says so too
+    push(world, [("T1", [("S-A3", 1000), ("S-B5", 0)])])
+    tid = title(world.user)
+    body = person.get(APPLY, {"card": world.card_no, "month": "2026-09"}).content.decode()
+    assert "按次开 1 张发票" in body and "乙一级公路公司" not in body
+    plan = services.application_preview_consumption(
+        user=world.user.user, card_no=world.card_no, month="2026-09", title_id=tid, transit_ids=["T1"]
+    )
+    assert plan.invoice_count == 1

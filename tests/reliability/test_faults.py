@@ -105,17 +105,17 @@ def test_the_broker_down_while_users_submit_loses_nothing(world, workers, own_re
             started = time.monotonic()
             submitted.append(submit(world, transit_ids=trips[3 * n : 3 * n + 3]))
             slowest = max(slowest, time.monotonic() - started)
-        started = time.monotonic()  # and one through the page 我要开票
-        page = client.post(
-            reverse("invoices:apply"),
-            {
-                "card": world.card_no,
-                "month": "2026-09",
-                "transit_ids": trips[24:27],
-                "title_id": title(world.user),
-                "mode": "per_trip",
-            },
-        )
+        # and one through the page 我要开票: its confirmation step, then 确认开票
+        form = {
+            "card": world.card_no,
+            "month": "2026-09",
+            "transit_ids": trips[24:27],
+            "title_id": title(world.user),
+            "mode": "per_trip",
+        }
+        digest = client.post(reverse("invoices:apply"), form).context["plan"].digest
+        started = time.monotonic()
+        page = client.post(reverse("invoices:apply"), form | {"step": "confirm", "plan_digest": digest})
         slowest = max(slowest, time.monotonic() - started)
         assert page.status_code == 302, page.content.decode()[:500]
         submitted.append(int(page["Location"].rstrip("/").rsplit("/", 1)[1]))
