@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Application, Invoice, InvoiceLine, InvoiceState, Recharge, Transit, TransitSegment
+from .models import Application, Invoice, InvoiceLine, InvoiceState, MailResend, Recharge, Transit, TransitSegment
 from .tax import rate_for_section, rate_percent
 
 
@@ -537,3 +537,10 @@ def reapply_trips(app: Application) -> dict:
         n=Count("id"), fee=Sum("fee")
     )
     return {"count": agg["n"], "fee": agg["fee"] or 0}
+
+
+def recent_resends(app: Application, limit: int = 3) -> list[MailResend]:
+    """The latest requests to mail an application again, newest first, for its page."""
+    return list(
+        MailResend.objects.filter(application=app).only("email", "requested_at", "sent_at").order_by("-id")[:limit]
+    )
