@@ -237,7 +237,9 @@ class InvoiceDetailView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["invoice"] = selectors.invoice_of(self.request.user, kwargs["pk"])
+        invoice = ctx["invoice"] = selectors.invoice_of(self.request.user, kwargs["pk"])
+        if invoice.status == invoice.Status.REVERSED:
+            ctx["red_letter"] = selectors.red_letter_of(invoice)
         return ctx
 
 

@@ -544,3 +544,8 @@ def recent_resends(app: Application, limit: int = 3) -> list[MailResend]:
     return list(
         MailResend.objects.filter(application=app).only("email", "requested_at", "sent_at").order_by("-id")[:limit]
     )
+
+
+def red_letter_of(invoice: Invoice) -> Invoice | None:
+    """The red-letter invoice that cancels ``invoice``."""
+    return Invoice.objects.filter(original=invoice, red=True).only("id", "code", "number", "application_id").first()

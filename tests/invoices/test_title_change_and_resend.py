@@ -115,6 +115,8 @@ def test_the_reverse_page_warns_then_shows_no_form_once_reversed(
         assert "确认红冲" not in page and 'href="' + reverse("invoices:reverse", args=[b.pk]) not in page
     assert "已红冲作废" in client.get(reverse("invoices:reverse", args=[b.pk])).content.decode()
     red = Invoice.objects.get(red=True)
+    page = client.get(reverse("invoices:invoice", args=[b.pk])).content.decode()
+    assert f'对应的红字发票：<a href="{reverse("invoices:invoice", args=[red.pk])}">{red.code} {red.number}</a>' in page
     assert "不能再红冲" in client.get(reverse("invoices:reverse", args=[red.pk])).content.decode()
 
 
