@@ -10,7 +10,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -196,6 +195,7 @@ class ApplicationView(KeysetMixin, LoginRequiredMixin, TemplateView):
             links=self.page_links(page),
             pending=app.status in (Application.Status.SUBMITTED, Application.Status.ISSUING),
             outcome=selectors.application_outcome(app),
+            resends=selectors.recent_resends(app) if app.status == Application.Status.ISSUED else [],
         )
         if app.status == Application.Status.FAILED and app.kind == Application.Kind.CONSUMPTION:
             ctx["reapply"] = selectors.reapply_trips(app)
@@ -217,7 +217,7 @@ class ApplicationResendView(LoginRequiredMixin, View):
             messages.success(
                 request, _("已提交：发票压缩包将发送至 %(email)s，请稍后查收（也请看看垃圾邮件）。") % {"email": email.strip()}
             )
-        return redirect(f"{reverse('invoices:application', args=[app.pk])}#resend")
+        return redirect("invoices:application", pk=app.pk)
 
 
 class ApplicationReapplyView(LoginRequiredMixin, View):
@@ -329,6 +329,8 @@ class InvoiceDetailView(LoginRequiredMixin, TemplateView):
         invoice = ctx["invoice"] = selectors.invoice_of(self.request.user, kwargs["pk"])
         # a stored-value card's recharge invoice: its dates are recharge dates (lines are prefetched)
         ctx["recharge"] = any(line.recharge_id for line in invoice.lines.all())
+        if invoice.status == invoice.Status.REVERSED:
+            ctx["red_letter"] = selectors.red_letter_of(invoice)
         return ctx
 
 

@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Application, Invoice, InvoiceLine, InvoiceState, Recharge, Transit, TransitSegment
+from .models import Application, Invoice, InvoiceLine, InvoiceState, MailResend, Recharge, Transit, TransitSegment
 from .tax import rate_for_section, rate_percent
 
 
@@ -567,6 +567,8 @@ def reapply_trips(app: Application) -> dict:
         n=Count("id"), fee=Sum("fee")
     )
     return {"count": agg["n"], "fee": agg["fee"] or 0}
+
+
 # --- the signed-in home page -----------------------------------------------------------------------
 
 HOME_ROWS = 5
@@ -590,3 +592,15 @@ def open_applications(user, *, limit: int = HOME_ROWS) -> list[Application]:
 def newest_invoices(user, *, limit: int = HOME_ROWS) -> list[Invoice]:
     """The user's newest invoices, as the lists show them (no lines)."""
     return list(user_invoices(user).only(*_INVOICE_LIST_FIELDS).order_by("-issued_at", "-id")[:limit])
+
+
+def recent_resends(app: Application, limit: int = 3) -> list[MailResend]:
+    """The latest requests to mail an application again, newest first, for its page."""
+    return list(
+        MailResend.objects.filter(application=app).only("email", "requested_at", "sent_at").order_by("-id")[:limit]
+    )
+
+
+def red_letter_of(invoice: Invoice) -> Invoice | None:
+    """The red-letter invoice that cancels ``invoice``."""
+    return Invoice.objects.filter(original=invoice, red=True).only("id", "code", "number", "application_id").first()

@@ -107,13 +107,16 @@ def test_the_reverse_page_warns_then_shows_no_form_once_reversed(
     reversal = Application.objects.get(kind="reversal")
     assert r.url == reverse("invoices:application", args=[reversal.pk])
     page = client.get(r.url).content.decode()
-    assert f"发票 {b.code} {b.number}（乙一级公路公司，¥12.00）已红冲作废。" in page
+    link = reverse("invoices:invoice", args=[b.pk])
+    assert f'发票 <a href="{link}">{b.code} {b.number}</a>（乙一级公路公司，¥12.00）已红冲作废。' in page
     assert "已可重新开票" in page and "month=2026-09" in page
     for url in (reverse("invoices:reverse", args=[b.pk]), reverse("invoices:invoice", args=[b.pk])):
         page = client.get(url).content.decode()
         assert "确认红冲" not in page and 'href="' + reverse("invoices:reverse", args=[b.pk]) not in page
     assert "已红冲作废" in client.get(reverse("invoices:reverse", args=[b.pk])).content.decode()
     red = Invoice.objects.get(red=True)
+    page = client.get(reverse("invoices:invoice", args=[b.pk])).content.decode()
+    assert f'对应的红字发票：<a href="{reverse("invoices:invoice", args=[red.pk])}">{red.code} {red.number}</a>' in page
     assert "不能再红冲" in client.get(reverse("invoices:reverse", args=[red.pk])).content.decode()
 
 
@@ -256,6 +259,7 @@ def test_the_page_resends_to_a_typed_address(world, issued, client, settings, dj
     with django_capture_on_commit_callbacks(execute=True):
         r = client.post(url, {"email": ADDRESS}, follow=True)
     assert f"发票压缩包将发送至 {ADDRESS}" in r.content.decode()
+    assert f"正在发送至 {ADDRESS}" in r.content.decode()  # the page answers before the task has run
     assert [m.to for m in mail.outbox] == [[ADDRESS]]
     r = client.post(url, {"email": "nope"}, follow=True)
     assert "请填写正确的邮箱地址" in r.content.decode() and len(mail.outbox) == 1
