@@ -115,14 +115,19 @@ def issuer_info(issuer: Issuer | None) -> dict[str, Any]:
     }
 
 
+def _province(issuer: Issuer) -> str:
+    """The issuer's province in the reader's language (the names as shipped are in locale/en)."""
+    return _(issuer.province) if issuer.province else ""
+
+
 def _issuer_phrase(issuer: Issuer) -> str:
     if issuer.hotline:
         return _("%(province)s的发行方 %(name)s（客服热线 %(hotline)s）") % {
-            "province": issuer.province,
+            "province": _province(issuer),
             "name": issuer.name,
             "hotline": issuer.hotline_label,
         }
-    return _("%(province)s的发行方 %(name)s") % {"province": issuer.province, "name": issuer.name}
+    return _("%(province)s的发行方 %(name)s") % {"province": _province(issuer), "name": issuer.name}
 
 
 # --- The registry ------------------------------------------------------------------

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ISSUER_NAME, OPERATORS, OPERATOR_NAMES, TRIPS, at_path
+from .conftest import ISSUER_NAME, OPERATOR_NAMES, OPERATORS, TRIPS, at_path
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +122,8 @@ def test_english_from_the_footer(open_page, world, journey, viewport):
 
     page.locator("table.invoices a").first.click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
-    expect(page.get_by_role("link", name="Download PDF")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("VAT electronic ordinary invoice")
+    expect(page.get_by_role("link", name="Red-letter reversal")).to_be_visible()
     english_page(page, journey, "invoice", data)
 
     page.get_by_role("contentinfo").get_by_role("link", name="Help centre").click()

@@ -147,3 +147,19 @@ def test_the_faq_as_shipped_reads_in_english(client):
     assert "为什么通行一次" not in body
     Faq.objects.filter(pk=faq.pk).update(question="改过的问题？")  # edited by staff: shown as stored
     assert "改过的问题？" in client.get(reverse("support:faq", args=[faq.pk])).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_console_has_its_own_switch_and_reads_in_english(client, make_user):
+    from django.contrib.auth.models import Group
+
+    agent = make_user(MOBILE, password="road2026ok")
+    User.objects.filter(pk=agent.pk).update(is_staff=True)
+    agent.groups.add(Group.objects.get(name="agent"))
+    client.force_login(User.objects.get(pk=agent.pk))
+    body = client.get("/admin/").content.decode()
+    assert 'id="console-language"' in body and "工作台" in body
+    choose(client, "en", "/admin/support/ticket/")
+    body = client.get("/admin/support/ticket/").content.decode()
+    assert '<html lang="en"' in body and "Ticket" in body and "Customer service" in body
+    assert "工单" not in body and "客服" not in body
