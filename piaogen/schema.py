@@ -1,7 +1,8 @@
 """The OpenAPI schema's shared parts, added once instead of on every view.
 
 Every operation can answer some errors whatever it does: 401 without a valid token, 403 for
-a partner of the wrong kind, 429 when throttled, 400 for a body that is not JSON, 415 for a
+a partner of the wrong kind, 429 when throttled, 400 for a body that is not JSON, 413 for a
+body over the size limit, 415 for a
 body that is not ``application/json``, 503 when the database is unavailable. A view that
 documents one of these itself keeps its own description.
 """
@@ -15,6 +16,7 @@ COMMON = {
     "403": "该合作方类型无权调用此接口",
     "400": "请求有误：字段错误、请求体不是有效的 JSON",
     "404": "找不到该对象（或不属于当前账户/合作方）",
+    "413": "请求体过大（合作方接口上限 PARTNER_MAX_BODY_BYTES，默认 16 MiB；其他接口 2.5 MiB），本次没有任何一项被保存",
     "415": "请求体须为 application/json",
     "429": "请求过于频繁；Retry-After 头给出需等待的秒数",
     "503": "服务暂时不可用（数据库不可用）；批量写入时本批次没有任何一项被保存，可原样重发",
@@ -46,7 +48,7 @@ def document_common_errors(result, generator, request, public):
             if "requestBody" in operation or operation.get("parameters"):
                 codes.append("400")
             if "requestBody" in operation:
-                codes.append("415")
+                codes += ["413", "415"]
             if "{" in path:
                 codes.append("404")
             for code in codes:

@@ -18,7 +18,7 @@ def _operator(code="OP-A", **changes):
     return {**base, **changes}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_second_clearing_centre_cannot_rewrite_an_operator_or_its_sections(world, partner_client):
     rival = partner_client("clearing", name="另一清分中心")
     before = Operator.objects.get(code="OP-A")

@@ -19,7 +19,7 @@ LOGIN = "/api/v1/app/login"
 @pytest.mark.django_db
 def test_spoofed_forwarded_for_gets_no_fresh_limits(api, make_user, settings):
     make_user(mobile="13600000001", password="secret123abc")
-    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 10_000  # only the per-address limit here
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = 10_000  # the address only
     answers = [
         api.post(
             LOGIN, {"mobile": "13600000001", "password": "wrong-password"}, format="json",

@@ -157,6 +157,7 @@ def _check(response, where, failures):
 @pytest.mark.django_db
 def test_every_form_field_with_every_bad_value(pages, client, settings):
     settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 10**6
+    settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = settings.SMS_MAX_PER_ADDRESS = 10**6
     forms, searches = pages
     failures: list = []
     tried = 0
