@@ -22,7 +22,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history
 
 from accounts import services as account_services
 from accounts.identity import normalize_uscc, validate_uscc
@@ -428,8 +428,17 @@ def _registry_apply(
                 binding.end_kind = Binding.EndKind.PASSIVE
                 binding.end_reason = endings[binding.card_id][:200]
             if ended:
-                bulk_update_with_history(
-                    ended, Binding, ["ended_at", "end_kind", "end_reason"], default_change_reason=change_reason
+                # One UPDATE per distinct reason (a batch has a handful) instead of bulk_update's
+                # CASE over every row: 5,000 unbindings took most of the partner's answer time.
+                by_reason: dict[str, list[int]] = {}
+                for binding in ended:
+                    by_reason.setdefault(binding.end_reason, []).append(binding.pk)
+                for end_reason, pks in by_reason.items():
+                    Binding.objects.filter(pk__in=pks).update(
+                        ended_at=now, end_kind=Binding.EndKind.PASSIVE, end_reason=end_reason
+                    )
+                Binding.history.bulk_history_create(
+                    ended, batch_size=500, update=True, default_change_reason=change_reason
                 )
                 cards_by_pk = {card.pk: card for card in to_update}
                 issuers = Issuer.objects.in_bulk({cards_by_pk[b.card_id].issuer_id for b in ended})

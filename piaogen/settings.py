@@ -209,7 +209,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # kombu's virtual transports sleep this long whenever they find nothing to take, which
         # includes every time the worker's pool is full (1 s by default: about 12 tasks a second
         # under load); a listing of the queue folder costs well under a millisecond.
-        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.05),
+        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.02),
     }
 else:
     # Longer than any task and any countdown: a task that outlives it is delivered again.
@@ -220,6 +220,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded broker deletes a message when a worker takes it (no redelivery to protect,
+    # so acks_late buys nothing there): a few in hand per pool process keep the pool busy instead
+    # of sleeping a polling interval after every task. A killed worker's are queued again from
+    # the database (worker start-up hook, sweeps).
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Rendering and mail on their own queues, so a slow PDF never delays issuing.
 CELERY_TASK_ROUTES = {

@@ -83,3 +83,24 @@ def test_binding_history_is_audited(bound, registry):
     binding = Binding.objects.get()
     kinds = list(binding.history.order_by("history_id").values_list("history_type", "end_kind"))
     assert kinds == [("+", ""), ("~", "passive")]
+
+
+@pytest.mark.django_db
+def test_the_push_only_queues_the_unbinding_sms_and_a_broker_that_refuses_loses_none(
+    bound, registry, sms, monkeypatch
+):
+    from accounts import tasks
+    from accounts.models import OutboundSms
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.sms_send, "delay", refuse)
+    monkeypatch.setattr(tasks.sms_fan_out, "delay", refuse)
+    before = len(sms.messages())
+    result = registry(card_item(mobile=NEW_MOBILE))
+    assert result["unbound"] == 1
+    # Nothing was sent in the push; the notice waits in the outbox for the sweep.
+    assert len(sms.messages()) == before
+    notice = OutboundSms.objects.get(purpose="notice")
+    assert notice.status == "pending" and notice.mobile == bound.user.mobile and "自动解绑" in notice.text

@@ -78,6 +78,32 @@ def test_a_worker_killed_mid_issue_and_started_again_issues_exactly_once(world, 
 
 
 @pytest.mark.worker
+def test_a_killed_workers_application_is_issued_within_a_minute_of_a_worker_being_back(
+    world, workers, own_redis, tmp_path
+):
+    """Production settings on Redis: no sweep runs (its claim is 10 minutes away) and the
+    visibility timeout is the default 4 hours; the restarted worker queues the claim on start."""
+    push_trips(world, 30)
+    stall = tmp_path / "stalled"
+    with celery_broker(own_redis.url):
+        first = workers(own_redis.url, stall_file=stall)
+        app_id = submit(world)
+        wait_for(lambda: stall.exists(), timeout=90)
+        first.kill()
+        assert Application.objects.get(pk=app_id).status == "issuing"
+        second = workers(own_redis.url)  # returns once the worker says "ready."
+        back = time.monotonic()
+        wait_for(lambda: Application.objects.filter(pk=app_id, status="issued").exists(), timeout=60)
+        recovered = time.monotonic() - back
+        assert "1 applications in flight queued again" in second.text()
+        assert own_redis.client().hlen("unacked") >= 1  # the dead worker's message still waits its 4 h
+    assert Invoice.objects.count() == 90
+    assert_gap_free(90)
+    assert ApplicationEvent.objects.filter(application_id=app_id, kind="issued").count() == 1
+    print(f"\nworker back: the dead worker's application issued {recovered:.1f}s after a worker was ready")
+
+
+@pytest.mark.worker
 def test_the_broker_down_while_users_submit_loses_nothing(world, workers, own_redis, client, settings):
     trips = push_trips(world, 30)
     title(world.user)
