@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
+from piaogen.history import ReadOnlyPageMixin
 from piaogen.templatetags.money import fen_to_yuan
 
 from .models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     """Pushed by partners: staff read these; corrections go through audited actions."""
 
     def has_add_permission(self, request):
@@ -85,6 +86,10 @@ class TransitAdmin(ReadOnlyAdmin):
     date_hierarchy = "exit_time"
     inlines = [SegmentInline]
     show_full_result_count = False
+    read_only_note = _(
+        "通行记录以清分中心推送的为准，不能在控制台修改；有误时请清分中心重新推送更正后的记录，"
+        "更正会记入通行记录变更。"
+    )
 
     @admin.display(description=_("通行费（元）"), ordering="fee")
     def fee_yuan(self, obj):
