@@ -504,17 +504,7 @@ class _Refusal:
 
 
 def _failures_today(*, user: User, card_no: str) -> tuple[int, int]:
-    """Today's failed attempts of the account and of the card. A number the registry does not
-    hold (a typo) counts towards the account's cap once however often it is tried again;
-    malformed input never reaches the count."""
-    since = _local_day_start()
-    failed = BindingAttempt.objects.filter(outcome__in=BindingAttempt.FAILURES, created_at__gte=since)
-    mine = failed.filter(user=user)
-    account = (
-        mine.exclude(outcome=Outcome.CARD_NOT_FOUND).count()
-        + mine.filter(outcome=Outcome.CARD_NOT_FOUND).values("card_no").distinct().count()
-    )
-    return account, failed.filter(card_no=card_no).count()
+    return selectors.failures_today(user=user, card_no=card_no)
 
 
 def _reset_text() -> str:
