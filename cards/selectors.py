@@ -7,9 +7,13 @@ cannot show them by accident and no row is decrypted for nothing.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -107,3 +111,68 @@ def binding_history(*, user: User | None = None, card: Card | None = None) -> Qu
     if card is not None:
         qs = qs.filter(card=card)
     return qs.order_by("-bound_at", "-pk")
+
+
+# --- the daily caps on failed binding attempts ---------------------------------------------
+
+
+def local_day_start() -> datetime:
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def failures_today(*, user: User, card_no: str) -> tuple[int, int]:
+    """Today's failed attempts of the account and of the card. A number the registry does not
+    hold (a typo) counts towards the account's cap once however often it is tried again;
+    malformed input never reaches the count."""
+    failed = BindingAttempt.objects.filter(outcome__in=BindingAttempt.FAILURES, created_at__gte=local_day_start())
+    mine = failed.filter(user=user)
+    account = (
+        mine.exclude(outcome=BindingAttempt.Outcome.CARD_NOT_FOUND).count()
+        + mine.filter(outcome=BindingAttempt.Outcome.CARD_NOT_FOUND).values("card_no").distinct().count()
+    )
+    return account, failed.filter(card_no=card_no).count()
+
+
+@dataclass
+class CapStatus:
+    account_failures: int
+    account_cap: int
+    account_reached: bool
+    cards_reached: list[tuple[str, int]]  # (card number, failures today) of cards at their cap
+    counted: list[BindingAttempt]  # today's failed attempts of the account
+    resets_at: datetime
+
+
+def binding_cap_status(user: User) -> CapStatus:
+    """For the console: whether the account, or a card it tried today, reached today's cap,
+    which attempts counted, and when the caps reset (the next 00:00 Asia/Shanghai)."""
+    start = local_day_start()
+    counted = list(
+        BindingAttempt.objects.filter(user=user, outcome__in=BindingAttempt.FAILURES, created_at__gte=start)
+        .defer("message")
+        .order_by("created_at", "pk")
+    )
+    not_found = BindingAttempt.Outcome.CARD_NOT_FOUND
+    account = sum(1 for a in counted if a.outcome != not_found) + len(
+        {a.card_no for a in counted if a.outcome == not_found}
+    )
+    per_card = settings.BINDING_MAX_FAILURES_PER_CARD
+    card_nos = {a.card_no for a in counted}
+    per_card_failures = (
+        BindingAttempt.objects.filter(card_no__in=card_nos, outcome__in=BindingAttempt.FAILURES, created_at__gte=start)
+        .values("card_no")
+        .annotate(n=Count("pk"))
+        .order_by("card_no")
+        if card_nos
+        else []
+    )
+    reached = [(row["card_no"], row["n"]) for row in per_card_failures if row["n"] >= per_card]
+    cap = settings.BINDING_MAX_FAILURES_PER_ACCOUNT
+    return CapStatus(
+        account_failures=account,
+        account_cap=cap,
+        account_reached=account >= cap,
+        cards_reached=reached,
+        counted=counted,
+        resets_at=start + timedelta(days=1),
+    )

@@ -512,9 +512,13 @@ class _Refusal:
 
 
 def _failures_today(*, user: User, card_no: str) -> tuple[int, int]:
-    since = _local_day_start()
-    failed = BindingAttempt.objects.filter(outcome__in=BindingAttempt.FAILURES, created_at__gte=since)
-    return failed.filter(user=user).count(), failed.filter(card_no=card_no).count()
+    return selectors.failures_today(user=user, card_no=card_no)
+
+
+def _reset_text() -> str:
+    """When the caps reset, exactly: the next 00:00 in Asia/Shanghai."""
+    tomorrow = _local_day_start() + timedelta(days=1)
+    return _("%(month)s月%(day)s日 00:00（北京时间）") % {"month": tomorrow.month, "day": tomorrow.day}
 
 
 def _seconds_to_tomorrow() -> int:
@@ -527,15 +531,15 @@ def _cap_refusal(account_failures: int, card_failures: int) -> _Refusal | None:
     per_card = settings.BINDING_MAX_FAILURES_PER_CARD
     if account_failures >= per_account:
         message = _(
-            "您的账户今日绑卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停绑卡，请明天再试；"
+            "您的账户今日绑卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停绑卡，请于 %(at)s 后再试；"
             "如需帮助请拨打票根客服热线 %(hotline)s。"
-        ) % {"cap": per_account, "hotline": settings.SUPPORT_HOTLINE}
+        ) % {"cap": per_account, "hotline": settings.SUPPORT_HOTLINE, "at": _reset_text()}
         return _Refusal(Outcome.TOO_MANY_ATTEMPTS, message, retry_after=_seconds_to_tomorrow())
     if card_failures >= per_card:
         message = _(
-            "该卡今日绑卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停该卡的绑定，请明天再试；"
+            "该卡今日绑卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停该卡的绑定，请于 %(at)s 后再试；"
             "如需帮助请拨打票根客服热线 %(hotline)s。"
-        ) % {"cap": per_card, "hotline": settings.SUPPORT_HOTLINE}
+        ) % {"cap": per_card, "hotline": settings.SUPPORT_HOTLINE, "at": _reset_text()}
         return _Refusal(Outcome.TOO_MANY_ATTEMPTS, message, retry_after=_seconds_to_tomorrow())
     return None
 
@@ -547,7 +551,7 @@ def _tries_left(account_failures: int, card_failures: int) -> str:
     )
     if left > 0:
         return _("今日还可尝试 %(left)s 次。") % {"left": left}
-    return _("今日尝试次数已用完，请明天再试。")
+    return _("今日尝试次数已用完，请于 %(at)s 后再试。") % {"at": _reset_text()}
 
 
 def _compare(

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
+from piaogen.history import ReadOnlyPageMixin
 from piaogen.templatetags.money import fen_to_yuan
 
 from .models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     """Pushed by partners: staff read these; corrections go through audited actions."""
 
     def has_add_permission(self, request):
@@ -85,6 +86,10 @@ class TransitAdmin(ReadOnlyAdmin):
     date_hierarchy = "exit_time"
     inlines = [SegmentInline]
     show_full_result_count = False
+    read_only_note = _(
+        "通行记录以清分中心推送的为准，不能在控制台修改；有误时请清分中心重新推送更正后的记录，"
+        "更正会记入通行记录变更。"
+    )
 
     @admin.display(description=_("通行费（元）"), ordering="fee")
     def fee_yuan(self, obj):
@@ -130,6 +135,24 @@ from .models import Application, ApplicationEvent, Invoice, InvoiceLine  # noqa:
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("操作原因（将记入审计）"), max_length=300, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class TitlePickForm(forms.Form):
+    """The user's own titles to choose from, the current one marked; a reason for the audit."""
+
+    title = forms.ModelChoiceField(label=_("新抬头"), queryset=None, empty_label=None)
+    reason = forms.CharField(label=_("操作原因（将记入审计）"), max_length=300, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, application, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from cards.models import InvoiceTitle
+
+        current = application.title_id
+        field = self.fields["title"]
+        field.queryset = InvoiceTitle.objects.filter(user_id=application.user_id, deleted_at__isnull=True).order_by("pk")
+        field.label_from_instance = lambda t: (
+            f"{t.name}{(' · ' + t.tax_id) if t.tax_id else ''}" + (str(_("（当前抬头）")) if t.pk == current else "")
+        )
 
 
 def ask_reason(modeladmin, request, queryset, *, title: str, action: str, apply):
@@ -210,14 +233,36 @@ class ApplicationAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("开票前更正抬头为用户的另一个抬头（需填写原因）"), permissions=["change"])
     def correct_title(self, request, queryset):
-        title_id = request.POST.get("title_id", "")
-
-        def apply(app, user, reason):
-            if not title_id.isdigit():
-                raise ServiceError("invalid", _("请在原因后写明新抬头的编号：在“原因”框下方的抬头编号栏填写。"))
-            return datafix.application_correct_title(application_id=app.pk, title_id=int(title_id), actor=user, reason=reason)
-
-        return ask_reason(self, request, queryset, title=_("更正抬头"), action="correct_title", apply=apply)
+        """One application at a time: the new title is picked from its user's own titles."""
+        apps = list(queryset.select_related("title")[:2])
+        if len(apps) != 1:
+            self.message_user(request, _("更正抬头请一次只选择一个开票申请。"), messages.ERROR)
+            return None
+        app = apps[0]
+        form = TitlePickForm(app, request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            new = form.cleaned_data["title"]
+            old_name = app.title.name if app.title_id else "—"
+            try:
+                datafix.application_correct_title(
+                    application_id=app.pk, title_id=new.pk, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ServiceError as exc:
+                form.add_error("title", exc.message)
+            else:
+                self.message_user(
+                    request,
+                    _("已将开票申请 #%(id)s 的抬头由“%(old)s”更正为“%(new)s”，已记入审计。")
+                    % {"id": app.pk, "old": old_name, "new": new.name},
+                    messages.SUCCESS,
+                )
+                return None
+        return render(
+            request,
+            "admin/invoices/ask_reason.html",
+            {"title": _("更正抬头"), "form": form, "queryset": [app], "action": "correct_title",
+             "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+        )
 
     @admin.action(description=_("重试开票失败的申请（需填写原因）"), permissions=["change"])
     def retry_failed(self, request, queryset):

@@ -35,6 +35,10 @@ def application_correct_title(*, application_id: int, title_id: int, actor: User
         title = InvoiceTitle.objects.filter(pk=title_id, user_id=app.user_id, deleted_at__isnull=True).first()
         if title is None:
             raise ServiceError("invalid", _("只能改为该用户自己的发票抬头。"), errors={"title_id": [_("抬头不存在。")]})
+        if title.pk == app.title_id:
+            raise ServiceError(
+                "same_title", _("新抬头与申请当前的抬头相同，无需更正。"), errors={"title_id": [_("请选择另一个抬头。")]}
+            )
         before = {"title_id": app.title_id}
         app.title = title
         app.save(update_fields=["title"])

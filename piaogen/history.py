@@ -45,8 +45,38 @@ class ConsoleHistoryHelper(HistoricalRecordContextHelper):
         return readable_value(field, value)
 
 
-class ConsoleHistoryAdmin(SimpleHistoryAdmin):
-    """``SimpleHistoryAdmin`` with the readable history list."""
+class ReadOnlyPageMixin:
+    """A change page with nothing to change shows no 保存 buttons, and may say why
+    (``read_only_note``: where the data comes from and how it gets corrected)."""
+
+    read_only_note = ""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None and not _editable(context):
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+            if self.read_only_note and request.method == "GET":
+                from django.contrib import messages
+
+                messages.info(request, self.read_only_note)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _editable(context) -> bool:
+    adminform = context.get("adminform")
+    if adminform is not None and any(not field.is_hidden for field in adminform.form):
+        return True
+    for inline in context.get("inline_admin_formsets", ()):
+        for form in inline.formset.forms:
+            if any(not field.is_hidden and field.name != "DELETE" for field in form):
+                return True
+        if inline.formset.extra or inline.has_add_permission:
+            return True
+    return False
+
+
+class ConsoleHistoryAdmin(ReadOnlyPageMixin, SimpleHistoryAdmin):
+    """``SimpleHistoryAdmin`` with the readable history list, and no 保存 on a page with nothing
+    to change."""
 
     object_history_list_template = "simple_history/console_history_list.html"
 

@@ -22,6 +22,7 @@ from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import User, mobile_digest
 from cards.identity import normalize_card_no, normalize_plate, plate_kind
 from cards.models import Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
+from cards.selectors import CapStatus, binding_cap_status
 from invoices.models import Application, Invoice, Transit, TransitSegment
 
 from . import search
@@ -214,6 +215,7 @@ class CustomerView:
     calls: list[Call]
     counts: dict[str, int] = field(default_factory=dict)
     notifications: list[Notification] = field(default_factory=list)
+    cap: CapStatus | None = None
 
 
 def customer_view(user_id) -> CustomerView:
@@ -247,6 +249,7 @@ def customer_view(user_id) -> CustomerView:
         else {}
     )
     failed = [AttemptRow(a, a.card.issuer if a.card_id else by_code.get(a.card_no[:4])) for a in attempts]
+    cap = binding_cap_status(user)
     card_ids = {b.card_id for b in bindings}
     segments = TransitSegment.objects.select_related("operator").order_by("seq")
     transits = (
@@ -282,7 +285,9 @@ def customer_view(user_id) -> CustomerView:
         "bindings_active": sum(1 for b in bindings if b.ended_at is None),
     }
     notifications = list(Notification.objects.filter(user=user).order_by("-created_at", "-pk")[:LIST_LIMIT])
-    return CustomerView(user, bindings, failed, transits, applications, invoices, tickets, calls, counts, notifications)
+    return CustomerView(
+        user, bindings, failed, transits, applications, invoices, tickets, calls, counts, notifications, cap
+    )
 
 
 # --- staff: the dashboard ---------------------------------------------------------------

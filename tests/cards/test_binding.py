@@ -384,3 +384,22 @@ def test_two_pending_attempts_of_one_user_bind_once(client_, start, sms):
         services.binding_confirm(user=client_.user, binding_id=first.public_id, code=first_code)
     assert refused.value.code == "already_bound" and "您的账户" in refused.value.message
     assert Binding.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_mistyped_number_counts_once_and_the_cap_says_when_to_retry(client_, settings):
+    """Retrying the same number the registry does not hold counts once towards the account's
+    cap; a second distinct typo counts again; the refusal after the cap names the exact reset."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.BINDING_MAX_FAILURES_PER_ACCOUNT = 2
+    settings.BINDING_MAX_FAILURES_PER_CARD = 10
+    for _ in range(4):
+        assert _refusal(client_, card_no="32010000000000000099")["code"] == "card_not_found"
+    assert _refusal(client_, card_no="32010000000000000098")["code"] == "card_not_found"
+    body = _refusal(client_)  # two distinct typos reached the cap of 2
+    tomorrow = timezone.localtime() + timedelta(days=1)
+    assert body["code"] == "too_many_attempts"
+    assert f"{tomorrow.month}月{tomorrow.day}日 00:00（北京时间）" in body["message"]

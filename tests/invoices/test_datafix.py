@@ -104,3 +104,27 @@ def test_console_action_asks_for_a_reason_then_corrects(client, world, submitted
     assert r.status_code == 302
     submitted.refresh_from_db()
     assert submitted.title_id == other_title
+
+
+@pytest.mark.django_db
+def test_correct_title_in_the_console_picks_from_the_users_titles(world, submitted, staff, client):
+    """The action lists the user's titles by name (the current one marked), refuses the same
+    title and says what happened."""
+    from django.urls import reverse
+
+    other = title(world.user, name="李四")
+    client.force_login(staff)
+    url = reverse("admin:invoices_application_changelist")
+    base = {"action": "correct_title", "_selected_action": [submitted.pk]}
+    form = client.post(url, base).content.decode()
+    assert "李四" in form and "（当前抬头）" in form and 'name="title_id"' not in form
+    same = client.post(url, base | {"title": submitted.title_id, "reason": "来电更正"}).content.decode()
+    assert "新抬头与申请当前的抬头相同" in same
+    submitted.refresh_from_db()
+    assert submitted.title_id != other
+    done = client.post(url, base | {"title": other, "reason": "来电更正"}, follow=True).content.decode()
+    submitted.refresh_from_db()
+    assert submitted.title_id == other and "更正为“李四”" in done
+    with pytest.raises(ServiceError) as exc:
+        datafix.application_correct_title(application_id=submitted.pk, title_id=other, actor=staff, reason="再改")
+    assert exc.value.code == "same_title"

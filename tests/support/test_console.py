@@ -465,3 +465,31 @@ def test_the_dashboard_draws_binding_failures_by_issuer_and_cause(world, console
     body = data.content.decode()
     assert "绑卡失败：各发行方的主要原因" in body and "sbar-part cause-mobile_mismatch" in body
     assert "预留手机号不符 1" in body  # the figures are written out, not only drawn
+
+
+def test_pages_with_nothing_to_change_have_no_save_button(world, console):
+    """data_fix may correct trips and invoices through actions, not by editing the page: the
+    pages show no 保存, and a trip says how it gets corrected."""
+    from invoices.models import Invoice, Transit
+
+    client = console("data_fix")
+    transit = Transit.objects.filter(card__card_no=CARD_A).first()
+    body = client.get(reverse("admin:invoices_transit_change", args=[transit.pk])).content.decode()
+    assert 'name="_save"' not in body and "清分中心重新推送" in body
+    invoice = Invoice.objects.first()
+    body = client.get(reverse("admin:invoices_invoice_change", args=[invoice.pk])).content.decode()
+    assert 'name="_save"' not in body
+    agent = console("agent")
+    ticket = ticket_for(world)
+    assert 'name="_save"' in agent.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+
+
+def test_the_customer_view_shows_the_binding_cap(world, console, settings):
+    """Today's failures against the cap, which attempts counted, the reset time; a card at its
+    cap is named."""
+    settings.BINDING_MAX_FAILURES_PER_ACCOUNT = 1
+    settings.BINDING_MAX_FAILURES_PER_CARD = 1
+    body = console("agent").get(customer_url(world.user)).content.decode()
+    assert 'id="binding-cap"' in body and "今日计入账户上限的失败：1 / 1 次" in body
+    assert "账户今日已达上限" in body and f"卡 {CARD_B} 今日失败 1 次，已达该卡上限" in body
+    assert "00:00（北京时间）重置" in body and "预留手机号不符" in body
