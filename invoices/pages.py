@@ -375,9 +375,7 @@ class TitleChangeView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         app = selectors.application_of(self.request.user, kwargs["pk"])
-        current = services.invoices_buyer(app)
-        # the title the invoices already carry is no target: 换票 to it would change nothing
-        targets = [t for t in titles(self.request.user) if services.buyer_of(t) != current]
+        current, targets = services.title_change_choices(user=self.request.user, app=app)
         ctx.update(
             app=app,
             sellers=selectors.application_sellers(app),

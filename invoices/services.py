@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cards.models import Card, CardType, InvoiceTitle, VehicleClass
-from cards.selectors import binding_for
+from cards.selectors import binding_for, titles
 from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
 
@@ -315,6 +315,13 @@ def invoices_buyer(app: Application) -> dict | None:
     )
 
 
+def title_change_choices(*, user: User, app: Application) -> tuple[dict | None, list[InvoiceTitle]]:
+    """What 换票 offers: the buyer block on the application's live invoices, and the user's
+    titles that would print a different one (the same block would change nothing)."""
+    current = invoices_buyer(app)
+    return current, [t for t in titles(user) if _buyer(t) != current]
+
+
 def reversal_pending(invoice_id: int) -> bool:
     """A reversal or title change of this invoice is submitted and not issued yet."""
     return _pending_change_exists([invoice_id])
@@ -412,11 +419,6 @@ class InvoicePlan:
 
 def _vehicle_label(value: str) -> str:
     return str(VehicleClass(value).label) if value in VehicleClass.values else value
-
-
-def buyer_of(title: InvoiceTitle) -> dict:
-    """The buyer block a title prints on an invoice."""
-    return _buyer(title)
 
 
 def _buyer(title: InvoiceTitle) -> dict:

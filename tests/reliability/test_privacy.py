@@ -56,6 +56,8 @@ SKIP_NAMES = {
     "default_title",
     "message_open",  # a redirect to the message's page
     "mark_all_read",  # POST only
+    "application_resend",  # POST only
+    "application_reapply",  # POST only
 }
 
 
