@@ -249,6 +249,8 @@ class TripRow:
     invoices: list[tuple[str, int | None]] = field(default_factory=list)
     # of an open trip, the invoices that still stand (one of its invoices was reversed)
     invoiced: list[tuple[str, int | None]] = field(default_factory=list)
+    # what is still to be invoiced: the fee, less the shares of the invoices that stand
+    fee_to_invoice: int = 0
 
     @property
     def invoice_count(self) -> int:
@@ -333,6 +335,9 @@ def trip_rows(rows) -> list[TripRow]:
     covered = _open_covered(trips)
     for trip in trips:
         trip.invoices, trip.invoiced = future_invoices(trip.id, trip.segments, covered)
+        trip.fee_to_invoice = sum(
+            seg.fee for seg in trip.segments if (trip.id, seg.operator_id, seg.rate) not in covered
+        )
     return trips
 
 

@@ -289,6 +289,9 @@ SPECTACULAR_SETTINGS = {
         # personal | enterprise: the type of an account and the kind of an invoice title
         "AccountTypeEnum": "accounts.models.User.AccountType",
         "CardStatusEnum": "cards.models.Card.Status",
+        # what the App applies for (consumption | recharge) and the tax kind of an invoice
+        "ApplyKindEnum": ["consumption", "recharge"],
+        "InvoiceKindEnum": ["taxable", "non_taxable"],
     },
 }
 
