@@ -97,7 +97,7 @@ messages: deps
 	  awk '{ n = $$1 - 1; if (n > 0) print n " string(s) without English: msgattrib --untranslated locale/en/LC_MESSAGES/django.po"; }' || true
 	@msgattrib --only-fuzzy --no-wrap locale/en/LC_MESSAGES/django.po | grep -c '^msgid ' | \
 	  awk '{ n = $$1 - 1; if (n > 0) print n " fuzzy string(s) to check: msgattrib --only-fuzzy locale/en/LC_MESSAGES/django.po"; }' || true
-	$(BIN)/python manage.py compilemessages -l en
+	$(BIN)/python manage.py compilemessages -l en $(MESSAGES_IGNORE)
 
 lint: test-deps
 	$(BIN)/ruff check .

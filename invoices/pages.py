@@ -151,7 +151,7 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
             return self._form_again(form, "")
         if form.cleaned_data["kind"] != Application.Kind.RECHARGE and form.cleaned_data["scope"] != "month":
             if not form.transit_ids:
-                return self._form_again(form, _("请先勾选要开票的通行记录，再点“只开所选”；或者点“整月开票”。"))
+                return self._form_again(form, _("请先勾选要开票的通行记录，再点“只开所选的通行记录”；或者点“整月开票”。"))
         try:
             if step == "preview":
                 return self._confirmation(form, self._preview(form))

@@ -36,6 +36,7 @@ from accounts.sms import SmsMessage
 from cards.models import Binding, Card, Issuer
 from invoices.models import Application, Invoice, Operator, Transit
 from piaogen.errors import ServiceError
+from piaogen.i18n import speaking_to
 from piaogen.masking import mask_mobile, mask_text
 
 from . import notifications
@@ -587,7 +588,9 @@ def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORM
         raise ServiceError("already_ticketed", _("这通来电已关联工单 %(ref)s。") % {"ref": call.ticket.ref})
     if call.user_id is None:
         raise ServiceError("no_account", _("这通来电没有关联账户，请先关联来电人的票根账户。"))
-    subject = str(CALL_SUBJECT) % {"category": call.get_category_display()}
+    # The subject is the customer's to read: written in their language, not the agent's.
+    with speaking_to(call.user_id):
+        subject = str(CALL_SUBJECT) % {"category": call.get_category_display()}
     ticket = ticket_open(
         user=call.user,
         channel=Ticket.Channel.HOTLINE,

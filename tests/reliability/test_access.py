@@ -308,7 +308,7 @@ CUSTOMER_DATA = {
 }
 MAY_VIEW = {
     AGENT: CUSTOMER_DATA,
-    SUPERVISOR: CUSTOMER_DATA | {"support.dashboard"},
+    SUPERVISOR: CUSTOMER_DATA | {"support.dashboard", "support.reveal"},  # the record of openings of masked text
     DATA_FIX: CUSTOMER_DATA,
 }
 MAY_ADD = {
