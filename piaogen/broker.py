@@ -74,14 +74,18 @@ def set_aside(raw: bytes | str | None, *, broker: str, queue: str, reason: str, 
 
         if not connection.in_atomic_block:  # a long-lived consumer's connection may have gone stale
             close_old_connections()
-        SetAsideMessage.objects.create(
-            broker=broker[:20],
-            queue=(queue or "")[:200],
-            name=(name or "")[:200],
-            reason=reason[:300],
-            size=len(text),
-            body=text[:BODY_KEPT],
-        )
+        from django.db import transaction
+
+        # PostgreSQL's text holds no NUL character: a binary message is kept with them replaced.
+        with transaction.atomic():  # a savepoint: a failed insert never spoils the caller's transaction
+            SetAsideMessage.objects.create(
+                broker=broker[:20],
+                queue=(queue or "")[:200].replace("\x00", "\ufffd"),
+                name=(name or "")[:200].replace("\x00", "\ufffd"),
+                reason=reason[:300].replace("\x00", "\ufffd"),
+                size=len(text),
+                body=text[:BODY_KEPT].replace("\x00", "\ufffd"),
+            )
     except Exception:
         logger.exception("broker %s: message %s set aside but not recorded in the database", broker, name or "-")
 

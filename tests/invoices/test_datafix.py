@@ -98,7 +98,7 @@ def test_console_action_asks_for_a_reason_then_corrects(client, world, submitted
             "action": "correct_title",
             "_selected_action": [submitted.pk],
             "reason": "来电更正",
-            "title_id": str(other_title),
+            "title": str(other_title),
         },
     )
     assert r.status_code == 302
