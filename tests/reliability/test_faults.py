@@ -174,9 +174,12 @@ def test_a_task_delivered_three_times_at_once_issues_once(world, workers, own_re
         issue_application.delay(app_id)
         assert own_redis.client().llen("default") == 3
         worker = workers(own_redis.url, concurrency=3)  # three processes take them at once
-        wait_for(lambda: len(SUCCEEDED.findall(worker.text())) == 3, timeout=90)
+        # (a starting worker also queues what is in flight once more: a fourth delivery)
+        wait_for(lambda: len(SUCCEEDED.findall(worker.text())) >= 3, timeout=90)
+        time.sleep(3)
+        done = len(SUCCEEDED.findall(worker.text()))
         issue_application.delay(app_id)  # a late duplicate, after the issue
-        wait_for(lambda: len(SUCCEEDED.findall(worker.text())) == 4, timeout=60)
+        wait_for(lambda: len(SUCCEEDED.findall(worker.text())) == done + 1, timeout=60)
     assert Application.objects.get(pk=app_id).status == "issued"
     assert_gap_free(30)
     assert ApplicationEvent.objects.filter(application_id=app_id, kind="issued").count() == 1
