@@ -64,7 +64,7 @@ def test_console_roles(browser, live, world):
         agent.get_by_label("分类").select_option(label="绑卡与解绑")
         agent.get_by_label("通话摘要").fill(summary)
         desk.shot(agent, "agent-logs-call")
-        agent.locator("input[name=_save]").click()
+        agent.locator("input[name=_save]").first.click()
         agent.wait_for_url(re.compile(r"/admin/support/call/\d+/change/$"))
         content = agent.locator("#content")
         expect(content).to_contain_text(id_masked)
