@@ -169,7 +169,8 @@ def test_failed_application_way_forward(open_page, world, live, journey):
     page.get_by_label("月份", exact=True).select_option(first.strftime("%Y-%m"))
     page.get_by_role("button", name="查询").click()
     page.wait_for_url(re.compile(r"month="))
-    page.get_by_role("button", name="提交开票申请").click()
+    page.get_by_role("button", name=re.compile("整月开票")).click()
+    page.get_by_role("button", name=re.compile("确认开票")).click()
     page.wait_for_url(re.compile(r"/applications/\d+/$"))
     failed_url = page.url
     wait_issued(page)
