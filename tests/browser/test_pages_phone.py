@@ -170,7 +170,7 @@ def test_home_invoice_and_lists_on_a_phone(open_page, world, live, journey):
     sizes = target_sizes(page, "#apply-form input[type=radio], #apply-form input[type=checkbox]")
     assert len(sizes) == 2 + len(TRIPS)  # the two modes and a box per trip
     assert all(w >= 24 and h >= 24 for w, h in sizes), sizes
-    page.get_by_text(re.compile("^按月汇总")).click()  # the label's text, as a thumb lands on it
+    page.get_by_text(re.compile("按月汇总：")).click()  # the label's text, as a thumb lands on it
     expect(page.get_by_role("radio", name=re.compile("按月汇总"))).to_be_checked()
     first_trip = page.locator("ul.pick li").first
     first_trip.locator("strong").click()  # the trip's text, as a thumb lands on it
