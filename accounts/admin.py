@@ -160,8 +160,7 @@ class PartnerAdmin(SimpleHistoryAdmin):
         response = TemplateResponse(
             request,
             "admin/accounts/partner/tokens_issued.html",
-            {**self.admin_site.each_context(request), "issued": issued, "opts": self.model._meta,
-             "title": _("新令牌")},
+            {**self.admin_site.each_context(request), "issued": issued, "opts": self.model._meta, "title": _("新令牌")},
         )
         response["Cache-Control"] = "no-store"
         return response

@@ -21,8 +21,10 @@ def fold(value) -> str:
     value = unicodedata.normalize("NFKC", str(value or ""))
     if value.isascii():
         return value
-    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and unicodedata.decimal(c, None) is not None else c
-                   for c in value)
+    return "".join(
+        str(unicodedata.decimal(c)) if not c.isascii() and unicodedata.decimal(c, None) is not None else c
+        for c in value
+    )
 
 
 def normalize_mobile(value: str) -> str:

@@ -261,9 +261,7 @@ class CrossPartnerRefusal(models.Model):
         TRANSIT = "transit", _("通行记录")
         RECHARGE = "recharge", _("充值记录")
 
-    partner = models.ForeignKey(
-        Partner, verbose_name=_("提交方"), on_delete=models.PROTECT, related_name="+"
-    )
+    partner = models.ForeignKey(Partner, verbose_name=_("提交方"), on_delete=models.PROTECT, related_name="+")
     owner = models.ForeignKey(
         Partner, verbose_name=_("所有方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

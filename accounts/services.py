@@ -572,7 +572,10 @@ def cross_partner_refusals_record(*, partner: Partner, kind: str, refused: list[
     )
     logger.warning(
         "partner %s: %d %s item(s) of other partners refused (not_owner), e.g. %s",
-        partner.pk, len(refused), kind, ", ".join(str(i)[:64] for i, _o in refused[:5]),
+        partner.pk,
+        len(refused),
+        kind,
+        ", ".join(str(i)[:64] for i, _o in refused[:5]),
     )
 
 

@@ -87,8 +87,7 @@ class TransitAdmin(ReadOnlyAdmin):
     inlines = [SegmentInline]
     show_full_result_count = False
     read_only_note = _(
-        "通行记录以清分中心推送的为准，不能在控制台修改；有误时请清分中心重新推送更正后的记录，"
-        "更正会记入通行记录变更。"
+        "通行记录以清分中心推送的为准，不能在控制台修改；有误时请清分中心重新推送更正后的记录，更正会记入通行记录变更。"
     )
 
     @admin.display(description=_("通行费（元）"), ordering="fee")
@@ -134,14 +133,18 @@ from .models import Application, ApplicationEvent, Invoice, InvoiceLine  # noqa:
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("操作原因（将记入审计）"), max_length=300, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("操作原因（将记入审计）"), max_length=300, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class TitlePickForm(forms.Form):
     """The user's own titles to choose from, the current one marked; a reason for the audit."""
 
     title = forms.ModelChoiceField(label=_("新抬头"), queryset=None, empty_label=None)
-    reason = forms.CharField(label=_("操作原因（将记入审计）"), max_length=300, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("操作原因（将记入审计）"), max_length=300, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def __init__(self, application, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -149,7 +152,9 @@ class TitlePickForm(forms.Form):
 
         current = application.title_id
         field = self.fields["title"]
-        field.queryset = InvoiceTitle.objects.filter(user_id=application.user_id, deleted_at__isnull=True).order_by("pk")
+        field.queryset = InvoiceTitle.objects.filter(user_id=application.user_id, deleted_at__isnull=True).order_by(
+            "pk"
+        )
         field.label_from_instance = lambda t: (
             f"{t.name}{(' · ' + t.tax_id) if t.tax_id else ''}" + (str(_("（当前抬头）")) if t.pk == current else "")
         )
@@ -177,8 +182,14 @@ def ask_reason(modeladmin, request, queryset, *, title: str, action: str, apply)
     return render(
         request,
         "admin/invoices/ask_reason.html",
-        {"title": title, "form": form, "queryset": queryset, "action": action, "opts": modeladmin.model._meta,
-         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+        {
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "action": action,
+            "opts": modeladmin.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
     )
 
 
@@ -211,7 +222,18 @@ class InvoiceInline(admin.TabularInline):
 
 @admin.register(Application)
 class ApplicationAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "status", "user", "card", "month", "mode", "invoice_count", "total_yuan", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "user",
+        "card",
+        "month",
+        "mode",
+        "invoice_count",
+        "total_yuan",
+        "created_at",
+    )
     list_filter = ("status", "kind", "mode")
     search_fields = ("=id", "=summary_no", "=card__card_no", "user__mobile_masked")
     list_select_related = ("user", "card")
@@ -227,8 +249,14 @@ class ApplicationAdmin(ReadOnlyAdmin):
     @admin.action(description=_("重发发票邮件（需填写原因）"), permissions=["change"])
     def resend_email(self, request, queryset):
         return ask_reason(
-            self, request, queryset, title=_("重发发票邮件"), action="resend_email",
-            apply=lambda app, user, reason: datafix.application_resend(application_id=app.pk, actor=user, reason=reason),
+            self,
+            request,
+            queryset,
+            title=_("重发发票邮件"),
+            action="resend_email",
+            apply=lambda app, user, reason: datafix.application_resend(
+                application_id=app.pk, actor=user, reason=reason
+            ),
         )
 
     @admin.action(description=_("开票前更正抬头为用户的另一个抬头（需填写原因）"), permissions=["change"])
@@ -260,15 +288,27 @@ class ApplicationAdmin(ReadOnlyAdmin):
         return render(
             request,
             "admin/invoices/ask_reason.html",
-            {"title": _("更正抬头"), "form": form, "queryset": [app], "action": "correct_title",
-             "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+            {
+                "title": _("更正抬头"),
+                "form": form,
+                "queryset": [app],
+                "action": "correct_title",
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
         )
 
     @admin.action(description=_("重试开票失败的申请（需填写原因）"), permissions=["change"])
     def retry_failed(self, request, queryset):
         return ask_reason(
-            self, request, queryset, title=_("重试开票"), action="retry_failed",
-            apply=lambda app, user, reason: services.application_retry(application_id=app.pk, actor=user, reason=reason),
+            self,
+            request,
+            queryset,
+            title=_("重试开票"),
+            action="retry_failed",
+            apply=lambda app, user, reason: services.application_retry(
+                application_id=app.pk, actor=user, reason=reason
+            ),
         )
 
     def has_change_permission(self, request, obj=None):
@@ -318,8 +358,18 @@ class RenderStatusFilter(admin.SimpleListFilter):
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
-        "code", "number", "issued_on", "seller_name", "buyer_name", "kind", "red", "status", "total_yuan",
-        "render_status", "render_attempts", "render_error_short",
+        "code",
+        "number",
+        "issued_on",
+        "seller_name",
+        "buyer_name",
+        "kind",
+        "red",
+        "status",
+        "total_yuan",
+        "render_status",
+        "render_attempts",
+        "render_error_short",
     )
     list_filter = (RenderStatusFilter, "kind", "red", "status", "issued_on")
     search_fields = ("=number", "=code", "=buyer_tax_id", "=card__card_no", "plate")
@@ -339,7 +389,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
     @admin.display(description=_("版式文件下载"))
     def documents(self, obj):
         if obj is None or obj.pk is None or obj.render_status != Invoice.RenderStatus.RENDERED:
-            return _("尚未生成") if obj is None or obj.render_status != Invoice.RenderStatus.FAILED else _("生成失败，可用“重新生成”操作重试")
+            return (
+                _("尚未生成")
+                if obj is None or obj.render_status != Invoice.RenderStatus.FAILED
+                else _("生成失败，可用“重新生成”操作重试")
+            )
         links = [
             (reverse("admin:invoices_invoice_document", args=[obj.pk, kind]), label)
             for kind, label in (("pdf", "PDF"), ("xml", "XML"))
@@ -358,8 +412,14 @@ class InvoiceAdmin(ReadOnlyAdmin):
     @admin.action(description=_("重新生成版式文件（PDF/XML，需填写原因）"), permissions=["change"])
     def rerender(self, request, queryset):
         return ask_reason(
-            self, request, queryset, title=_("重新生成版式文件"), action="rerender",
-            apply=lambda inv, user, reason: documents_services.invoice_rerender(invoice_id=inv.pk, actor=user, reason=reason),
+            self,
+            request,
+            queryset,
+            title=_("重新生成版式文件"),
+            action="rerender",
+            apply=lambda inv, user, reason: documents_services.invoice_rerender(
+                invoice_id=inv.pk, actor=user, reason=reason
+            ),
         )
 
     def get_urls(self):
@@ -383,7 +443,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
         if inv.render_status != Invoice.RenderStatus.RENDERED or not documents_storage.exists(path_):
             raise Http404
         return FileResponse(
-            documents_storage.open_file(path_), as_attachment=True, filename=f"{inv.code}-{inv.number}.{kind}",
+            documents_storage.open_file(path_),
+            as_attachment=True,
+            filename=f"{inv.code}-{inv.number}.{kind}",
             content_type="application/pdf" if kind == "pdf" else "application/xml",
         )
 
@@ -392,5 +454,3 @@ class InvoiceAdmin(ReadOnlyAdmin):
         if len(term) == 20 and term[:12].isdigit() and term[12:].isdigit():
             return queryset.filter(code=term[:12], number=term[12:]), False
         return super().get_search_results(request, queryset, search_term)
-
-

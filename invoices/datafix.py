@@ -29,21 +29,24 @@ def application_correct_title(*, application_id: int, title_id: int, actor: User
     with transaction.atomic():
         app = Application.objects.select_for_update().get(pk=application_id)
         if app.status not in (Application.Status.SUBMITTED, Application.Status.FAILED):
-            raise ServiceError(
-                "invalid", _("申请已开始开票或已开票，不能再改抬头；已开票的请让用户申请换票。")
-            )
+            raise ServiceError("invalid", _("申请已开始开票或已开票，不能再改抬头；已开票的请让用户申请换票。"))
         title = InvoiceTitle.objects.filter(pk=title_id, user_id=app.user_id, deleted_at__isnull=True).first()
         if title is None:
             raise ServiceError("invalid", _("只能改为该用户自己的发票抬头。"), errors={"title_id": [_("抬头不存在。")]})
         if title.pk == app.title_id:
             raise ServiceError(
-                "same_title", _("新抬头与申请当前的抬头相同，无需更正。"), errors={"title_id": [_("请选择另一个抬头。")]}
+                "same_title",
+                _("新抬头与申请当前的抬头相同，无需更正。"),
+                errors={"title_id": [_("请选择另一个抬头。")]},
             )
         before = {"title_id": app.title_id}
         app.title = title
         app.save(update_fields=["title"])
         ApplicationEvent.objects.create(
-            application=app, kind="title_corrected", actor=actor, reason=reason,
+            application=app,
+            kind="title_corrected",
+            actor=actor,
+            reason=reason,
             detail={**before, "title_id_after": title.pk, "name_after": title.name},
         )
     return app
@@ -63,7 +66,9 @@ def application_resend(*, application_id: int, actor: User, reason: str, email: 
         if app.status != Application.Status.ISSUED:
             raise ServiceError("invalid", _("只有已开票的申请可以重发邮件。"))
         if not (email or app.email):
-            raise ServiceError("invalid", _("该申请没有收票邮箱，请填写要发送到的邮箱。"), errors={"email": [_("必填。")]})
+            raise ServiceError(
+                "invalid", _("该申请没有收票邮箱，请填写要发送到的邮箱。"), errors={"email": [_("必填。")]}
+            )
         fields = ["emailed_at"]
         if email:
             app.email = email

@@ -25,7 +25,9 @@ class ApplyForm(forms.Form):
     scope = forms.ChoiceField(choices=[("selected", "selected"), ("month", "month")], required=False)
     mode = forms.ChoiceField(choices=Application.Mode.choices, required=False)
     title_id = forms.IntegerField(
-        min_value=1, max_value=2**62, error_messages={"required": _("请选择发票抬头。"), "invalid": _("请选择发票抬头。")}
+        min_value=1,
+        max_value=2**62,
+        error_messages={"required": _("请选择发票抬头。"), "invalid": _("请选择发票抬头。")},
     )
     email = forms.EmailField(required=False, max_length=254, error_messages={"invalid": _("邮箱地址格式不正确。")})
     plan_digest = forms.CharField(required=False, max_length=64)

@@ -121,7 +121,12 @@ def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     for code, (index, data) in list(clean.items()):
         clash = [s["code"] for s in data["sections"] if s["code"] in duplicate_sections]
         if clash:
-            result.reject(index, code, "duplicate_in_batch", {"sections": [_("路段 %(c)s 在本批次中属于多个经营单位。") % {"c": ", ".join(clash)}]})
+            result.reject(
+                index,
+                code,
+                "duplicate_in_batch",
+                {"sections": [_("路段 %(c)s 在本批次中属于多个经营单位。") % {"c": ", ".join(clash)}]},
+            )
             del clean[code]
     now = timezone.now()
     refused: list[tuple[str, int | None]] = []
@@ -146,18 +151,27 @@ def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             foreign = [
                 (s["code"], current.operator.pushed_by_id)
                 for s in sections
-                if (current := existing_sections.get(s["code"])) is not None and current.operator.pushed_by_id != partner.pk
+                if (current := existing_sections.get(s["code"])) is not None
+                and current.operator.pushed_by_id != partner.pk
             ]
             if foreign:
                 result.reject(
-                    index, code, "not_owner",
-                    {"sections": [_("路段 %(c)s 属于其他合作方登记的经营单位。") % {"c": ", ".join(c for c, _o in foreign)}]},
+                    index,
+                    code,
+                    "not_owner",
+                    {
+                        "sections": [
+                            _("路段 %(c)s 属于其他合作方登记的经营单位。") % {"c": ", ".join(c for c, _o in foreign)}
+                        ]
+                    },
                 )
                 refused_sections.extend(foreign)
                 continue
             fp = fingerprint(data)
             if operator is None:
-                operator = Operator.objects.create(**data, fingerprint=fp, pushed_by=partner, created_at=now, updated_at=now)
+                operator = Operator.objects.create(
+                    **data, fingerprint=fp, pushed_by=partner, created_at=now, updated_at=now
+                )
                 result.created += 1
             elif operator.fingerprint != fp:
                 for key, value in data.items():
@@ -171,7 +185,9 @@ def operator_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                 sfp = fingerprint({**section, "operator": code})
                 current = existing_sections.get(section["code"])
                 if current is None:
-                    RoadSection.objects.create(operator=operator, fingerprint=sfp, created_at=now, updated_at=now, **section)
+                    RoadSection.objects.create(
+                        operator=operator, fingerprint=sfp, created_at=now, updated_at=now, **section
+                    )
                     result.extra["sections_created"] += 1
                 elif current.fingerprint != sfp:
                     for key, value in section.items():
@@ -219,7 +235,10 @@ def _clean_transit(item: Any) -> dict:
             except ItemError as exc:
                 f.errors[f"segments.{i}"] = exc.errors["non_field_errors"]
                 continue
-            segment = {"section_code": s.text("section_code", max_length=32), "fee": s.integer("fee", minimum=0, maximum=MAX_FEE)}
+            segment = {
+                "section_code": s.text("section_code", max_length=32),
+                "fee": s.integer("fee", minimum=0, maximum=MAX_FEE),
+            }
             for name, msgs in s.errors.items():
                 f.errors[f"segments.{i}.{name}"] = msgs
             segments.append(segment)
@@ -228,7 +247,11 @@ def _clean_transit(item: Any) -> dict:
     if total != data["fee"]:
         raise ItemError(
             "split_mismatch",
-            {"segments": [_("各路段金额之和 %(sum)s 分不等于通行费 %(fee)s 分。") % {"sum": total, "fee": data["fee"]}]},
+            {
+                "segments": [
+                    _("各路段金额之和 %(sum)s 分不等于通行费 %(fee)s 分。") % {"sum": total, "fee": data["fee"]}
+                ]
+            },
         )
     data["segments"] = segments
     return data
@@ -258,10 +281,17 @@ def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
         return None
     try:
         tid, card, plate, color, vclass = (
-            item["transit_id"], item["card_no"], item["plate"], item["plate_color"], item["vehicle_class"]
+            item["transit_id"],
+            item["card_no"],
+            item["plate"],
+            item["plate_color"],
+            item["vehicle_class"],
         )
         entry_station, exit_station, fee, raw_segments = (
-            item["entry_station"], item["exit_station"], item["fee"], item["segments"]
+            item["entry_station"],
+            item["exit_station"],
+            item["fee"],
+            item["segments"],
         )
         entry_time, exit_time = datetime.fromisoformat(item["entry_time"]), datetime.fromisoformat(item["exit_time"])
     except (KeyError, TypeError, ValueError):
@@ -270,14 +300,25 @@ def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
         if type(value) is not str or not 0 < len(value) <= limit or value != value.strip() or "\x00" in value:
             return None
     if not (
-        type(card) is str and len(card) == 20 and card.isdigit() and card.isascii()
-        and type(color) is int and color in PLATE_COLORS and type(vclass) is str and vclass in VEHICLE_CLASSES
-        and type(fee) is int and 0 <= fee <= MAX_FEE
-        and entry_time.tzinfo is not None and exit_time.tzinfo is not None
-        and entry_time.utcoffset() is not None and exit_time.utcoffset() is not None
-        and 2000 <= entry_time.year <= 2100 and 2000 <= exit_time.year <= 2100
+        type(card) is str
+        and len(card) == 20
+        and card.isdigit()
+        and card.isascii()
+        and type(color) is int
+        and color in PLATE_COLORS
+        and type(vclass) is str
+        and vclass in VEHICLE_CLASSES
+        and type(fee) is int
+        and 0 <= fee <= MAX_FEE
+        and entry_time.tzinfo is not None
+        and exit_time.tzinfo is not None
+        and entry_time.utcoffset() is not None
+        and exit_time.utcoffset() is not None
+        and 2000 <= entry_time.year <= 2100
+        and 2000 <= exit_time.year <= 2100
         and entry_time <= exit_time <= latest_exit
-        and type(raw_segments) is list and 0 < len(raw_segments) <= MAX_SEGMENTS
+        and type(raw_segments) is list
+        and 0 < len(raw_segments) <= MAX_SEGMENTS
     ):
         return None
     segments, total = [], 0
@@ -286,8 +327,12 @@ def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
             return None
         code, seg_fee = raw.get("section_code"), raw.get("fee")
         if not (
-            type(code) is str and 0 < len(code) <= 32 and code == code.strip() and "\x00" not in code
-            and type(seg_fee) is int and 0 <= seg_fee <= MAX_FEE
+            type(code) is str
+            and 0 < len(code) <= 32
+            and code == code.strip()
+            and "\x00" not in code
+            and type(seg_fee) is int
+            and 0 <= seg_fee <= MAX_FEE
         ):
             return None
         segments.append({"section_code": code, "fee": seg_fee})
@@ -295,9 +340,17 @@ def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
     if total != fee:
         return None
     return {
-        "transit_id": tid, "card_no": card, "plate": plate, "plate_color": color, "vehicle_class": vclass,
-        "entry_station": entry_station, "entry_time": entry_time, "exit_station": exit_station,
-        "exit_time": exit_time, "fee": fee, "segments": segments,
+        "transit_id": tid,
+        "card_no": card,
+        "plate": plate,
+        "plate_color": color,
+        "vehicle_class": vclass,
+        "entry_station": entry_station,
+        "entry_time": entry_time,
+        "exit_station": exit_station,
+        "exit_time": exit_time,
+        "fee": fee,
+        "segments": segments,
     }
 
 
@@ -360,7 +413,9 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             continue
         unknown = sorted({s["section_code"] for s in data["segments"] if s["section_code"] not in sections})
         if unknown:
-            result.reject(index, transit_id, "unknown_section", {"segments": [_("未知路段：%(c)s。") % {"c": ", ".join(unknown)}]})
+            result.reject(
+                index, transit_id, "unknown_section", {"segments": [_("未知路段：%(c)s。") % {"c": ", ".join(unknown)}]}
+            )
             continue
         ready[transit_id] = (index, data, _transit_fingerprint(data))
 
@@ -369,7 +424,10 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
         existing = {
             tid: (pk, fp, state, owner)
             for tid, pk, fp, state, owner in _by_keys(
-                Transit, "transit_id", ("transit_id", "id", "fingerprint", "state", "pushed_by"), list(ready),
+                Transit,
+                "transit_id",
+                ("transit_id", "id", "fingerprint", "state", "pushed_by"),
+                list(ready),
                 for_update=True,
             )
         }
@@ -381,13 +439,20 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             elif found[3] != partner.pk:
                 # Trip ids are national, so one id is one trip: a trip pushed by another partner
                 # is never read, matched or changed through this partner's push.
-                result.reject(index, transit_id, "not_owner", {"transit_id": [_("该通行记录由其他合作方推送，本合作方不能修改。")]})
+                result.reject(
+                    index,
+                    transit_id,
+                    "not_owner",
+                    {"transit_id": [_("该通行记录由其他合作方推送，本合作方不能修改。")]},
+                )
                 foreign.append((transit_id, found[3]))
             elif found[1] == fp:
                 result.unchanged += 1
             elif found[2] != InvoiceState.OPEN:
                 result.reject(
-                    index, transit_id, "already_invoiced",
+                    index,
+                    transit_id,
+                    "already_invoiced",
                     {"segments": [_("该通行记录已申请或已开具发票，不能再变更；如拆分有误，请联系平台处理。")]},
                 )
                 refused.append((found[0], data))
@@ -399,7 +464,9 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             for pk in {share[0] for share in covered_shares(list(changed))}:
                 data, _fp = changed.pop(pk)
                 result.reject(
-                    ready[data["transit_id"]][0], data["transit_id"], "already_invoiced",
+                    ready[data["transit_id"]][0],
+                    data["transit_id"],
+                    "already_invoiced",
                     {"segments": [_("该通行记录已申请或已开具发票，不能再变更；如拆分有误，请联系平台处理。")]},
                 )
                 refused.append((pk, data))
@@ -407,19 +474,32 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
         def row(data: dict, fp: str) -> Transit:
             local_exit = data["exit_time"].astimezone(SHANGHAI)
             return Transit(
-                transit_id=data["transit_id"], card_id=cards[data["card_no"]], plate=data["plate"],
-                plate_color=data["plate_color"], vehicle_class=data["vehicle_class"],
-                entry_station=data["entry_station"], entry_time=data["entry_time"],
-                exit_station=data["exit_station"], exit_time=data["exit_time"], fee=data["fee"],
-                month=local_exit.strftime("%Y-%m"), travel_date=local_exit.date(), fingerprint=fp,
-                pushed_by=partner, created_at=now, updated_at=now,
+                transit_id=data["transit_id"],
+                card_id=cards[data["card_no"]],
+                plate=data["plate"],
+                plate_color=data["plate_color"],
+                vehicle_class=data["vehicle_class"],
+                entry_station=data["entry_station"],
+                entry_time=data["entry_time"],
+                exit_station=data["exit_station"],
+                exit_time=data["exit_time"],
+                fee=data["fee"],
+                month=local_exit.strftime("%Y-%m"),
+                travel_date=local_exit.date(),
+                fingerprint=fp,
+                pushed_by=partner,
+                created_at=now,
+                updated_at=now,
             )
 
         def segment_rows(transit_pk: int, data: dict) -> list[TransitSegment]:
             return [
                 TransitSegment(
-                    transit_id=transit_pk, seq=i, section_id=sections[s["section_code"]][0],
-                    operator_id=sections[s["section_code"]][1], fee=s["fee"],
+                    transit_id=transit_pk,
+                    seq=i,
+                    section_id=sections[s["section_code"]][0],
+                    operator_id=sections[s["section_code"]][1],
+                    fee=s["fee"],
                 )
                 for i, s in enumerate(data["segments"], start=1)
             ]
@@ -445,8 +525,21 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                 updates.append(obj)
             Transit.objects.bulk_update(
                 updates,
-                ["card", "plate", "plate_color", "vehicle_class", "entry_station", "entry_time", "exit_station",
-                 "exit_time", "fee", "month", "travel_date", "fingerprint", "updated_at"],
+                [
+                    "card",
+                    "plate",
+                    "plate_color",
+                    "vehicle_class",
+                    "entry_station",
+                    "entry_time",
+                    "exit_station",
+                    "exit_time",
+                    "fee",
+                    "month",
+                    "travel_date",
+                    "fingerprint",
+                    "updated_at",
+                ],
                 batch_size=1000,
             )
             TransitSegment.objects.filter(transit_id__in=list(changed)).delete()
@@ -454,8 +547,14 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                 segments.extend(segment_rows(pk, data))
             TransitChange.objects.bulk_create(
                 [
-                    TransitChange(transit_id=pk, kind=TransitChange.Kind.REPLACED, partner=partner,
-                                  before=before[pk], after=data["segments"], at=now)
+                    TransitChange(
+                        transit_id=pk,
+                        kind=TransitChange.Kind.REPLACED,
+                        partner=partner,
+                        before=before[pk],
+                        after=data["segments"],
+                        at=now,
+                    )
                     for pk, (data, _fp) in changed.items()
                 ]
             )
@@ -463,8 +562,14 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
         if refused:
             TransitChange.objects.bulk_create(
                 [
-                    TransitChange(transit_id=pk, kind=TransitChange.Kind.REFUSED, partner=partner, before={},
-                                  after={"fee": d["fee"], "segments": d["segments"]}, at=now)
+                    TransitChange(
+                        transit_id=pk,
+                        kind=TransitChange.Kind.REFUSED,
+                        partner=partner,
+                        before={},
+                        after={"fee": d["fee"], "segments": d["segments"]},
+                        at=now,
+                    )
                     for pk, d in refused
                 ]
             )
@@ -550,7 +655,9 @@ def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             result.reject(index, item_id, exc.code, exc.errors)
             continue
         if data["card_no"][:4] not in own_codes:
-            result.reject(index, item_id, "foreign_network_code", {"card_no": [_("该卡不属于本发行方的卡片网络编号。")]})
+            result.reject(
+                index, item_id, "foreign_network_code", {"card_no": [_("该卡不属于本发行方的卡片网络编号。")]}
+            )
             continue
         if data["recharge_id"] in clean:
             result.reject(index, item_id, "duplicate_in_batch", {"recharge_id": [_("同一批次内重复。")]})
@@ -584,14 +691,23 @@ def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             fp = fingerprint({**data, "recharged_at": data["recharged_at"].isoformat()})
             local = data["recharged_at"].astimezone(SHANGHAI)
             obj = Recharge(
-                recharge_id=rid, card_id=card[0], amount=data["amount"], recharged_at=data["recharged_at"],
-                month=local.strftime("%Y-%m"), fingerprint=fp, pushed_by=partner, created_at=now, updated_at=now,
+                recharge_id=rid,
+                card_id=card[0],
+                amount=data["amount"],
+                recharged_at=data["recharged_at"],
+                month=local.strftime("%Y-%m"),
+                fingerprint=fp,
+                pushed_by=partner,
+                created_at=now,
+                updated_at=now,
             )
             found = existing.get(rid)
             if found is None:
                 new.append(obj)
             elif found[3] != partner.pk:
-                result.reject(index, rid, "not_owner", {"recharge_id": [_("该充值记录由其他发行方推送，本发行方不能修改。")]})
+                result.reject(
+                    index, rid, "not_owner", {"recharge_id": [_("该充值记录由其他发行方推送，本发行方不能修改。")]}
+                )
                 foreign.append((rid, found[3]))
             elif found[1] == fp:
                 result.unchanged += 1

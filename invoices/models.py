@@ -58,7 +58,9 @@ class RoadSection(models.Model):
 
     code = models.CharField(_("路段代码"), max_length=32, unique=True)
     name = models.CharField(_("路段名称"), max_length=100)
-    operator = models.ForeignKey(Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="sections")
+    operator = models.ForeignKey(
+        Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="sections"
+    )
     grade = models.CharField(_("等级"), max_length=16, choices=Grade.choices)
     property = models.CharField(_("性质"), max_length=16, choices=Property.choices)
     construction_start = models.DateField(_("合同开工日期"))
@@ -108,8 +110,14 @@ class Transit(models.Model):
     # Reference data the product never deletes; checked by the ingest in the same transaction.
     # No database constraint or index: either would cost every trip of every batch (docs/performance.md).
     pushed_by = models.ForeignKey(
-        "accounts.Partner", verbose_name=_("推送方"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        db_constraint=False, db_index=False,
+        "accounts.Partner",
+        verbose_name=_("推送方"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     created_at = models.DateTimeField(_("接收时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("最近变更"), default=timezone.now)
@@ -131,19 +139,32 @@ class TransitSegment(models.Model):
     # ingest, in the transaction that writes their trip and with its id: a database constraint
     # would re-check 15,000 of them a batch at commit (docs/performance.md, Ingest).
     transit = models.ForeignKey(
-        Transit, on_delete=models.CASCADE, related_name="segments", db_index=False, db_constraint=False, verbose_name=_("通行记录")
+        Transit,
+        on_delete=models.CASCADE,
+        related_name="segments",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("通行记录"),
     )
     seq = models.PositiveSmallIntegerField(_("序号"))
     # Sections and operators are reference data the product never deletes, resolved by the ingest
     # in the same transaction: no database constraint or index, which would cost every segment of
     # every batch at commit (docs/performance.md, Ingest).
     section = models.ForeignKey(
-        RoadSection, verbose_name=_("路段"), on_delete=models.PROTECT, related_name="+",
-        db_constraint=False, db_index=False,
+        RoadSection,
+        verbose_name=_("路段"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     operator = models.ForeignKey(
-        Operator, verbose_name=_("经营单位"), on_delete=models.PROTECT, related_name="+",
-        db_constraint=False, db_index=False,
+        Operator,
+        verbose_name=_("经营单位"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     fee = models.BigIntegerField(_("金额（分）"))
 
@@ -169,7 +190,9 @@ class TransitChange(models.Model):
 
     transit = models.ForeignKey(Transit, on_delete=models.PROTECT, related_name="changes", verbose_name=_("通行记录"))
     kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("类型"))
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("推送方"))
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("推送方")
+    )
     before = models.JSONField(verbose_name=_("原值"))
     after = models.JSONField(verbose_name=_("新值"))
     at = models.DateTimeField(default=timezone.now, verbose_name=_("时间"))
@@ -231,18 +254,26 @@ class Application(models.Model):
         ISSUED = "issued", _("已开票")
         FAILED = "failed", _("开票失败")
 
-    user = models.ForeignKey("accounts.User", verbose_name=_("用户"), on_delete=models.PROTECT, related_name="applications")
-    card = models.ForeignKey("cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="applications")
+    user = models.ForeignKey(
+        "accounts.User", verbose_name=_("用户"), on_delete=models.PROTECT, related_name="applications"
+    )
+    card = models.ForeignKey(
+        "cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="applications"
+    )
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     mode = models.CharField(_("开票方式"), max_length=16, choices=Mode.choices, blank=True)
     month = models.CharField(_("月份"), max_length=7, blank=True)
     whole_month = models.BooleanField(_("整月开票"), default=False)
-    title = models.ForeignKey("cards.InvoiceTitle", verbose_name=_("发票抬头"), on_delete=models.PROTECT, related_name="+")
+    title = models.ForeignKey(
+        "cards.InvoiceTitle", verbose_name=_("发票抬头"), on_delete=models.PROTECT, related_name="+"
+    )
     email = models.EmailField(_("收票邮箱"), blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     failure_reason = models.CharField(_("失败原因"), max_length=300, blank=True)
     # title change: the application whose invoices are re-issued; reversal: the invoice reversed
-    original = models.ForeignKey("self", verbose_name=_("原申请"), on_delete=models.PROTECT, null=True, blank=True, related_name="changes")
+    original = models.ForeignKey(
+        "self", verbose_name=_("原申请"), on_delete=models.PROTECT, null=True, blank=True, related_name="changes"
+    )
     invoice_to_reverse = models.ForeignKey(
         "Invoice", verbose_name=_("被红冲发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -273,16 +304,33 @@ class Application(models.Model):
 class ApplicationItem(models.Model):
     """A trip or a recharge an application covers."""
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="items", verbose_name=_("开票申请"))
-    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items", verbose_name=_("通行记录"))
-    recharge = models.ForeignKey(Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="application_items", verbose_name=_("充值记录"))
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="items", verbose_name=_("开票申请")
+    )
+    transit = models.ForeignKey(
+        Transit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="application_items",
+        verbose_name=_("通行记录"),
+    )
+    recharge = models.ForeignKey(
+        Recharge,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="application_items",
+        verbose_name=_("充值记录"),
+    )
 
     class Meta:
         verbose_name = _("申请明细")
         verbose_name_plural = _("申请明细")
         constraints = [
             models.CheckConstraint(
-                condition=Q(transit__isnull=False, recharge__isnull=True) | Q(transit__isnull=True, recharge__isnull=False),
+                condition=Q(transit__isnull=False, recharge__isnull=True)
+                | Q(transit__isnull=True, recharge__isnull=False),
                 name="item_is_transit_or_recharge",
             ),
             models.UniqueConstraint(fields=["application", "transit"], name="item_transit_once"),
@@ -300,7 +348,9 @@ class CardInvoiceBasis(models.Model):
         RECHARGE = "recharge", _("按充值开票")
         CONSUMPTION = "consumption", _("按通行开票")
 
-    card = models.OneToOneField("cards.Card", on_delete=models.PROTECT, related_name="invoice_basis", verbose_name=_("ETC卡"))
+    card = models.OneToOneField(
+        "cards.Card", on_delete=models.PROTECT, related_name="invoice_basis", verbose_name=_("ETC卡")
+    )
     basis = models.CharField(_("开票方式"), max_length=16, choices=Basis.choices)
     fixed_by = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="+", verbose_name=_("确定方式"))
     fixed_at = models.DateTimeField(default=timezone.now, verbose_name=_("确定时间"))
@@ -362,9 +412,13 @@ class Invoice(models.Model):
         RENDERED = "rendered", _("已生成")
         FAILED = "failed", _("生成失败")
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("开票申请"))
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("开票申请")
+    )
     # Indexed by invoice_user_card_month, which starts with the user.
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="invoices", db_index=False, verbose_name=_("用户"))
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="invoices", db_index=False, verbose_name=_("用户")
+    )
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("ETC卡"))
     code = models.CharField(_("发票代码"), max_length=12)
     number = models.CharField(_("发票号码"), max_length=8)
@@ -379,7 +433,14 @@ class Invoice(models.Model):
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.NORMAL)
     month = models.CharField(_("所属月份"), max_length=7)
     # seller snapshot
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices", verbose_name=_("销售方（经营单位）"))
+    operator = models.ForeignKey(
+        Operator,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        verbose_name=_("销售方（经营单位）"),
+    )
     seller_name = models.CharField(_("销售方名称"), max_length=100)
     seller_tax_id = models.CharField(_("销售方纳税人识别号"), max_length=18)
     seller_address_phone = models.CharField(_("销售方地址、电话"), max_length=240, blank=True)
@@ -399,7 +460,9 @@ class Invoice(models.Model):
     reviewer = models.CharField(_("复核"), max_length=32, blank=True)
     drawer = models.CharField(_("开票人"), max_length=32, blank=True)
     # documents
-    render_status = models.CharField(_("版式文件"), max_length=16, choices=RenderStatus.choices, default=RenderStatus.PENDING)
+    render_status = models.CharField(
+        _("版式文件"), max_length=16, choices=RenderStatus.choices, default=RenderStatus.PENDING
+    )
     render_error = models.CharField(_("生成错误"), max_length=300, blank=True)
     render_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("生成次数"))
     pdf_path = models.CharField(max_length=200, blank=True, verbose_name=_("PDF 文件"))
@@ -411,8 +474,12 @@ class Invoice(models.Model):
         verbose_name_plural = _("发票")
         constraints = [
             models.UniqueConstraint(fields=["code", "number"], name="invoice_code_number_unique"),
-            models.CheckConstraint(condition=Q(total=models.F("total_net") + models.F("total_tax")), name="invoice_total_adds_up"),
-            models.CheckConstraint(condition=Q(red=False) | Q(original__isnull=False), name="red_invoice_names_original"),
+            models.CheckConstraint(
+                condition=Q(total=models.F("total_net") + models.F("total_tax")), name="invoice_total_adds_up"
+            ),
+            models.CheckConstraint(
+                condition=Q(red=False) | Q(original__isnull=False), name="red_invoice_names_original"
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "card", "month"], name="invoice_user_card_month"),
@@ -431,7 +498,9 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     # Indexed by invoice_line_seq_unique, which starts with the invoice.
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False, verbose_name=_("发票"))
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False, verbose_name=_("发票")
+    )
     seq = models.PositiveSmallIntegerField(verbose_name=_("序号"))
     item = models.CharField(_("项目名称"), max_length=40)
     plate = models.CharField(_("车牌号"), max_length=8)
@@ -441,9 +510,22 @@ class InvoiceLine(models.Model):
     net = models.BigIntegerField(_("金额（分）"))
     rate = models.PositiveSmallIntegerField(_("税率%"), null=True, blank=True)  # None: 不征税
     tax = models.BigIntegerField(_("税额（分）"))
-    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", verbose_name=_("通行记录"))
+    transit = models.ForeignKey(
+        Transit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice_lines",
+        verbose_name=_("通行记录"),
+    )
     recharge = models.ForeignKey(
-        Recharge, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", db_index=False, verbose_name=_("充值记录")
+        Recharge,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice_lines",
+        db_index=False,
+        verbose_name=_("充值记录"),
     )
 
     class Meta:
@@ -452,9 +534,7 @@ class InvoiceLine(models.Model):
         ordering = ["invoice_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["invoice", "seq"], name="invoice_line_seq_unique")]
         # Most lines are tolls: only the recharge lines enter this index.
-        indexes = [
-            models.Index(fields=["recharge"], name="invoice_line_recharge", condition=Q(recharge__isnull=False))
-        ]
+        indexes = [models.Index(fields=["recharge"], name="invoice_line_recharge", condition=Q(recharge__isnull=False))]
 
     def __str__(self) -> str:
         return f"{self.invoice_id}#{self.seq}"
@@ -463,10 +543,14 @@ class InvoiceLine(models.Model):
 class ApplicationEvent(models.Model):
     """The audit trail of an application: every state change, retry, re-send, with who and why."""
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="events", verbose_name=_("开票申请"))
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="events", verbose_name=_("开票申请")
+    )
     at = models.DateTimeField(default=timezone.now, verbose_name=_("时间"))
     kind = models.CharField(max_length=32, verbose_name=_("事件"))
-    actor = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("操作人"))
+    actor = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("操作人")
+    )
     reason = models.CharField(max_length=300, blank=True, verbose_name=_("原因"))
     detail = models.JSONField(default=dict, blank=True, verbose_name=_("详情"))
 

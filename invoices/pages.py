@@ -118,9 +118,9 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
         trips = []
         if plan.kind == Application.Kind.CONSUMPTION and not plan.whole_month:
             trips = selectors.trip_rows(
-                selectors.card_month_trips(plan.card.pk, plan.month).filter(id__in=plan.item_ids).order_by(
-                    *selectors.TRIP_ORDER
-                )
+                selectors.card_month_trips(plan.card.pk, plan.month)
+                .filter(id__in=plan.item_ids)
+                .order_by(*selectors.TRIP_ORDER)
             )
         recharges = []
         if plan.kind == Application.Kind.RECHARGE:
@@ -151,7 +151,9 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
             return self._form_again(form, "")
         if form.cleaned_data["kind"] != Application.Kind.RECHARGE and form.cleaned_data["scope"] != "month":
             if not form.transit_ids:
-                return self._form_again(form, _("请先勾选要开票的通行记录，再点“只开所选的通行记录”；或者点“整月开票”。"))
+                return self._form_again(
+                    form, _("请先勾选要开票的通行记录，再点“只开所选的通行记录”；或者点“整月开票”。")
+                )
         try:
             if step == "preview":
                 return self._confirmation(form, self._preview(form))
@@ -215,7 +217,8 @@ class ApplicationResendView(LoginRequiredMixin, View):
             messages.error(request, exc.message)
         else:
             messages.success(
-                request, _("已提交：发票压缩包将发送至 %(email)s，请稍后查收（也请看看垃圾邮件）。") % {"email": email.strip()}
+                request,
+                _("已提交：发票压缩包将发送至 %(email)s，请稍后查收（也请看看垃圾邮件）。") % {"email": email.strip()},
             )
         return redirect("invoices:application", pk=app.pk)
 

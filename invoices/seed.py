@@ -23,25 +23,61 @@ CLEARING_NAME = "演示全国清分结算中心"
 
 # code, name, province, USCC body, [(section code, name, grade, property, start, simplified)]
 OPERATORS = [
-    ("DEMO-OP-HA1", "演示河南中原高速公路股份有限公司", "4100", "9141000017000001A", [
-        ("DEMO-S-HA-G4", "演示京港澳高速郑州段", "expressway", "operating", "2008-06-01", True),  # 3 %
-        ("DEMO-S-HA-G30", "演示连霍高速郑州段", "expressway", "operating", "2012-03-15", True),  # 3 %
-    ]),
-    ("DEMO-OP-HA2", "演示郑州绕城一级公路有限公司", "4100", "9141000017000002B", [
-        ("DEMO-S-HA-R1", "演示郑州西南绕城一级公路", "class1", "operating", "2013-09-01", True),  # 5 %
-    ]),
-    ("DEMO-OP-HA3", "演示河南省收费还贷高速公路管理中心", "4100", "1241000017000003C", [
-        ("DEMO-S-HA-L1", "演示许广高速还贷段", "expressway", "loan_repayment", "2004-05-01", True),  # 不征税
-    ]),
-    ("DEMO-OP-HB1", "演示河北新建高速公路有限公司", "1300", "9113000017000004D", [
-        ("DEMO-S-HE-G4", "演示京港澳高速石家庄新线", "expressway", "operating", "2017-07-01", True),  # 9 %
-    ]),
-    ("DEMO-OP-SX1", "演示山西晋中高速公路有限公司（一般计税）", "1400", "9114000017000005E", [
-        ("DEMO-S-SX-G5", "演示京昆高速晋中段", "expressway", "operating", "2011-10-01", False),  # opted out: 9 %
-    ]),
-    ("DEMO-OP-BJ1", "演示北京隧道桥梁运营有限公司", "1100", "9111000017000006F", [
-        ("DEMO-S-BJ-T1", "演示长安隧道", "bridge_tunnel", "operating", "2014-04-01", True),  # 5 %
-    ]),
+    (
+        "DEMO-OP-HA1",
+        "演示河南中原高速公路股份有限公司",
+        "4100",
+        "9141000017000001A",
+        [
+            ("DEMO-S-HA-G4", "演示京港澳高速郑州段", "expressway", "operating", "2008-06-01", True),  # 3 %
+            ("DEMO-S-HA-G30", "演示连霍高速郑州段", "expressway", "operating", "2012-03-15", True),  # 3 %
+        ],
+    ),
+    (
+        "DEMO-OP-HA2",
+        "演示郑州绕城一级公路有限公司",
+        "4100",
+        "9141000017000002B",
+        [
+            ("DEMO-S-HA-R1", "演示郑州西南绕城一级公路", "class1", "operating", "2013-09-01", True),  # 5 %
+        ],
+    ),
+    (
+        "DEMO-OP-HA3",
+        "演示河南省收费还贷高速公路管理中心",
+        "4100",
+        "1241000017000003C",
+        [
+            ("DEMO-S-HA-L1", "演示许广高速还贷段", "expressway", "loan_repayment", "2004-05-01", True),  # 不征税
+        ],
+    ),
+    (
+        "DEMO-OP-HB1",
+        "演示河北新建高速公路有限公司",
+        "1300",
+        "9113000017000004D",
+        [
+            ("DEMO-S-HE-G4", "演示京港澳高速石家庄新线", "expressway", "operating", "2017-07-01", True),  # 9 %
+        ],
+    ),
+    (
+        "DEMO-OP-SX1",
+        "演示山西晋中高速公路有限公司（一般计税）",
+        "1400",
+        "9114000017000005E",
+        [
+            ("DEMO-S-SX-G5", "演示京昆高速晋中段", "expressway", "operating", "2011-10-01", False),  # opted out: 9 %
+        ],
+    ),
+    (
+        "DEMO-OP-BJ1",
+        "演示北京隧道桥梁运营有限公司",
+        "1100",
+        "9111000017000006F",
+        [
+            ("DEMO-S-BJ-T1", "演示长安隧道", "bridge_tunnel", "operating", "2014-04-01", True),  # 5 %
+        ],
+    ),
 ]
 
 # Routes as lists of section codes: the first crosses three operators.
@@ -77,12 +113,24 @@ def _operators_body() -> dict:
     return {
         "operators": [
             {
-                "code": code, "name": name, "tax_id": demo_uscc(body), "province_code": province,
-                "address": "演示地址（非真实）", "phone": "0000-0000000（演示）",
-                "bank": "演示银行", "bank_account": "6200000000000000（演示）",
+                "code": code,
+                "name": name,
+                "tax_id": demo_uscc(body),
+                "province_code": province,
+                "address": "演示地址（非真实）",
+                "phone": "0000-0000000（演示）",
+                "bank": "演示银行",
+                "bank_account": "6200000000000000（演示）",
                 "machine_no": f"{province}{index:08d}",
                 "sections": [
-                    {"code": c, "name": n, "grade": g, "property": p, "construction_start": s, "simplified_method": simp}
+                    {
+                        "code": c,
+                        "name": n,
+                        "grade": g,
+                        "property": p,
+                        "construction_start": s,
+                        "simplified_method": simp,
+                    }
                     for c, n, g, p, s, simp in sections
                 ],
             }
@@ -112,15 +160,21 @@ def trips_for(card, today: date, months: int = 3) -> list[dict]:
             fees = [rng.randrange(800, 6000) for _ in route]
             if n == 1:
                 fees[0] = 9733  # the 97.33 yuan of the well-known 3 % invoice
-            trips.append({
-                "transit_id": f"DEMO-{card.card_no}-{first:%Y%m}-{n:02d}",
-                "card_no": card.card_no, "plate": card.plate, "plate_color": card.plate_color,
-                "vehicle_class": card.vehicle_class,
-                "entry_station": entry, "entry_time": start.isoformat(),
-                "exit_station": exit_, "exit_time": (start + timedelta(minutes=40 * len(route))).isoformat(),
-                "fee": sum(fees),
-                "segments": [{"section_code": c, "fee": f} for c, f in zip(route, fees, strict=True)],
-            })
+            trips.append(
+                {
+                    "transit_id": f"DEMO-{card.card_no}-{first:%Y%m}-{n:02d}",
+                    "card_no": card.card_no,
+                    "plate": card.plate,
+                    "plate_color": card.plate_color,
+                    "vehicle_class": card.vehicle_class,
+                    "entry_station": entry,
+                    "entry_time": start.isoformat(),
+                    "exit_station": exit_,
+                    "exit_time": (start + timedelta(minutes=40 * len(route))).isoformat(),
+                    "fee": sum(fees),
+                    "segments": [{"section_code": c, "fee": f} for c, f in zip(route, fees, strict=True)],
+                }
+            )
     return trips
 
 
@@ -130,8 +184,14 @@ def recharges_for(card, today: date) -> list[dict]:
     for first in _months_back(today, 3):
         for n in range(2):
             at = datetime.combine(first + timedelta(days=rng.randrange(0, 27)), time(10, 0), SHANGHAI)
-            out.append({"recharge_id": f"DEMO-R-{card.card_no}-{first:%Y%m}-{n}", "card_no": card.card_no,
-                        "amount": rng.choice([10000, 20000, 50000]), "recharged_at": at.isoformat()})
+            out.append(
+                {
+                    "recharge_id": f"DEMO-R-{card.card_no}-{first:%Y%m}-{n}",
+                    "card_no": card.card_no,
+                    "amount": rng.choice([10000, 20000, 50000]),
+                    "recharged_at": at.isoformat(),
+                }
+            )
     return out
 
 
@@ -143,7 +203,7 @@ def run(out) -> list[str]:
     transits = [t for card in cards for t in trips_for(card, today)]
     created = 0
     for i in range(0, len(transits), 5000):
-        result = transit_upsert_batch(partner=partner, body={"transits": transits[i:i + 5000]})
+        result = transit_upsert_batch(partner=partner, body={"transits": transits[i : i + 5000]})
         created += result.created
         assert not result.rejected, result.rejected
     for card in cards:
@@ -184,7 +244,11 @@ def _applications(today: date) -> str:
         )
         _issue(per_trip)
         monthly = services.application_submit_consumption(
-            user=user, card_no=account.card_no, month=months[1], title_id=company.pk, mode="monthly",
+            user=user,
+            card_no=account.card_no,
+            month=months[1],
+            title_id=company.pk,
+            mode="monthly",
             email="demo-user@piaogen.invalid",
         )
         _issue(monthly)
@@ -197,6 +261,10 @@ def _applications(today: date) -> str:
     if stored:
         ids = list(Recharge.objects.filter(card=stored, state="open").values_list("recharge_id", flat=True)[:2])
         if ids:
-            _issue(services.application_submit_recharge(user=user, card_no=stored.card_no, recharge_ids=ids, title_id=personal.pk))
+            _issue(
+                services.application_submit_recharge(
+                    user=user, card_no=stored.card_no, recharge_ids=ids, title_id=personal.pk
+                )
+            )
             made.append("充值开票")
     return "、".join(made) + "（演示，已开票）"

@@ -544,9 +544,7 @@ def application_outcome(app: Application) -> dict | None:
     if app.kind == Application.Kind.TITLE_CHANGE:
         reds = Invoice.objects.filter(application=app, red=True)
         old = reds.values_list("buyer_name", "buyer_tax_id").first()
-        new = (
-            Invoice.objects.filter(application=app, red=False).values_list("buyer_name", "buyer_tax_id").first()
-        )
+        new = Invoice.objects.filter(application=app, red=False).values_list("buyer_name", "buyer_tax_id").first()
         return {"kind": app.kind, "old": old, "new": new, "count": reds.count()}
     if app.kind == Application.Kind.REVERSAL and app.invoice_to_reverse_id:
         original = (

@@ -100,7 +100,9 @@ def _email(email: str | None, title: InvoiceTitle) -> str:
         try:
             validate_email(email)
         except ValidationError:
-            raise ServiceError("invalid", _("邮箱地址格式不正确。"), errors={"email": [_("邮箱地址格式不正确。")]}) from None
+            raise ServiceError(
+                "invalid", _("邮箱地址格式不正确。"), errors={"email": [_("邮箱地址格式不正确。")]}
+            ) from None
     return email
 
 
@@ -108,7 +110,8 @@ def _basis_refusal(current: CardInvoiceBasis) -> ServiceError:
     label = _("按充值开票") if current.basis == CardInvoiceBasis.Basis.RECHARGE else _("按通行开票")
     return ServiceError(
         "basis_locked",
-        _("这张储值卡已选择“%(basis)s”，同一张卡只能选择一种开票方式（充值发票或通行费发票），不能再更改。") % {"basis": label},
+        _("这张储值卡已选择“%(basis)s”，同一张卡只能选择一种开票方式（充值发票或通行费发票），不能再更改。")
+        % {"basis": label},
         extra={"basis": current.basis},
     )
 
@@ -128,7 +131,11 @@ def _fix_basis(card: Card, basis: str, app: Application) -> None:
     """A stored-value card takes recharge or consumption invoices; the first application decides."""
     if card.card_type != CardType.STORED_VALUE:
         if basis == CardInvoiceBasis.Basis.RECHARGE:
-            raise ServiceError("invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]})
+            raise ServiceError(
+                "invalid",
+                _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"),
+                errors={"card_no": [_("不是储值卡。")]},
+            )
         return
     current = CardInvoiceBasis.objects.select_for_update().filter(card=card).first()
     if current is None:
@@ -141,11 +148,15 @@ def _consumption_args(month, mode, transit_ids) -> None:
     if not isinstance(month, str) or not MONTH_RE.match(month):
         raise ServiceError("invalid", _("月份格式应为 YYYY-MM。"), errors={"month": [_("格式应为 YYYY-MM。")]})
     if mode not in Application.Mode.values:
-        raise ServiceError("invalid", _("开票方式须为按次或按月汇总。"), errors={"mode": [_("取值须为 per_trip 或 monthly。")]})
+        raise ServiceError(
+            "invalid", _("开票方式须为按次或按月汇总。"), errors={"mode": [_("取值须为 per_trip 或 monthly。")]}
+        )
     if transit_ids is not None and (
         not isinstance(transit_ids, list) or not all(isinstance(t, str) for t in transit_ids) or len(transit_ids) > 5000
     ):
-        raise ServiceError("invalid", _("transit_ids 须为通行记录编号的列表。"), errors={"transit_ids": [_("须为字符串列表。")]})
+        raise ServiceError(
+            "invalid", _("transit_ids 须为通行记录编号的列表。"), errors={"transit_ids": [_("须为字符串列表。")]}
+        )
 
 
 def _consumption_selection(card: Card, month: str, transit_ids: list[str] | None, *, lock: bool):
@@ -162,13 +173,15 @@ def _consumption_selection(card: Card, month: str, transit_ids: list[str] | None
         missing = wanted - {r[1] for r in rows}
         if missing:
             raise ServiceError(
-                "invalid", _("有通行记录不属于这张卡的这个月份：%(ids)s") % {"ids": ", ".join(sorted(missing)[:5])},
+                "invalid",
+                _("有通行记录不属于这张卡的这个月份：%(ids)s") % {"ids": ", ".join(sorted(missing)[:5])},
                 errors={"transit_ids": [_("不属于该卡该月份。")]},
             )
         taken = [r[1] for r in rows if r[2] != InvoiceState.OPEN]
         if taken:
             raise ServiceError(
-                "already_applied", _("所选通行记录中有 %(n)s 条已申请或已开票，请刷新后重新选择。") % {"n": len(taken)},
+                "already_applied",
+                _("所选通行记录中有 %(n)s 条已申请或已开票，请刷新后重新选择。") % {"n": len(taken)},
                 extra={"transit_ids": taken[:50]},
             )
     else:
@@ -178,7 +191,9 @@ def _consumption_selection(card: Card, month: str, transit_ids: list[str] | None
         already = qs.exclude(state=InvoiceState.OPEN).exists()
         raise ServiceError(
             "already_applied" if already and transit_ids is None else "nothing_to_invoice",
-            _("这个月的通行记录都已申请或开具发票。") if already else _("这张卡在 %(m)s 没有可开票的通行记录。") % {"m": month},
+            _("这个月的通行记录都已申请或开具发票。")
+            if already
+            else _("这张卡在 %(m)s 没有可开票的通行记录。") % {"m": month},
         )
     return selection, rows
 
@@ -193,8 +208,15 @@ def _check_digest(plan: ApplicationPlan, plan_digest: str) -> None:
 
 
 def application_submit_consumption(
-    *, user: User, card_no: str, month: str, title_id, mode: str = Application.Mode.PER_TRIP,
-    transit_ids: list[str] | None = None, email: str = "", plan_digest: str = "",
+    *,
+    user: User,
+    card_no: str,
+    month: str,
+    title_id,
+    mode: str = Application.Mode.PER_TRIP,
+    transit_ids: list[str] | None = None,
+    email: str = "",
+    plan_digest: str = "",
 ) -> Application:
     """Submits a consumption application. With ``plan_digest`` (from ``application_preview``),
     it is refused with ``plan_changed`` unless the planner, run again on the locked trips, plans
@@ -209,15 +231,25 @@ def application_submit_consumption(
         if plan_digest:
             _check_digest(_consumption_plan(card, month, mode, title, selection), plan_digest)
         app = Application.objects.create(
-            user=user, card=card, kind=Application.Kind.CONSUMPTION, mode=mode, month=month,
-            whole_month=transit_ids is None, title=title, email=email,
+            user=user,
+            card=card,
+            kind=Application.Kind.CONSUMPTION,
+            mode=mode,
+            month=month,
+            whole_month=transit_ids is None,
+            title=title,
+            email=email,
         )
         _fix_basis(card, CardInvoiceBasis.Basis.CONSUMPTION, app)
         ids = [r[0] for r in rows]
-        locked = Transit.objects.filter(id__in=ids, state=InvoiceState.OPEN).update(state=InvoiceState.APPLIED, updated_at=timezone.now())
+        locked = Transit.objects.filter(id__in=ids, state=InvoiceState.OPEN).update(
+            state=InvoiceState.APPLIED, updated_at=timezone.now()
+        )
         if locked != len(ids):
             raise ServiceError("already_applied", _("所选通行记录刚刚被申请，请刷新后重试。"))
-        ApplicationItem.objects.bulk_create([ApplicationItem(application=app, transit_id=i) for i in ids], batch_size=2000)
+        ApplicationItem.objects.bulk_create(
+            [ApplicationItem(application=app, transit_id=i) for i in ids], batch_size=2000
+        )
         _event(app, "submitted", actor=user, trips=len(ids))
         _queue(app.pk)
     return app
@@ -240,25 +272,36 @@ def application_reapply(*, user: User, application_id: int, title_id=None, email
     if not trips:
         raise ServiceError("nothing_to_invoice", _("这个申请的通行记录都已重新申请或开票，无需再申请。"))
     app = application_submit_consumption(
-        user=user, card_no=failed.card.card_no, month=failed.month, title_id=failed.title_id if title_id is None else title_id,
-        mode=failed.mode or Application.Mode.PER_TRIP, transit_ids=trips, email=email or failed.email,
+        user=user,
+        card_no=failed.card.card_no,
+        month=failed.month,
+        title_id=failed.title_id if title_id is None else title_id,
+        mode=failed.mode or Application.Mode.PER_TRIP,
+        transit_ids=trips,
+        email=email or failed.email,
     )
     return app
 
 
 def _recharge_args(recharge_ids) -> None:
     if (
-        not isinstance(recharge_ids, list) or not recharge_ids or len(recharge_ids) > 5000
+        not isinstance(recharge_ids, list)
+        or not recharge_ids
+        or len(recharge_ids) > 5000
         or not all(isinstance(r, str) for r in recharge_ids)
     ):
-        raise ServiceError("invalid", _("请选择要开票的充值记录。"), errors={"recharge_ids": [_("须为非空的充值流水号列表。")]})
+        raise ServiceError(
+            "invalid", _("请选择要开票的充值记录。"), errors={"recharge_ids": [_("须为非空的充值流水号列表。")]}
+        )
 
 
 def _recharge_selection(card: Card, recharge_ids: list[str], *, lock: bool):
     """The named recharges of ``card`` (a queryset for the planner) and their (id, month) rows,
     or the refusal a person reads; shared by the preview and the submit."""
     if card.card_type != CardType.STORED_VALUE:
-        raise ServiceError("invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]})
+        raise ServiceError(
+            "invalid", _("只有储值卡可以按充值开票；记账卡请按通行记录开票。"), errors={"card_no": [_("不是储值卡。")]}
+        )
     qs = Recharge.objects.filter(card=card, recharge_id__in=set(recharge_ids))
     if lock:
         qs = qs.select_for_update()
@@ -284,8 +327,14 @@ def application_submit_recharge(
         selection, rows = _recharge_selection(card, recharge_ids, lock=True)
         if plan_digest:
             _check_digest(_recharge_plan(card, title, selection), plan_digest)
-        app = Application.objects.create(user=user, card=card, kind=Application.Kind.RECHARGE, title=title, email=email,
-                                         month=max(r[3] for r in rows))
+        app = Application.objects.create(
+            user=user,
+            card=card,
+            kind=Application.Kind.RECHARGE,
+            title=title,
+            email=email,
+            month=max(r[3] for r in rows),
+        )
         _fix_basis(card, CardInvoiceBasis.Basis.RECHARGE, app)
         ids = [r[0] for r in rows]
         Recharge.objects.filter(id__in=ids).update(state=InvoiceState.APPLIED, updated_at=timezone.now())
@@ -299,8 +348,12 @@ def _pending_change_exists(invoice_ids) -> bool:
     """A title change or reversal already waiting on any of these invoices."""
     pending = Q(status__in=[Application.Status.SUBMITTED, Application.Status.ISSUING])
     return (
-        Application.objects.filter(pending, kind=Application.Kind.REVERSAL, invoice_to_reverse_id__in=invoice_ids).exists()
-        or Application.objects.filter(pending, kind=Application.Kind.TITLE_CHANGE, original__invoices__id__in=invoice_ids).exists()
+        Application.objects.filter(
+            pending, kind=Application.Kind.REVERSAL, invoice_to_reverse_id__in=invoice_ids
+        ).exists()
+        or Application.objects.filter(
+            pending, kind=Application.Kind.TITLE_CHANGE, original__invoices__id__in=invoice_ids
+        ).exists()
     )
 
 
@@ -343,14 +396,21 @@ def application_title_change(*, user: User, application_id: int, title_id, email
         if _buyer(title) == invoices_buyer(original):
             raise ServiceError(
                 "same_title",
-                _("这些发票的抬头已经是“%(name)s”，换票不会改变任何内容；请选择另一个抬头，或先修改抬头信息。") % {"name": title.name},
+                _("这些发票的抬头已经是“%(name)s”，换票不会改变任何内容；请选择另一个抬头，或先修改抬头信息。")
+                % {"name": title.name},
                 errors={"title_id": [_("与发票上现有的抬头相同。")]},
             )
         if _pending_change_exists(targets):
             raise ServiceError("already_applied", _("这个申请已有正在处理的换票或红冲，请稍候。"))
         app = Application.objects.create(
-            user=user, card=original.card, kind=Application.Kind.TITLE_CHANGE, mode=original.mode, month=original.month,
-            title=title, email=email, original=original,
+            user=user,
+            card=original.card,
+            kind=Application.Kind.TITLE_CHANGE,
+            mode=original.mode,
+            month=original.month,
+            title=title,
+            email=email,
+            original=original,
         )
         _event(app, "submitted", actor=user, invoices=len(targets))
         _queue(app.pk)
@@ -370,8 +430,13 @@ def invoice_reverse(*, user: User, invoice_id: int, reason: str = "") -> Applica
         if _pending_change_exists([invoice.pk]):
             raise ServiceError("already_reversed", _("这张发票的红冲或换票正在处理中，不能重复申请。"))
         app = Application.objects.create(
-            user=user, card=invoice.card, kind=Application.Kind.REVERSAL, month=invoice.month,
-            title=invoice.application.title, email=invoice.application.email, invoice_to_reverse=invoice,
+            user=user,
+            card=invoice.card,
+            kind=Application.Kind.REVERSAL,
+            month=invoice.month,
+            title=invoice.application.title,
+            email=invoice.application.email,
+            invoice_to_reverse=invoice,
         )
         _event(app, "submitted", actor=user, reason=reason[:300], invoice=f"{invoice.code} {invoice.number}")
         _queue(app.pk)
@@ -451,9 +516,18 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
         TransitSegment.objects.filter(transit__in=transits)
         .order_by("transit__exit_time", "transit_id", "seq")
         .values_list(
-            "transit_id", "transit__plate", "transit__vehicle_class", "transit__entry_time",
-            "transit__travel_date", "operator_id", "section_id", "fee",
-            "section__grade", "section__property", "section__construction_start", "section__simplified_method",
+            "transit_id",
+            "transit__plate",
+            "transit__vehicle_class",
+            "transit__entry_time",
+            "transit__travel_date",
+            "operator_id",
+            "section_id",
+            "fee",
+            "section__grade",
+            "section__property",
+            "section__construction_start",
+            "section__simplified_method",
             *(f"operator__{f}" for f in op_fields),
         )
     )
@@ -491,16 +565,28 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
             if plan is None:
                 op = operators[op_id]
                 plan = plans[key] = InvoicePlan(
-                    province_code=op.province_code, seller=sellers[op_id], buyer=buyer,
+                    province_code=op.province_code,
+                    seller=sellers[op_id],
+                    buyer=buyer,
                     kind=Invoice.Kind.TAXABLE if rate is not None else Invoice.Kind.NON_TAXABLE,
-                    plate=plate, month=month,
+                    plate=plate,
+                    month=month,
                 )
                 ordered.append(plan)
             net, tax = split(fee, rate)
-            plan.lines.append(LinePlan(
-                item=TOLL_ITEM, plate=plate, vehicle_class=label, date_from=date_from, date_to=travel_date,
-                net=net, rate=rate, tax=tax, transit_id=transit_id,
-            ))
+            plan.lines.append(
+                LinePlan(
+                    item=TOLL_ITEM,
+                    plate=plate,
+                    vehicle_class=label,
+                    date_from=date_from,
+                    date_to=travel_date,
+                    net=net,
+                    rate=rate,
+                    tax=tax,
+                    transit_id=transit_id,
+                )
+            )
 
     trip: tuple | None = None
     shares: dict[tuple[int, int | None], int] = {}
@@ -541,12 +627,27 @@ def plan_recharge(recharges, *, card: Card, buyer: dict) -> tuple[list[InvoicePl
         plan = plans.get(month)
         if plan is None:
             plan = plans[month] = InvoicePlan(
-                province_code=f"{issuer.province_code}00", seller=seller, buyer=buyer,
-                kind=Invoice.Kind.NON_TAXABLE, plate=card.plate, month=month,
+                province_code=f"{issuer.province_code}00",
+                seller=seller,
+                buyer=buyer,
+                kind=Invoice.Kind.NON_TAXABLE,
+                plate=card.plate,
+                month=month,
             )
         day = timezone.localtime(recharged_at).date()
-        plan.lines.append(LinePlan(item=RECHARGE_ITEM, plate=card.plate, vehicle_class=label,
-                                   date_from=day, date_to=day, net=amount, rate=None, tax=0, recharge_id=pk))
+        plan.lines.append(
+            LinePlan(
+                item=RECHARGE_ITEM,
+                plate=card.plate,
+                vehicle_class=label,
+                date_from=day,
+                date_to=day,
+                net=amount,
+                rate=None,
+                tax=0,
+                recharge_id=pk,
+            )
+        )
     return [p for p in plans.values() if p.lines], [r[0] for r in rows]
 
 
@@ -619,13 +720,17 @@ class ApplicationPlan:
         h.update(repr((self.kind, self.card.pk, self.month, self.mode, title.pk, title.name, title.tax_id)).encode())
         h.update(repr(sorted(self.item_ids)).encode())
         for p in self.invoices:
-            h.update(repr((p.seller["seller_tax_id"], p.kind, p.month, p.total_net, p.total_tax, len(p.lines))).encode())
+            h.update(
+                repr((p.seller["seller_tax_id"], p.kind, p.month, p.total_net, p.total_tax, len(p.lines))).encode()
+            )
         return h.hexdigest()[:32]
 
 
 def _consumption_plan(card: Card, month: str, mode: str, title: InvoiceTitle, transits, *, whole_month: bool = False):
     invoices, ids = plan_consumption(transits, mode=mode, buyer=_buyer(title), month=month)
-    return ApplicationPlan(Application.Kind.CONSUMPTION, card, month, mode, title, ids, invoices, whole_month=whole_month)
+    return ApplicationPlan(
+        Application.Kind.CONSUMPTION, card, month, mode, title, ids, invoices, whole_month=whole_month
+    )
 
 
 def _recharge_plan(card: Card, title: InvoiceTitle, recharges) -> ApplicationPlan:
@@ -635,7 +740,12 @@ def _recharge_plan(card: Card, title: InvoiceTitle, recharges) -> ApplicationPla
 
 
 def application_preview_consumption(
-    *, user: User, card_no: str, month: str, title_id, mode: str = Application.Mode.PER_TRIP,
+    *,
+    user: User,
+    card_no: str,
+    month: str,
+    title_id,
+    mode: str = Application.Mode.PER_TRIP,
     transit_ids: list[str] | None = None,
 ) -> ApplicationPlan:
     """What ``application_submit_consumption`` with these inputs would issue, and the refusal
@@ -669,24 +779,42 @@ def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> Inv
     plan = InvoicePlan(
         province_code=invoice.code[1:5],
         seller={
-            "operator_id": invoice.operator_id, "seller_name": invoice.seller_name, "seller_tax_id": invoice.seller_tax_id,
-            "seller_address_phone": invoice.seller_address_phone, "seller_bank_account": invoice.seller_bank_account,
+            "operator_id": invoice.operator_id,
+            "seller_name": invoice.seller_name,
+            "seller_tax_id": invoice.seller_tax_id,
+            "seller_address_phone": invoice.seller_address_phone,
+            "seller_bank_account": invoice.seller_bank_account,
             "machine_no": invoice.machine_no,
         },
-        buyer=buyer or {
-            "buyer_name": invoice.buyer_name, "buyer_tax_id": invoice.buyer_tax_id,
-            "buyer_address_phone": invoice.buyer_address_phone, "buyer_bank_account": invoice.buyer_bank_account,
+        buyer=buyer
+        or {
+            "buyer_name": invoice.buyer_name,
+            "buyer_tax_id": invoice.buyer_tax_id,
+            "buyer_address_phone": invoice.buyer_address_phone,
+            "buyer_bank_account": invoice.buyer_bank_account,
         },
-        kind=invoice.kind, plate=invoice.plate, month=invoice.month, red=red,
+        kind=invoice.kind,
+        plate=invoice.plate,
+        month=invoice.month,
+        red=red,
         original_id=invoice.pk if red else None,
         remarks=f"对应正数发票代码:{invoice.code} 号码:{invoice.number}" if red else "",
     )
     for line in invoice.lines.all():
-        plan.lines.append(LinePlan(
-            item=line.item, plate=line.plate, vehicle_class=line.vehicle_class, date_from=line.date_from,
-            date_to=line.date_to, net=sign * line.net, rate=line.rate, tax=sign * line.tax,
-            transit_id=line.transit_id, recharge_id=line.recharge_id,
-        ))
+        plan.lines.append(
+            LinePlan(
+                item=line.item,
+                plate=line.plate,
+                vehicle_class=line.vehicle_class,
+                date_from=line.date_from,
+                date_to=line.date_to,
+                net=sign * line.net,
+                rate=line.rate,
+                tax=sign * line.tax,
+                transit_id=line.transit_id,
+                recharge_id=line.recharge_id,
+            )
+        )
     return plan
 
 
@@ -699,8 +827,18 @@ def _targets(app: Application) -> list[Invoice]:
 
 
 LINE_COLUMNS = [
-    "invoice_id", "seq", "item", "plate", "vehicle_class", "date_from", "date_to", "net", "rate", "tax",
-    "transit_id", "recharge_id",
+    "invoice_id",
+    "seq",
+    "item",
+    "plate",
+    "vehicle_class",
+    "date_from",
+    "date_to",
+    "net",
+    "rate",
+    "tax",
+    "transit_id",
+    "recharge_id",
 ]
 
 
@@ -713,8 +851,14 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
     now = timezone.now()
     issued_on = today.isoformat()
     template = Invoice(
-        application=app, user_id=app.user_id, card_id=app.card_id, issued_on=today, issued_at=now,
-        payee="系统", reviewer="系统", drawer="票根平台",
+        application=app,
+        user_id=app.user_id,
+        card_id=app.card_id,
+        issued_on=today,
+        issued_at=now,
+        payee="系统",
+        reviewer="系统",
+        drawer="票根平台",
     )
     base = {f.attname: getattr(template, f.attname) for f in Invoice._meta.concrete_fields if not f.primary_key}
     by_province: dict[str, list[tuple[dict, InvoicePlan]]] = defaultdict(list)
@@ -724,14 +868,23 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         row.update(plan.seller)
         row.update(plan.buyer)
         row.update(
-            kind=plan.kind, red=plan.red, original_id=plan.original_id, month=plan.month, plate=plan.plate,
-            total_net=total_net, total_tax=total_tax, total=total_net + total_tax, remarks=plan.remarks,
+            kind=plan.kind,
+            red=plan.red,
+            original_id=plan.original_id,
+            month=plan.month,
+            plate=plan.plate,
+            total_net=total_net,
+            total_tax=total_tax,
+            total=total_net + total_tax,
+            remarks=plan.remarks,
         )
         by_province[plan.province_code].append((row, plan))
     rows: list[tuple[dict, InvoicePlan]] = []
     for province in sorted(by_province):
         group = by_province[province]
-        for (row, _plan), (code, number) in zip(group, numbering.numbers(province, today.year, len(group)), strict=True):
+        for (row, _plan), (code, number) in zip(
+            group, numbering.numbers(province, today.year, len(group)), strict=True
+        ):
             row["code"], row["number"] = code, number
             row["check_code"] = numbering.check_code(code=code, number=number, issued_on=issued_on, total=row["total"])
         rows.extend(group)
@@ -741,8 +894,18 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         LINE_COLUMNS,
         [
             (
-                row["id"], seq, line.item, line.plate, line.vehicle_class, line.date_from, line.date_to,
-                line.net, line.rate, line.tax, line.transit_id, line.recharge_id,
+                row["id"],
+                seq,
+                line.item,
+                line.plate,
+                line.vehicle_class,
+                line.date_from,
+                line.date_to,
+                line.net,
+                line.rate,
+                line.tax,
+                line.transit_id,
+                line.recharge_id,
             )
             for row, plan in rows
             for seq, line in enumerate(plan.lines, start=1)
@@ -803,7 +966,10 @@ def _issue(app: Application) -> list[dict]:
         raise IssueRefused(_("所选记录的金额为零，没有需要开具的发票。"))
     for plan in plans:
         if not plan.seller["seller_tax_id"]:
-            raise IssueRefused(_("销售方“%(s)s”缺少纳税人识别号，暂不能开票；平台已记录，请稍后重试或联系客服。") % {"s": plan.seller["seller_name"]})
+            raise IssueRefused(
+                _("销售方“%(s)s”缺少纳税人识别号，暂不能开票；平台已记录，请稍后重试或联系客服。")
+                % {"s": plan.seller["seller_name"]}
+            )
     if app.kind == Application.Kind.CONSUMPTION:
         # Before the numbers are taken: the counters stay locked only for the writes below.
         Transit.objects.filter(application_items__application=app, state=InvoiceState.APPLIED).update(
@@ -909,16 +1075,24 @@ def application_fail(*, application_id: int, reason: str, actor: User | None = N
         app.failure_reason = reason[:300]
         app.save(update_fields=["status", "failure_reason"])
         items = ApplicationItem.objects.filter(application=app)
-        Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.APPLIED).update(state=InvoiceState.OPEN)
-        Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.APPLIED).update(state=InvoiceState.OPEN)
+        Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.APPLIED).update(
+            state=InvoiceState.OPEN
+        )
+        Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.APPLIED).update(
+            state=InvoiceState.OPEN
+        )
         if app.kind in (Application.Kind.CONSUMPTION, Application.Kind.RECHARGE):
             # The first application of a stored-value card fixed its basis; a failure un-fixes it
             # unless another application of the card stands.
             basis = CardInvoiceBasis.objects.filter(card_id=app.card_id, fixed_by=app).first()
             if basis:
-                other = Application.objects.filter(card_id=app.card_id, kind=app.kind).exclude(pk=app.pk).exclude(
-                    status=Application.Status.FAILED
-                ).order_by("id").first()
+                other = (
+                    Application.objects.filter(card_id=app.card_id, kind=app.kind)
+                    .exclude(pk=app.pk)
+                    .exclude(status=Application.Status.FAILED)
+                    .order_by("id")
+                    .first()
+                )
                 if other:
                     basis.fixed_by = other
                     basis.save(update_fields=["fixed_by"])
@@ -952,11 +1126,17 @@ def application_retry(*, application_id: int, actor: User, reason: str) -> Appli
             raise ServiceError("invalid", _("只有开票失败的申请可以重试。"))
         items = ApplicationItem.objects.filter(application=app)
         if app.kind == Application.Kind.CONSUMPTION:
-            locked = Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.OPEN).update(state=InvoiceState.APPLIED)
+            locked = Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.OPEN).update(
+                state=InvoiceState.APPLIED
+            )
             if locked != items.count():
-                raise ServiceError("already_applied", _("该申请的部分通行记录已被其他申请占用，不能重试；请用户重新申请。"))
+                raise ServiceError(
+                    "already_applied", _("该申请的部分通行记录已被其他申请占用，不能重试；请用户重新申请。")
+                )
         elif app.kind == Application.Kind.RECHARGE:
-            locked = Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.OPEN).update(state=InvoiceState.APPLIED)
+            locked = Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.OPEN).update(
+                state=InvoiceState.APPLIED
+            )
             if locked != items.count():
                 raise ServiceError("already_applied", _("该申请的部分充值记录已被其他申请占用，不能重试。"))
         app.status = Application.Status.SUBMITTED
@@ -985,7 +1165,9 @@ def applications_sweep(*, now=None, stale_submitted=STALE_SUBMITTED, stale_issui
     if not ids:
         return 0
     Application.objects.filter(id__in=ids).update(queued_at=now)
-    Application.objects.filter(id__in=ids, status=Application.Status.ISSUING).update(status=Application.Status.SUBMITTED)
+    Application.objects.filter(id__in=ids, status=Application.Status.ISSUING).update(
+        status=Application.Status.SUBMITTED
+    )
     queued = sum(enqueue_issue(app_id) for app_id in ids)
     logger.info("sweep re-queued %d of %d applications", queued, len(ids))
     return queued

@@ -177,7 +177,9 @@ def deliver_application(self, application_id: int) -> str:
         documents.delivery_failed(application_id=application_id, error=f"{type(exc).__name__}: {exc}", final=final)
         if final:
             return "gave_up"
-        raise self.retry(exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)) from exc
+        raise self.retry(
+            exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)
+        ) from exc
 
 
 @shared_task(
@@ -202,7 +204,9 @@ def deliver_resend(self, resend_id: int) -> str:
         if self.request.retries >= self.max_retries:
             logger.exception("mail resend %s: gave up after %d retries", resend_id, self.request.retries)
             return "gave_up"
-        raise self.retry(exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)) from exc
+        raise self.retry(
+            exc=exc, countdown=get_exponential_backoff_interval(60, self.request.retries, 3600, False)
+        ) from exc
 
 
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)

@@ -91,9 +91,12 @@ def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
             else one
         )
         if trip.partly_invoiced:
-            trip.why = _("这次通行有发票已红冲，红冲的部分可以重新开票；%(done)s 的发票仍然有效，不会重复开具。") % {
-                "done": "、".join(name for name, _rate in trip.invoiced)
-            } + " " + trip.why
+            trip.why = (
+                _("这次通行有发票已红冲，红冲的部分可以重新开票；%(done)s 的发票仍然有效，不会重复开具。")
+                % {"done": "、".join(name for name, _rate in trip.invoiced)}
+                + " "
+                + trip.why
+            )
         trip.entry_at = timezone.localtime(trip.entry_time).strftime("%Y-%m-%d %H:%M")
         trip.exit_at = timezone.localtime(trip.exit_time).strftime("%Y-%m-%d %H:%M")
         trip.sellers = "；".join(

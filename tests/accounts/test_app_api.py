@@ -194,9 +194,13 @@ def test_token_rules(api, app_client, partner_client):
 def test_a_password_change_in_the_app_ends_the_accounts_other_tokens(app_client):
     phone = app_client()
     tablet = app_client(phone.user)
-    r = phone.post("/api/v1/app/password", {"old_password": "wrong-one-1", "new_password": "road2026new"}, format="json")
+    r = phone.post(
+        "/api/v1/app/password", {"old_password": "wrong-one-1", "new_password": "road2026new"}, format="json"
+    )
     assert r.status_code == 400 and tablet.get("/api/v1/app/me").status_code == 200
-    r = phone.post("/api/v1/app/password", {"old_password": "secret123abc", "new_password": "road2026new"}, format="json")
+    r = phone.post(
+        "/api/v1/app/password", {"old_password": "secret123abc", "new_password": "road2026new"}, format="json"
+    )
     assert r.status_code == 204
     assert phone.get("/api/v1/app/me").status_code == 200
     assert tablet.get("/api/v1/app/me").status_code == 401

@@ -48,9 +48,7 @@ def test_issue_list_and_revoke_by_command(partner_client):
 def test_console_issues_a_token_shown_once_and_revokes_one(partner_client, admin_client):
     client = partner_client("issuer", name="发行方", network_codes=["4101"])
     partner = client.partner
-    r = admin_client.post(
-        "/admin/accounts/partner/", {"action": "issue_token", "_selected_action": [partner.pk]}
-    )
+    r = admin_client.post("/admin/accounts/partner/", {"action": "issue_token", "_selected_action": [partner.pk]})
     assert r.status_code == 200 and "no-store" in r["Cache-Control"]
     token = re.search(r"<code>([^<]+)</code>", r.content.decode()).group(1)
     assert _works(token) in (200, 403)  # an issuer may not push trips: authenticated, then refused

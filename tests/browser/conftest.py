@@ -321,7 +321,9 @@ class LiveServer:
                 children = re.findall(rb"spawned: '\w+' with pid (\d+)", self.log_path.read_bytes())
                 for pid in children:
                     try:
-                        os.killpg(int(pid), signal.SIGKILL)  # supervisord starts each child in a process group of its own
+                        os.killpg(
+                            int(pid), signal.SIGKILL
+                        )  # supervisord starts each child in a process group of its own
                     except ProcessLookupError:
                         pass
                 self.proc.kill()

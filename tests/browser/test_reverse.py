@@ -118,7 +118,9 @@ def test_title_change_says_what_changed(open_page, world, journey):
     old_title = f"测试物流{person.serial}有限公司"
     new_title = f"测试新抬头{person.serial}有限公司"
     new_tax_id = make_uscc("91440300MA5BRW002")
-    world.app("POST", "titles", {"kind": "enterprise", "name": new_title, "tax_id": new_tax_id}, person=person, expect=201)
+    world.app(
+        "POST", "titles", {"kind": "enterprise", "name": new_title, "tax_id": new_tax_id}, person=person, expect=201
+    )
     count = len(world.app("GET", f"applications/{application_id}", person=person)["invoices"])
     page = open_page()
     log_in(page, person, journey)
@@ -151,10 +153,17 @@ def test_failed_application_way_forward(open_page, world, live, journey):
 
     def push_trip(split: list[tuple[str, int]]) -> dict:
         trip = {
-            "transit_id": f"BRW-F-{person.card_no}", "card_no": person.card_no, "plate": person.plate,
-            "plate_color": 0, "vehicle_class": "passenger", "entry_station": "深圳站",
-            "entry_time": start.isoformat(), "exit_station": "汕头站", "exit_time": start.replace(hour=12).isoformat(),
-            "fee": sum(fee for _code, fee in split), "segments": [{"section_code": c, "fee": f} for c, f in split],
+            "transit_id": f"BRW-F-{person.card_no}",
+            "card_no": person.card_no,
+            "plate": person.plate,
+            "plate_color": 0,
+            "vehicle_class": "passenger",
+            "entry_station": "深圳站",
+            "entry_time": start.isoformat(),
+            "exit_station": "汕头站",
+            "exit_time": start.replace(hour=12).isoformat(),
+            "fee": sum(fee for _code, fee in split),
+            "segments": [{"section_code": c, "fee": f} for c, f in split],
         }
         status, answer = http("POST", f"{world.api}/partner/transits", {"transits": [trip]}, token=world.clearing_token)
         assert status == 200 and not answer["rejected"], answer
@@ -176,7 +185,9 @@ def test_failed_application_way_forward(open_page, world, live, journey):
     wait_issued(page)
     expect(page.get_by_role("alert")).to_contain_text("金额为零")
     way = page.locator("#reapply")
-    expect(way.get_by_role("link", name="修改这个发票抬头")).to_have_attribute("href", f"/cards/titles/{title['id']}/edit/")
+    expect(way.get_by_role("link", name="修改这个发票抬头")).to_have_attribute(
+        "href", f"/cards/titles/{title['id']}/edit/"
+    )
     expect(way).to_contain_text("这个申请的 1 次通行（¥0.00）已释放")
     journey.user_page(page, "failed")
 
@@ -221,7 +232,7 @@ def test_resend_mail(open_page, world, live, journey):
 
     started = time.monotonic()
     text = wait_for(mailed, timeout=180, interval=1, what=f"mail to {address}")
-    assert "Content-Disposition: attachment; filename=\"invoices-" in text, text[:2000]
+    assert 'Content-Disposition: attachment; filename="invoices-' in text, text[:2000]
     assert time.monotonic() - started < 180
     page.reload()
     expect(page.locator("#resends")).to_contain_text(f"已发送至 {address}")

@@ -86,9 +86,7 @@ def test_binding_history_is_audited(bound, registry):
 
 
 @pytest.mark.django_db
-def test_the_push_only_queues_the_unbinding_sms_and_a_broker_that_refuses_loses_none(
-    bound, registry, sms, monkeypatch
-):
+def test_the_push_only_queues_the_unbinding_sms_and_a_broker_that_refuses_loses_none(bound, registry, sms, monkeypatch):
     from accounts import tasks
     from accounts.models import OutboundSms
 

@@ -44,10 +44,31 @@ class Worker:
         if settings.CELERY_BROKER_URL.startswith("redis"):
             env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "piaogen", "worker", "--loglevel", "INFO", "--queues", queues,
-             "--concurrency", str(concurrency), "--pool", "prefork", "--without-heartbeat", "--without-mingle",
-             "--without-gossip", "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"],
-            env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "piaogen",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--queues",
+                queues,
+                "--concurrency",
+                str(concurrency),
+                "--pool",
+                "prefork",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "--hostname",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@localhost",
+            ],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
             start_new_session=True,
         )
         self.wait_ready()

@@ -272,7 +272,9 @@ def test_pages_apply_progress_list_detail_reverse(client, world, django_capture_
     confirm = client.post(reverse("invoices:apply"), form)
     assert "将开出 3 张发票" in confirm.content.decode() and not Application.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(reverse("invoices:apply"), form | {"step": "confirm", "plan_digest": confirm.context["plan"].digest})
+        r = client.post(
+            reverse("invoices:apply"), form | {"step": "confirm", "plan_digest": confirm.context["plan"].digest}
+        )
     assert r.status_code == 302
     app = Application.objects.get()
     status = client.get(reverse("invoices:application_status", args=[app.pk])).json()

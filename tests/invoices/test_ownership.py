@@ -37,19 +37,30 @@ def test_a_second_clearing_centre_cannot_rewrite_an_operator_or_its_sections(wor
     assert [x["code"] for x in body["rejected"]] == ["not_owner"]
     after = Operator.objects.get(code="OP-A")
     assert (after.name, after.tax_id, after.bank_account, after.pushed_by_id) == (
-        before.name, before.tax_id, before.bank_account, before.pushed_by_id,
+        before.name,
+        before.tax_id,
+        before.bank_account,
+        before.pushed_by_id,
     )
     assert RoadSection.objects.get(code="S-A3").property == section.property == "operating"
     refusal = CrossPartnerRefusal.objects.get()
     assert (refusal.partner_id, refusal.owner_id, refusal.kind, refusal.item_id) == (
-        rival.partner.pk, before.pushed_by_id, "operator", "OP-A",
+        rival.partner.pk,
+        before.pushed_by_id,
+        "operator",
+        "OP-A",
     )
 
 
 @pytest.mark.django_db
 def test_a_section_of_another_partners_operator_cannot_be_moved_under_a_new_operator(world, partner_client):
     rival = partner_client("clearing", name="另一清分中心")
-    own = dict(_operator(), code="OP-RIVAL", name="乙方公司", sections=[dict(_operator()["sections"][0], property="loan_repayment")])
+    own = dict(
+        _operator(),
+        code="OP-RIVAL",
+        name="乙方公司",
+        sections=[dict(_operator()["sections"][0], property="loan_repayment")],
+    )
     body = rival.post("/api/v1/partner/operators", {"operators": [own]}, format="json").json()
     assert body["created"] == 0 and body["not_owner"] == 1
     assert body["rejected"][0]["code"] == "not_owner" and "sections" in body["rejected"][0]["errors"]
@@ -67,7 +78,8 @@ def test_another_clearing_centres_trip_id_does_not_reach_the_trip(world, partner
     assert world.clearing.post("/api/v1/partner/transits", {"transits": [first]}, format="json").json()["created"] == 1
     rival = partner_client("clearing", name="另一清分中心")
     world.issuer.post(
-        "/api/v1/partner/cards", {"cards": [card_item("41010000000000000009", "13700000009", resident_id(9))]},
+        "/api/v1/partner/cards",
+        {"cards": [card_item("41010000000000000009", "13700000009", resident_id(9))]},
         format="json",
     )
     moved = trip("T-OWNED", "41010000000000000009", world.when, [("S-A3", 1)])
@@ -80,12 +92,16 @@ def test_another_clearing_centres_trip_id_does_not_reach_the_trip(world, partner
     ]
     assert rival.post("/api/v1/partner/transits", {"transits": [same]}, format="json").json()["not_owner"] == 1
     owned = Transit.objects.get(transit_id="T-OWNED")
-    assert owned.card.card_no == world.card_no and owned.fee == 11433 and owned.pushed_by_id == world.clearing.partner.pk
+    assert (
+        owned.card.card_no == world.card_no and owned.fee == 11433 and owned.pushed_by_id == world.clearing.partner.pk
+    )
     assert TransitSegment.objects.filter(transit=owned).count() == 3
     assert set(CrossPartnerRefusal.objects.values_list("kind", "item_id")) == {("transit", "T-OWNED")}
     # the owner's own update still goes through
     changed = trip("T-OWNED", world.card_no, world.when, [("S-A3", 11433)])
-    assert world.clearing.post("/api/v1/partner/transits", {"transits": [changed]}, format="json").json()["updated"] == 1
+    assert (
+        world.clearing.post("/api/v1/partner/transits", {"transits": [changed]}, format="json").json()["updated"] == 1
+    )
 
 
 @pytest.mark.django_db
@@ -114,7 +130,6 @@ def test_refusals_are_listed_in_the_console(world, partner_client, admin_client)
     assert r.status_code == 200 and "OP-A" in r.content.decode() and "另一清分中心" in r.content.decode()
 
 
-
 @pytest.mark.django_db
 def test_the_data_migration_gives_existing_rows_their_known_owner(world, partner_client):
     import importlib
@@ -125,11 +140,17 @@ def test_the_data_migration_gives_existing_rows_their_known_owner(world, partner
 
     owners = importlib.import_module("invoices.migrations.0005_owners")
     rival = partner_client("clearing", name="另一清分中心")
-    world.clearing.post("/api/v1/partner/transits", {"transits": [trip("T-M", world.card_no, world.when, THREE)]}, format="json")
+    world.clearing.post(
+        "/api/v1/partner/transits", {"transits": [trip("T-M", world.card_no, world.when, THREE)]}, format="json"
+    )
     stored_value = world.cards[1]["card_no"]
     world.issuer.post(
         "/api/v1/partner/recharges",
-        {"recharges": [{"recharge_id": "R-M", "card_no": stored_value, "amount": 5, "recharged_at": world.when.isoformat()}]},
+        {
+            "recharges": [
+                {"recharge_id": "R-M", "card_no": stored_value, "amount": 5, "recharged_at": world.when.isoformat()}
+            ]
+        },
         format="json",
     )
     # what the old code left behind: owners overwritten by the last pusher, or never recorded

@@ -38,8 +38,11 @@ def live_shares():
 
 
 def app_trip(world, transit_id):
-    [row] = [t for t in world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": "2026-09"}).json()
-             if t["transit_id"] == transit_id]
+    [row] = [
+        t
+        for t in world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": "2026-09"}).json()
+        if t["transit_id"] == transit_id
+    ]
     return row
 
 
@@ -138,7 +141,9 @@ def test_covered_shares_names_trip_seller_and_rate_of_live_invoices_only(
     t1 = Transit.objects.get()
     ops = dict(Invoice.objects.values_list("seller_name", "operator_id"))
     assert covered_shares([t1.pk]) == {
-        (t1.pk, ops["甲高速公司"], 3), (t1.pk, ops["乙一级公路公司"], 5), (t1.pk, ops["丙还贷中心"], None)
+        (t1.pk, ops["甲高速公司"], 3),
+        (t1.pk, ops["乙一级公路公司"], 5),
+        (t1.pk, ops["丙还贷中心"], None),
     }
     reverse_invoice(world, django_capture_on_commit_callbacks, Invoice.objects.get(seller_name="丙还贷中心"))
     assert covered_shares([t1.pk]) == {(t1.pk, ops["甲高速公司"], 3), (t1.pk, ops["乙一级公路公司"], 5)}
@@ -209,7 +214,8 @@ def test_reversing_one_share_while_another_is_applied_for_never_covers_a_share_t
     push(world, [("T1", THREE)])
     tid = title(world.user)
     first = world.user.post(
-        "/api/v1/app/applications", {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": tid},
+        "/api/v1/app/applications",
+        {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": tid},
         format="json",
     ).json()["id"]
     services.application_issue(application_id=first)

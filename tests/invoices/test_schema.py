@@ -51,6 +51,8 @@ def test_segments_carry_no_foreign_keys_and_everything_else_keeps_its_own():
     transit = [c["foreign_key"] for c in constraints(Transit).values() if c["foreign_key"]]
     assert transit == [("cards_card", "id")]
     invoice = sorted(c["foreign_key"][0] for c in constraints(Invoice).values() if c["foreign_key"])
-    assert invoice == sorted(["invoices_application", "accounts_user", "cards_card", "invoices_operator", "invoices_invoice"])
+    assert invoice == sorted(
+        ["invoices_application", "accounts_user", "cards_card", "invoices_operator", "invoices_invoice"]
+    )
     line = sorted(c["foreign_key"][0] for c in constraints(InvoiceLine).values() if c["foreign_key"])
     assert line == ["invoices_invoice", "invoices_recharge", "invoices_transit"]

@@ -85,9 +85,10 @@ def test_an_empty_or_undecodable_file_is_set_aside_and_the_next_message_is_read(
 
 def test_two_readers_never_take_the_same_message(tmp_path):
     options = _options(tmp_path)
-    with Connection("filesystem://", transport_options=options) as a, Connection(
-        "filesystem://", transport_options=options
-    ) as b:
+    with (
+        Connection("filesystem://", transport_options=options) as a,
+        Connection("filesystem://", transport_options=options) as b,
+    ):
         qa, qb = a.SimpleQueue("default"), b.SimpleQueue("default")
         for n in range(60):
             qa.put({"n": n})

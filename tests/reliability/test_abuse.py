@@ -285,7 +285,13 @@ def test_a_stranger_cannot_lock_someone_out_and_the_owner_gets_in_by_sms_code(ap
         login(api, mobile, "wrong-pass-1", address=f"10.8.{n // 200}.{n % 200}")
     assert_limited(login(api, mobile, PASSWORD, address="10.7.0.3"))
     age_sms_codes()
-    assert api.post("/api/v1/app/sms-codes", {"mobile": mobile, "purpose": "login"}, format="json",
-                    REMOTE_ADDR="10.7.0.3").status_code == 202
-    r = api.post(LOGIN, {"mobile": mobile, "code": sms.last_code(mobile, "login")}, format="json", REMOTE_ADDR="10.7.0.3")
+    assert (
+        api.post(
+            "/api/v1/app/sms-codes", {"mobile": mobile, "purpose": "login"}, format="json", REMOTE_ADDR="10.7.0.3"
+        ).status_code
+        == 202
+    )
+    r = api.post(
+        LOGIN, {"mobile": mobile, "code": sms.last_code(mobile, "login")}, format="json", REMOTE_ADDR="10.7.0.3"
+    )
     assert r.status_code == 200, r.content

@@ -19,11 +19,16 @@ LOGIN = "/api/v1/app/login"
 @pytest.mark.django_db
 def test_spoofed_forwarded_for_gets_no_fresh_limits(api, make_user, settings):
     make_user(mobile="13600000001", password="secret123abc")
-    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = 10_000  # the address only
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = (
+        10_000  # the address only
+    )
     answers = [
         api.post(
-            LOGIN, {"mobile": "13600000001", "password": "wrong-password"}, format="json",
-            REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"10.9.{n // 250}.{n % 250}",
+            LOGIN,
+            {"mobile": "13600000001", "password": "wrong-password"},
+            format="json",
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"10.9.{n // 250}.{n % 250}",
         ).status_code
         for n in range(settings.LOGIN_MAX_FAILURES_PER_ADDRESS + 1)
     ]
@@ -74,8 +79,12 @@ def test_sms_codes_are_limited_for_the_whole_platform(settings, sms):
     settings.SMS_MAX_PER_MINUTE = 3
     api = APIClient()
     answers = [
-        api.post("/api/v1/app/sms-codes", {"mobile": f"1380000{n:04d}", "purpose": "register"}, format="json",
-                 REMOTE_ADDR=f"198.51.100.{n}")
+        api.post(
+            "/api/v1/app/sms-codes",
+            {"mobile": f"1380000{n:04d}", "purpose": "register"},
+            format="json",
+            REMOTE_ADDR=f"198.51.100.{n}",
+        )
         for n in range(5)
     ]
     assert [r.status_code for r in answers] == [202, 202, 202, 429, 429]

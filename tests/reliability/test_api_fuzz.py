@@ -132,7 +132,7 @@ def test_every_operation_with_and_without_tokens_answers_as_its_schema_says(toke
     assert len(operations) >= 40  # every endpoint of api.md is in the schema
     for operation in operations:
         token = _token_for(operation.path, tokens)
-        for with_token in ([True, False] if token else [False]):
+        for with_token in [True, False] if token else [False]:
             modes = (
                 [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
                 if with_token or not token
@@ -196,11 +196,16 @@ def test_odd_values_in_every_field_of_partner_items_refuse_that_item_only(world,
     stored_value = world.cards[1]["card_no"]
     bodies = {
         ("transits", world.clearing, "transit_id"): good_trip,
-        ("operators", world.clearing, "code"): dict(OPERATORS["operators"][0], code="OP-GOOD-{n}", sections=[
-            dict(OPERATORS["operators"][0]["sections"][0], code="S-GOOD-{n}")
-        ]),
+        ("operators", world.clearing, "code"): dict(
+            OPERATORS["operators"][0],
+            code="OP-GOOD-{n}",
+            sections=[dict(OPERATORS["operators"][0]["sections"][0], code="S-GOOD-{n}")],
+        ),
         ("recharges", world.issuer, "recharge_id"): {
-            "recharge_id": "R-GOOD-{n}", "card_no": stored_value, "amount": 100, "recharged_at": world.when.isoformat(),
+            "recharge_id": "R-GOOD-{n}",
+            "card_no": stored_value,
+            "amount": 100,
+            "recharged_at": world.when.isoformat(),
         },
         ("cards", world.issuer, "card_no"): card_item("4101000000000001{n:04d}", "13700000031", resident_id(31)),
     }

@@ -55,9 +55,15 @@ def test_with_the_cache_down_the_apis_answer_and_limits_count_in_the_process(wor
     # so do failed-login limits: ten failures lock the account
     api = APIClient()
     for _ in range(10):
-        assert api.post("/api/v1/app/login", {"mobile": world.user.user.mobile, "password": "wrong-one-1"},
-                        format="json").status_code == 400
-    locked = api.post("/api/v1/app/login", {"mobile": world.user.user.mobile, "password": "secret123abc"}, format="json")
+        assert (
+            api.post(
+                "/api/v1/app/login", {"mobile": world.user.user.mobile, "password": "wrong-one-1"}, format="json"
+            ).status_code
+            == 400
+        )
+    locked = api.post(
+        "/api/v1/app/login", {"mobile": world.user.user.mobile, "password": "secret123abc"}, format="json"
+    )
     assert locked.status_code == 429
 
 
@@ -72,8 +78,14 @@ def test_an_object_or_list_where_a_choice_is_expected_refuses_that_item_only(wor
     assert body["created"] == 1 and [x["code"] for x in body["rejected"]] == ["invalid"]
     assert {"vehicle_class", "plate_color"} <= set(body["rejected"][0]["errors"])
     operator = {
-        "code": "OP-ODD", "name": "x", "tax_id": "", "province_code": "4100", "machine_no": "410000000009",
-        "sections": [{"code": "S-ODD", "name": "y", "grade": odd, "property": {"x": 1}, "construction_start": "2010-01-01"}],
+        "code": "OP-ODD",
+        "name": "x",
+        "tax_id": "",
+        "province_code": "4100",
+        "machine_no": "410000000009",
+        "sections": [
+            {"code": "S-ODD", "name": "y", "grade": odd, "property": {"x": 1}, "construction_start": "2010-01-01"}
+        ],
     }
     r = world.clearing.post("/api/v1/partner/operators", {"operators": [operator]}, format="json")
     assert r.status_code == 200 and r.json()["rejected"][0]["code"] == "invalid"
@@ -82,8 +94,14 @@ def test_an_object_or_list_where_a_choice_is_expected_refuses_that_item_only(wor
 def _full_batch(world, segments: int) -> bytes:
     per = [(code, 1) for code, _fee in (THREE * 7)[:segments]]
     items = [
-        trip(f"G0401410010020{i:06d}20260905080000-01", world.card_no, world.when, per,
-             entry_station="郑州航空港区收费站（主线）", exit_station="安阳东收费站（主线）")
+        trip(
+            f"G0401410010020{i:06d}20260905080000-01",
+            world.card_no,
+            world.when,
+            per,
+            entry_station="郑州航空港区收费站（主线）",
+            exit_station="安阳东收费站（主线）",
+        )
         for i in range(5000)
     ]
     return orjson.dumps({"transits": items})

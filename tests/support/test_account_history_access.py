@@ -4,7 +4,9 @@ import pytest
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("role, allowed", [("agent", False), ("data_fix", False), ("supervisor", True), ("admin", True)])
+@pytest.mark.parametrize(
+    "role, allowed", [("agent", False), ("data_fix", False), ("supervisor", True), ("admin", True)]
+)
 def test_account_history_by_role(staff, make_user, client, role, allowed):
     customer = make_user("13711112222")
     client.force_login(staff(role))

@@ -36,7 +36,9 @@ class Command(BaseCommand):
         elif action == "issue":
             partner = self._partner(options["partner_id"])
             token = partner_token_issue(partner=partner)
-            self.stdout.write(f"New API token for partner #{partner.pk} {partner.name} (shown once; only its hash is stored):")
+            self.stdout.write(
+                f"New API token for partner #{partner.pk} {partner.name} (shown once; only its hash is stored):"
+            )
             self.stdout.write(token)
         else:
             tokens = PartnerToken.objects.filter(prefix=options["prefix"])
