@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from celery.utils.log import LoggingProxy
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone, translation
@@ -66,6 +67,10 @@ class ConsoleBackend(BaseSmsBackend):
 
     def send(self, message: SmsMessage) -> None:
         stream = self.stream or sys.stdout
+        if isinstance(stream, LoggingProxy):
+            # Inside a Celery worker standard output is redirected into the log, which would put
+            # a log prefix before the line: the code goes to the process's real output instead.
+            stream = sys.__stdout__
         stream.write(console_line(message) + "\n")
         stream.flush()
 
