@@ -46,8 +46,11 @@ _AGENT = {
 }
 
 # ``support.reveal``: opening the original of a masked text (each time recorded, ``support.reveal``
-# rows); ``support.view_reveal``: reading those records.
+# rows); ``support.view_reveal``: reading those records. ``cards.lift_cap``: lifting today's cap on
+# failed binding attempts of an account or a card (each lift recorded, ``cards.bindingcaplift``
+# rows).
 _SUPERVISOR = {
+    "cards.bindingcaplift": {"view", "lift_cap"},
     "support.faq": {"view", "add", "change"},
     "support.ticket": {"view", "add", "change", "assign", "reopen", "reveal"},
     "support.reveal": {"view"},

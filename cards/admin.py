@@ -14,11 +14,11 @@ from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import mobile_digest
 from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
-from piaogen.masking import mask_name
+from piaogen.masking import mask_name, mask_text
 
 from . import services
 from .identity import normalize_card_no, normalize_id_number
-from .models import Binding, BindingAttempt, Card, InvoiceTitle, Issuer, IssuerNetworkCode
+from .models import Binding, BindingAttempt, BindingCapLift, Card, InvoiceTitle, Issuer, IssuerNetworkCode
 
 SENSITIVE = ("id_number", "mobile")
 
@@ -271,6 +271,28 @@ class BindingAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if term.isdigit() and len(term) == 20:
             return queryset.filter(card_no=term), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(BindingCapLift)
+class BindingCapLiftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every lift of a binding cap (who, when, which cap, how many failures it held, why):
+    read-only, for supervisors and admins. Lifts are made from the customer view."""
+
+    list_display = ("created_at", "staff", "user", "scope", "card_no", "failures", "reason_masked")
+    list_filter = ("scope",)
+    list_select_related = ("staff", "user")
+    search_fields = ("card_no", "staff__name", "user__name")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    fields = ("created_at", "staff", "user", "scope", "card_no", "failures", "reason_masked")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("staff__mobile", "user__mobile")
+
+    @admin.display(description=_("解除原因"))
+    def reason_masked(self, obj):
+        return mask_text(obj.reason)
 
 
 class InvoiceTitleAdminForm(forms.ModelForm):

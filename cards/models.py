@@ -274,3 +274,47 @@ class BindingAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_no} {self.get_outcome_display()}"
+
+
+class BindingCapLift(models.Model):
+    """A supervisor lifted today's cap on failed binding attempts of an account, or of one card
+    number, with a written reason. Failures before the lift no longer count towards that cap
+    today; later ones do, so the protection stays. The row is the audit: who, when, what, why."""
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", _("账户上限")
+        CARD = "card", _("卡上限")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("客户账户")
+    )
+    scope = models.CharField(_("解除范围"), max_length=8, choices=Scope.choices)
+    card_no = models.CharField(_("卡号"), max_length=32, blank=True)
+    failures = models.PositiveSmallIntegerField(_("解除前计入的失败次数"))
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+    )
+    reason = models.CharField(_("解除原因"), max_length=200)
+    created_at = models.DateTimeField(_("解除时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("绑卡上限解除记录")
+        verbose_name_plural = _("绑卡上限解除记录")
+        default_permissions = ("view",)
+        permissions = [("lift_cap", _("可解除账户或卡今日的绑卡失败上限"))]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="caplift_user_recent"),
+            models.Index(fields=["card_no", "-created_at"], name="caplift_card_recent"),
+            models.Index(fields=["staff", "-created_at"], name="caplift_staff_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope="account", card_no="") | (Q(scope="card") & ~Q(card_no="")),
+                name="caplift_card_no_iff_card_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.scope == self.Scope.CARD:
+            return _("卡 %(card_no)s 的今日绑卡失败上限") % {"card_no": self.card_no}
+        return str(_("账户今日绑卡失败上限"))

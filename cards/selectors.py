@@ -7,18 +7,18 @@ cannot show them by accident and no row is decrypted for nothing.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
 
 from .identity import normalize_card_no
-from .models import Binding, BindingAttempt, Card, InvoiceTitle, Issuer, IssuerNetworkCode
+from .models import Binding, BindingAttempt, BindingCapLift, Card, InvoiceTitle, Issuer, IssuerNetworkCode
 
 SENSITIVE_CARD_FIELDS = ("card__id_number", "card__mobile")
 
@@ -120,17 +120,53 @@ def local_day_start() -> datetime:
     return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def latest_lifts(*, user: User, card_nos, start: datetime) -> tuple[datetime | None, dict[str, datetime]]:
+    """Today's latest lift of the account's cap, and of each card number's cap, in one query."""
+    rows = (
+        BindingCapLift.objects.filter(created_at__gte=start)
+        .filter(
+            Q(scope=BindingCapLift.Scope.ACCOUNT, user=user)
+            | Q(scope=BindingCapLift.Scope.CARD, card_no__in=list(card_nos))
+        )
+        .values("scope", "card_no")
+        .annotate(latest=Max("created_at"))
+        .order_by()
+    )
+    account = None
+    cards: dict[str, datetime] = {}
+    for row in rows:
+        if row["scope"] == BindingCapLift.Scope.ACCOUNT:
+            account = row["latest"]
+        else:
+            cards[row["card_no"]] = row["latest"]
+    return account, cards
+
+
+def _account_count(attempts) -> int:
+    """A number the registry does not hold (a typo) counts once however often it is tried."""
+    not_found = BindingAttempt.Outcome.CARD_NOT_FOUND
+    return sum(1 for a in attempts if a.outcome != not_found) + len(
+        {a.card_no for a in attempts if a.outcome == not_found}
+    )
+
+
 def failures_today(*, user: User, card_no: str) -> tuple[int, int]:
-    """Today's failed attempts of the account and of the card. A number the registry does not
+    """Today's failed attempts of the account and of the card, each counted from the latest
+    lift of its cap today (a supervisor's ``BindingCapLift``). A number the registry does not
     hold (a typo) counts towards the account's cap once however often it is tried again;
     malformed input never reaches the count."""
-    failed = BindingAttempt.objects.filter(outcome__in=BindingAttempt.FAILURES, created_at__gte=local_day_start())
-    mine = failed.filter(user=user)
+    start = local_day_start()
+    account_lift, card_lifts = latest_lifts(user=user, card_nos=[card_no], start=start)
+    failed = BindingAttempt.objects.filter(outcome__in=BindingAttempt.FAILURES, created_at__gte=start)
+    mine = failed.filter(user=user, created_at__gt=account_lift) if account_lift else failed.filter(user=user)
     account = (
         mine.exclude(outcome=BindingAttempt.Outcome.CARD_NOT_FOUND).count()
         + mine.filter(outcome=BindingAttempt.Outcome.CARD_NOT_FOUND).values("card_no").distinct().count()
     )
-    return account, failed.filter(card_no=card_no).count()
+    card = failed.filter(card_no=card_no)
+    if card_no in card_lifts:
+        card = card.filter(created_at__gt=card_lifts[card_no])
+    return account, card.count()
 
 
 @dataclass
@@ -139,34 +175,43 @@ class CapStatus:
     account_cap: int
     account_reached: bool
     cards_reached: list[tuple[str, int]]  # (card number, failures today) of cards at their cap
-    counted: list[BindingAttempt]  # today's failed attempts of the account
+    counted: list[BindingAttempt]  # today's failed attempts of the account that count
     resets_at: datetime
+    lifts: list[BindingCapLift] = field(default_factory=list)  # today's lifts for this account
 
 
 def binding_cap_status(user: User) -> CapStatus:
     """For the console: whether the account, or a card it tried today, reached today's cap,
-    which attempts counted, and when the caps reset (the next 00:00 Asia/Shanghai)."""
+    which attempts counted (those after the latest lift, if a supervisor lifted it), the lifts
+    of today, and when the caps reset (the next 00:00 Asia/Shanghai)."""
     start = local_day_start()
-    counted = list(
+    today = list(
         BindingAttempt.objects.filter(user=user, outcome__in=BindingAttempt.FAILURES, created_at__gte=start)
         .defer("message")
         .order_by("created_at", "pk")
     )
-    not_found = BindingAttempt.Outcome.CARD_NOT_FOUND
-    account = sum(1 for a in counted if a.outcome != not_found) + len(
-        {a.card_no for a in counted if a.outcome == not_found}
-    )
+    card_nos = {a.card_no for a in today}
+    account_lift, card_lifts = latest_lifts(user=user, card_nos=card_nos, start=start)
+    counted = [a for a in today if account_lift is None or a.created_at > account_lift]
+    account = _account_count(counted)
     per_card = settings.BINDING_MAX_FAILURES_PER_CARD
-    card_nos = {a.card_no for a in counted}
-    per_card_failures = (
-        BindingAttempt.objects.filter(card_no__in=card_nos, outcome__in=BindingAttempt.FAILURES, created_at__gte=start)
-        .values("card_no")
-        .annotate(n=Count("pk"))
-        .order_by("card_no")
-        if card_nos
-        else []
+    per_card_failures: dict[str, int] = {}
+    if card_nos:
+        # Every account's failures on these cards today (a few rows: a card at its cap records
+        # no more failures), counted from each card's latest lift.
+        for card_no, at in BindingAttempt.objects.filter(
+            card_no__in=card_nos, outcome__in=BindingAttempt.FAILURES, created_at__gte=start
+        ).values_list("card_no", "created_at"):
+            lifted = card_lifts.get(card_no)
+            if lifted is None or at > lifted:
+                per_card_failures[card_no] = per_card_failures.get(card_no, 0) + 1
+    reached = sorted((card_no, n) for card_no, n in per_card_failures.items() if n >= per_card)
+    lifts = list(
+        BindingCapLift.objects.filter(user=user, created_at__gte=start)
+        .select_related("staff")
+        .defer("staff__mobile")
+        .order_by("created_at", "pk")
     )
-    reached = [(row["card_no"], row["n"]) for row in per_card_failures if row["n"] >= per_card]
     cap = settings.BINDING_MAX_FAILURES_PER_ACCOUNT
     return CapStatus(
         account_failures=account,
@@ -175,4 +220,5 @@ def binding_cap_status(user: User) -> CapStatus:
         cards_reached=reached,
         counted=counted,
         resets_at=start + timedelta(days=1),
+        lifts=lifts,
     )

@@ -22,6 +22,8 @@ from django.utils.translation import gettext_lazy
 from accounts.admin import search_by_mobile
 from accounts.identity import normalize_mobile
 from accounts.models import User, mobile_digest
+from cards import services as card_services
+from cards.selectors import binding_cap_status
 from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_mobile, mask_name, mask_text
@@ -29,6 +31,7 @@ from piaogen.masking import mask_mobile, mask_name, mask_text
 from . import search, selectors, services
 from .forms import (
     CallAdminForm,
+    CapLiftForm,
     CustomerSearchForm,
     HandOffForm,
     ReasonForm,
@@ -996,6 +999,11 @@ class CustomerAdmin(PageOnlyAdmin):
         return [
             path("", self.admin_site.admin_view(self.search_view), name="support_customer_changelist"),
             path("<int:user_id>/", self.admin_site.admin_view(self.customer_view), name="support_customer_view"),
+            path(
+                "<int:user_id>/lift-cap/",
+                self.admin_site.admin_view(self.lift_cap_view),
+                name="support_customer_lift_cap",
+            ),
         ]
 
     def search_view(self, request):
@@ -1041,11 +1049,62 @@ class CustomerAdmin(PageOnlyAdmin):
                     else "",
                 },
                 can_add_ticket=request.user.has_perm("support.add_ticket"),
+                can_lift_cap=request.user.has_perm(card_services.PERM_LIFT_CAP),
                 can_add_call=request.user.has_perm("support.add_call"),
                 media=self.media,
                 # The case on the whole width, without the admin's navigation of every app and
                 # model (the header and breadcrumbs stay): rendering it cost more than the data.
                 is_nav_sidebar_enabled=False,
+            ),
+        )
+
+    def lift_cap_view(self, request, user_id):
+        """Supervisors lift today's binding cap of the account or of one of its cards. The
+        customer view's button posts the card number (never in a URL); this page asks for the
+        reason, and the confirmation (``confirm``) lifts it through the service."""
+        self._guard(request)
+        if not request.user.has_perm(card_services.PERM_LIFT_CAP):
+            raise PermissionDenied
+        customer = User.objects.filter(pk=_pk(user_id), is_staff=False).defer("mobile").first()
+        if customer is None:
+            raise Http404("no such account")
+        back = reverse("admin:support_customer_view", args=[customer.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        confirming = "confirm" in request.POST
+        form = CapLiftForm(request.POST if confirming else None, initial={"card_no": request.POST.get("card_no", "")})
+        if confirming and form.is_valid():
+            try:
+                lift = card_services.binding_cap_lift(
+                    staff=request.user,
+                    user=customer,
+                    reason=form.cleaned_data["reason"],
+                    card_no=form.cleaned_data["card_no"],
+                )
+            except ServiceError as exc:
+                if exc.status == 403:
+                    raise PermissionDenied from None
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    _("已解除%(what)s，此前计入的 %(n)s 次失败不再计入；已短信和站内消息通知用户。")
+                    % {"what": str(lift), "n": lift.failures},
+                )
+                return HttpResponseRedirect(back + "#binding-cap")
+        card_no = request.POST.get("card_no", "").strip()
+        return TemplateResponse(
+            request,
+            "admin/support/cap_lift.html",
+            self._context(
+                request,
+                title=_("解除绑卡失败上限：%(who)s") % {"who": customer.name or customer.mobile_masked},
+                customer=customer,
+                card_no=card_no,
+                cap=binding_cap_status(customer),
+                form=form,
+                back_url=back,
+                media=self.media,
             ),
         )
 

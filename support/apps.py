@@ -14,10 +14,12 @@ class SupportConfig(AppConfig):
 
         from . import notifications
 
-        # The message centre hears of unbindings (in their transaction), of issued applications
+        # The message centre hears of unbindings and of lifted binding caps (in their transactions), of issued applications
         # (in the issuing transaction) and of failed ones (once the failure commits).
         if notifications.on_bindings_ended not in card_services.BINDING_ENDED_HOOKS:
             card_services.BINDING_ENDED_HOOKS.append(notifications.on_bindings_ended)
+        if notifications.on_cap_lifted not in card_services.CAP_LIFTED_HOOKS:
+            card_services.CAP_LIFTED_HOOKS.append(notifications.on_cap_lifted)
         if notifications.on_issued not in invoice_services.ISSUED_HOOKS:
             invoice_services.ISSUED_HOOKS.append(notifications.on_issued)
         if notifications.on_application_failed not in invoice_services.AFTER_FAIL_HOOKS:

@@ -141,6 +141,18 @@ class RevealForm(forms.Form):
     )
 
 
+class CapLiftForm(forms.Form):
+    """A supervisor lifts today's binding cap of an account (no card) or of one card number."""
+
+    card_no = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label=_("解除原因"),
+        max_length=200,
+        help_text=_("如：已来电核实为本人，预留信息已由发行方更正。原因记入审计记录，不发给用户。"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+    )
+
+
 class CustomerSearchForm(forms.Form):
     q = forms.CharField(
         label=_("手机号 / 卡号 / 车牌 / 发票号码 / 工单号 / 姓名"),

@@ -398,6 +398,7 @@ class Notification(models.Model):
         INVOICES_ISSUED = "invoices_issued", _("发票已开具")
         APPLICATION_FAILED = "application_failed", _("开票失败")
         TICKET_REPLY = "ticket_reply", _("工单回复")
+        CAP_LIFTED = "cap_lifted", _("绑卡限制已解除")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="notifications"

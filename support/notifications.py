@@ -8,6 +8,8 @@ What a user is told, and by whom:
   in a savepoint of its own), naming the plate, the month or date, the number of invoices and the
   total: it commits with the invoices or not at all;
 - an application failed: written once the failure commits (``invoices.services.AFTER_FAIL_HOOKS``);
+- a supervisor lifted today's cap on failed binding attempts of the account or of one of its
+  cards: written in the lift's transaction (``cards.services.CAP_LIFTED_HOOKS``);
 - a staff reply to a ticket: written in the reply's transaction (``support.services``); while an
   earlier reply of the same ticket is unread, that message is brought up to date instead.
 
@@ -149,6 +151,35 @@ def on_bindings_ended(bindings: Iterable) -> None:
     if rows:
         # A binding is told once: a second call for the same binding adds nothing.
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+# --- cards: a supervisor lifted today's binding cap --------------------------------------------
+
+
+def on_cap_lifted(lift) -> None:
+    """``cards.services.CAP_LIFTED_HOOKS``: the customer's message, in the lift's transaction. The
+    supervisor's reason is not quoted: it is the centre's audit, not a message to the user."""
+    from cards.services import cap_lift_what
+
+    with speaking_to(lift.user_id):
+        values = {
+            "what": cap_lift_what(lift),
+            "at": timezone.localtime(lift.created_at).strftime("%H:%M"),
+            "hotline": settings.SUPPORT_HOTLINE,
+        }
+        row = _build(
+            user_id=lift.user_id,
+            kind=Kind.CAP_LIFTED,
+            title=_("绑卡限制已解除"),
+            body=_(
+                "客服已于今日 %(at)s 解除%(what)s今日的绑卡验证失败次数限制，您现在可以重新绑定ETC卡。"
+                "请核对卡号、证件号码和办卡时预留的手机号后再试，新的失败仍会计入每日上限；"
+                "如有疑问请拨打客服热线 %(hotline)s。"
+            )
+            % values,
+            link=reverse("cards:bind"),
+        )
+    row.save()
 
 
 # --- invoices: an application issued or failed --------------------------------------------------

@@ -143,7 +143,7 @@ class NotificationOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(
         choices=Notification.Kind.choices,
-        help_text="binding_ended ETC卡解绑；invoices_issued 发票已开具；application_failed 开票失败；ticket_reply 工单回复",
+        help_text="binding_ended ETC卡解绑；invoices_issued 发票已开具；application_failed 开票失败；ticket_reply 工单回复；cap_lifted 绑卡限制已解除",
     )
     kind_label = serializers.CharField(source="get_kind_display")
     title = serializers.CharField()

@@ -3,7 +3,7 @@
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from piaogen.masking import mask_name
+from piaogen.masking import mask_name, mask_text
 
 register = template.Library()
 
@@ -40,3 +40,9 @@ def customer_search_label() -> str:
     from support.forms import CustomerSearchForm
 
     return CustomerSearchForm.base_fields["q"].label
+
+
+@register.filter
+def masked(value) -> str:
+    """Free text a person typed, with every personal number masked (``mask_text``)."""
+    return mask_text(str(value or ""))
