@@ -48,9 +48,10 @@ _AGENT = {
 # ``support.reveal``: opening the original of a masked text (each time recorded, ``support.reveal``
 # rows); ``support.view_reveal``: reading those records. ``cards.lift_cap``: lifting today's cap on
 # failed binding attempts of an account or a card (each lift recorded, ``cards.bindingcaplift``
-# rows).
+# rows). ``support.view_team_audit``: 我的操作记录 lists the agents' entries too (support/audit.py).
 _SUPERVISOR = {
     "cards.bindingcaplift": {"view", "lift_cap"},
+    "support.staffaudit": {"view_team_audit"},
     "support.faq": {"view", "add", "change"},
     "support.ticket": {"view", "add", "change", "assign", "reopen", "reveal"},
     "support.reveal": {"view"},

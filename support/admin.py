@@ -28,7 +28,7 @@ from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_mobile, mask_name, mask_text
 
-from . import search, selectors, services
+from . import audit, search, selectors, services
 from .forms import (
     CallAdminForm,
     CapLiftForm,
@@ -49,6 +49,7 @@ from .models import (
     Notification,
     Reveal,
     SlaPolicy,
+    StaffAudit,
     Ticket,
     TicketMessage,
 )
@@ -1104,6 +1105,53 @@ class CustomerAdmin(PageOnlyAdmin):
                 cap=binding_cap_status(customer),
                 form=form,
                 back_url=back,
+                media=self.media,
+            ),
+        )
+
+
+# --- 我的操作记录 -------------------------------------------------------------------------------
+
+
+@admin.register(StaffAudit)
+class StaffAuditAdmin(PageOnlyAdmin):
+    """Every staff member's own audit entries, newest first; supervisors' team's too, with a
+    filter by staff member (``support.audit``)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    @property
+    def media(self):
+        return super().media + CONSOLE_MEDIA
+
+    def get_urls(self):
+        return [path("", self.admin_site.admin_view(self.audit_view), name="support_staffaudit_changelist")]
+
+    def audit_view(self, request):
+        self._guard(request)
+        team = audit.team_of(request.user)
+        ids = [member.pk for member in team]
+        chosen = None
+        raw = request.GET.get("staff", "")
+        if raw:
+            if not raw.isdigit():
+                raise Http404("no such staff member")
+            chosen = int(raw)
+            if chosen not in ids:
+                raise PermissionDenied  # someone else's entries: only a supervisor's team
+            ids = [chosen]
+        page, entries = audit.entries_page(viewer=request.user, staff_ids=ids, page_number=request.GET.get("page"))
+        return TemplateResponse(
+            request,
+            "admin/support/staff_audit.html",
+            self._context(
+                request,
+                title=_("我的操作记录"),
+                team=team if len(team) > 1 else [],
+                chosen=chosen,
+                page=page,
+                entries=entries,
                 media=self.media,
             ),
         )

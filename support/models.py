@@ -516,6 +516,18 @@ class Dashboard(Ticket):
         verbose_name_plural = _("数据看板")
 
 
+class StaffAudit(User):
+    """我的操作记录 at /admin/support/staffaudit/: every staff member reads the audit entries of
+    their own actions; ``view_team_audit`` (supervisors) adds the agents' (``support.audit``)."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        permissions = [("view_team_audit", _("可查看本组坐席的操作记录"))]
+        verbose_name = _("我的操作记录")
+        verbose_name_plural = _("我的操作记录")
+
+
 class Customer(User):
     """The customer view at /admin/support/customer/ (needs ``accounts.view_user``)."""
 
