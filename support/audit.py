@@ -118,14 +118,25 @@ class Source:
     when: str  # the time column
     staff: str  # the staff column (a foreign key to the user)
     render: object  # callable(list of rows, viewer) -> dict[pk, Entry]
+    exclude: Q | None = None
 
     def keys(self, staff_ids: list[int]) -> QuerySet:
+        rows = self.model._default_manager.filter(**{f"{self.staff}_id__in": staff_ids})
+        if self.exclude is not None:
+            rows = rows.exclude(self.exclude)
         return (
-            self.model._default_manager.filter(**{f"{self.staff}_id__in": staff_ids})
-            .annotate(a_src=Value(self.key, output_field=IntegerField()), a_when=F(self.when), a_id=F("pk"))
+            rows.annotate(a_src=Value(self.key, output_field=IntegerField()), a_when=F(self.when), a_id=F("pk"))
             .values_list("a_src", "a_when", "a_id")
             .order_by()
         )
+
+
+def _left_out(history_model) -> Q | None:
+    """History rows not listed: a staff member's own account touched by their login (no field
+    shown changes, no reason) is not an action on anyone's data."""
+    if history_model.instance_type is User:
+        return Q(id=F("history_user_id"), history_change_reason__isnull=True)
+    return None
 
 
 def _history_models() -> list[type[models.Model]]:
@@ -157,7 +168,7 @@ def sources() -> list[Source]:
 
         found: list[Source] = []
         for model in _history_models():
-            found.append(Source(len(found), model, "history_date", "history_user", _render_history))
+            found.append(Source(len(found), model, "history_date", "history_user", _render_history, _left_out(model)))
         found.append(Source(len(found), ApplicationEvent, "at", "actor", _render_events))
         found.append(Source(len(found), Reveal, "created_at", "staff", _render_reveals))
         found.append(Source(len(found), BindingCapLift, "created_at", "staff", _render_lifts))
