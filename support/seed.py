@@ -306,6 +306,43 @@ class Scenarios:
             )
             self.made.append(f"绑卡失败（{outcome.label}）")
 
+    def cap_lifted(self) -> None:
+        """Yesterday the demo user typed card numbers no issuer holds until the day's cap
+        stopped them, and the supervisor lifted it (the message centre has the message). Made
+        through the services, then moved back a day so that no cap of today is spent."""
+        from django.conf import settings
+
+        from cards.models import BindingCapLift
+
+        if BindingCapLift.objects.filter(user=self.person).exists():
+            return
+        for n in range(settings.BINDING_MAX_FAILURES_PER_ACCOUNT):
+            try:
+                card_services.binding_start(
+                    user=self.person,
+                    card_no=f"110100000000000099{n + 50:02d}",
+                    id_type="resident_id",
+                    id_number=PERSON_ID,
+                    mobile=PERSONAL_MOBILE,
+                )
+            except ServiceError:
+                pass
+        try:
+            lift = card_services.binding_cap_lift(
+                staff=self.supervisor, user=self.person, reason="（演示）来电核实为本人，卡号抄错已核对"
+            )
+        except ServiceError:
+            return
+        day = timedelta(days=1)
+        BindingAttempt.objects.filter(user=self.person, created_at__gte=self.now).update(
+            created_at=F("created_at") - day
+        )
+        BindingCapLift.objects.filter(pk=lift.pk).update(created_at=F("created_at") - day)
+        Notification.objects.filter(user=self.person, kind=Notification.Kind.CAP_LIFTED).update(
+            created_at=F("created_at") - day
+        )
+        self.made.append("班长解除绑卡失败上限")
+
     # --- the message centre -----------------------------------------------------------------
 
     def issued_notices(self) -> None:
@@ -398,6 +435,7 @@ def run(out) -> list[str]:
         "未关联账户的来电",
     )
     s.binding_failures()
+    s.cap_lifted()
     s.unbound_card()
     s.failed_application()
     s.issued_notices()
