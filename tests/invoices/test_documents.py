@@ -6,6 +6,7 @@ import logging
 import re
 import smtplib
 import zipfile
+import zlib
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -101,8 +102,10 @@ def test_qr_payload_round_trip_and_damage():
         issued_on=date(2026, 9, 5),
         check_code="12345678901234567890",
     )
-    assert text.startswith("01,10,041002600112,00000001,94.50,20260905,12345678901234567890,")
+    # type 14: 增值税电子普通发票（通行费）, not 10 (the ordinary VAT e-invoice)
+    assert text.startswith("01,14,041002600112,00000001,94.50,20260905,12345678901234567890,")
     assert qr.parse(text) == {
+        "kind": "14",
         "code": "041002600112",
         "number": "00000001",
         "amount": "94.50",
@@ -111,6 +114,12 @@ def test_qr_payload_round_trip_and_damage():
     }
     assert qr.parse(text.replace("94.50", "94.60")) is None
     assert qr.parse("hello") is None
+    # a document rendered before the type was corrected (type 10) still reads; other types do not
+    head = "01,10,041002600112,00000001,94.50,20260905,12345678901234567890"
+    legacy = f"{head},{zlib.crc32(head.encode()) & 0xFFFF:04X},"
+    assert qr.parse(legacy)["kind"] == "10" and qr.parse(legacy)["number"] == "00000001"
+    head = "01,04,041002600112,00000001,94.50,20260905,12345678901234567890"
+    assert qr.parse(f"{head},{zlib.crc32(head.encode()) & 0xFFFF:04X},") is None
     svg = qr.svg(text)
     assert svg.startswith("<svg") and "<path" in svg and "http://" not in svg.replace("http://www.w3.org/2000/svg", "")
 
@@ -231,7 +240,9 @@ def test_the_xml_twin_holds_the_same_data(world, applied, django_capture_on_comm
     assert root.find("t:Total", NS).get("fen") == "9733"
     assert root.findtext("t:TotalInCapitals", namespaces=NS) == "玖拾柒元叁角叁分"
     assert root.find("t:Original", NS) is None
-    assert qr.parse(root.findtext("t:QRCode", namespaces=NS))["number"] == taxable.number
+    scanned = qr.parse(root.findtext("t:QRCode", namespaces=NS))
+    assert scanned["kind"] == "14" and scanned["number"] == taxable.number and scanned["amount"] == "94.50"
+    assert scanned["code"] == taxable.code and scanned["check_code"] == taxable.check_code
 
     red_root = ElementTree.fromstring(stored(red.xml_path))
     assert red_root.findtext("t:Red", namespaces=NS) == "true"
@@ -244,6 +255,7 @@ def test_the_xml_twin_holds_the_same_data(world, applied, django_capture_on_comm
     nt_root = ElementTree.fromstring(stored(non_taxable.xml_path))
     assert nt_root.findtext("t:Lines/t:Line/t:Rate", namespaces=NS) == "不征税"
     assert nt_root.findtext("t:TollMark", namespaces=NS) == ""
+    assert qr.parse(nt_root.findtext("t:QRCode", namespaces=NS))["kind"] == "14"  # 不征税 is a toll invoice too
 
 
 # --- downloads ------------------------------------------------------------------------------------------
