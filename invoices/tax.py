@@ -100,4 +100,3 @@ def deductibility(*, taxable: bool, buyer_tax_id: str) -> str:
     if not (buyer_tax_id or "").strip():
         return NOT_DEDUCTIBLE_PERSONAL_TITLE
     return DEDUCTIBLE
-
