@@ -682,6 +682,7 @@ def test_the_schema_documents_the_downloads_and_verification():
         "/api/v1/app/invoices/{id}/xml",
         "/api/v1/app/applications/{id}/zip",
         "/api/v1/app/invoices/ledger",
+        "/api/v1/app/invoices/zip",
         "/api/v1/partner/invoices/{code}/{number}/pdf",
         "/api/v1/partner/invoices/{code}/{number}/xml",
         "/api/v1/verify",
