@@ -1,8 +1,11 @@
-"""Pages' downloads: an invoice's PDF or XML, an application's ZIP, the finance ledger. The
+"""Pages' downloads: an invoice's PDF or XML, an application's ZIP, a card-month's ZIP, the
+finance ledger. The
 same files and rules as the App API; a document not rendered yet gets a friendly page that
 refreshes itself, never a render inside the request."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import render
@@ -12,7 +15,7 @@ from django.views import View
 from piaogen.errors import ServiceError
 
 from . import selectors
-from .api.documents import document_response, ledger_response, zip_response
+from .api.documents import card_month_zip_response, document_response, ledger_response, zip_response
 
 
 def _pending_page(request, exc: ServiceError, back_url: str):
@@ -42,6 +45,20 @@ class ApplicationZipView(LoginRequiredMixin, View):
             return zip_response(app)
         except ServiceError as exc:
             return _pending_page(request, exc, reverse("invoices:application", args=[app.pk]))
+
+
+class CardMonthZipView(LoginRequiredMixin, View):
+    """我的发票 → 按卡按月下载: one card's invoices of one month in a ZIP."""
+
+    def get(self, request):
+        card_no, month = request.GET.get("card", ""), request.GET.get("month", "")
+        try:
+            return card_month_zip_response(request.user, card_no=card_no, month=month)
+        except ServiceError as exc:
+            back = reverse("invoices:list")
+            if exc.code != "invalid":
+                back += f"?{urlencode({'card': card_no, 'month': month})}"
+            return _pending_page(request, exc, back)
 
 
 class LedgerExportView(LoginRequiredMixin, View):

@@ -1,6 +1,8 @@
 """The finance department's ledger (发票台账): a user's invoices by card, month or application,
 with code, number, date, seller, buyer, net, rate and tax, and the deductible input tax —
-the tax of taxable invoices only, red-letter invoices netting out the ones they reverse.
+the tax of taxable (征税) invoices with an enterprise title (a taxpayer id) only; 不征税 and
+personal-titled invoices count 0 and say why in the last column, and red-letter invoices take
+back what the ones they reverse counted (``tax.deductibility``).
 
 Exports: CSV (UTF-8 with a byte-order mark, which is what Excel needs to read Chinese) and
 XLSX (openpyxl, write-only). Amounts are yuan in the files; the totals come from integer fen.
@@ -26,6 +28,7 @@ from accounts.models import User
 from cards.identity import normalize_card_no
 from piaogen.errors import ServiceError
 
+from . import tax as tax_rules
 from .models import Application, Invoice, InvoiceLine
 from .tax import rate_label
 
@@ -36,8 +39,22 @@ MAX_ROWS = 100_000
 HEADER = [
     _l("发票代码"), _l("发票号码"), _l("开票日期"), _l("销售方名称"), _l("销售方纳税人识别号"), _l("购买方名称"),
     _l("购买方纳税人识别号"), _l("类型"), _l("红字"), _l("状态"), _l("金额"), _l("税率"), _l("税额"), _l("价税合计"),
-    _l("可抵扣税额"), _l("车牌号"), _l("所属月份"),
+    _l("可抵扣税额"), _l("车牌号"), _l("所属月份"), _l("抵扣说明"),
 ]  # fmt: skip
+DEDUCTIBLE_COLUMN = 14
+NOTE_COLUMN = 17
+
+# The 抵扣说明 column, by tax.deductibility's answer; a red-letter invoice says so first.
+NOTES = {
+    tax_rules.DEDUCTIBLE: _l("征税发票，单位抬头：可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: _l("不征税发票：不可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: _l("个人抬头（无纳税人识别号）：不可抵扣"),
+}
+RED_NOTES = {
+    tax_rules.DEDUCTIBLE: _l("红字发票：冲减原发票的可抵扣税额"),
+    tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: _l("红字发票，原发票为不征税发票：不可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: _l("红字发票，原发票为个人抬头：不可抵扣"),
+}
 
 
 def header() -> list[str]:
@@ -78,9 +95,14 @@ class LedgerRow:
     rate: str
     tax: int
     total: int
-    deductible: int  # the tax when taxable (negative on a red-letter invoice), else 0
+    deductible: int  # the tax when taxable with an enterprise title (negative when red), else 0
     plate: str
     month: str
+    deductibility: str  # tax.DEDUCTIBLE or why not (tax.NOT_DEDUCTIBLE_*)
+
+    @property
+    def note(self) -> str:
+        return str((RED_NOTES if self.red else NOTES)[self.deductibility])
 
 
 @dataclass
@@ -142,7 +164,7 @@ def _queryset(user: User, f: LedgerFilter):
 
 
 def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
-    taxable = inv.kind == Invoice.Kind.TAXABLE
+    deductibility = tax_rules.deductibility(taxable=inv.kind == Invoice.Kind.TAXABLE, buyer_tax_id=inv.buyer_tax_id)
     labels = [rate_label(r) for r in sorted(set(rates), key=lambda r: -1 if r is None else r)]
     return LedgerRow(
         code=inv.code,
@@ -159,9 +181,10 @@ def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
         rate="、".join(labels) or rate_label(None),
         tax=inv.total_tax,
         total=inv.total,
-        deductible=inv.total_tax if taxable else 0,
+        deductible=inv.total_tax if deductibility == tax_rules.DEDUCTIBLE else 0,
         plate=inv.plate,
         month=inv.month,
+        deductibility=deductibility,
     )
 
 
@@ -220,6 +243,7 @@ def _values(row: LedgerRow) -> list:
         row.code, row.number, row.issued_on.isoformat(), safe_text(row.seller_name), row.seller_tax_id,
         safe_text(row.buyer_name), row.buyer_tax_id, row.kind, _("是") if row.red else _("否"), row.status,
         _yuan(row.net), row.rate, _yuan(row.tax), _yuan(row.total), _yuan(row.deductible), row.plate, row.month,
+        row.note,
     ]  # fmt: skip
 
 
@@ -227,15 +251,16 @@ def _total_lines(totals: LedgerTotals) -> list[list]:
     blank = [""] * len(HEADER)
     line = list(blank)
     line[0], line[1] = _("合计"), _("%(n)s 张") % {"n": totals.count}
-    line[10], line[12], line[13], line[14] = (
+    line[10], line[12], line[13], line[DEDUCTIBLE_COLUMN] = (
         _yuan(totals.net),
         _yuan(totals.tax),
         _yuan(totals.total),
         _yuan(totals.deductible),
     )
     deductible = list(blank)
-    deductible[0] = _("可抵扣税额合计（征税发票，红字发票已冲减）")
-    deductible[14] = _yuan(totals.deductible)
+    deductible[0] = _("可抵扣税额合计（单位抬头的征税发票，红字发票已冲减）")
+    deductible[DEDUCTIBLE_COLUMN] = _yuan(totals.deductible)
+    deductible[NOTE_COLUMN] = _("不征税发票和个人抬头的发票不可抵扣")
     return [line, deductible]
 
 
@@ -266,7 +291,7 @@ def xlsx_file(user: User, f: LedgerFilter):
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("发票台账"))
-    widths = [14, 11, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10]  # one per HEADER column
+    widths = [14, 11, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10, 36]  # one per HEADER column
     for i, width in enumerate(widths):
         sheet.column_dimensions[chr(ord("A") + i)].width = width
     sheet.freeze_panes = "A2"

@@ -309,12 +309,17 @@ class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
             .only("id", "kind", "status", "failure_reason")
             .order_by("-created_at", "-id")[:5]
         )
+        # 按卡按月下载: a ZIP link per card-month that has invoices, within the filters
+        card_months = selectors.invoice_card_months(self.request.user, card_id=card_id, month=month or None)
         ctx.update(
             bindings=bindings,
             card_no=card_no,
             month=month,
             months=months,
             view=view,
+            card_months=card_months,
+            # a chosen card and month without invoices says so where its ZIP link would be
+            empty_card_month=bool(card_id and month and not card_months),
             groups=groups,
             count=len(invoices),
             page=page,

@@ -481,6 +481,42 @@ def user_invoices(user, *, card_id: int | None = None, month: str | None = None)
     return qs
 
 
+# what a ZIP needs of an invoice: its name inside the ZIP and where its files are
+_INVOICE_FILE_FIELDS = ("id", "application_id", "code", "number", "render_status", "pdf_path", "xml_path")
+
+
+def card_month_invoices(user, *, card_id: int, month: str) -> list[Invoice]:
+    """Every invoice of one card and month the user got (red-letter and reversed ones too), in
+    the order they were issued: what the card-month ZIP holds."""
+    qs = user_invoices(user, card_id=card_id, month=month).only(*_INVOICE_FILE_FIELDS)
+    return list(qs.order_by("issued_at", "id"))
+
+
+def card_month_summaries(user, invoices: list[Invoice]) -> list[Application]:
+    """The issued applications those invoices came from that have a summary sheet."""
+    return list(
+        Application.objects.filter(
+            user=user,
+            id__in={inv.application_id for inv in invoices},
+            status=Application.Status.ISSUED,
+            summary_no__isnull=False,
+        )
+        .only("id", "summary_no")
+        .order_by("id")
+    )
+
+
+def invoice_card_months(user, *, card_id: int | None = None, month: str | None = None, limit: int = 24) -> list[dict]:
+    """我的发票's 按卡按月下载: the user's (card, month) pairs that have invoices, newest month
+    first, with the card's plate and number and the invoice count, in one aggregate query."""
+    return list(
+        user_invoices(user, card_id=card_id, month=month)
+        .values("card_id", "card__card_no", "card__plate", "month")
+        .annotate(count=Count("id"))
+        .order_by("-month", "card__card_no")[:limit]
+    )
+
+
 def invoice_list_page(
     user, *, card_id: int | None = None, month: str | None = None, after=None, before=None, size: int = PAGE_SIZE
 ) -> Page:

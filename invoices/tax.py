@@ -82,3 +82,21 @@ def rate_decimal(percent: int | None) -> Decimal | None:
 def rate_label(percent: int | None) -> str:
     """How the rate column prints: 9% or 不征税."""
     return "不征税" if percent is None else f"{percent}%"
+
+
+# Whether an invoice's tax is deductible input VAT (domain.md, the FAQ): only a taxable (征税)
+# invoice whose title is an enterprise's, i.e. carries a taxpayer id (USCC). A 不征税 invoice
+# never is, and neither is a personal title (a name only). A red-letter invoice copies kind and
+# buyer from its original, so it takes back exactly what its original counted.
+DEDUCTIBLE = "deductible"
+NOT_DEDUCTIBLE_NON_TAXABLE = "non_taxable"
+NOT_DEDUCTIBLE_PERSONAL_TITLE = "personal_title"
+
+
+def deductibility(*, taxable: bool, buyer_tax_id: str) -> str:
+    """``DEDUCTIBLE``, or why not: ``NOT_DEDUCTIBLE_NON_TAXABLE`` / ``NOT_DEDUCTIBLE_PERSONAL_TITLE``."""
+    if not taxable:
+        return NOT_DEDUCTIBLE_NON_TAXABLE
+    if not (buyer_tax_id or "").strip():
+        return NOT_DEDUCTIBLE_PERSONAL_TITLE
+    return DEDUCTIBLE

@@ -18,5 +18,6 @@ urlpatterns = [
     path("invoices/<int:pk>/pdf/", downloads.InvoiceDocumentView.as_view(kind="pdf"), name="invoice_pdf"),
     path("invoices/<int:pk>/xml/", downloads.InvoiceDocumentView.as_view(kind="xml"), name="invoice_xml"),
     path("invoices/ledger/", downloads.LedgerExportView.as_view(), name="ledger"),
+    path("invoices/zip/", downloads.CardMonthZipView.as_view(), name="card_month_zip"),
     path("applications/<int:pk>/zip/", downloads.ApplicationZipView.as_view(), name="application_zip"),
 ]

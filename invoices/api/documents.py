@@ -1,4 +1,5 @@
-"""Downloads: an invoice's PDF or XML, an application's ZIP, the finance ledger (App API), and
+"""Downloads: an invoice's PDF or XML, an application's ZIP, a card-month's ZIP, the finance
+ledger (App API), and
 the buyer enterprise's PDF and XML (partner API). Files come from storage; a document not
 rendered yet answers 409 ``not_ready`` — a request never renders."""
 
@@ -18,7 +19,7 @@ from piaogen.errors import ServiceError
 
 from .. import ledger, selectors
 from ..documents import archive, storage
-from ..documents.services import DocumentsNotReady, application_documents
+from ..documents.services import DocumentsNotReady, application_documents, card_month_documents
 from ..models import Application, Invoice
 
 CODE_RE = re.compile(r"[0-9]{12}")
@@ -72,6 +73,33 @@ def zip_response(app: Application) -> StreamingHttpResponse:
     return response
 
 
+def card_month_zip_response(user, *, card_no: str, month: str) -> StreamingHttpResponse:
+    """Every invoice of one of the user's cards in one month, PDF and XML, with the summary
+    sheets of their applications. A card that is not theirs (bound now, or the card of invoices
+    they got) is a 404; a month without invoices a 404 ``no_invoices`` that says so."""
+    errors = {}
+    if not (card_no or "").strip():
+        errors["card_no"] = [_("必填。")]
+    if not (month or "").strip():
+        errors["month"] = [_("必填。")]
+    if errors:
+        raise ServiceError("invalid", _("请选择ETC卡和月份。"), errors=errors)
+    f = ledger.ledger_filter(user, card_no=card_no, month=month)
+    try:
+        invoices, items = card_month_documents(user, card_id=f.card_id, month=f.month)
+    except DocumentsNotReady:
+        raise not_ready() from None
+    if not invoices:
+        raise ServiceError(
+            "no_invoices",
+            _("这张卡 %(month)s 没有发票，没有可下载的压缩包。") % {"month": f.month},
+            status=404,
+        )
+    response = StreamingHttpResponse(archive.stream(items), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{archive.card_month_filename(f.card_no, f.month)}"'
+    return response
+
+
 FILE_ERRORS = {401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 
 
@@ -99,6 +127,21 @@ class ApplicationZipView(FileAPIMixin, AppAPIView):
     @_file_schema("app_applications_zip", "开票申请的压缩包：全部发票的 PDF 与 XML 及电子汇总单", "application/zip")
     def get(self, request, pk: int):
         return zip_response(selectors.application_of(request.user, pk))
+
+
+class CardMonthZipView(FileAPIMixin, AppAPIView):
+    @extend_schema(
+        operation_id="app_invoices_zip",
+        summary="一张卡一个月的全部发票压缩包：PDF 与 XML 及所属开票申请的电子汇总单",
+        parameters=[
+            OpenApiParameter("card_no", str, required=True),
+            OpenApiParameter("month", str, required=True, description="YYYY-MM"),
+        ],
+        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY), 400: ErrorSerializer, **FILE_ERRORS},
+    )
+    def get(self, request):
+        params = request.query_params
+        return card_month_zip_response(request.user, card_no=params.get("card_no", ""), month=params.get("month", ""))
 
 
 class LedgerView(FileAPIMixin, AppAPIView):

@@ -18,6 +18,7 @@ app_urlpatterns = [
     path("invoices/<int:pk>/pdf", documents.InvoicePdfView.as_view(), name="app-invoice-pdf"),
     path("invoices/<int:pk>/xml", documents.InvoiceXmlView.as_view(), name="app-invoice-xml"),
     path("invoices/ledger", documents.LedgerView.as_view(), name="app-invoice-ledger"),
+    path("invoices/zip", documents.CardMonthZipView.as_view(), name="app-invoice-card-month-zip"),
     path("applications/<int:pk>/zip", documents.ApplicationZipView.as_view(), name="app-application-zip"),
 ]
 partner_urlpatterns = [

@@ -1,5 +1,7 @@
-"""The ZIP of an application: every invoice's PDF and XML and the summary sheet, made from
-stored files only (nothing is rendered here) and streamed in constant memory."""
+"""The ZIPs: an application's (every invoice's PDF and XML and the summary sheet) and a card's
+month (every invoice of that card and month, PDF and XML, and the summary sheets of the
+applications they came from), made from stored files only (nothing is rendered here) and
+streamed in constant memory."""
 
 from __future__ import annotations
 
@@ -20,17 +22,32 @@ class Member:
     path: str  # where it is stored
 
 
-def members(app: Application, invoices: list[Invoice]) -> list[Member]:
+def invoice_members(invoices: Iterable[Invoice]) -> list[Member]:
     out = []
     for inv in invoices:
         out.append(Member(f"{inv.code}-{inv.number}.pdf", inv.pdf_path))
         out.append(Member(f"{inv.code}-{inv.number}.xml", inv.xml_path))
-    out.append(Member(f"summary-{app.summary_no}.pdf", storage.summary_path(app)))
     return out
+
+
+def summary_member(app: Application) -> Member:
+    return Member(f"summary-{app.summary_no}.pdf", storage.summary_path(app))
+
+
+def members(app: Application, invoices: list[Invoice]) -> list[Member]:
+    return [*invoice_members(invoices), summary_member(app)]
+
+
+def card_month_members(invoices: list[Invoice], summaries: list[Application]) -> list[Member]:
+    return [*invoice_members(invoices), *(summary_member(app) for app in summaries)]
 
 
 def filename(app: Application) -> str:
     return f"invoices-{app.summary_no or app.pk}.zip"
+
+
+def card_month_filename(card_no: str, month: str) -> str:
+    return f"invoices-{card_no}-{month}.zip"
 
 
 class _Sink:

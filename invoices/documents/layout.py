@@ -93,11 +93,53 @@ class PrintedInvoice:
     filler_mm: float = 0
     # A recharge invoice (a stored-value card's): its lines' dates are recharge dates, printed
     # under 充值日期 instead of 通行日期起/止.
-    recharge: bool = False  # blank height under few lines, as the printed form keeps its line area
+    recharge: bool = False
+    # More lines than the form holds: the form prints one line （详见销货清单） with the totals, and
+    # the lines follow on these list pages (销货清单), each naming the invoice's code and number.
+    list_pages: list[ListPage] = field(default_factory=list)
+    list_rate: str = ""  # the rate on the form's one line: the lines' rate when they share one
 
 
-LINE_AREA_ROWS = 5
+@dataclass
+class ListPage:
+    """One page of an invoice's 销货清单: its lines (with their 序号), its subtotals, and on the
+    last page the invoice's totals."""
+
+    number: int  # 第 N 页
+    count: int  # 共 M 页
+    rows: list[tuple[int, PrintedLine]]
+    subtotal_net: str
+    subtotal_tax: str
+    last: bool
+
+
+LINE_AREA_ROWS = 5  # blank height under few lines, as the printed form keeps its line area
 LINE_HEIGHT_MM = 4.6
+# The lines the 240 × 140 mm form holds (as the paper VAT invoice: 8). More, and they continue
+# on list pages of the same size, LIST_ROWS a page.
+FORM_LINES = 8
+LIST_ROWS = 15
+
+
+def list_pages(lines: list[PrintedLine], *, taxable: bool) -> list[ListPage]:
+    """The 销货清单 of an invoice with more than ``FORM_LINES`` lines, else no pages."""
+    if len(lines) <= FORM_LINES:
+        return []
+    chunks = [lines[i : i + LIST_ROWS] for i in range(0, len(lines), LIST_ROWS)]
+    pages = []
+    for index, chunk in enumerate(chunks):
+        first_seq = index * LIST_ROWS + 1
+        pages.append(
+            ListPage(
+                number=index + 1,
+                count=len(chunks),
+                rows=list(enumerate(chunk, start=first_seq)),
+                subtotal_net=yuan(sum(line.net_fen for line in chunk)),
+                subtotal_tax=yuan(sum(line.tax_fen for line in chunk)) if taxable else NO_TAX,
+                last=index == len(chunks) - 1,
+            )
+        )
+    return pages
 
 
 def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
@@ -165,7 +207,12 @@ def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
         demo=settings.DEMO_MODE,
         recharge=recharge,
     )
-    printed.filler_mm = round(max(0, LINE_AREA_ROWS - len(lines)) * LINE_HEIGHT_MM, 1)
+    printed.list_pages = list_pages(lines, taxable=taxable)
+    if printed.list_pages:
+        rates = {line.rate for line in lines}
+        printed.list_rate = rates.pop() if len(rates) == 1 else ""
+    form_rows = 1 if printed.list_pages else len(lines)
+    printed.filler_mm = round(max(0, LINE_AREA_ROWS - form_rows) * LINE_HEIGHT_MM, 1)
     if with_qr:
         printed.qr_svg = qr.svg(qr_text)
     return printed

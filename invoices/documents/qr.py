@@ -1,10 +1,15 @@
 """The QR code printed on an invoice, as inline SVG (so the renderer fetches nothing).
 
 Its text follows the layout of the QR codes on real VAT e-invoices, comma-separated:
-``01,10,<code>,<number>,<amount>,<issue date YYYYMMDD>,<check code>,<checksum>,`` where
-``01`` is the layout version, ``10`` the kind (增值税电子普通发票), the amount is the total
-before tax in yuan, and the checksum four hex digits of a CRC-32 of what precedes it, so that
-a scanner can tell a damaged reading from a real one.
+``01,14,<code>,<number>,<amount>,<issue date YYYYMMDD>,<check code>,<checksum>,`` where
+``01`` is the layout version, ``14`` the invoice type (增值税电子普通发票（通行费）, the toll
+e-invoice: every invoice this platform issues, taxable or 不征税, is one; ``10`` would be the
+ordinary VAT e-invoice), the amount is the total before tax in yuan, and the checksum four hex
+digits of a CRC-32 of what precedes it, so that a scanner can tell a damaged reading from a
+real one.
+
+Documents rendered before the type was corrected carry ``10``; they are stored once and never
+rendered again on their own, so ``parse`` still reads them, and says which type it read.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ from qrcode.constants import ERROR_CORRECT_M
 from .capitals import yuan
 
 VERSION = "01"
-KIND_E_ORDINARY = "10"
+KIND_TOLL_E_ORDINARY = "14"  # 增值税电子普通发票（通行费）
+KIND_E_ORDINARY = "10"  # 增值税电子普通发票: what documents rendered before carried
+KINDS = (KIND_TOLL_E_ORDINARY, KIND_E_ORDINARY)
 
 
 def payload(*, code: str, number: str, total_net: int, issued_on: date, check_code: str) -> str:
-    head = ",".join([VERSION, KIND_E_ORDINARY, code, number, yuan(total_net), issued_on.strftime("%Y%m%d"), check_code])
+    head = ",".join(
+        [VERSION, KIND_TOLL_E_ORDINARY, code, number, yuan(total_net), issued_on.strftime("%Y%m%d"), check_code]
+    )
     checksum = f"{zlib.crc32(head.encode()) & 0xFFFF:04X}"
     return f"{head},{checksum},"
 
@@ -30,12 +39,19 @@ def payload(*, code: str, number: str, total_net: int, issued_on: date, check_co
 def parse(text: str) -> dict | None:
     """The fields of a scanned payload, or None when it is not one of ours or is damaged."""
     parts = text.split(",")
-    if len(parts) != 9 or parts[0] != VERSION or parts[8] != "":
+    if len(parts) != 9 or parts[0] != VERSION or parts[1] not in KINDS or parts[8] != "":
         return None
     head = ",".join(parts[:7])
     if f"{zlib.crc32(head.encode()) & 0xFFFF:04X}" != parts[7]:
         return None
-    return {"code": parts[2], "number": parts[3], "amount": parts[4], "date": parts[5], "check_code": parts[6]}
+    return {
+        "kind": parts[1],
+        "code": parts[2],
+        "number": parts[3],
+        "amount": parts[4],
+        "date": parts[5],
+        "check_code": parts[6],
+    }
 
 
 def svg(text: str, *, size_mm: float = 20) -> str:

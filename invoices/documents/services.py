@@ -214,6 +214,19 @@ def application_documents(app: Application) -> tuple[list[Invoice], list[archive
     return invoices, archive.members(app, invoices)
 
 
+def card_month_documents(user: User, *, card_id: int, month: str) -> tuple[list[Invoice], list[archive.Member]]:
+    """The invoices of a card's month and the ZIP's members (every invoice's PDF and XML, the
+    summary sheets of their applications); DocumentsNotReady until every one is stored. No
+    invoices: an empty list, for the caller to say so."""
+    invoices = selectors.card_month_invoices(user, card_id=card_id, month=month)
+    if any(i.render_status != Invoice.RenderStatus.RENDERED for i in invoices):
+        raise DocumentsNotReady
+    summaries = selectors.card_month_summaries(user, invoices) if invoices else []
+    if any(not storage.exists(storage.summary_path(app)) for app in summaries):
+        raise DocumentsNotReady
+    return invoices, archive.card_month_members(invoices, summaries)
+
+
 def application_deliver(*, application_id: int) -> str:
     """Mails the ZIP of an issued application to its e-mail address, once. Returns what it did:
     ``sent``, ``no_email``, ``already_sent`` or ``not_issued``; raises DocumentsNotReady while

@@ -6,6 +6,7 @@ import logging
 import re
 import smtplib
 import zipfile
+import zlib
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -101,8 +102,10 @@ def test_qr_payload_round_trip_and_damage():
         issued_on=date(2026, 9, 5),
         check_code="12345678901234567890",
     )
-    assert text.startswith("01,10,041002600112,00000001,94.50,20260905,12345678901234567890,")
+    # type 14: 增值税电子普通发票（通行费）, not 10 (the ordinary VAT e-invoice)
+    assert text.startswith("01,14,041002600112,00000001,94.50,20260905,12345678901234567890,")
     assert qr.parse(text) == {
+        "kind": "14",
         "code": "041002600112",
         "number": "00000001",
         "amount": "94.50",
@@ -111,6 +114,12 @@ def test_qr_payload_round_trip_and_damage():
     }
     assert qr.parse(text.replace("94.50", "94.60")) is None
     assert qr.parse("hello") is None
+    # a document rendered before the type was corrected (type 10) still reads; other types do not
+    head = "01,10,041002600112,00000001,94.50,20260905,12345678901234567890"
+    legacy = f"{head},{zlib.crc32(head.encode()) & 0xFFFF:04X},"
+    assert qr.parse(legacy)["kind"] == "10" and qr.parse(legacy)["number"] == "00000001"
+    head = "01,04,041002600112,00000001,94.50,20260905,12345678901234567890"
+    assert qr.parse(f"{head},{zlib.crc32(head.encode()) & 0xFFFF:04X},") is None
     svg = qr.svg(text)
     assert svg.startswith("<svg") and "<path" in svg and "http://" not in svg.replace("http://www.w3.org/2000/svg", "")
 
@@ -195,6 +204,7 @@ def test_real_pdfs_of_a_taxable_a_non_taxable_and_a_red_letter_invoice(
         descriptor = cjk[0]["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
         assert "/FontFile2" in descriptor  # embedded (TrueType), subset: a 6-letter tag prefixes the name
         assert re.match(r"/[A-Z]{6}\+", cjk[0]["/BaseFont"])
+        assert len(reader.pages) == 1 and "详见销货清单" not in text  # one line: the form holds it
 
     text = pdf_text(stored(taxable.pdf_path))
     assert "94.50 3% 2.83" in text and "¥94.50" in text and "¥2.83" in text
@@ -209,6 +219,103 @@ def test_real_pdfs_of_a_taxable_a_non_taxable_and_a_red_letter_invoice(
     assert "-94.50 3% -2.83" in text and "¥-94.50" in text and "（小写）¥-97.33" in text
     assert "（负数）玖拾柒元叁角叁分" in text
     assert f"对应正数发票代码:{taxable.code} 号码:{taxable.number}" in text
+
+
+def page_texts(data: bytes) -> list[str]:
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+
+
+def monthly_invoice(world, applied, trips: int, **title_fields) -> Invoice:
+    """A 按月汇总 invoice of one seller (甲高速公司, 3 %) with one line per trip, fees all different."""
+    push(world, [(f"M{i:02d}", [("S-A3", 1000 + 37 * i)]) for i in range(1, trips + 1)])
+    fields = {"kind": "enterprise", "name": "演示科技有限公司", "tax_id": COMPANY_TAX_ID} | title_fields
+    title_id = title(world.user, **fields)
+    r = applied(title_id=title_id, mode="monthly")
+    assert r.status_code == 202, r.content
+    [inv] = Invoice.objects.filter(application_id=r.json()["id"])
+    inv.refresh_from_db()
+    assert inv.lines.count() == trips and inv.render_status == "rendered"
+    return inv
+
+
+AMOUNT = r"-?\d+\.\d{2}"
+
+
+@pytest.mark.django_db
+def test_a_monthly_invoice_of_30_lines_continues_on_numbered_list_pages(
+    world, applied, django_capture_on_commit_callbacks
+):
+    inv = monthly_invoice(world, applied, 30)
+    red = reverse_invoice(world, inv, django_capture_on_commit_callbacks)
+    for doc in (inv, red):
+        doc.refresh_from_db()
+        pages = page_texts(stored(doc.pdf_path))
+        assert len(pages) == 1 + 2, pages  # the form, then 销货清单 pages of 15 lines
+        for text in pages:  # every page names the document
+            assert doc.code in text and doc.number in text, text
+        form, *lists = pages
+        # the form: one line pointing at the list, the totals, the seller block (once, here only)
+        assert "（详见销货清单）" in form and "*经营租赁*通行费" not in form and "20260905" not in form
+        assert f"{doc.total_net / 100:.2f} 3% {doc.total_tax / 100:.2f}" in form
+        assert f"（小写）¥{doc.total / 100:.2f}" in form
+        for seller_only in (doc.seller_tax_id, "纳税人识别号", "收款人：系统", "机器编号"):
+            assert seller_only in form and not any(seller_only in text for text in lists), seller_only
+        lines = list(doc.lines.order_by("seq"))
+        seen = []
+        for number, text in enumerate(lists, start=1):
+            assert "销售货物或者提供应税劳务、服务清单" in text
+            assert f"第 {number} 页 共 2 页" in text, text
+            assert "购买方名称：演示科技有限公司" in text and f"销售方名称：{doc.seller_name}" in text
+            assert f"所属发票代码：{doc.code}" in text and f"发票号码：{doc.number}" in text
+            rows = re.findall(
+                rf"^(\d+) \*经营租赁\*通行费 豫A12345 客车 (\d{{8}}) (\d{{8}}) ({AMOUNT}) 3% ({AMOUNT})$", text, re.M
+            )
+            assert len(rows) == 15, text
+            seen += rows
+            subtotal = re.search(rf"小　*计 ¥({AMOUNT}) ¥({AMOUNT})", text)
+            assert subtotal, text
+            net = sum(round(float(r[3]) * 100) for r in rows)
+            tax = sum(round(float(r[4]) * 100) for r in rows)
+            assert (round(float(subtotal[1]) * 100), round(float(subtotal[2]) * 100)) == (net, tax)
+        assert [int(r[0]) for r in seen] == list(range(1, 31))
+        assert sorted(round(float(r[3]) * 100) for r in seen) == sorted(line.net for line in lines)
+        assert sum(round(float(r[3]) * 100) for r in seen) == doc.total_net
+        assert sum(round(float(r[4]) * 100) for r in seen) == doc.total_tax
+        total = re.search(rf"总　*计 ¥({AMOUNT}) ¥({AMOUNT})", lists[-1])
+        assert total and (round(float(total[1]) * 100), round(float(total[2]) * 100)) == (doc.total_net, doc.total_tax)
+        assert not re.search("总　*计", lists[0])  # the totals close the list, on its last page
+        assert f"（小写）¥{doc.total / 100:.2f}" in lists[-1] and capitals.capitals(doc.total) in lists[-1]
+    assert red.total == -inv.total and "销项负数" in page_texts(stored(red.pdf_path))[0]
+    # the XML twin keeps every line
+    root = ElementTree.fromstring(stored(inv.xml_path))
+    assert len(root.findall("t:Lines/t:Line", NS)) == 30
+
+
+@pytest.mark.django_db
+def test_eight_lines_stay_on_the_form(world, applied):
+    inv = monthly_invoice(world, applied, 8)
+    [form] = page_texts(stored(inv.pdf_path))
+    assert "详见销货清单" not in form and form.count("*经营租赁*通行费") == 8 and "收款人：系统" in form
+
+
+@pytest.mark.django_db
+def test_a_form_pushed_over_its_page_by_long_buyer_details_still_names_the_invoice(world, applied):
+    """8 lines, as many as the form holds, but a 100-character buyer name and a 200-character
+    address: the footer spills onto a second page, which carries the code and number in its top
+    margin."""
+    inv = monthly_invoice(world, applied, 8, name="演示" * 50, address="北京市海淀区演示路1号" * 18)
+    pages = page_texts(stored(inv.pdf_path))
+    assert len(pages) == 2 and "详见销货清单" not in pages[0]
+    for text in pages:
+        assert inv.code in text and inv.number in text, text
+
+
+@pytest.mark.django_db
+def test_nine_lines_go_to_a_list_page(world, applied):
+    inv = monthly_invoice(world, applied, 9)
+    form, listing = page_texts(stored(inv.pdf_path))
+    assert "（详见销货清单）" in form and "第 1 页 共 1 页" in listing and inv.number in listing
+    assert listing.count("*经营租赁*通行费") == 9 and re.search("总　*计", listing)
 
 
 @pytest.mark.django_db
@@ -231,7 +338,9 @@ def test_the_xml_twin_holds_the_same_data(world, applied, django_capture_on_comm
     assert root.find("t:Total", NS).get("fen") == "9733"
     assert root.findtext("t:TotalInCapitals", namespaces=NS) == "玖拾柒元叁角叁分"
     assert root.find("t:Original", NS) is None
-    assert qr.parse(root.findtext("t:QRCode", namespaces=NS))["number"] == taxable.number
+    scanned = qr.parse(root.findtext("t:QRCode", namespaces=NS))
+    assert scanned["kind"] == "14" and scanned["number"] == taxable.number and scanned["amount"] == "94.50"
+    assert scanned["code"] == taxable.code and scanned["check_code"] == taxable.check_code
 
     red_root = ElementTree.fromstring(stored(red.xml_path))
     assert red_root.findtext("t:Red", namespaces=NS) == "true"
@@ -244,6 +353,7 @@ def test_the_xml_twin_holds_the_same_data(world, applied, django_capture_on_comm
     nt_root = ElementTree.fromstring(stored(non_taxable.xml_path))
     assert nt_root.findtext("t:Lines/t:Line/t:Rate", namespaces=NS) == "不征税"
     assert nt_root.findtext("t:TollMark", namespaces=NS) == ""
+    assert qr.parse(nt_root.findtext("t:QRCode", namespaces=NS))["kind"] == "14"  # 不征税 is a toll invoice too
 
 
 # --- downloads ------------------------------------------------------------------------------------------
@@ -572,6 +682,7 @@ def test_the_schema_documents_the_downloads_and_verification():
         "/api/v1/app/invoices/{id}/xml",
         "/api/v1/app/applications/{id}/zip",
         "/api/v1/app/invoices/ledger",
+        "/api/v1/app/invoices/zip",
         "/api/v1/partner/invoices/{code}/{number}/pdf",
         "/api/v1/partner/invoices/{code}/{number}/xml",
         "/api/v1/verify",

@@ -1,5 +1,6 @@
-"""The finance ledger: rows, totals, the deductible tax with red-letter invoices netted, CSV and
-Excel, its filters and who may have it."""
+"""The finance ledger: rows, totals, the deductible tax (taxable invoices with an enterprise title
+only, red-letter invoices netted) and why a row is not deductible, CSV and Excel, its filters and
+who may have it."""
 
 import csv
 import io
@@ -52,7 +53,8 @@ def test_csv_rows_and_totals_with_the_red_letter_invoice_netted(world, books):
     assert 'filename="ledger-2026-09.csv"' in r["Content-Disposition"]
     rows = read_csv(r)
     header, body, total, deductible = rows[0], rows[1:-2], rows[-2], rows[-1]
-    assert header == ledger.header() and header[14] == "可抵扣税额"
+    assert header == ledger.header() and header[14] == "可抵扣税额" and header[17] == "抵扣说明"
+    assert {len(row) for row in rows} == {18}
     assert len(body) == 4
     by_number = {row[1]: row for row in body}
     for inv in Invoice.objects.all():
@@ -62,14 +64,19 @@ def test_csv_rows_and_totals_with_the_red_letter_invoice_netted(world, books):
     red = Invoice.objects.get(red=True)
     red_row = by_number[red.number]
     assert red_row[8] == "是" and red_row[10:15] == ["-94.50", "3%", "-2.83", "-97.33", "-2.83"]
+    assert red_row[17] == "红字发票：冲减原发票的可抵扣税额"
     non_taxable = by_number[Invoice.objects.get(kind="non_taxable").number]
     assert non_taxable[10:15] == ["5.00", "不征税", "0.00", "5.00", "0.00"]
+    assert non_taxable[17] == "不征税发票：不可抵扣"
     original = by_number[red.original.number]
-    assert original[9] == "已红冲" and original[14] == "2.83"
+    assert original[9] == "已红冲" and original[14] == "2.83" and original[17] == "征税发票，单位抬头：可抵扣"
+    five = by_number[Invoice.objects.get(total=1200).number]
+    assert five[10:15] == ["11.43", "5%", "0.57", "12.00", "0.57"] and five[17] == "征税发票，单位抬头：可抵扣"
     # 2.83 + 0.57 − 2.83: only the 5 % invoice's tax is left to deduct; the 不征税 one never counts
     assert total[0] == "合计" and total[1] == "4 张"
     assert total[10] == "16.43" and total[12] == "0.57" and total[13] == "17.00" and total[14] == "0.57"
-    assert deductible[0].startswith("可抵扣税额合计") and deductible[14] == "0.57"
+    assert deductible[0] == "可抵扣税额合计（单位抬头的征税发票，红字发票已冲减）" and deductible[14] == "0.57"
+    assert deductible[17] == "不征税发票和个人抬头的发票不可抵扣"
 
 
 @pytest.mark.django_db
@@ -81,10 +88,89 @@ def test_xlsx_has_the_same_rows_as_numbers(world, books):
     sheet = workbook["发票台账"]
     rows = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert rows[0] == ledger.header() and len(rows) == 1 + 4 + 2
+    assert sorted(row[17] for row in rows[1:5]) == sorted(
+        [
+            "征税发票，单位抬头：可抵扣",
+            "征税发票，单位抬头：可抵扣",
+            "不征税发票：不可抵扣",
+            "红字发票：冲减原发票的可抵扣税额",
+        ]
+    )
     amounts = [row[12] for row in rows[1:5]]
     assert all(isinstance(a, (int, float, Decimal)) for a in amounts)
     assert sorted(float(a) for a in amounts) == [-2.83, 0.0, 0.57, 2.83]
     assert float(rows[-2][14]) == 0.57 and float(rows[-1][14]) == 0.57 and rows[-2][1] == "4 张"
+
+
+def by_number(rows: list[list[str]]) -> dict[str, list[str]]:
+    return {row[1]: row for row in rows[1:-2]}
+
+
+@pytest.mark.django_db
+def test_a_personal_title_deducts_nothing_and_says_why(world, applied, django_capture_on_commit_callbacks):
+    """The same trip on a personal title: the two taxable invoices carry tax (2.83, 0.57) but no
+    deductible tax, and the red-letter invoice of one takes back nothing."""
+    push(world, [("T1", THREE)])
+    assert applied(title_id=title(world.user, kind="personal", name="张三")).status_code == 202
+    big = Invoice.objects.get(total=9733)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert world.user.post(f"/api/v1/app/invoices/{big.pk}/reverse").status_code == 202
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"month": "2026-09"}))
+    body = by_number(rows)
+    assert len(body) == 4
+    row = body[big.number]
+    assert row[5:7] == ["张三", ""] and row[10:15] == ["94.50", "3%", "2.83", "97.33", "0.00"]
+    assert row[17] == "个人抬头（无纳税人识别号）：不可抵扣"
+    row = body[Invoice.objects.get(total=1200).number]
+    assert row[10:15] == ["11.43", "5%", "0.57", "12.00", "0.00"] and row[17] == "个人抬头（无纳税人识别号）：不可抵扣"
+    row = body[Invoice.objects.get(kind="non_taxable").number]
+    assert row[10:15] == ["5.00", "不征税", "0.00", "5.00", "0.00"] and row[17] == "不征税发票：不可抵扣"
+    row = body[Invoice.objects.get(red=True).number]
+    assert (
+        row[10:15] == ["-94.50", "3%", "-2.83", "-97.33", "0.00"] and row[17] == "红字发票，原发票为个人抬头：不可抵扣"
+    )
+    total, deductible = rows[-2], rows[-1]
+    assert total[1] == "4 张" and total[12] == "0.57" and total[13] == "17.00"
+    assert total[14] == "0.00" and deductible[14] == "0.00"
+
+
+@pytest.mark.django_db
+def test_a_title_change_from_personal_to_enterprise(world, applied, django_capture_on_commit_callbacks):
+    """Personal → enterprise by 换票: the red-letter invoices of the personal ones take back 0,
+    the new enterprise invoices deduct their tax: 2.83 + 0.57 in all."""
+    push(world, [("T1", THREE)])
+    first = applied(title_id=title(world.user, kind="personal", name="张三")).json()["id"]
+    company = title(world.user, kind="enterprise", name="演示科技有限公司", tax_id=COMPANY_TAX_ID)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = world.user.post(f"/api/v1/app/applications/{first}/title-change", {"title_id": company}, format="json")
+    assert r.status_code == 202
+    change = r.json()["id"]
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"month": "2026-09"}))
+    body = list(by_number(rows).values())
+    assert len(body) == 9  # 3 personal (reversed), 3 red-letter, 3 new
+    deductible = {(row[5], row[8], row[11]): (row[14], row[17]) for row in body}
+    assert deductible == {
+        ("张三", "否", "3%"): ("0.00", "个人抬头（无纳税人识别号）：不可抵扣"),
+        ("张三", "否", "5%"): ("0.00", "个人抬头（无纳税人识别号）：不可抵扣"),
+        ("张三", "否", "不征税"): ("0.00", "不征税发票：不可抵扣"),
+        ("张三", "是", "3%"): ("0.00", "红字发票，原发票为个人抬头：不可抵扣"),
+        ("张三", "是", "5%"): ("0.00", "红字发票，原发票为个人抬头：不可抵扣"),
+        ("张三", "是", "不征税"): ("0.00", "红字发票，原发票为不征税发票：不可抵扣"),
+        ("演示科技有限公司", "否", "3%"): ("2.83", "征税发票，单位抬头：可抵扣"),
+        ("演示科技有限公司", "否", "5%"): ("0.57", "征税发票，单位抬头：可抵扣"),
+        ("演示科技有限公司", "否", "不征税"): ("0.00", "不征税发票：不可抵扣"),
+    }
+    assert rows[-2][1] == "9 张" and rows[-2][13] == "114.33" and rows[-1][14] == "3.40"
+    # the title change's own application: the red-letter invoices and the new ones
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"application_id": change}))
+    assert rows[-2][1] == "6 张" and rows[-2][12] == "0.00" and rows[-1][14] == "3.40"
+    # and an enterprise original reversed by 换票 to a personal title nets to 0
+    personal = title(world.user, kind="personal", name="李四")
+    with django_capture_on_commit_callbacks(execute=True):
+        r = world.user.post(f"/api/v1/app/applications/{change}/title-change", {"title_id": personal}, format="json")
+    assert r.status_code == 202, r.content
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"month": "2026-09"}))
+    assert rows[-2][1] == "15 张" and rows[-1][14] == "0.00"
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from invoices import tax
 from invoices.tax import rate_decimal, rate_label, rate_percent, split
 
 OLD = date(2016, 4, 30)  # last day of the simplified-method era
@@ -85,3 +86,17 @@ def test_rate_forms():
     assert rate_decimal(9) == Decimal("0.09") and str(rate_decimal(3)) == "0.03"
     assert rate_decimal(None) is None
     assert rate_label(None) == "不征税" and rate_label(9) == "9%"
+
+
+@pytest.mark.parametrize(
+    "taxable, buyer_tax_id, expected",
+    [
+        (True, "91110000MA01DEM005", tax.DEDUCTIBLE),  # 征税, enterprise title
+        (True, "", tax.NOT_DEDUCTIBLE_PERSONAL_TITLE),  # 征税, personal title (a name only)
+        (True, "   ", tax.NOT_DEDUCTIBLE_PERSONAL_TITLE),
+        (False, "91110000MA01DEM005", tax.NOT_DEDUCTIBLE_NON_TAXABLE),  # 不征税, whoever the buyer
+        (False, "", tax.NOT_DEDUCTIBLE_NON_TAXABLE),
+    ],
+)
+def test_deductibility(taxable, buyer_tax_id, expected):
+    assert tax.deductibility(taxable=taxable, buyer_tax_id=buyer_tax_id) == expected

@@ -200,6 +200,7 @@ def _site_urls(s) -> dict[str, str]:
         "invoices:transits": f"?card={CARD_NO}&month=2026-09",
         "invoices:list": f"?card={CARD_NO}",
         "invoices:ledger": f"?card={CARD_NO}&format=csv",
+        "invoices:card_month_zip": f"?card={CARD_NO}&month=2026-09",
         "support:search": "?q=绑卡",
         "support:diagnose": f"?application={s.application.pk}&invoice={s.invoice.pk}&date=2026-09-05",
     }
