@@ -708,9 +708,7 @@ def binding_start(*, user: User, card_no: str, id_type: str, id_number: str, mob
 
 def _send_bind_code(*, attempt: BindingAttempt, mobile: str) -> None:
     try:
-        account_services.sms_code_send(
-            mobile=mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id), check_account=False
-        )
+        account_services.sms_code_send(mobile=mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id))
     except ServiceError as exc:
         BindingAttempt.objects.filter(pk=attempt.pk).update(outcome=Outcome.CODE_FAILED, message=exc.message[:300])
         raise
@@ -722,7 +720,7 @@ def binding_code_resend(*, user: User, binding_id) -> BindingAttempt:
     if attempt is None:
         raise _attempt_gone()
     account_services.sms_code_send(
-        mobile=attempt.card.mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id), check_account=False
+        mobile=attempt.card.mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id)
     )
     return attempt
 
