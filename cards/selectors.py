@@ -133,6 +133,15 @@ def failures_today(*, user: User, card_no: str) -> tuple[int, int]:
     return account, failed.filter(card_no=card_no).count()
 
 
+def client_card_failures_today(*, client: str, card_no: str) -> int:
+    """Today's failed attempts at one card from one client (``client_digest``)."""
+    if not client:
+        return 0
+    return BindingAttempt.objects.filter(
+        card_no=card_no, client_digest=client, outcome__in=BindingAttempt.FAILURES, created_at__gte=local_day_start()
+    ).count()
+
+
 @dataclass
 class CapStatus:
     account_failures: int
