@@ -269,7 +269,7 @@ class BindingAttempt(models.Model):
     # Made while the card was at its daily ceiling of failures from all clients: the reserved
     # mobile proves the code first, and the typed ID (its keyed digest) is compared only then.
     proof_first = models.BooleanField(_("先验证预留手机号"), default=False)
-    id_number_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
+    id_number_digest = models.CharField(_("证件号码摘要"), max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("绑卡尝试")

@@ -167,7 +167,7 @@ def _start(user, address, id_number, barrier, outcomes):
         connection.close()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_many_accounts_of_one_client_at_once_get_exactly_its_failures(make_user, registry, settings, sms):
     """Eight stranger accounts behind one address try the card at the same moment: the card's
     row lock takes them one at a time, so exactly 5 are compared (and fail) and 3 are refused
