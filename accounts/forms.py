@@ -66,14 +66,30 @@ class RegisterForm(SendCodeMixin):
         return ServiceError(exc.code, exc.message, errors=errors, status=exc.status, retry_after=exc.retry_after)
 
 
-class LoginForm(forms.Form):
-    mobile = forms.CharField(label=_("手机号"), max_length=32, widget=MOBILE_WIDGET)
+class LoginForm(SendCodeMixin):
+    """A password, or instead an SMS login code sent to the mobile (the way in when password
+    logins of the account are paused by others' failures)."""
+
     password = forms.CharField(
         label=_("密码"),
         max_length=128,
+        required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=16,
+        required=False,
+        widget=CODE_WIDGET,
+        help_text=_("不填密码时，可点“获取验证码”，用发送至该手机号的验证码登录。"),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("password") and not (data.get("code") or "").strip():
+            raise forms.ValidationError(_("请填写密码，或获取并填写短信验证码。"))
+        return data
 
 
 class ResetForm(SendCodeMixin):

@@ -70,17 +70,16 @@ def _sms_global_limit() -> limits.Limit:
     return limits.Limit("sms-global", settings.SMS_MAX_PER_MINUTE, 60)
 
 
-def sms_code_send(
-    *, mobile: str, purpose: str, scope: str = "", check_account: bool = True, address: str = ""
-) -> SmsCode:
+def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = "") -> SmsCode:
     """Sends a 6-digit code. Refuses a resend for the same purpose within
     ``SMS_RESEND_SECONDS`` and more than ``SMS_DAILY_CAP`` codes to one number a day
     (Asia/Shanghai), whatever their purposes; more than ``SMS_MAX_PER_ADDRESS`` requests from
     one client ``address`` in ``SMS_ADDRESS_WINDOW_SECONDS``, to whatever numbers; and more than
     ``SMS_MAX_PER_MINUTE`` codes a minute from the whole platform.
 
-    A code for registering goes out whether or not the number has an account: whether it has
-    one is said only to whoever proves the code (``user_register``)."""
+    A code goes out whether or not the number has an account, for every purpose, under the
+    same limits and with the same answer: whether it has one is said only to whoever proves the
+    code (``user_register``, ``user_authenticate``, ``user_reset_password``)."""
     if purpose not in SmsCode.Purpose.values:
         raise ServiceError("invalid", _("验证码用途无效。"), errors={"purpose": [_("无效的用途。")]})
     mobile = clean_mobile(mobile)
@@ -93,14 +92,6 @@ def sms_code_send(
                 "sms_too_many_from_client",
                 _("获取验证码过于频繁，请 %(seconds)s 秒后再试。") % {"seconds": wait},
                 retry_after=wait,
-            )
-    if check_account:
-        exists = User.objects.filter(mobile_digest=digest).exists()
-        if purpose in (SmsCode.Purpose.LOGIN, SmsCode.Purpose.RESET) and not exists:
-            raise ServiceError(
-                "not_registered",
-                _("该手机号尚未注册，请先注册。"),
-                errors={"mobile": [_("该手机号尚未注册。")]},
             )
     now = timezone.now()
     code = f"{secrets.randbelow(10**6):06d}"
@@ -394,12 +385,27 @@ LOGIN_FAILED = _("手机号或密码不正确。")
 _LOGIN_FAILURES = ("login_failed", "code_wrong", "code_locked")
 
 
-def _too_many_logins(retry_after: int) -> RateLimited:
+def _too_many_logins(retry_after: int, *, sms_login: bool) -> RateLimited:
+    """The refusal once a login limit is reached. When it holds the account (not the client's
+    address), the owner can still sign in with an SMS login code, and the message says how;
+    the App's answer carries ``"sms_login": true`` to offer it."""
+    minutes = max(1, math.ceil(retry_after / 60))
+    if not sms_login:
+        return RateLimited(
+            "too_many_logins",
+            _("您所在网络的登录失败次数过多，请 %(minutes)s 分钟后再试。") % {"minutes": minutes},
+            retry_after=retry_after,
+            extra={"sms_login": False},
+        )
     return RateLimited(
         "too_many_logins",
-        _("登录失败次数过多，为保护账户安全，请 %(minutes)s 分钟后再试；忘记密码可通过短信验证码重置。")
-        % {"minutes": max(1, math.ceil(retry_after / 60))},
+        _(
+            "该账户登录失败次数过多，为保护账户安全，密码登录已暂停 %(minutes)s 分钟。"
+            "如果这是您的账户，现在就可以用短信验证码登录：点“获取验证码”，验证码将发送至该手机号。"
+        )
+        % {"minutes": minutes},
         retry_after=retry_after,
+        extra={"sms_login": True},
     )
 
 
@@ -422,7 +428,7 @@ def user_authenticate(*, mobile: str, password: str = "", code: str = "", addres
         wait = limit.blocked(key)
         if wait:
             logger.warning("login refused: too many failures scope=%s", limit.scope)
-            raise _too_many_logins(wait)
+            raise _too_many_logins(wait, sms_login=limit is not per_address)
     try:
         user = _authenticate(mobile, password, code)
     except ServiceError as exc:
@@ -453,14 +459,19 @@ def _authenticate(mobile: str, password: str, code: str) -> User:
 
 
 def user_reset_password(*, mobile: str, code: str, password: str) -> User:
+    """Sets a new password once the reset code is proved. Until then every answer is the same
+    whether or not the number has an account (the password is checked against the number
+    alone, never against an account's details)."""
     mobile = clean_mobile(mobile)
+    candidate = User()
+    candidate.set_mobile(mobile)
+    _clean_password(password, candidate)
+    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.RESET, code=code)
     user = User.objects.filter(mobile_digest=mobile_digest(mobile)).first()
     if user is None:
         raise ServiceError(
             "not_registered", _("该手机号尚未注册，请先注册。"), errors={"mobile": [_("该手机号尚未注册。")]}
         )
-    _clean_password(password, user)
-    sms_code_verify(mobile=mobile, purpose=SmsCode.Purpose.RESET, code=code)
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])

@@ -78,13 +78,21 @@ class RegisterView(SmsFormView):
         return redirect("home")
 
 
-class LoginView(FormView):
+class LoginView(SmsFormView):
+    """Password login, or SMS-code login (获取验证码 sends a login code to the mobile typed)."""
+
     template_name = "accounts/login.html"
     form_class = LoginForm
+    purpose = SmsCode.Purpose.LOGIN
 
     def form_valid(self, form):
+        data = form.cleaned_data
+        # A code typed in is the login: the password field is left aside then.
+        credentials = {"code": data["code"]} if data.get("code", "").strip() else {"password": data["password"]}
         try:
-            user = services.user_authenticate(**form.cleaned_data, address=client_address(self.request))
+            user = services.user_authenticate(
+                mobile=data["mobile"], **credentials, address=client_address(self.request)
+            )
         except ServiceError as exc:
             add_service_error(form, exc)
             response = self.form_invalid(form)
@@ -100,7 +108,7 @@ class LoginView(FormView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["next"] = self.request.GET.get("next", "")
+        ctx["next"] = self.request.POST.get("next") or self.request.GET.get("next", "")
         return ctx
 
 

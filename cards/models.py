@@ -263,6 +263,13 @@ class BindingAttempt(models.Model):
     message = models.CharField(_("提示"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("确认时间"))
+    # The client the attempt came from (a keyed digest of its address): failures are counted per
+    # (client, card) too, so that strangers' failures elsewhere do not stop the holder.
+    client_digest = models.CharField(_("客户端"), max_length=64, blank=True, default="", editable=False)
+    # Made while the card was at its daily ceiling of failures from all clients: the reserved
+    # mobile proves the code first, and the typed ID (its keyed digest) is compared only then.
+    proof_first = models.BooleanField(_("先验证预留手机号"), default=False)
+    id_number_digest = models.CharField(_("证件号码摘要"), max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("绑卡尝试")

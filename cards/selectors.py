@@ -169,15 +169,50 @@ def failures_today(*, user: User, card_no: str) -> tuple[int, int]:
     return account, card.count()
 
 
+def _latest_card_lift(card_no: str, start: datetime) -> datetime | None:
+    return (
+        BindingCapLift.objects.filter(scope=BindingCapLift.Scope.CARD, card_no=card_no, created_at__gte=start)
+        .aggregate(latest=Max("created_at"))
+        .get("latest")
+    )
+
+
+def client_card_failures_today(*, client: str, card_no: str) -> int:
+    """Today's failed attempts at one card from one client (``client_digest``), counted from
+    the latest lift of that card's cap today (a supervisor's ``BindingCapLift``)."""
+    if not client:
+        return 0
+    start = local_day_start()
+    failed = BindingAttempt.objects.filter(
+        card_no=card_no, client_digest=client, outcome__in=BindingAttempt.FAILURES, created_at__gte=start
+    )
+    lifted = _latest_card_lift(card_no, start)
+    if lifted is not None:
+        failed = failed.filter(created_at__gt=lifted)
+    return failed.count()
+
+
 @dataclass
 class CapStatus:
     account_failures: int
     account_cap: int
     account_reached: bool
-    cards_reached: list[tuple[str, int]]  # (card number, failures today) of cards at their cap
+    cards_reached: list[tuple[str, int]]  # (card number, failures today) of cards at the ceiling
     counted: list[BindingAttempt]  # today's failed attempts of the account that count
     resets_at: datetime
     lifts: list[BindingCapLift] = field(default_factory=list)  # today's lifts for this account
+    # (card number, failures) of cards this account is stopped on from a client it used today:
+    # the per-(client, card) cap (``BINDING_MAX_FAILURES_PER_CLIENT_CARD``).
+    cards_blocked: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def cards_liftable(self) -> list[tuple[str, int]]:
+        """Every card whose cap a supervisor may lift: blocked for this account's client, or at
+        the ceiling of all clients (one entry a card, the larger count)."""
+        merged: dict[str, int] = {}
+        for card_no, n in [*self.cards_blocked, *self.cards_reached]:
+            merged[card_no] = max(n, merged.get(card_no, 0))
+        return sorted(merged.items())
 
 
 def binding_cap_status(user: User) -> CapStatus:
@@ -195,17 +230,27 @@ def binding_cap_status(user: User) -> CapStatus:
     counted = [a for a in today if account_lift is None or a.created_at > account_lift]
     account = _account_count(counted)
     per_card = settings.BINDING_MAX_FAILURES_PER_CARD
+    per_client_card = settings.BINDING_MAX_FAILURES_PER_CLIENT_CARD
     per_card_failures: dict[str, int] = {}
+    per_client_failures: dict[tuple[str, str], int] = {}
+    my_clients = {(a.card_no, a.client_digest) for a in today if a.client_digest}
     if card_nos:
         # Every account's failures on these cards today (a few rows: a card at its cap records
         # no more failures), counted from each card's latest lift.
-        for card_no, at in BindingAttempt.objects.filter(
+        for card_no, client, at in BindingAttempt.objects.filter(
             card_no__in=card_nos, outcome__in=BindingAttempt.FAILURES, created_at__gte=start
-        ).values_list("card_no", "created_at"):
+        ).values_list("card_no", "client_digest", "created_at"):
             lifted = card_lifts.get(card_no)
             if lifted is None or at > lifted:
                 per_card_failures[card_no] = per_card_failures.get(card_no, 0) + 1
+                if (card_no, client) in my_clients:
+                    per_client_failures[(card_no, client)] = per_client_failures.get((card_no, client), 0) + 1
     reached = sorted((card_no, n) for card_no, n in per_card_failures.items() if n >= per_card)
+    blocked_by_card: dict[str, int] = {}
+    for (card_no, _client), n in per_client_failures.items():
+        if n >= per_client_card:
+            blocked_by_card[card_no] = max(n, blocked_by_card.get(card_no, 0))
+    blocked = sorted(blocked_by_card.items())
     lifts = list(
         BindingCapLift.objects.filter(user=user, created_at__gte=start)
         .select_related("staff")
@@ -221,4 +266,5 @@ def binding_cap_status(user: User) -> CapStatus:
         counted=counted,
         resets_at=start + timedelta(days=1),
         lifts=lifts,
+        cards_blocked=blocked,
     )

@@ -516,6 +516,62 @@ def _failures_today(*, user: User, card_no: str) -> tuple[int, int]:
     return selectors.failures_today(user=user, card_no=card_no)
 
 
+def client_digest(address: str) -> str:
+    """The client a binding attempt came from, as stored: a keyed digest of its address."""
+    return lookup_digest(address, purpose="binding-client")[:32] if address else ""
+
+
+def _client_card_failures(*, client: str, card_no: str) -> int:
+    return selectors.client_card_failures_today(client=client, card_no=card_no)
+
+
+def _card_at_ceiling(card_failures: int) -> bool:
+    """Failures at the card from all clients reached today's ceiling: from now on the reserved
+    mobile proves the code before the ID is compared (``binding_start``)."""
+    return card_failures >= settings.BINDING_MAX_FAILURES_PER_CARD
+
+
+def _proof_first_refusal(
+    *, user: User, card: Card | None, card_no: str, prefix_issuer: Issuer | None, mobile: str, **counts: int
+) -> _Refusal | None:
+    """What a card at its ceiling is refused for before any code: what says nothing of the
+    holder's ID (no such card, cancelled, a company card and not its contact's account) and a
+    mobile that is not the reserved one (the code could not reach the holder). The ID is not
+    compared here."""
+    if card is None or card.status == Card.Status.CANCELLED or card.is_enterprise:
+        refusal = _compare(
+            user=user,
+            card=card,
+            card_no=card_no,
+            prefix_issuer=prefix_issuer,
+            id_type=card.id_type if card else "",
+            id_number="",
+            mobile=mobile,
+            **counts,
+        )
+        if refusal is None or refusal.outcome != Outcome.ID_MISMATCH:
+            return refusal  # the company card's contact account goes on to the mobile below
+    if not secrets.compare_digest(card.mobile_digest, mobile_digest(mobile)):
+        message = _(
+            "您填写的手机号与%(issuer)s预留的手机号不一致。请填写办卡时登记的手机号；如已更换手机号，请联系发行方"
+            "核对或更新预留手机号，更新后再重新绑定。"
+        ) % {"issuer": _issuer_phrase(card.issuer)}
+        return _Refusal(Outcome.MOBILE_MISMATCH, message + _tries_left(**counts), card.issuer)
+    return None
+
+
+def _proved_id_refusal(card: Card, attempt: BindingAttempt) -> _Refusal | None:
+    """A proof-first attempt, its code proved by the reserved mobile: the ID typed at the first
+    step (its keyed digest) against the reserved one."""
+    if card.id_type == attempt.id_type and secrets.compare_digest(card.id_number_digest, attempt.id_number_digest):
+        return None
+    message = _(
+        "您填写的证件类型或证件号码与%(issuer)s预留的信息不一致。请核对后重新绑定；如确认无误，请联系发行方核对或"
+        "更新预留信息，更新后再重新绑定。"
+    ) % {"issuer": _issuer_phrase(card.issuer)}
+    return _Refusal(Outcome.ID_MISMATCH, message, card.issuer)
+
+
 def _reset_text() -> str:
     """When the caps reset, exactly: the next 00:00 in Asia/Shanghai."""
     tomorrow = _local_day_start() + timedelta(days=1)
@@ -528,8 +584,9 @@ def _seconds_to_tomorrow() -> int:
 
 
 def _cap_refusal(account_failures: int, card_failures: int) -> _Refusal | None:
+    """``card_failures``: this client's failures at the card today (``_client_card_failures``)."""
     per_account = settings.BINDING_MAX_FAILURES_PER_ACCOUNT
-    per_card = settings.BINDING_MAX_FAILURES_PER_CARD
+    per_card = settings.BINDING_MAX_FAILURES_PER_CLIENT_CARD
     if account_failures >= per_account:
         message = _(
             "您的账户今日绑卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停绑卡，请于 %(at)s 后再试；"
@@ -538,7 +595,7 @@ def _cap_refusal(account_failures: int, card_failures: int) -> _Refusal | None:
         return _Refusal(Outcome.TOO_MANY_ATTEMPTS, message, retry_after=_seconds_to_tomorrow())
     if card_failures >= per_card:
         message = _(
-            "该卡今日绑卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停该卡的绑定，请于 %(at)s 后再试；"
+            "您今日绑定该卡验证失败已达 %(cap)s 次。为保护持卡人信息，今日暂停您绑定该卡，请于 %(at)s 后再试；"
             "如需帮助请拨打票根客服热线 %(hotline)s。"
         ) % {"cap": per_card, "hotline": settings.SUPPORT_HOTLINE, "at": _reset_text()}
         return _Refusal(Outcome.TOO_MANY_ATTEMPTS, message, retry_after=_seconds_to_tomorrow())
@@ -548,7 +605,7 @@ def _cap_refusal(account_failures: int, card_failures: int) -> _Refusal | None:
 def _tries_left(account_failures: int, card_failures: int) -> str:
     left = min(
         settings.BINDING_MAX_FAILURES_PER_ACCOUNT - account_failures - 1,
-        settings.BINDING_MAX_FAILURES_PER_CARD - card_failures - 1,
+        settings.BINDING_MAX_FAILURES_PER_CLIENT_CARD - card_failures - 1,
     )
     if left > 0:
         return _("今日还可尝试 %(left)s 次。") % {"left": left}
@@ -619,7 +676,7 @@ def _compare(
 
 
 def _record_attempt(
-    *, user: User, card_no: str, id_type: str, outcome: str, message: str, card: Card | None = None
+    *, user: User, card_no: str, id_type: str, outcome: str, message: str, card: Card | None = None, **fields: Any
 ) -> BindingAttempt:
     return BindingAttempt.objects.create(
         user=user,
@@ -628,16 +685,23 @@ def _record_attempt(
         id_type=id_type if id_type in IdType.values else "",
         outcome=outcome,
         message=message[:300],
+        **fields,
     )
 
 
-def binding_start(*, user: User, card_no: str, id_type: str, id_number: str, mobile: str) -> BindingAttempt:
+def binding_start(
+    *, user: User, card_no: str, id_type: str, id_number: str, mobile: str, address: str = ""
+) -> BindingAttempt:
     """First step of binding: the details match the issuer's reserved ones, and a code goes
     to the reserved mobile. Returns the pending attempt (its ``public_id`` is the binding id).
 
     Every attempt is recorded, refusals included, in its own committed transaction. Failed
-    attempts are capped per account and per card a day; once a cap is reached nothing is
-    compared any more.
+    attempts are capped a day per account and per (client ``address``, card); once a cap is
+    reached nothing is compared any more. Failures at a card from all clients together reach a
+    ceiling (``BINDING_MAX_FAILURES_PER_CARD``) past which the card is not refused but protected:
+    the code goes to the reserved mobile when the mobile typed is that one, and the ID typed is
+    compared only once the code comes back (``binding_confirm``), so strangers can neither stop
+    the holder nor use the answers to guess the ID.
     """
     card_no = identity.normalize_card_no(card_no)
     id_type = str(id_type or "").strip()
@@ -677,8 +741,21 @@ def binding_start(*, user: User, card_no: str, id_type: str, id_number: str, mob
         User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
         card = Card.objects.select_for_update(of=("self",)).select_related("issuer").filter(card_no=card_no).first()
         account_failures, card_failures = _failures_today(user=user, card_no=card_no)
-        refusal = _cap_refusal(account_failures, card_failures)
-        if refusal is None:
+        client = client_digest(address)
+        mine = _client_card_failures(client=client, card_no=card_no)
+        refusal = _cap_refusal(account_failures, mine)
+        proof_first = refusal is None and _card_at_ceiling(card_failures)
+        if proof_first:
+            refusal = _proof_first_refusal(
+                user=user,
+                card=card,
+                card_no=card_no,
+                prefix_issuer=prefix_issuer,
+                mobile=mobile,
+                account_failures=account_failures,
+                card_failures=mine,
+            )
+        elif refusal is None:
             refusal = _compare(
                 user=user,
                 card=card,
@@ -688,17 +765,26 @@ def binding_start(*, user: User, card_no: str, id_type: str, id_number: str, mob
                 id_number=id_number,
                 mobile=mobile,
                 account_failures=account_failures,
-                card_failures=card_failures,
+                card_failures=mine,
             )
+        if refusal is not None:
+            message = refusal.message
+        elif proof_first:
+            message = _("验证码已发送至预留手机号 %(mobile)s，验证码通过后再核对证件信息。") % {
+                "mobile": mask_mobile(mobile)
+            }
+        else:
+            message = _("信息一致，验证码已发送至 %(mobile)s。") % {"mobile": mask_mobile(mobile)}
         attempt = _record_attempt(
             user=user,
             card_no=card_no,
             id_type=id_type,
             card=card,
             outcome=refusal.outcome if refusal else Outcome.PENDING,
-            message=refusal.message
-            if refusal
-            else _("信息一致，验证码已发送至 %(mobile)s。") % {"mobile": mask_mobile(mobile)},
+            message=message,
+            client_digest=client,
+            proof_first=proof_first and refusal is None,
+            id_number_digest=id_number_digest(id_number) if proof_first and refusal is None else "",
         )
     logger.info("binding attempt=%s card=%s outcome=%s", attempt.pk, card_no, attempt.outcome)
     if refusal is not None:
@@ -709,9 +795,7 @@ def binding_start(*, user: User, card_no: str, id_type: str, id_number: str, mob
 
 def _send_bind_code(*, attempt: BindingAttempt, mobile: str) -> None:
     try:
-        account_services.sms_code_send(
-            mobile=mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id), check_account=False
-        )
+        account_services.sms_code_send(mobile=mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id))
     except ServiceError as exc:
         BindingAttempt.objects.filter(pk=attempt.pk).update(outcome=Outcome.CODE_FAILED, message=exc.message[:300])
         raise
@@ -723,7 +807,7 @@ def binding_code_resend(*, user: User, binding_id) -> BindingAttempt:
     if attempt is None:
         raise _attempt_gone()
     account_services.sms_code_send(
-        mobile=attempt.card.mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id), check_account=False
+        mobile=attempt.card.mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id)
     )
     return attempt
 
@@ -761,6 +845,8 @@ def binding_confirm(*, user: User, binding_id, code: str) -> Binding:
     with transaction.atomic():
         card = Card.objects.select_for_update(of=("self",)).select_related("issuer").get(pk=attempt.card_id)
         refusal = _stale_card_refusal(card, attempt)
+        if refusal is None and attempt.proof_first:
+            refusal = _proved_id_refusal(card, attempt)
         if refusal is None:
             holder = Binding.objects.filter(card=card, ended_at__isnull=True).values_list("user_id", flat=True).first()
             if holder is None:
@@ -904,12 +990,12 @@ def binding_cap_lift(*, staff: User, user: User, reason: str, card_no: str = "")
             if not tried:
                 message = _("该客户今日没有绑定卡 %(card_no)s 失败的记录，无法解除该卡的上限。") % {"card_no": card_no}
                 raise ServiceError("invalid", message, errors={"card_no": [message]})
-            failures = dict(status.cards_reached).get(card_no)
+            failures = dict(status.cards_liftable).get(card_no)
             if failures is None:
                 raise ServiceError(
                     "cap_not_reached",
                     _("卡 %(card_no)s 今日的绑卡失败次数未达上限（%(cap)s 次），无需解除。")
-                    % {"card_no": card_no, "cap": settings.BINDING_MAX_FAILURES_PER_CARD},
+                    % {"card_no": card_no, "cap": settings.BINDING_MAX_FAILURES_PER_CLIENT_CARD},
                 )
             scope = BindingCapLift.Scope.CARD
         else:

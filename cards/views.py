@@ -10,6 +10,7 @@ from django.views.generic import FormView, TemplateView
 
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
+from piaogen.limits import client_address
 
 from . import selectors, services
 from .forms import BindConfirmForm, BindForm, TitleForm
@@ -34,13 +35,15 @@ class BindView(LoginRequiredMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             per_account=settings.BINDING_MAX_FAILURES_PER_ACCOUNT,
-            per_card=settings.BINDING_MAX_FAILURES_PER_CARD,
+            per_card=settings.BINDING_MAX_FAILURES_PER_CLIENT_CARD,
             **kwargs,
         )
 
     def form_valid(self, form):
         try:
-            attempt = services.binding_start(user=self.request.user, **form.cleaned_data)
+            attempt = services.binding_start(
+                user=self.request.user, **form.cleaned_data, address=client_address(self.request)
+            )
         except ServiceError as exc:
             add_service_error(form, exc)
             return self.render_to_response(

@@ -564,17 +564,23 @@ class ApplicationEvent(models.Model):
 
 
 class VerificationCounter(models.Model):
-    """Checks of one invoice on one Asia/Shanghai day through public verification (查验): at
-    most 5 a day. Incremented by one atomic ``UPDATE … SET count = count + 1 … RETURNING``."""
+    """Checks of one invoice on one Asia/Shanghai day through public verification (查验), when
+    the cache is not Redis: by everyone (``client`` empty; at most
+    ``VERIFY_MAX_CHECKS_PER_INVOICE``) and by one client (a keyed digest of its address, or of
+    the owner signed in; at most ``VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE``). Incremented by one
+    atomic ``UPDATE … SET count = count + 1 … RETURNING``."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
     day = models.DateField()
+    client = models.CharField(max_length=64, blank=True, default="")
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("查验次数")
         verbose_name_plural = _("查验次数")
-        constraints = [models.UniqueConstraint(fields=["invoice", "day"], name="verification_counter_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "day", "client"], name="verification_counter_client_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.day}: {self.count}"

@@ -76,14 +76,15 @@ class VerifyPageView(TemplateView):
             if len(day) == 8 and day.isascii() and day.isdigit():
                 initial["date"] = f"{day[:4]}-{day[4:6]}-{day[6:]}"  # what a date input shows
             ctx["form"] = VerifyForm(initial=initial)
-        ctx["max_checks"] = verification.MAX_CHECKS_PER_DAY
+        ctx["max_checks"] = verification.max_per_client()
+        ctx["max_total"] = verification.max_per_invoice()
         return ctx
 
     def post(self, request):
         form = VerifyForm(request.POST)
         if not form.is_valid():  # only a value longer than any real one
             return self.render_to_response(self.get_context_data(form=form))
-        outcome = verification.check_request(request, self, form.params())
+        outcome = verification.check_request(request, self, form.params(), user=request.user)
         if outcome.client_wait is not None:
             response = self.render_to_response(
                 self.get_context_data(form=form, outcome=outcome, client_limited=True), status=429

@@ -1,16 +1,24 @@
 """Public verification (查验) of an invoice: code, number, issue date and the last 6 digits of
 the check code. Answers (api.md): genuine (with the invoice and its status, normal or
-reversed), not found, mismatch, too many checks (more than 5 checks of one invoice in an
-Asia/Shanghai day), malformed.
+reversed), not found, mismatch, too many checks (more than 5 checks of one invoice by one
+client in an Asia/Shanghai day, or more than 50 by everyone), malformed.
 
-Every check of an existing invoice counts, matching or not: the limit is what keeps the last 6
-digits of a check code from being guessed. When the cache is Redis, as in production, the day's
-count of an invoice is a Redis counter keyed by its code and number (``INCR``, expiring after
-the day's midnight), counted in the same round trip as the client's limit: ``INCR`` is atomic,
-so concurrent checks cannot slip past the limit, and a check writes nothing to the database.
-Without Redis (SQLite on a laptop, the test suite's local-memory cache), and while Redis cannot
-be reached, the count is a database row incremented by one atomic ``UPDATE … RETURNING``. The
-two are not added up: across an outage an invoice can get up to 5 more checks that day, which
+Every check of an existing invoice counts, matching or not: the limits are what keep the last
+6 digits of a check code from being guessed. They are two a day, so that strangers cannot use
+them to stop the invoice's holder: a client (its address, or the invoice's owner signed in)
+gets ``VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE`` (5) checks of one invoice, and everyone together
+``VERIFY_MAX_CHECKS_PER_INVOICE`` (50), a ceiling against guessing from many addresses. A check
+refused for its client is not counted for the invoice, so one address adds at most 5 to the
+ceiling; the owner's checks are counted for the owner alone, so nobody else's checks ever
+stop them.
+
+When the cache is Redis, as in production, the day's counts are Redis counters keyed by the
+invoice's code and number (and the client's keyed digest), expiring after the day's midnight,
+counted in the same round trip as the client's per-minute limit (``INCR`` in one script, atomic:
+concurrent checks cannot slip past a limit), and a check writes nothing to the database. Without
+Redis (SQLite on a laptop, the test suite's local-memory cache), and while Redis cannot be
+reached, the counts are database rows incremented by one atomic ``UPDATE … RETURNING`` each. The
+two are not added up: across an outage an invoice can get up to one more day's checks, which
 leaves the 6 digits as far out of reach.
 
 A check is one query: the invoice by its code and number, with its lines (a genuine red-letter
@@ -28,19 +36,36 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
-from piaogen import throttling
+from piaogen import addresses, throttling
+from piaogen.crypto import lookup_digest
 
 from . import selectors
 from .models import Invoice, Recharge, Transit, VerificationCounter
 from .tax import rate_text
 
-MAX_CHECKS_PER_DAY = 5
+
+def max_per_client() -> int:
+    """Checks of one invoice a day by one client (``VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE``)."""
+    return settings.VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE
+
+
+def max_per_invoice() -> int:
+    """Checks of one invoice a day by everyone together (``VERIFY_MAX_CHECKS_PER_INVOICE``)."""
+    return settings.VERIFY_MAX_CHECKS_PER_INVOICE
+
+
+# Which limit refused a check (the ``limit`` of the API's 429): the client's checks of this
+# invoice, everyone's checks of it, the client's checks of any invoice in the minute.
+LIMIT_INVOICE = "invoice"
+LIMIT_INVOICE_TOTAL = "invoice_total"
+LIMIT_CLIENT = "client"
 
 GENUINE = "genuine"
 NOT_FOUND = "not_found"
@@ -234,14 +259,32 @@ class Outcome:
     result: str
     record: Record | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
-    checks_today: int = 0
+    checks_today: int = 0  # this client's checks of the invoice today, this one included
     client_wait: int | None = None  # seconds, when the client's limit refused the check
     day: date | None = None  # the Asia/Shanghai day the check was counted in
+    limit: str = ""  # of a TOO_MANY: LIMIT_INVOICE, LIMIT_INVOICE_TOTAL or LIMIT_CLIENT
+    total_today: int | None = None  # everyone's checks of the invoice today; None when not counted
+
+    @property
+    def max_checks(self) -> int:
+        return max_per_client()
 
     @property
     def checks_left(self) -> int:
-        """Checks of this invoice still allowed today, after this one."""
-        return max(0, MAX_CHECKS_PER_DAY - self.checks_today)
+        """Checks of this invoice this client may still make today, after this one."""
+        left = max_per_client() - self.checks_today
+        if self.total_today is not None:
+            left = min(left, max_per_invoice() - self.total_today)
+        return max(0, left)
+
+    @property
+    def ceiling_reached(self) -> bool:
+        """Everyone's checks of the invoice reached the day's ceiling (and not this client's)."""
+        return self.limit == LIMIT_INVOICE_TOTAL or (
+            self.total_today is not None
+            and self.total_today >= max_per_invoice()
+            and self.checks_today < max_per_client()
+        )
 
     @property
     def resets_at(self) -> datetime | None:
@@ -257,11 +300,16 @@ class Outcome:
 
     @property
     def message(self) -> str:
+        if self.result == TOO_MANY and self.limit == LIMIT_INVOICE_TOTAL:
+            return _(
+                "这张发票今天已被查验 %(n)s 次（含信息不一致的查验），为防止校验码被猜测，今天暂停公开查验，"
+                "请明天再查；如果这是您的发票，登录票根账户后可照常查验。"
+            ) % {"n": max_per_invoice()}
         return {
             GENUINE: _("查验结果：发票信息一致。"),
             NOT_FOUND: _("查无此票：请核对发票代码和发票号码。"),
             MISMATCH: _("发票信息不一致：请核对开票日期和校验码后六位。"),
-            TOO_MANY: _("这张发票今天的查验次数已超过 %(n)s 次，请明天再查。") % {"n": MAX_CHECKS_PER_DAY},
+            TOO_MANY: _("您今天查验这张发票的次数已超过 %(n)s 次，请明天再查。") % {"n": max_per_client()},
             MALFORMED: _("输入有误，请按提示修改后再查验。"),
         }[self.result]
 
@@ -309,75 +357,121 @@ class VerifyThrottle(throttling.FixedWindowThrottle):
 _outage = throttling.OutageLog("verification counter")
 
 
-def checks_counter(code: str, number: str, day: date) -> throttling.Counter:
-    """The cache counter of the checks of the invoice ``code`` ``number`` on ``day``, gone a
-    minute after the day's midnight. Keyed by code and number, so that it is counted before the
-    invoice is read, together with the client's counter; a check of a number that does not
-    exist counts for nobody (and answers not found)."""
+def checks_counter(code: str, number: str, day: date, client: str = "") -> throttling.Counter:
+    """The cache counter of the checks of the invoice ``code`` ``number`` on ``day``, by
+    everyone, or by ``client`` (a digest, ``client_key``) when given; gone a minute after the
+    day's midnight. Keyed by code and number, so that it is counted before the invoice is read,
+    together with the client's per-minute counter; a check of a number that does not exist
+    counts for nobody (and answers not found)."""
     expire_at = day_end(day).timestamp() + throttling.EXPIRY_MARGIN_SECONDS
-    return throttling.Counter(f"verify:checks:{day:%Y%m%d}:{code}:{number}", expire_at)
+    suffix = f":{client}" if client else ""
+    return throttling.Counter(f"verify:checks:{day:%Y%m%d}:{code}:{number}{suffix}", expire_at)
 
 
-def count_in_cache(query: Query, day: date) -> int | None:
-    """Adds one check in Redis; None when the cache is not Redis or cannot be reached."""
-    if not throttling.is_redis():
-        return None
-    try:
-        return throttling.incr(checks_counter(query.code, query.number, day))
-    except throttling.CounterUnavailable as exc:
-        _outage.warn(exc)
-        return None
+def client_key(*, address: str = "", owner_id: int | None = None) -> str:
+    """The client a check is counted for: the invoice's owner signed in, or the address; a keyed
+    digest, so that no address is written in clear."""
+    ident = f"user:{owner_id}" if owner_id is not None else f"address:{address}"
+    return lookup_digest(ident, purpose="verify-client")[:32]
 
 
-def count_check(invoice_id: int, day: date) -> int:
-    """Adds one check of ``invoice_id`` on ``day`` in the database; returns the day's count
-    including it. The counter when the cache is not Redis, or is out."""
+def count_check(invoice_id: int, day: date, client: str = "") -> int:
+    """Adds one check of ``invoice_id`` on ``day`` in the database, by everyone (``client``
+    empty) or by ``client``; returns the day's count including it. The counter when the cache
+    is not Redis, or is out."""
     table = VerificationCounter._meta.db_table
-    sql = f"UPDATE {table} SET count = count + 1 WHERE invoice_id = %s AND day = %s RETURNING count"  # noqa: S608
+    sql = f"UPDATE {table} SET count = count + 1 WHERE invoice_id = %s AND day = %s AND client = %s RETURNING count"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [invoice_id, day])
+        cursor.execute(sql, [invoice_id, day, client])
         row = cursor.fetchone()
     if row is not None:
         return row[0]
     try:
         with transaction.atomic():
-            VerificationCounter.objects.create(invoice_id=invoice_id, day=day, count=1)
+            VerificationCounter.objects.create(invoice_id=invoice_id, day=day, client=client, count=1)
         return 1
     except IntegrityError:  # created by a concurrent check a moment ago
-        return count_check(invoice_id, day)
+        return count_check(invoice_id, day, client)
 
 
-def verify(query: Query, *, today: date | None = None, counted: int | None = None) -> Outcome:
-    """Answers one check. ``counted``: this check's count of the day, when the caller has
-    already added it in the cache (``check_request``); otherwise it is added here, in Redis or
-    in the database."""
+def verify(
+    query: Query,
+    *,
+    today: date | None = None,
+    client: str = "",
+    owner: bool = False,
+    counted: list[int | None] | None = None,
+) -> Outcome:
+    """Answers one check by ``client`` (``client_key``; empty for a check counted for the
+    invoice alone). ``owner``: the client is the invoice's owner signed in, whose checks count
+    for them alone. ``counted``: the counts the caller already added in the cache
+    (``check_request``): the client's then the invoice's (absent for an owner), None where not
+    counted there; what is missing is added here, in the database."""
     day = today or timezone.localdate()
     if counted is None:
-        counted = count_in_cache(query, day)
+        chain = _chain(query, day, client, owner)
+        if throttling.is_redis():
+            try:
+                counted = throttling.incr_chain(chain)
+            except throttling.CounterUnavailable as exc:
+                _outage.warn(exc)
+                counted = [None] * len(chain)
+        else:
+            counted = [None] * len(chain)
     record = find(query.code, query.number)
     if record is None:
         return Outcome(NOT_FOUND)
-    count = counted if counted is not None else count_check(record.id, day)
-    if count > MAX_CHECKS_PER_DAY:
-        return Outcome(TOO_MANY, checks_today=count, day=day)
+    mine = total = None
+    if client:
+        mine = counted[0] if counted[0] is not None else count_check(record.id, day, client)
+        if mine > max_per_client():
+            return Outcome(TOO_MANY, checks_today=mine, day=day, limit=LIMIT_INVOICE)
+    if not owner:
+        total = counted[-1] if counted and counted[-1] is not None else count_check(record.id, day)
+        if total > max_per_invoice():
+            return Outcome(TOO_MANY, checks_today=mine or 0, day=day, limit=LIMIT_INVOICE_TOTAL, total_today=total)
+    if mine is None:  # counted for the invoice alone (no client): its total is the count shown
+        mine, total = total, None
     if record.issued_on != query.issued_on or record.check_code[-6:] != query.check:
-        return Outcome(MISMATCH, checks_today=count, day=day)
-    return Outcome(GENUINE, record=record, checks_today=count, day=day)
+        return Outcome(MISMATCH, checks_today=mine, day=day, total_today=total)
+    return Outcome(GENUINE, record=record, checks_today=mine, day=day, total_today=total)
 
 
-def check_request(request, view, data) -> Outcome:
-    """A check as the API and the page make it: the client's limit first (every request counts,
-    malformed ones too), then the check. On Redis the client's counter and the invoice's are
-    one round trip. A client over its limit gets TOO_MANY with ``client_wait`` set."""
+def _chain(query: Query, day: date, client: str, owner: bool) -> list[tuple[throttling.Counter, int]]:
+    """The day's counters a check adds to, in order: the client's (while within its limit)
+    then the invoice's, which an owner's check leaves alone."""
+    chain = []
+    if client:
+        chain.append((checks_counter(query.code, query.number, day, client), max_per_client()))
+    if not owner:
+        chain.append((checks_counter(query.code, query.number, day), throttling.NO_LIMIT))
+    return chain
+
+
+def owns(user, query: Query) -> bool:
+    """Whether ``user`` (signed in) is the owner of the invoice the query names: one query,
+    made only for signed-in users."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return Invoice.objects.filter(code=query.code, number=query.number, user_id=user.pk).exists()
+
+
+def check_request(request, view, data, *, user=None) -> Outcome:
+    """A check as the API and the page make it: the client's per-minute limit first (every
+    request counts, malformed ones too), then the check, counted for the client (its address,
+    or ``user`` when that user owns the invoice) and for the invoice. On Redis every counter is
+    one round trip. A client over its per-minute limit gets TOO_MANY with ``client_wait``."""
     parsed = parse(data)
     throttle = VerifyThrottle()
     day = timezone.localdate()
     if isinstance(parsed, Query):
-        allowed, counted = throttle.allow_and_count(request, view, checks_counter(parsed.code, parsed.number, day))
+        owner = owns(user, parsed)
+        client = client_key(address=addresses.client_address(request), owner_id=user.pk if owner else None)
+        allowed, counted = throttle.allow_and_count(request, view, *_chain(parsed, day, client, owner))
     else:
-        allowed, counted = throttle.allow_request(request, view), None
+        allowed = throttle.allow_request(request, view)
     if not allowed:
-        return Outcome(TOO_MANY, client_wait=int(throttle.wait()))
+        return Outcome(TOO_MANY, client_wait=int(throttle.wait()), limit=LIMIT_CLIENT)
     if isinstance(parsed, dict):
         return Outcome(MALFORMED, errors=parsed)
-    return verify(parsed, today=day, counted=counted)
+    return verify(parsed, today=day, client=client, owner=owner, counted=counted)

@@ -340,10 +340,18 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # segments about 6 MiB: Django's 2.5 MiB default (DATA_UPLOAD_MAX_MEMORY_SIZE, which still holds
 # for every other request) would refuse full batches. A larger body is answered 413 naming it.
 PARTNER_MAX_BODY_BYTES = env.int("PARTNER_MAX_BODY_BYTES", default=16 * 1024 * 1024)
-# Failed binding attempts allowed a day (Asia/Shanghai) per account and per card; binding must
-# never become an oracle for guessing someone's ID number or mobile.
+# Failed binding attempts allowed a day (Asia/Shanghai) per account and per (client address,
+# card); binding must never become an oracle for guessing someone's ID number or mobile. Past
+# the per-card ceiling (all clients together) the card is not refused: the reserved mobile must
+# prove the SMS code before the ID is compared (cards/services.py).
 BINDING_MAX_FAILURES_PER_ACCOUNT = env.int("BINDING_MAX_FAILURES_PER_ACCOUNT", default=5)
-BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default=5)
+BINDING_MAX_FAILURES_PER_CLIENT_CARD = env.int("BINDING_MAX_FAILURES_PER_CLIENT_CARD", default=5)
+BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default=20)
+# Public verification (查验), per Asia/Shanghai day: checks of one invoice by one client (its
+# address, or the invoice's owner signed in), and by everyone together: a ceiling well above
+# the first, so that strangers' wrong checks cannot stop the holder's (invoices/verification.py).
+VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE = env.int("VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE", default=5)
+VERIFY_MAX_CHECKS_PER_INVOICE = env.int("VERIFY_MAX_CHECKS_PER_INVOICE", default=50)
 # Times a day (Asia/Shanghai) a user may have an application's ZIP mailed again to an address they choose.
 MAIL_RESENDS_PER_DAY = env.int("MAIL_RESENDS_PER_DAY", default=5)
 

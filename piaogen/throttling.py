@@ -3,8 +3,8 @@
 A ``Counter`` is a cache key that expires at a given moment. ``incr()`` adds one to a counter and
 returns the new count: on Redis one command and one round trip (a Lua script of ``INCR`` and
 ``EXPIREAT``, atomic, so concurrent requests in any number of processes each get their own
-count), on other caches ``add`` then ``incr``. ``incr_guarded()`` adds one to a first counter
-and, when that stays within a limit, to a second one, in the same round trip on Redis.
+count), on other caches ``add`` then ``incr``. ``incr_chain()`` adds one to a first counter
+and, while each stays within its limit, to the next ones, in the same round trip on Redis.
 
 ``FixedWindowThrottle`` is a DRF throttle on such a counter: N requests a client address in a
 fixed window. DRF's ``SimpleRateThrottle`` reads a list of timestamps and writes it back (a get,
@@ -53,17 +53,21 @@ def is_redis(cache=None) -> bool:
     return isinstance(cache if cache is not None else default_cache(), RedisCache)
 
 
-# KEYS[1] is always counted; KEYS[2], when given, only while KEYS[1] stays within ARGV[3].
-# Returns both counts, 0 for a second key not counted.
+# A chain of counters: KEYS[1] is always counted, and each next key only while the one before
+# stayed within its limit (ARGV[i] is KEYS[i]'s expiry, ARGV[#KEYS + i] its limit). Returns every
+# count, 0 for a key not counted.
 INCR_SCRIPT = """
-local first = redis.call('INCR', KEYS[1])
-redis.call('EXPIREAT', KEYS[1], ARGV[1])
-if #KEYS < 2 or first > tonumber(ARGV[3]) then
-  return {first, 0}
+local n = #KEYS
+local counts = {}
+for i = 1, n do counts[i] = 0 end
+for i = 1, n do
+  counts[i] = redis.call('INCR', KEYS[i])
+  redis.call('EXPIREAT', KEYS[i], ARGV[i])
+  if counts[i] > tonumber(ARGV[n + i]) then
+    return counts
+  end
 end
-local second = redis.call('INCR', KEYS[2])
-redis.call('EXPIREAT', KEYS[2], ARGV[2])
-return {first, second}
+return counts
 """
 
 # One redis-py client and script per Django cache backend (one per thread): redis-py builds a
@@ -81,17 +85,18 @@ def _script(cache: RedisCache):
     return script
 
 
-def _run(cache: RedisCache, first: Counter, limit: int = 0, second: Counter | None = None) -> tuple[int, int]:
-    keys = [cache.make_and_validate_key(first.key)]
-    args = [math.ceil(first.expire_at), 0, limit]
-    if second is not None:
-        keys.append(cache.make_and_validate_key(second.key))
-        args[1] = math.ceil(second.expire_at)
+def _run(cache: RedisCache, chain: list[tuple[Counter, int]]) -> list[int]:
+    keys = [cache.make_and_validate_key(counter.key) for counter, _limit in chain]
+    args = [math.ceil(counter.expire_at) for counter, _limit in chain] + [limit for _counter, limit in chain]
     try:
-        a, b = _script(cache)(keys=keys, args=args)
+        counts = _script(cache)(keys=keys, args=args)
     except Exception as exc:
         raise CounterUnavailable(str(exc)) from exc
-    return int(a), int(b)
+    return [int(c) for c in counts]
+
+
+# The limit of a chain's last counter: nothing comes after it.
+NO_LIMIT = 2**62
 
 
 def _add_and_incr(cache, counter: Counter) -> int:
@@ -111,19 +116,26 @@ def incr(counter: Counter, *, cache=None) -> int:
     CounterUnavailable when the cache cannot be reached."""
     cache = cache if cache is not None else default_cache()
     if isinstance(cache, RedisCache):
-        return _run(cache, counter)[0]
+        return _run(cache, [(counter, NO_LIMIT)])[0]
     return _add_and_incr(cache, counter)
 
 
-def incr_guarded(first: Counter, limit: int, second: Counter, *, cache=None) -> tuple[int, int | None]:
-    """Adds one to ``first`` and, when its count is at most ``limit``, to ``second``: on Redis in
-    one round trip. Returns both counts; the second is None when it was not counted here (over
-    the limit, or a cache other than Redis, where the caller keeps that count elsewhere)."""
+def incr_chain(chain: list[tuple[Counter, int]], *, cache=None) -> list[int | None]:
+    """Adds one to the first counter of ``chain`` and to each next one while the one before
+    stayed within its limit: on Redis in one round trip. Returns the counts; None for a counter
+    not counted here (one before it was over its limit, or, on a cache other than Redis, every
+    counter but the first, which the caller keeps elsewhere)."""
     cache = cache if cache is not None else default_cache()
     if isinstance(cache, RedisCache):
-        a, b = _run(cache, first, limit, second)
-        return a, (b or None)
-    return _add_and_incr(cache, first), None
+        return [c or None for c in _run(cache, chain)]
+    return [_add_and_incr(cache, chain[0][0])] + [None] * (len(chain) - 1)
+
+
+def incr_guarded(first: Counter, limit: int, second: Counter, *, cache=None) -> tuple[int, int | None]:
+    """Adds one to ``first`` and, when its count is at most ``limit``, to ``second`` (a chain
+    of two)."""
+    a, b = incr_chain([(first, limit), (second, NO_LIMIT)], cache=cache)
+    return a or 0, b
 
 
 class LocalCounters:
@@ -224,23 +236,26 @@ class FixedWindowThrottle(SimpleRateThrottle):
             count = local_counters.incr(window)
         return count <= self.num_requests
 
-    def allow_and_count(self, request, view, counter: Counter) -> tuple[bool, int | None]:
-        """``allow_request`` that, when the request is allowed, also adds one to ``counter`` in
-        the same round trip on Redis. Returns whether allowed and ``counter``'s count, None when
-        it was not counted here (not allowed, a cache other than Redis, or an outage)."""
+    def allow_and_count(self, request, view, *chain: tuple[Counter, int]) -> tuple[bool, list[int | None]]:
+        """``allow_request`` that, when the request is allowed, also counts the chain of
+        ``(counter, limit)`` after it (each only while the one before stayed within its limit),
+        in the same round trip on Redis. Returns whether allowed and the chain's counts, None
+        for a counter not counted here (not reached, a cache other than Redis, or an outage)."""
         window = self._window(request, view)
         if window is None:
+            if not is_redis(self.cache):
+                return True, [None] * len(chain)
             try:
-                return True, incr(counter, cache=self.cache) if is_redis(self.cache) else None
+                return True, incr_chain(list(chain), cache=self.cache)
             except CounterUnavailable as exc:
                 self.outage.warn(exc)
-                return True, None
+                return True, [None] * len(chain)
         try:
-            count, counted = incr_guarded(window, self.num_requests, counter, cache=self.cache)
+            count, *counted = incr_chain([(window, self.num_requests), *chain], cache=self.cache)
         except CounterUnavailable as exc:
             self.outage.warn(exc)
-            return local_counters.incr(window) <= self.num_requests, None
-        return count <= self.num_requests, counted
+            return local_counters.incr(window) <= self.num_requests, [None] * len(chain)
+        return (count or 0) <= self.num_requests, counted
 
     def wait(self) -> float:
         return max(1, math.ceil(self.window_end - self.now))

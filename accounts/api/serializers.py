@@ -37,6 +37,17 @@ class LoginSerializer(serializers.Serializer):
         return attrs
 
 
+class LoginRefusedSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    sms_login = serializers.BooleanField(
+        required=False,
+        help_text="too_many_logins 时：true 表示暂停的是该账户的密码登录，可改用短信验证码登录"
+        "（sms-codes purpose=login，再以 code 登录）；false 表示该网络地址被限制",
+    )
+
+
 class ResetPasswordSerializer(serializers.Serializer):
     mobile = serializers.CharField(max_length=32)
     code = serializers.CharField(max_length=16)

@@ -10,6 +10,7 @@ from piaogen.masking import mask_mobile
 from .. import services
 from .serializers import (
     ChangePasswordSerializer,
+    LoginRefusedSerializer,
     LoginSerializer,
     MeSerializer,
     RegisterSerializer,
@@ -61,7 +62,7 @@ class LoginView(AppPublicAPIView):
     @extend_schema(
         operation_id="app_login",
         request=LoginSerializer,
-        responses={200: TokenSerializer, **ERRORS},
+        responses={200: TokenSerializer, 400: ErrorSerializer, 429: LoginRefusedSerializer},
         summary="密码或短信验证码登录",
     )
     def post(self, request):

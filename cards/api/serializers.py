@@ -118,6 +118,12 @@ class BindStartedSerializer(serializers.Serializer):
     binding_id = serializers.UUIDField()
     masked_mobile = serializers.CharField(help_text=_("验证码发往的预留手机号（脱敏）"))
     expires_in = serializers.IntegerField(help_text=_("验证码有效秒数"))
+    details_checked = serializers.BooleanField(
+        help_text=_(
+            "true：卡号、证件和手机号均已核对一致；false：该卡今日验证失败已达上限，只核对了预留手机号，"
+            "证件信息在验证码通过后（cards/confirm）再核对，不一致时以 id_mismatch 拒绝"
+        )
+    )
 
 
 class BindRefusalSerializer(serializers.Serializer):

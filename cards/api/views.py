@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
 from piaogen.errors import ServiceError
+from piaogen.limits import client_address
 
 from .. import selectors, services
 from . import serializers as s
@@ -109,12 +110,13 @@ class CardsView(AppAPIView):
     def post(self, request):
         body = s.BindStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        attempt = services.binding_start(user=request.user, **body.validated_data)
+        attempt = services.binding_start(user=request.user, **body.validated_data, address=client_address(request))
         return Response(
             {
                 "binding_id": str(attempt.public_id),
                 "masked_mobile": attempt.card.mobile_masked,
                 "expires_in": settings.SMS_CODE_TTL_SECONDS,
+                "details_checked": not attempt.proof_first,
             },
             status=status.HTTP_202_ACCEPTED,
         )

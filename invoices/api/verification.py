@@ -6,12 +6,13 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import AppTokenAuthentication
 from piaogen.errors import ServiceError
 
 from .. import verification
@@ -52,7 +53,24 @@ class VerifyResultSchema(serializers.Serializer):
     )
     message = serializers.CharField(required=False)
     code = serializers.CharField(required=False)
+    limit = serializers.ChoiceField(
+        choices=[verification.LIMIT_INVOICE, verification.LIMIT_INVOICE_TOTAL, verification.LIMIT_CLIENT],
+        required=False,
+        help_text="too_many_checks 时：invoice 本客户端今天查验这张发票已超过上限；invoice_total 所有人合计已超过上限"
+        "（发票所属账户登录或带令牌仍可查验）；client 本客户端每分钟的查验次数超限",
+    )
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+def app_user(request):
+    """The App user whose token the request carries, or None. Verification needs no token and
+    a wrong one changes nothing; a right one lets the owner of the invoice check it without
+    others' checks counting against them."""
+    try:
+        found = AppTokenAuthentication().authenticate(request)
+    except exceptions.AuthenticationFailed:
+        return None
+    return found[0] if found else None
 
 
 class VerifyView(APIView):
@@ -76,6 +94,12 @@ class VerifyView(APIView):
     @extend_schema(
         operation_id="verify_invoice",
         summary="发票查验（公开，无需令牌）",
+        description=(
+            "同一客户端（网络地址）每天对同一张发票最多查验 VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE 次（默认 5），"
+            "所有人合计最多 VERIFY_MAX_CHECKS_PER_INVOICE 次（默认 50）；超过时 429 too_many_checks，limit 为 "
+            "invoice（本客户端）或 invoice_total（合计），limit 为 client 表示每分钟的次数超限。"
+            "带上发票所属账户的 App 令牌（可选）时，只计该账户自己的查验次数，不受他人查验的影响。"
+        ),
         auth=[],
         parameters=[
             OpenApiParameter("code", str, required=True, description="发票代码，12 位"),
@@ -86,7 +110,7 @@ class VerifyView(APIView):
         responses={200: VerifyResultSchema, 400: VerifyResultSchema, 429: VerifyResultSchema},
     )
     def get(self, request):
-        outcome = verification.check_request(request, self, request.query_params)
+        outcome = verification.check_request(request, self, request.query_params, user=app_user(request))
         if outcome.client_wait is not None:
             self.throttled(request, outcome.client_wait)
         if outcome.result == verification.MALFORMED:
@@ -98,7 +122,7 @@ class VerifyView(APIView):
                 "code": outcome.result,
                 "message": outcome.message,
                 "errors": {},
-                "limit": "invoice",
+                "limit": outcome.limit,
             }
             return Response(body, status=429, headers={"Retry-After": str(seconds_to_midnight())})
         if outcome.result == verification.GENUINE:

@@ -176,14 +176,20 @@ def test_account_cap_refuses_even_correct_details(client_, settings):
 
 
 @pytest.mark.django_db
-def test_card_cap_counts_every_account(app_client, registry, settings):
+def test_the_card_ceiling_counts_every_account_and_then_asks_the_reserved_mobile_first(
+    app_client, registry, settings, sms
+):
     registry(card_item())
     settings.BINDING_MAX_FAILURES_PER_CARD = 2
     first, second, owner = app_client(), app_client(), app_client()
     _refusal(first, id_number=OTHER_ID)
     _refusal(second, mobile="13900000000")
-    body = _refusal(owner)
-    assert body["code"] == "too_many_attempts" and "该卡" in body["message"]
+    age_sms_codes()
+    r = owner.post(URL, bind_body(), format="json")  # not refused: the ID is compared after the code
+    assert r.status_code == 202 and r.json()["details_checked"] is False
+    code = sms.last_code(RESERVED, "bind")
+    r = owner.post(f"{URL}/confirm", {"binding_id": r.json()["binding_id"], "code": code}, format="json")
+    assert r.status_code == 201
 
 
 @pytest.mark.django_db

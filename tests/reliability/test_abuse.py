@@ -235,9 +235,12 @@ def test_verification_is_limited_per_invoice_and_per_client(world, api, monkeypa
 
     inv = Invoice.objects.filter(application_id=app_id).first()
     query = {"code": inv.code, "number": inv.number, "date": inv.issued_on.strftime("%Y%m%d"), "check": "000000"}
-    answers = [api.get("/api/v1/verify", query, REMOTE_ADDR=f"10.5.0.{n}") for n in range(6)]
+    answers = [api.get("/api/v1/verify", query, REMOTE_ADDR="10.5.0.1") for n in range(6)]
     assert [r.json()["result"] for r in answers[:5]] == ["mismatch"] * 5
     assert_limited(answers[5], code="too_many_checks", most=86400)
+    assert answers[5].json()["limit"] == "invoice"
+    # Another client is not stopped by those: strangers' guesses are no lever against the holder.
+    assert api.get("/api/v1/verify", query, REMOTE_ADDR="10.5.0.2").json()["result"] == "mismatch"
     monkeypatch.setattr(VerifyThrottle, "rate", "3/min", raising=False)
     other = dict(query, number="99999999")
     answers = [api.get("/api/v1/verify", other, REMOTE_ADDR="10.6.0.1") for _ in range(4)]

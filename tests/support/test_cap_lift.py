@@ -44,7 +44,7 @@ def account_capped(world, settings):
 @pytest.fixture
 def card_capped(world, settings):
     settings.BINDING_MAX_FAILURES_PER_ACCOUNT = 5
-    settings.BINDING_MAX_FAILURES_PER_CARD = 1
+    settings.BINDING_MAX_FAILURES_PER_CLIENT_CARD = 1  # the card is stopped for this client
     r = bind_b(world)
     assert r.status_code == 400 and r.json()["code"] == "too_many_attempts", r.content
     return world
@@ -100,13 +100,14 @@ def test_the_protection_stays_after_a_lift(account_capped, staff):
 
 def test_a_supervisor_lifts_a_cards_cap(card_capped, staff, django_capture_on_commit_callbacks, sms):
     world = card_capped
-    assert binding_cap_status(world.user).cards_reached == [(CARD_B, 1)]
+    status = binding_cap_status(world.user)
+    assert status.cards_blocked == [(CARD_B, 1)] and status.cards_liftable == [(CARD_B, 1)]
     with django_capture_on_commit_callbacks(execute=True):
         lift = card_services.binding_cap_lift(
             staff=staff("supervisor"), user=world.user, reason="发行方已更正预留手机号", card_no=CARD_B
         )
     assert (lift.scope, lift.card_no, lift.failures) == ("card", CARD_B, 1)
-    assert binding_cap_status(world.user).cards_reached == []
+    assert binding_cap_status(world.user).cards_liftable == []
     [text] = [m["text"] for m in sms.messages() if m["mobile"] == USER_MOBILE and m["purpose"] == "notice"]
     assert "卡号尾号0102的ETC卡" in text
     assert "卡号尾号0102的ETC卡" in Notification.objects.get(user=world.user, kind="cap_lifted").body
@@ -230,3 +231,22 @@ def test_the_lift_page_takes_no_get_and_no_stranger(client, account_capped, staf
     r = client.get(lift_url(account_capped.user))
     assert r.status_code == 302 and r["Location"] == customer_url(account_capped.user)
     assert client.post(reverse("admin:support_customer_lift_cap", args=[99999999]), {}).status_code == 404
+
+
+def test_a_card_at_the_ceiling_of_all_clients_is_liftable_and_the_lift_ends_the_proof_first_step(
+    world, settings, staff
+):
+    """Failures at a card from all clients together reach the ceiling: the card is not refused
+    but the reserved mobile proves the code first; a supervisor's lift of the card ends that."""
+    settings.BINDING_MAX_FAILURES_PER_CARD = 1
+    r = bind_b(world)
+    assert r.status_code == 202 and r.json()["details_checked"] is False
+    status = binding_cap_status(world.user)
+    assert status.cards_reached == [(CARD_B, 1)] and status.cards_blocked == []
+    assert status.cards_liftable == [(CARD_B, 1)]
+    lift = card_services.binding_cap_lift(
+        staff=staff("supervisor"), user=world.user, reason="核实为本人", card_no=CARD_B
+    )
+    assert lift.failures == 1 and binding_cap_status(world.user).cards_liftable == []
+    r = bind_b(world)
+    assert r.status_code == 202 and r.json()["details_checked"] is True
