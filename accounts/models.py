@@ -120,6 +120,9 @@ class SmsCode(models.Model):
     purpose = models.CharField(max_length=16, choices=Purpose.choices, verbose_name=_("用途"))
     # What the code is for beyond its purpose, e.g. the binding it confirms.
     scope = models.CharField(max_length=64, blank=True, default="", verbose_name=_("范围"))
+    # Who asked: a keyed digest of the client address (or of the account, for binding codes);
+    # the daily cap counts per (client, number) so that strangers cannot use up the owner's.
+    client_digest = models.CharField(max_length=32, blank=True, default="", verbose_name=_("请求方摘要"))
     code_digest = models.CharField(max_length=64, verbose_name=_("验证码摘要"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("发送时间"))
     expires_at = models.DateTimeField(verbose_name=_("过期时间"))

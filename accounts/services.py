@@ -70,10 +70,17 @@ def _sms_global_limit() -> limits.Limit:
     return limits.Limit("sms-global", settings.SMS_MAX_PER_MINUTE, 60)
 
 
-def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = "") -> SmsCode:
+def sms_client_digest(key: str) -> str:
+    """The requester of a code, as stored: a keyed digest of its address (or account key)."""
+    return lookup_digest(key, purpose="sms-client")[:32] if key else ""
+
+
+def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = "", client_key: str = "") -> SmsCode:
     """Sends a 6-digit code. Refuses a resend for the same purpose within
-    ``SMS_RESEND_SECONDS`` and more than ``SMS_DAILY_CAP`` codes to one number a day
-    (Asia/Shanghai), whatever their purposes; more than ``SMS_MAX_PER_ADDRESS`` requests from
+    ``SMS_RESEND_SECONDS``; more than ``SMS_DAILY_CAP`` codes to one number a day (Asia/Shanghai)
+    asked by one client (``client_key``, else ``address``), whatever their purposes, and more
+    than ``SMS_DAILY_CEILING`` to one number a day from all clients together, so that a stranger
+    who asks codes for someone's number stops himself, not the owner; more than ``SMS_MAX_PER_ADDRESS`` requests from
     one client ``address`` in ``SMS_ADDRESS_WINDOW_SECONDS``, to whatever numbers; and more than
     ``SMS_MAX_PER_MINUTE`` codes a minute from the whole platform.
 
@@ -84,6 +91,7 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = 
         raise ServiceError("invalid", _("验证码用途无效。"), errors={"purpose": [_("无效的用途。")]})
     mobile = clean_mobile(mobile)
     digest = mobile_digest(mobile)
+    client = sms_client_digest(client_key or address)
     if address:
         per_client = _sms_client_limit()
         if per_client.hit(address) > per_client.max:
@@ -103,11 +111,11 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = 
             SmsCode.objects.select_for_update()
             .filter(mobile_digest=digest, created_at__gte=_start_of_local_day())
             .order_by("-created_at")
-            .values_list("created_at", "purpose")
+            .values_list("created_at", "purpose", "client_digest")
         )
         # A resend is the same purpose again; registering and then binding a card whose
         # reserved mobile is the same number must not wait.
-        same = [at for at, p in recent if p == purpose]
+        same = [at for at, p, _c in recent if p == purpose]
         if same:
             waited = (now - same[0]).total_seconds()
             if waited < settings.SMS_RESEND_SECONDS:
@@ -117,7 +125,8 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = 
                     _("验证码发送过于频繁，请 %(seconds)s 秒后再试。") % {"seconds": wait},
                     retry_after=wait,
                 )
-        if len(recent) >= settings.SMS_DAILY_CAP:
+        mine = sum(1 for _at, _p, c in recent if c == client)
+        if mine >= settings.SMS_DAILY_CAP or len(recent) >= settings.SMS_DAILY_CEILING:
             tomorrow = _start_of_local_day() + timedelta(days=1)
             raise RateLimited(
                 "sms_daily_cap",
@@ -136,6 +145,7 @@ def sms_code_send(*, mobile: str, purpose: str, scope: str = "", address: str = 
             mobile_masked=mask_mobile(mobile),
             purpose=purpose,
             scope=scope,
+            client_digest=client,
             code_digest=_code_digest(digest, purpose, scope, code),
             created_at=now,
             expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),

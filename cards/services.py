@@ -795,7 +795,12 @@ def binding_start(
 
 def _send_bind_code(*, attempt: BindingAttempt, mobile: str) -> None:
     try:
-        account_services.sms_code_send(mobile=mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id))
+        account_services.sms_code_send(
+            mobile=mobile,
+            purpose=SmsCode.Purpose.BIND,
+            scope=str(attempt.public_id),
+            client_key=f"account:{attempt.user_id}",
+        )
     except ServiceError as exc:
         BindingAttempt.objects.filter(pk=attempt.pk).update(outcome=Outcome.CODE_FAILED, message=exc.message[:300])
         raise
@@ -807,7 +812,10 @@ def binding_code_resend(*, user: User, binding_id) -> BindingAttempt:
     if attempt is None:
         raise _attempt_gone()
     account_services.sms_code_send(
-        mobile=attempt.card.mobile, purpose=SmsCode.Purpose.BIND, scope=str(attempt.public_id)
+        mobile=attempt.card.mobile,
+        purpose=SmsCode.Purpose.BIND,
+        scope=str(attempt.public_id),
+        client_key=f"account:{user.pk}",
     )
     return attempt
 

@@ -310,6 +310,8 @@ SMS_CODE_TTL_SECONDS = env.int("SMS_CODE_TTL_SECONDS", default=300)
 SMS_CODE_MAX_TRIES = env.int("SMS_CODE_MAX_TRIES", default=5)
 SMS_RESEND_SECONDS = env.int("SMS_RESEND_SECONDS", default=60)
 SMS_DAILY_CAP = env.int("SMS_DAILY_CAP", default=10)
+# Codes to one number a day from all clients together (each client: SMS_DAILY_CAP).
+SMS_DAILY_CEILING = env.int("SMS_DAILY_CEILING", default=30)
 # An App token unused this many days stops working (the user logs in again).
 APP_TOKEN_IDLE_DAYS = env.int("APP_TOKEN_IDLE_DAYS", default=30)
 # Codes requested from one client address (to any numbers) in a window, and sent by the whole

@@ -204,3 +204,58 @@ def test_the_login_page_needs_a_password_or_a_code(client, make_user):
     assert r.status_code == 200 and "请填写密码，或获取并填写短信验证码" in r.content.decode()
     r = client.post(reverse("accounts:login"), {"mobile": user.mobile, "password": PASSWORD, "login": "1"})
     assert r.status_code == 302
+
+
+# --- a number's daily SMS cap is counted per client ----------------------------------------------
+
+
+def ask_codes(api, mobile, address, n):
+    answers = []
+    for _n in range(n):
+        age_sms_codes()
+        answers.append(sms_code(api, mobile, "register", address=address))
+    return answers
+
+
+@pytest.mark.django_db
+def test_a_stranger_using_up_a_numbers_sms_codes_stops_only_himself(api, make_user, settings, sms):
+    """Asking codes for someone's number from one client uses up that client's share of the day
+    (``SMS_DAILY_CAP``), not the owner's: the owner, elsewhere, still gets a login code and signs in."""
+    settings.SMS_DAILY_CAP, settings.SMS_DAILY_CEILING = 3, 7
+    user = make_user(password=PASSWORD)
+    answers = ask_codes(api, user.mobile, "10.30.0.1", 4)
+    assert [r.status_code for r in answers] == [202, 202, 202, 429]
+    assert answers[-1].json()["code"] == "sms_daily_cap" and int(answers[-1]["Retry-After"]) > 0
+    age_sms_codes()
+    assert sms_code(api, user.mobile, "login", address="10.31.0.1").status_code == 202
+    code = sms.last_code(user.mobile, "login")
+    r = api.post(LOGIN, {"mobile": user.mobile, "code": code}, format="json", REMOTE_ADDR="10.31.0.1")
+    assert r.status_code == 200 and r.json()["token"]
+    stranger = services.sms_client_digest("10.30.0.1")
+    assert SmsCode.objects.filter(client_digest=stranger).count() == 3  # the refused one wrote nothing
+    assert stranger and "10.30" not in stranger  # a digest, not the address
+
+
+@pytest.mark.django_db
+def test_all_clients_together_stop_at_the_numbers_daily_ceiling(api, settings, sms):
+    settings.SMS_DAILY_CAP, settings.SMS_DAILY_CEILING = 3, 7
+    sent = [
+        r.status_code
+        for address in ("10.32.0.1", "10.32.0.2", "10.32.0.3")
+        for r in ask_codes(api, UNKNOWN, address, 3)
+    ]
+    assert sent == [202] * 7 + [429, 429]
+    assert len([m for m in sms.messages() if m["mobile"] == UNKNOWN]) == 7
+
+
+@pytest.mark.django_db
+def test_binding_codes_count_per_account(settings, sms):
+    """Binding codes are asked by a signed-in account: each account has its own share."""
+    settings.SMS_DAILY_CAP, settings.SMS_DAILY_CEILING = 1, 5
+    services.sms_code_send(mobile=KNOWN, purpose=SmsCode.Purpose.BIND, scope="a", client_key="account:1")
+    age_sms_codes()
+    with pytest.raises(ServiceError) as exc:
+        services.sms_code_send(mobile=KNOWN, purpose=SmsCode.Purpose.BIND, scope="b", client_key="account:1")
+    assert exc.value.code == "sms_daily_cap"
+    services.sms_code_send(mobile=KNOWN, purpose=SmsCode.Purpose.BIND, scope="c", client_key="account:2")
+    assert len(sms.messages()) == 2
