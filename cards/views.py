@@ -4,10 +4,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from invoices.regimes import regime_on
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 from piaogen.limits import client_address
@@ -102,7 +104,7 @@ class BindConfirmView(LoginRequiredMixin, FormView):
             % {
                 "plate": binding.card.plate,
                 "tail": binding.card.card_no[-4:],
-                "days": settings.TRANSIT_AVAILABLE_AFTER_DAYS,
+                "days": regime_on(timezone.localdate()).available_after_days,
             },
         )
         return redirect("cards:list")

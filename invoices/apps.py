@@ -7,7 +7,7 @@ class InvoicesConfig(AppConfig):
     verbose_name = _("通行与发票")
 
     def ready(self) -> None:
-        from . import services
+        from . import regimes, services  # noqa: F401  (regimes registers the regime-date check)
         from .documents import checks  # noqa: F401  (registers the rendering system check)
         from .documents.services import on_issued
 

@@ -15,6 +15,8 @@ from simple_history.models import HistoricalRecords
 
 from cards.models import PlateColor, VehicleClass
 
+from .regimes import DocumentKind
+
 
 class Operator(models.Model):
     """A toll-road operator (收费公路经营管理单位): the seller on an invoice."""
@@ -395,8 +397,24 @@ class SummaryCounter(models.Model):
         return f"{self.province}{self.month}:{self.next_number}"
 
 
+class DocumentCounter(models.Model):
+    """Numbering of one series of the newer document kinds: a fiscal e-bill code (numbers of 10
+    digits within it) or a 数电 series (year + region + channel; sequences of 15 digits). Taken
+    like the VAT counters, by one UPDATE inside the issuing transaction: gap-free, exactly once."""
+
+    series = models.CharField(max_length=24, unique=True)
+    next_number = models.BigIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("票据号段")
+        verbose_name_plural = _("票据号段")
+
+    def __str__(self) -> str:
+        return f"{self.series} next {self.next_number}"
+
+
 class Invoice(models.Model):
-    """An issued VAT e-invoice. Immutable once written but for its status (reversed) and its
+    """An issued toll document: a VAT e-invoice, a fiscal e-bill or a 数电 invoice (``document_kind``). Immutable once written but for its status (reversed) and its
     documents; buyer and seller are snapshots, totals are stored, never recomputed."""
 
     class Kind(models.TextChoices):
@@ -420,11 +438,18 @@ class Invoice(models.Model):
         "accounts.User", on_delete=models.PROTECT, related_name="invoices", db_index=False, verbose_name=_("用户")
     )
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("ETC卡"))
-    code = models.CharField(_("发票代码"), max_length=12)
-    number = models.CharField(_("发票号码"), max_length=8)
+    # What kind of document this is, decided at issuing by the regime in force on the day the
+    # toll was paid (invoices/regimes.py) and kept forever. The numbering follows the kind:
+    # VAT e-invoice: 12-digit code + 8-digit number + 20-digit check code; fiscal e-bill: 8-digit
+    # code + 10-digit number + 6-character check code; 数电: a 20-digit number alone.
+    document_kind = models.CharField(
+        _("票据种类"), max_length=20, choices=DocumentKind.choices, default=DocumentKind.VAT_E_INVOICE
+    )
+    code = models.CharField(_("发票代码"), max_length=12, blank=True)
+    number = models.CharField(_("发票号码"), max_length=20)
     issued_on = models.DateField(_("开票日期"))
     issued_at = models.DateTimeField(default=timezone.now, verbose_name=_("开具时间"))
-    check_code = models.CharField(_("校验码"), max_length=20)
+    check_code = models.CharField(_("校验码"), max_length=20, blank=True)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     red = models.BooleanField(_("红字发票"), default=False)
     original = models.OneToOneField(
@@ -445,7 +470,7 @@ class Invoice(models.Model):
     seller_tax_id = models.CharField(_("销售方纳税人识别号"), max_length=18)
     seller_address_phone = models.CharField(_("销售方地址、电话"), max_length=240, blank=True)
     seller_bank_account = models.CharField(_("销售方开户行及账号"), max_length=160, blank=True)
-    machine_no = models.CharField(_("机器编号"), max_length=12)
+    machine_no = models.CharField(_("机器编号"), max_length=12, blank=True)
     # buyer snapshot
     buyer_name = models.CharField(_("购买方名称"), max_length=100)
     buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=18, blank=True)  # invoice_buyer_feed
@@ -493,7 +518,20 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.number}"
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        """How a person names this document: code and number, or the number alone (数电)."""
+        return f"{self.code} {self.number}" if self.code else self.number
+
+    @property
+    def is_fiscal(self) -> bool:
+        return self.document_kind == DocumentKind.FISCAL_E_BILL
+
+    @property
+    def is_digital(self) -> bool:
+        return self.document_kind == DocumentKind.DIGITAL_E_INVOICE
 
 
 class InvoiceLine(models.Model):
@@ -603,3 +641,36 @@ class MailResend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class RedLetterConfirmation(models.Model):
+    """A 红字确认 record (红字发票信息确认单): how a 数电 invoice is reversed. It names the
+    original (blue) invoice and the amounts taken back; the red-letter invoice is issued against
+    it, in the same transaction, and its remarks name both."""
+
+    number = models.CharField(_("确认单编号"), max_length=20, unique=True)
+    original = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, related_name="red_confirmation", verbose_name=_("蓝字发票")
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="red_confirmations", verbose_name=_("开票申请")
+    )
+    red_invoice = models.OneToOneField(
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="confirmation_of_red",
+        verbose_name=_("红字发票"),
+    )
+    total_net = models.BigIntegerField(_("冲红金额（分）"))
+    total_tax = models.BigIntegerField(_("冲红税额（分）"))
+    reason = models.CharField(_("冲红原因"), max_length=300, blank=True)
+    confirmed_at = models.DateTimeField(_("确认时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("红字确认单")
+        verbose_name_plural = _("红字确认单")
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,4 +1,5 @@
-"""Invoice codes, gap-free invoice numbers, check codes and summary-sheet numbers.
+"""Invoice codes, gap-free invoice numbers, check codes and summary-sheet numbers, for each
+kind of document (invoices/regimes.py).
 
 Invoice code (发票代码), 12 digits: ``0`` + seller province (4) + year (2) + batch (3) + ``12``.
 Invoice number (发票号码), 8 digits, consecutive within a code: no gaps, no repeats.
@@ -7,6 +8,12 @@ Numbers come from one counter row per seller province and year, taken in blocks 
 ``UPDATE … SET next_number = next_number + k … RETURNING`` inside the issuing transaction, so
 an aborted transaction gives its block back and a crash leaves no gap. A unique constraint on
 (code, number) backs it. When a batch is used up, the next batch (a new code) starts at 1.
+
+Fiscal e-bill (通行费财政电子票据, 财综〔2020〕12号): code 8 digits = region (2) + ``02`` + ``99``
++ year (2); number 10 digits, sequential within the code. 数电 invoice: number 20 digits = year
+(2) + tax-authority region (2) + channel (1) + sequence (15), no code. Both come from a
+``DocumentCounter`` row per series, taken the same way: one ``UPDATE … RETURNING`` in the issuing
+transaction, so they are gap-free and exactly-once like the VAT numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from piaogen.errors import ServiceError
 
-from .models import InvoiceCounter, SummaryCounter
+from .models import DocumentCounter, InvoiceCounter, SummaryCounter
 
 MAX_BATCH = 999
 
@@ -110,6 +117,83 @@ def allocate(province_code: str, year: int, count: int) -> list[Block]:
 def numbers(province_code: str, year: int, count: int) -> list[tuple[str, str]]:
     """``count`` (code, number) pairs in issuing order."""
     return [(block.code, n) for block in allocate(province_code, year, count) for n in block.numbers()]
+
+
+FISCAL_NUMBER_MAX = 10**10 - 1
+DIGITAL_SEQUENCE_MAX = 10**15 - 1
+
+
+def fiscal_code(region: str, year: int) -> str:
+    """The 8-digit code of a toll fiscal e-bill: region (2) + 02 (toll) + 99 + year (2)."""
+    if not (len(region) == 2 and region.isdigit()):
+        raise ValueError(f"region must be 2 digits: {region!r}")
+    return f"{region}0299{year % 100:02d}"
+
+
+def digital_series(region: str, year: int, channel: str | None = None) -> str:
+    """The first 5 digits of a 数电 number: year (2) + tax-authority region (2) + channel (1)."""
+    channel = settings.DIGITAL_INVOICE_CHANNEL if channel is None else channel
+    if not (len(region) == 2 and region.isdigit()) or not (len(channel) == 1 and channel.isdigit()):
+        raise ValueError(f"region must be 2 digits and channel 1: {region!r} {channel!r}")
+    return f"{year % 100:02d}{region}{channel}"
+
+
+def _take(series: str, count: int, ceiling: int) -> int:
+    """The first of ``count`` consecutive numbers of ``series``; inside the issuing transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("document numbers are only taken inside the issuing transaction")
+    table = DocumentCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_number = next_number + %s "  # noqa: S608 - table name is ours
+            "WHERE series = %s AND next_number + %s - 1 <= %s RETURNING next_number",
+            [count, series, count, ceiling],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0] - count
+    try:
+        with transaction.atomic():
+            DocumentCounter.objects.create(series=series)
+    except IntegrityError:
+        counter = DocumentCounter.objects.select_for_update().get(series=series)
+        if counter.next_number + count - 1 > ceiling:
+            raise ServiceError("numbers_exhausted", _("该号段本年度号码已用尽，请联系平台运维。"), status=503) from None
+        return _take(series, count, ceiling)
+    return _take(series, count, ceiling)
+
+
+def fiscal_numbers(region: str, year: int, count: int) -> list[tuple[str, str]]:
+    """``count`` (code, number) pairs of fiscal e-bills, consecutive, in issuing order."""
+    if count <= 0:
+        return []
+    code = fiscal_code(region, year)
+    first = _take(f"F{code}", count, FISCAL_NUMBER_MAX)
+    return [(code, f"{n:010d}") for n in range(first, first + count)]
+
+
+def digital_numbers(region: str, year: int, count: int) -> list[tuple[str, str]]:
+    """``count`` ("", number) pairs of 数电 invoices (no code), consecutive, in issuing order."""
+    if count <= 0:
+        return []
+    series = digital_series(region, year)
+    first = _take(f"D{series}", count, DIGITAL_SEQUENCE_MAX)
+    return [("", f"{series}{n:015d}") for n in range(first, first + count)]
+
+
+def red_confirmation_number(region: str, year: int) -> str:
+    """A 红字确认 record's 20-digit number: year (2) + region (2) + ``9`` + a 15-digit sequence."""
+    first = _take(f"R{year % 100:02d}{region}", 1, DIGITAL_SEQUENCE_MAX)
+    return f"{year % 100:02d}{region}9{first:015d}"
+
+
+def fiscal_check_code(*, code: str, number: str, issued_on: str, total: int) -> str:
+    """The 6-character check code printed on a fiscal e-bill (lower-case hex), keyed like the
+    VAT check code: unguessable, recomputable by the platform."""
+    digest = hmac.new(
+        settings.LOOKUP_HASH_KEY.encode(), f"fiscal:{code}:{number}:{issued_on}:{total}".encode(), hashlib.sha256
+    ).hexdigest()
+    return digest[:6]
 
 
 def check_code(*, code: str, number: str, issued_on: str, total: int) -> str:

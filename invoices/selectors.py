@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from .models import Application, Invoice, InvoiceLine, InvoiceState, MailResend, Recharge, Transit, TransitSegment
+from .regimes import regime_on
 from .tax import rate_for_section, rate_percent
 
 
@@ -366,7 +366,8 @@ def recharges_for_card(card_id: int, month: str | None = None) -> QuerySet[Recha
 
 @dataclass
 class Availability:
-    """When trips show up: from the N-th natural day after travel (TRANSIT_AVAILABLE_AFTER_DAYS)."""
+    """When trips show up: from the N-th natural day after travel, N of the regime in force
+    (TRANSIT_AVAILABLE_AFTER_DAYS under the 2018 regime, TRANSIT_AVAILABLE_AFTER_DAYS_2020 since)."""
 
     days: int
     today: date
@@ -375,8 +376,8 @@ class Availability:
 
 
 def transit_availability(today: date | None = None) -> Availability:
-    days = settings.TRANSIT_AVAILABLE_AFTER_DAYS
     today = today or timezone.localdate()
+    days = regime_on(today).available_after_days
     return Availability(
         days=days,
         today=today,

@@ -28,7 +28,7 @@ from cards.selectors import binding_for, titles
 from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
 
-from . import numbering
+from . import numbering, regimes
 from .models import (
     Application,
     ApplicationEvent,
@@ -39,10 +39,12 @@ from .models import (
     InvoiceState,
     Operator,
     Recharge,
+    RedLetterConfirmation,
     RoadSection,
     Transit,
     TransitSegment,
 )
+from .regimes import DocumentKind
 from .selectors import covered_shares
 from .tax import rate_for_section, split
 
@@ -390,9 +392,20 @@ def application_title_change(*, user: User, application_id: int, title_id, email
         original = Application.objects.select_for_update().get(pk=original.pk)
         if original.status != Application.Status.ISSUED:
             raise ServiceError("invalid", _("只有已开票的申请可以换票。"))
-        targets = list(original.invoices.filter(red=False, status=Invoice.Status.NORMAL).values_list("id", flat=True))
-        if not targets:
+        live = original.invoices.filter(red=False, status=Invoice.Status.NORMAL)
+        if not live.exists():
             raise ServiceError("already_reversed", _("这个申请的发票都已红冲，无需换票。"))
+        # A fiscal e-bill's payer is the one registered before the trip (2020 regime): it is not
+        # re-issued under another title. The application's other documents are.
+        targets = list(live.exclude(document_kind=DocumentKind.FISCAL_E_BILL).values_list("id", flat=True))
+        if not targets:
+            raise ServiceError(
+                "fiscal_not_changeable",
+                _(
+                    "这个申请只有通行费财政电子票据。财政电子票据的交款人信息以通行前登记的为准，"
+                    "不能换开；请在下次通行前修改ETC卡的默认抬头。"
+                ),
+            )
         if _buyer(title) == invoices_buyer(original):
             raise ServiceError(
                 "same_title",
@@ -438,7 +451,7 @@ def invoice_reverse(*, user: User, invoice_id: int, reason: str = "") -> Applica
             email=invoice.application.email,
             invoice_to_reverse=invoice,
         )
-        _event(app, "submitted", actor=user, reason=reason[:300], invoice=f"{invoice.code} {invoice.number}")
+        _event(app, "submitted", actor=user, reason=reason[:300], invoice=invoice.reference)
         _queue(app.pk)
     return app
 
@@ -472,6 +485,9 @@ class InvoicePlan:
     red: bool = False
     original_id: int | None = None
     remarks: str = ""
+    document_kind: str = DocumentKind.VAT_E_INVOICE
+    # 数电 red-letter: the original's number, for the 红字确认 record written with it
+    original_number: str = ""
 
     @property
     def total_net(self) -> int:
@@ -545,6 +561,7 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
     tz = timezone.get_current_timezone()
     monthly = mode == Application.Mode.MONTHLY
     rates: dict[tuple[int, date], int | None] = {}
+    kinds: dict[tuple[date, bool], str] = {}
     labels: dict[str, str] = {}
     plans: dict[tuple, InvoicePlan] = {}
     ordered: list[InvoicePlan] = []
@@ -558,9 +575,14 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
         for (op_id, rate), fee in shares.items():
             if fee == 0 or (transit_id, op_id, rate) in covered:
                 continue
-            # Monthly: one invoice per seller, rate and card-month, a line per trip. Per trip:
-            # one invoice per trip, seller and tax kind.
-            key = (op_id, rate) if monthly else (transit_id, op_id, rate is not None)
+            # The kind of document: the regime in force on the travel date (regimes.py).
+            kind_key = (travel_date, rate is not None)
+            document_kind = kinds.get(kind_key)
+            if document_kind is None:
+                document_kind = kinds[kind_key] = regimes.document_kind(day=travel_date, taxable=rate is not None)
+            # Monthly: one invoice per seller, rate, kind of document and card-month, a line per
+            # trip. Per trip: one invoice per trip, seller and tax kind.
+            key = (op_id, rate, document_kind) if monthly else (transit_id, op_id, rate is not None)
             plan = plans.get(key)
             if plan is None:
                 op = operators[op_id]
@@ -571,6 +593,7 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
                     kind=Invoice.Kind.TAXABLE if rate is not None else Invoice.Kind.NON_TAXABLE,
                     plate=plate,
                     month=month,
+                    document_kind=document_kind,
                 )
                 ordered.append(plan)
             net, tax = split(fee, rate)
@@ -622,19 +645,21 @@ def plan_recharge(recharges, *, card: Card, buyer: dict) -> tuple[list[InvoicePl
         "machine_no": issuer.machine_no,
     }
     label = _vehicle_label(card.vehicle_class)
-    plans: dict[str, InvoicePlan] = {}
+    plans: dict[tuple[str, str], InvoicePlan] = {}
     for pk, amount, recharged_at, month in rows:
-        plan = plans.get(month)
+        day = timezone.localtime(recharged_at).date()
+        document_kind = regimes.recharge_document_kind(day)
+        plan = plans.get((month, document_kind))
         if plan is None:
-            plan = plans[month] = InvoicePlan(
+            plan = plans[(month, document_kind)] = InvoicePlan(
                 province_code=f"{issuer.province_code}00",
                 seller=seller,
                 buyer=buyer,
                 kind=Invoice.Kind.NON_TAXABLE,
                 plate=card.plate,
                 month=month,
+                document_kind=document_kind,
             )
-        day = timezone.localtime(recharged_at).date()
         plan.lines.append(
             LinePlan(
                 item=RECHARGE_ITEM,
@@ -658,12 +683,17 @@ class SellerShare:
     name: str
     tax_id: str
     kind: str
+    document_kind: str = DocumentKind.VAT_E_INVOICE
     invoices: int = 0
     total: int = 0
 
     @property
     def kind_label(self) -> str:
         return Invoice.Kind(self.kind).label
+
+    @property
+    def document_kind_label(self) -> str:
+        return DocumentKind(self.document_kind).label
 
 
 @dataclass
@@ -695,16 +725,25 @@ class ApplicationPlan:
 
     @property
     def sellers(self) -> list[SellerShare]:
-        out: dict[tuple[str, str], SellerShare] = {}
+        out: dict[tuple[str, str, str], SellerShare] = {}
         for p in self.invoices:
-            share = out.get((p.seller["seller_tax_id"], p.kind))
+            key = (p.seller["seller_tax_id"], p.kind, p.document_kind)
+            share = out.get(key)
             if share is None:
-                share = out[(p.seller["seller_tax_id"], p.kind)] = SellerShare(
-                    p.seller["seller_name"], p.seller["seller_tax_id"], p.kind
+                share = out[key] = SellerShare(
+                    p.seller["seller_name"], p.seller["seller_tax_id"], p.kind, p.document_kind
                 )
             share.invoices += 1
             share.total += p.total_net + p.total_tax
-        return sorted(out.values(), key=lambda s: (s.name, s.kind))
+        return sorted(out.values(), key=lambda s: (s.name, s.kind, s.document_kind))
+
+    @property
+    def document_kinds(self) -> list[tuple[str, object, int]]:
+        """(kind, label, count) of the documents this plan issues, in the table's order."""
+        counts: dict[str, int] = {}
+        for p in self.invoices:
+            counts[p.document_kind] = counts.get(p.document_kind, 0) + 1
+        return [(k, DocumentKind(k).label, counts[k]) for k in DocumentKind.values if k in counts]
 
     @property
     def fixes_basis(self) -> bool:
@@ -721,7 +760,17 @@ class ApplicationPlan:
         h.update(repr(sorted(self.item_ids)).encode())
         for p in self.invoices:
             h.update(
-                repr((p.seller["seller_tax_id"], p.kind, p.month, p.total_net, p.total_tax, len(p.lines))).encode()
+                repr(
+                    (
+                        p.seller["seller_tax_id"],
+                        p.kind,
+                        p.document_kind,
+                        p.month,
+                        p.total_net,
+                        p.total_tax,
+                        len(p.lines),
+                    )
+                ).encode()
             )
         return h.hexdigest()[:32]
 
@@ -774,10 +823,27 @@ def application_preview_recharge(*, user: User, card_no: str, recharge_ids, titl
     return plan
 
 
+def document_province(invoice: Invoice) -> str:
+    """The 4-digit province code an invoice was numbered under, read back from its numbers."""
+    if invoice.document_kind == DocumentKind.FISCAL_E_BILL:
+        return f"{invoice.code[:2]}00"
+    if invoice.document_kind == DocumentKind.DIGITAL_E_INVOICE:
+        return f"{invoice.number[2:4]}00"
+    return invoice.code[1:5]
+
+
+def _red_remarks(invoice: Invoice) -> str:
+    if invoice.document_kind == DocumentKind.FISCAL_E_BILL:
+        return f"冲红原票据代码:{invoice.code} 号码:{invoice.number}"
+    if invoice.document_kind == DocumentKind.DIGITAL_E_INVOICE:
+        return f"被红冲蓝字数电发票号码:{invoice.number}"  # the confirmation number is added at writing
+    return f"对应正数发票代码:{invoice.code} 号码:{invoice.number}"
+
+
 def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> InvoicePlan:
     sign = -1 if red else 1
     plan = InvoicePlan(
-        province_code=invoice.code[1:5],
+        province_code=document_province(invoice),
         seller={
             "operator_id": invoice.operator_id,
             "seller_name": invoice.seller_name,
@@ -798,7 +864,10 @@ def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> Inv
         month=invoice.month,
         red=red,
         original_id=invoice.pk if red else None,
-        remarks=f"对应正数发票代码:{invoice.code} 号码:{invoice.number}" if red else "",
+        remarks=_red_remarks(invoice) if red else "",
+        # A document keeps its kind: its red-letter twin and its re-issue under a new title too.
+        document_kind=invoice.document_kind,
+        original_number=invoice.number if red else "",
     )
     for line in invoice.lines.all():
         plan.lines.append(
@@ -861,7 +930,7 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         drawer="票根平台",
     )
     base = {f.attname: getattr(template, f.attname) for f in Invoice._meta.concrete_fields if not f.primary_key}
-    by_province: dict[str, list[tuple[dict, InvoicePlan]]] = defaultdict(list)
+    by_series: dict[tuple[str, str], list[tuple[dict, InvoicePlan]]] = defaultdict(list)
     for plan in plans:
         total_net, total_tax = plan.total_net, plan.total_tax
         row = dict(base)
@@ -877,18 +946,59 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
             total_tax=total_tax,
             total=total_net + total_tax,
             remarks=plan.remarks,
+            document_kind=plan.document_kind,
         )
-        by_province[plan.province_code].append((row, plan))
+        if plan.document_kind != DocumentKind.VAT_E_INVOICE:
+            row["machine_no"] = ""  # neither a fiscal e-bill nor a 数电 invoice has one
+        by_series[(plan.document_kind, plan.province_code)].append((row, plan))
     rows: list[tuple[dict, InvoicePlan]] = []
-    for province in sorted(by_province):
-        group = by_province[province]
-        for (row, _plan), (code, number) in zip(
-            group, numbering.numbers(province, today.year, len(group)), strict=True
-        ):
+    confirmations: list[tuple[dict, InvoicePlan]] = []
+    # Every counter in one fixed order (kind, then province), so that two issuers never wait on
+    # each other's counters crosswise.
+    for document_kind, province in sorted(by_series):
+        group = by_series[(document_kind, province)]
+        if document_kind == DocumentKind.FISCAL_E_BILL:
+            taken = numbering.fiscal_numbers(province[:2], today.year, len(group))
+        elif document_kind == DocumentKind.DIGITAL_E_INVOICE:
+            taken = numbering.digital_numbers(province[:2], today.year, len(group))
+        else:
+            taken = numbering.numbers(province, today.year, len(group))
+        for (row, plan), (code, number) in zip(group, taken, strict=True):
             row["code"], row["number"] = code, number
-            row["check_code"] = numbering.check_code(code=code, number=number, issued_on=issued_on, total=row["total"])
+            if document_kind == DocumentKind.FISCAL_E_BILL:
+                row["check_code"] = numbering.fiscal_check_code(
+                    code=code, number=number, issued_on=issued_on, total=row["total"]
+                )
+            elif document_kind == DocumentKind.DIGITAL_E_INVOICE:
+                row["check_code"] = ""  # a 数电 invoice has none: it is verified by number, date, total
+                if plan.red:
+                    confirmations.append((row, plan))
+            else:
+                row["check_code"] = numbering.check_code(
+                    code=code, number=number, issued_on=issued_on, total=row["total"]
+                )
         rows.extend(group)
+    for row, plan in confirmations:
+        # The 红字确认 record first, so the red invoice's remarks can name it.
+        row["confirmation_no"] = numbering.red_confirmation_number(plan.province_code[:2], today.year)
+        row["remarks"] = f"{plan.remarks} 红字发票信息确认单编号:{row['confirmation_no']}"
+    confirmation_nos = {id(row): row.pop("confirmation_no") for row, _plan in confirmations}
     created = insert_dicts(Invoice, [row for row, _ in rows])
+    if confirmations:
+        RedLetterConfirmation.objects.bulk_create(
+            [
+                RedLetterConfirmation(
+                    number=confirmation_nos[id(row)],
+                    original_id=plan.original_id,
+                    application=app,
+                    red_invoice_id=row["id"],
+                    total_net=-row["total_net"],
+                    total_tax=-row["total_tax"],
+                    reason=_red_reason(app),
+                )
+                for row, plan in confirmations
+            ]
+        )
     insert_rows(
         InvoiceLine,
         LINE_COLUMNS,
@@ -912,6 +1022,13 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         ],
     )
     return created
+
+
+def _red_reason(app: Application) -> str:
+    if app.kind == Application.Kind.TITLE_CHANGE:
+        return "换票：购买方信息变更"
+    event = app.events.filter(kind="submitted").only("reason").first()
+    return (event.reason if event and event.reason else "申请红冲")[:300]
 
 
 def _lock_trips(ids) -> None:
@@ -956,6 +1073,8 @@ def _issue(app: Application) -> list[dict]:
         if app.kind == Application.Kind.REVERSAL and (not targets or targets[0].status != Invoice.Status.NORMAL):
             raise IssueRefused(_("这张发票已经红冲，不能重复红冲。"))
         targets = [t for t in targets if t.status == Invoice.Status.NORMAL]
+        if app.kind == Application.Kind.TITLE_CHANGE:
+            targets = [t for t in targets if t.document_kind != DocumentKind.FISCAL_E_BILL]
         if not targets:
             raise IssueRefused(_("原申请的发票都已红冲，没有可换开的发票。"))
         plans = [_copy_plan(t, red=True) for t in targets]
@@ -992,6 +1111,21 @@ def _issue(app: Application) -> list[dict]:
     return invoices
 
 
+def _gets_summary(app: Application) -> bool:
+    """Whether the application gets a summary sheet (电子汇总单): every one does but a recharge
+    application whose recharges all fall under regimes without one (2020 on: 充值交易无电子汇总单);
+    a reversal or re-issue follows the application it changes."""
+    if app.kind == Application.Kind.RECHARGE:
+        days = Recharge.objects.filter(application_items__application=app).values_list("recharged_at", flat=True)
+        return any(regimes.regime_on(timezone.localtime(d).date()).recharge_summary for d in days)
+    source = app.original if app.kind == Application.Kind.TITLE_CHANGE else None
+    if app.kind == Application.Kind.REVERSAL and app.invoice_to_reverse_id:
+        source = Application.objects.filter(invoices__id=app.invoice_to_reverse_id).first()
+    if source is not None and source.kind == Application.Kind.RECHARGE and not source.summary_no:
+        return False
+    return True
+
+
 def _summary_no(app: Application, today: date) -> str:
     return numbering.summary_number(app.card.issuer.province_code, today.strftime("%Y%m"))
 
@@ -1025,7 +1159,7 @@ def application_issue(*, application_id: int) -> Application | None:
             app.total = sum(i["total"] for i in invoices)
             _issued_hooks(app, invoices)
             # The summary sheet's number last: its counter stays locked until the commit.
-            app.summary_no = _summary_no(app, timezone.localdate())
+            app.summary_no = _summary_no(app, timezone.localdate()) if _gets_summary(app) else None
             app.save(update_fields=["summary_no", "status", "issued_at", "invoice_count", "total"])
             _event(app, "issued", invoices=len(invoices), total=app.total)
             ids = [i["id"] for i in invoices]

@@ -329,7 +329,14 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="票根（演示） <noreply@piaogen.invalid>")
 
 # --- The domain ----------------------------------------------------------------
-TRANSIT_AVAILABLE_AFTER_DAYS = env.int("TRANSIT_AVAILABLE_AFTER_DAYS", default=10)
+TRANSIT_AVAILABLE_AFTER_DAYS = env.int("TRANSIT_AVAILABLE_AFTER_DAYS", default=10)  # 2018 regime
+# The regimes of toll documents (invoices/regimes.py, docs/regimes.md). Neither switch date is
+# confirmed by a source the project holds: these are documented defaults, decided by travel date.
+TOLL_REGIME_2020_FROM = env.str("TOLL_REGIME_2020_FROM", default="2020-01-01")
+TOLL_REGIME_DIGITAL_FROM = env.str("TOLL_REGIME_DIGITAL_FROM", default="2025-01-01")
+TRANSIT_AVAILABLE_AFTER_DAYS_2020 = env.int("TRANSIT_AVAILABLE_AFTER_DAYS_2020", default=7)
+# The 1-digit issuing channel in a 数电 invoice number (year 2 + region 2 + channel 1 + 15).
+DIGITAL_INVOICE_CHANNEL = env.str("DIGITAL_INVOICE_CHANNEL", default="1")
 INVOICE_NUMBERS_PER_BATCH = env.int("INVOICE_NUMBERS_PER_BATCH", default=99999999)
 # The platform's hotline as shown on pages; the shipped value is labelled demo.
 SUPPORT_HOTLINE = env.str("SUPPORT_HOTLINE", default="95022")
