@@ -357,6 +357,7 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                                 "",
                                 "",
                                 0,
+                                "vat_e_invoice",  # history as the 2018 regime issued it
                             )
                         )
                         line_rows.append(
@@ -380,7 +381,8 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                     " check_code, kind, red, original_id, status, month, operator_id, seller_name, seller_tax_id,"
                     " seller_address_phone, seller_bank_account, machine_no, buyer_name, buyer_tax_id,"
                     " buyer_address_phone, buyer_bank_account, plate, total_net, total_tax, total, remarks, payee,"
-                    " reviewer, drawer, render_status, render_error, render_attempts, pdf_path, xml_path, pdf_size)"
+                    " reviewer, drawer, render_status, render_error, render_attempts, pdf_path, xml_path, pdf_size,"
+                    " document_kind)"
                     " FROM STDIN"
                 ) as copy:
                     for r in invoice_rows:

@@ -196,6 +196,15 @@ def fiscal_check_code(*, code: str, number: str, issued_on: str, total: int) -> 
     return digest[:6]
 
 
+def sequence_of(code: str, number: str) -> tuple[str, int]:
+    """(series, position) of a document of any kind: a VAT or fiscal e-bill number counts within
+    its code; a 数电 number within its first 5 digits (year, region, channel). Gap-free numbering
+    means the positions of each series run 1, 2, 3, … without a hole or a repeat."""
+    if code:
+        return code, int(number)
+    return number[:5], int(number[5:])
+
+
 def check_code(*, code: str, number: str, issued_on: str, total: int) -> str:
     """20 digits derived with a secret key from the invoice's identity and amount: nobody can
     guess it, and the platform can recompute it to verify."""

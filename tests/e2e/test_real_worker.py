@@ -10,7 +10,9 @@ from ..invoices.conftest import trip
 from ..invoices.test_invoicing import THREE, title
 from .conftest import wait_for
 
-pytestmark = pytest.mark.worker
+# The worker process runs under the product's regime dates: today's trips give fiscal e-bills
+# for the loan-repayment share and 数电 invoices for the rest.
+pytestmark = [pytest.mark.worker, pytest.mark.regimes]
 
 
 def test_a_worker_process_issues_a_submitted_application(world, real_worker):
@@ -25,5 +27,8 @@ def test_a_worker_process_issues_a_submitted_application(world, real_worker):
     assert r.status_code == 202
     app = wait_for(lambda: Application.objects.filter(pk=r.json()["id"], status="issued").first())
     assert app.invoice_count == 15 == Invoice.objects.count()
-    numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
-    assert numbers == list(range(numbers[0], numbers[0] + 15))
+    for kind, count, sequence in (("fiscal_e_bill", 5, slice(None)), ("digital_e_invoice", 10, slice(5, None))):
+        numbers = sorted(
+            int(n[sequence]) for n in Invoice.objects.filter(document_kind=kind).values_list("number", flat=True)
+        )
+        assert numbers == list(range(numbers[0], numbers[0] + count)), kind  # consecutive, each kind its own series
