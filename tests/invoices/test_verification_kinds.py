@@ -366,9 +366,7 @@ def test_on_the_page_the_number_says_the_kind_whatever_was_left_chosen(client, i
     # the page opens on the VAT e-invoice; a person without scripts types a 数电 number and total
     form = page_form(inv, document_kind="vat_e_invoice", code="041002600112", check="123456")
     body = client.post(reverse("verify"), form).content.decode()
-    assert "发票信息一致" in body and 'value="digital_e_invoice" data-verify-kind="1"' in body.replace(
-        " checked", ""
-    )
+    assert "发票信息一致" in body and 'value="digital_e_invoice" data-verify-kind="1"' in body.replace(" checked", "")
     assert VerificationCounter.objects.filter(invoice=inv, client="").get().count == 1
 
 
