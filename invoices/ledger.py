@@ -1,8 +1,10 @@
-"""The finance department's ledger (发票台账): a user's invoices by card, month or application,
+"""The finance department's ledger (发票台账): a user's documents by card, month or application,
 with code, number, date, seller, buyer, net, rate and tax, and the deductible input tax —
-the tax of taxable (征税) invoices with an enterprise title (a taxpayer id) only; 不征税 and
-personal-titled invoices count 0 and say why in the last column, and red-letter invoices take
-back what the ones they reverse counted (``tax.deductibility``).
+the tax of taxable (征税) VAT and 数电 invoices with an enterprise title (a taxpayer id) only;
+fiscal e-bills, 不征税 and personal-titled invoices count 0 and say why in 抵扣说明, and red-letter
+documents take back what the ones they reverse counted (``tax.deductibility``). The last column
+names the kind of each document (票据种类); it was added after the others, so that a sheet
+reading the columns by position reads them as before.
 
 Exports: CSV (UTF-8 with a byte-order mark, which is what Excel needs to read Chinese) and
 XLSX (openpyxl, write-only). Amounts are yuan in the files; the totals come from integer fen.
@@ -16,7 +18,7 @@ import io
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -30,6 +32,7 @@ from piaogen.errors import ServiceError
 
 from . import tax as tax_rules
 from .models import Application, Invoice, InvoiceLine
+from .regimes import DocumentKind
 from .tax import rate_label
 
 MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -39,19 +42,22 @@ MAX_ROWS = 100_000
 HEADER = [
     _l("发票代码"), _l("发票号码"), _l("开票日期"), _l("销售方名称"), _l("销售方纳税人识别号"), _l("购买方名称"),
     _l("购买方纳税人识别号"), _l("类型"), _l("红字"), _l("状态"), _l("金额"), _l("税率"), _l("税额"), _l("价税合计"),
-    _l("可抵扣税额"), _l("车牌号"), _l("所属月份"), _l("抵扣说明"),
+    _l("可抵扣税额"), _l("车牌号"), _l("所属月份"), _l("抵扣说明"), _l("票据种类"),
 ]  # fmt: skip
 DEDUCTIBLE_COLUMN = 14
 NOTE_COLUMN = 17
+KIND_COLUMN = 18
 
 # The 抵扣说明 column, by tax.deductibility's answer; a red-letter invoice says so first.
 NOTES = {
     tax_rules.DEDUCTIBLE: _l("征税发票，单位抬头：可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_FISCAL: _l("财政电子票据：不可抵扣"),
     tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: _l("不征税发票：不可抵扣"),
     tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: _l("个人抬头（无纳税人识别号）：不可抵扣"),
 }
 RED_NOTES = {
     tax_rules.DEDUCTIBLE: _l("红字发票：冲减原发票的可抵扣税额"),
+    tax_rules.NOT_DEDUCTIBLE_FISCAL: _l("红字财政电子票据：不可抵扣"),
     tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: _l("红字发票，原发票为不征税发票：不可抵扣"),
     tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: _l("红字发票，原发票为个人抬头：不可抵扣"),
 }
@@ -99,6 +105,11 @@ class LedgerRow:
     plate: str
     month: str
     deductibility: str  # tax.DEDUCTIBLE or why not (tax.NOT_DEDUCTIBLE_*)
+    document_kind: str = DocumentKind.VAT_E_INVOICE.value
+
+    @property
+    def document_kind_label(self) -> str:
+        return str(DocumentKind(self.document_kind).label)
 
     @property
     def note(self) -> str:
@@ -112,8 +123,11 @@ class LedgerTotals:
     tax: int = 0
     total: int = 0
     deductible: int = 0
+    by_kind: dict[str, LedgerTotals] = field(default_factory=dict)  # the same sums per kind of document
 
-    def add(self, row: LedgerRow) -> None:
+    def add(self, row: LedgerRow, *, per_kind: bool = True) -> None:
+        if per_kind:
+            self.by_kind.setdefault(row.document_kind, LedgerTotals()).add(row, per_kind=False)
         self.count += 1
         self.net += row.net
         self.tax += row.tax
@@ -164,7 +178,9 @@ def _queryset(user: User, f: LedgerFilter):
 
 
 def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
-    deductibility = tax_rules.deductibility(taxable=inv.kind == Invoice.Kind.TAXABLE, buyer_tax_id=inv.buyer_tax_id)
+    deductibility = tax_rules.deductibility(
+        taxable=inv.kind == Invoice.Kind.TAXABLE, buyer_tax_id=inv.buyer_tax_id, document_kind=inv.document_kind
+    )
     labels = [rate_label(r) for r in sorted(set(rates), key=lambda r: -1 if r is None else r)]
     return LedgerRow(
         code=inv.code,
@@ -185,6 +201,7 @@ def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
         plate=inv.plate,
         month=inv.month,
         deductibility=deductibility,
+        document_kind=inv.document_kind,
     )
 
 
@@ -193,7 +210,7 @@ def rows(user: User, f: LedgerFilter) -> Iterator[LedgerRow]:
     chunk of 2000."""
     fields = (
         "id", "code", "number", "issued_on", "seller_name", "seller_tax_id", "buyer_name", "buyer_tax_id", "kind",
-        "red", "status", "total_net", "total_tax", "total", "plate", "month",
+        "red", "status", "total_net", "total_tax", "total", "plate", "month", "document_kind",
     )  # fmt: skip
     chunk: list[Invoice] = []
     for inv in _queryset(user, f).only(*fields)[:MAX_ROWS].iterator(chunk_size=CHUNK):
@@ -243,7 +260,7 @@ def _values(row: LedgerRow) -> list:
         row.code, row.number, row.issued_on.isoformat(), safe_text(row.seller_name), row.seller_tax_id,
         safe_text(row.buyer_name), row.buyer_tax_id, row.kind, _("是") if row.red else _("否"), row.status,
         _yuan(row.net), row.rate, _yuan(row.tax), _yuan(row.total), _yuan(row.deductible), row.plate, row.month,
-        row.note,
+        row.note, row.document_kind_label,
     ]  # fmt: skip
 
 
@@ -260,8 +277,31 @@ def _total_lines(totals: LedgerTotals) -> list[list]:
     deductible = list(blank)
     deductible[0] = _("可抵扣税额合计（单位抬头的征税发票，红字发票已冲减）")
     deductible[DEDUCTIBLE_COLUMN] = _yuan(totals.deductible)
-    deductible[NOTE_COLUMN] = _("不征税发票和个人抬头的发票不可抵扣")
-    return [line, deductible]
+    deductible[NOTE_COLUMN] = _("财政电子票据、不征税发票和个人抬头的发票不可抵扣")
+    return [*_kind_lines(totals), line, deductible]
+
+
+def _kind_lines(totals: LedgerTotals) -> list[list]:
+    """A subtotal per kind of document, when the ledger holds more than one kind: in the
+    table's order, before the totals (which they add up to, to the fen)."""
+    if len(totals.by_kind) < 2:
+        return []
+    out = []
+    for kind in DocumentKind.values:
+        part = totals.by_kind.get(kind)
+        if part is None:
+            continue
+        line = [""] * len(HEADER)
+        line[0], line[1] = _("小计：%(kind)s") % {"kind": DocumentKind(kind).label}, _("%(n)s 张") % {"n": part.count}
+        line[10], line[12], line[13], line[DEDUCTIBLE_COLUMN] = (
+            _yuan(part.net),
+            _yuan(part.tax),
+            _yuan(part.total),
+            _yuan(part.deductible),
+        )
+        line[KIND_COLUMN] = str(DocumentKind(kind).label)
+        out.append(line)
+    return out
 
 
 def csv_stream(user: User, f: LedgerFilter) -> Iterator[bytes]:
@@ -291,7 +331,7 @@ def xlsx_file(user: User, f: LedgerFilter):
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("发票台账"))
-    widths = [14, 11, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10, 36]  # one per HEADER column
+    widths = [14, 22, 12, 30, 22, 30, 22, 8, 6, 8, 12, 10, 12, 12, 12, 11, 10, 36, 26]  # one per HEADER column
     for i, width in enumerate(widths):
         sheet.column_dimensions[chr(ord("A") + i)].width = width
     sheet.freeze_panes = "A2"

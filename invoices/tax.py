@@ -84,17 +84,26 @@ def rate_label(percent: int | None) -> str:
     return "不征税" if percent is None else f"{percent}%"
 
 
-# Whether an invoice's tax is deductible input VAT (domain.md, the FAQ): only a taxable (征税)
-# invoice whose title is an enterprise's, i.e. carries a taxpayer id (USCC). A 不征税 invoice
-# never is, and neither is a personal title (a name only). A red-letter invoice copies kind and
-# buyer from its original, so it takes back exactly what its original counted.
+# Whether a document's tax is deductible input VAT (domain.md, the FAQ): only a taxable (征税)
+# VAT or 数电 invoice whose title is an enterprise's, i.e. carries a taxpayer id (USCC). A fiscal
+# e-bill (the loan-repayment share under the 2020 rules and later) is no VAT invoice and never is;
+# a 不征税 invoice never is, and neither is a personal title (a name only). A red-letter document
+# copies kind, document kind and buyer from its original, so it takes back exactly what its
+# original counted.
 DEDUCTIBLE = "deductible"
+NOT_DEDUCTIBLE_FISCAL = "fiscal_e_bill"
 NOT_DEDUCTIBLE_NON_TAXABLE = "non_taxable"
 NOT_DEDUCTIBLE_PERSONAL_TITLE = "personal_title"
 
+FISCAL_E_BILL = "fiscal_e_bill"  # regimes.DocumentKind.FISCAL_E_BILL (this module stays free of models)
 
-def deductibility(*, taxable: bool, buyer_tax_id: str) -> str:
-    """``DEDUCTIBLE``, or why not: ``NOT_DEDUCTIBLE_NON_TAXABLE`` / ``NOT_DEDUCTIBLE_PERSONAL_TITLE``."""
+
+def deductibility(*, taxable: bool, buyer_tax_id: str, document_kind: str = "") -> str:
+    """``DEDUCTIBLE``, or why not: ``NOT_DEDUCTIBLE_FISCAL`` (a fiscal e-bill, whatever else),
+    ``NOT_DEDUCTIBLE_NON_TAXABLE`` or ``NOT_DEDUCTIBLE_PERSONAL_TITLE``. ``document_kind`` is the
+    document's ``Invoice.document_kind``; empty reads as a VAT e-invoice."""
+    if document_kind == FISCAL_E_BILL:
+        return NOT_DEDUCTIBLE_FISCAL
     if not taxable:
         return NOT_DEDUCTIBLE_NON_TAXABLE
     if not (buyer_tax_id or "").strip():

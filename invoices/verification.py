@@ -1,7 +1,19 @@
-"""Public verification (查验) of an invoice: code, number, issue date and the last 6 digits of
-the check code. Answers (api.md): genuine (with the invoice and its status, normal or
-reversed), not found, mismatch, too many checks (more than 5 checks of one invoice by one
-client in an Asia/Shanghai day, or more than 50 by everyone), malformed.
+"""Public verification (查验) of a toll document, with the inputs of its kind (docs/regimes.md):
+
+- a VAT e-invoice (``vat_e_invoice``): code (12 digits), number (8), issue date and the last 6
+  digits of the check code — the contract of api.md, unchanged;
+- a fiscal e-bill (``fiscal_e_bill``): code (8 digits), number (10), issue date and the check
+  code (6 characters, digits and a–f; capitals are taken as lower case);
+- a 数电 invoice (``digital_e_invoice``): number (20 digits), issue date and 价税合计 in yuan as
+  printed (``97.33``); a red-letter invoice prints its total negative and is checked with the
+  minus sign (``-97.33``), so the red invoice and the blue one it cancels never match each other.
+
+The kind is the ``document_kind`` parameter when given, else the number's length says it (8, 10
+or 20 digits, one per kind), else the other parameters do (a ``total`` means 数电, an 8-digit code
+a fiscal e-bill), else it is a VAT e-invoice: a query of the old contract is read as before.
+Answers (api.md): genuine (with the document and its status, normal or reversed), not found,
+mismatch, too many checks (more than 5 checks of one document by one client in an Asia/Shanghai
+day, or more than 50 by everyone), malformed — the same for every kind.
 
 Every check of an existing invoice counts, matching or not: the limits are what keep the last
 6 digits of a check code from being guessed. They are two a day, so that strangers cannot use
@@ -48,7 +60,12 @@ from piaogen.crypto import lookup_digest
 
 from . import selectors
 from .models import Invoice, Recharge, Transit, VerificationCounter
+from .regimes import DocumentKind
 from .tax import rate_text
+
+VAT = DocumentKind.VAT_E_INVOICE.value
+FISCAL = DocumentKind.FISCAL_E_BILL.value
+DIGITAL = DocumentKind.DIGITAL_E_INVOICE.value
 
 
 def max_per_client() -> int:
@@ -78,14 +95,34 @@ CODE_RE = re.compile(r"[0-9]{12}")
 NUMBER_RE = re.compile(r"[0-9]{8}")
 DATE_RE = re.compile(r"[0-9]{8}")
 CHECK_RE = re.compile(r"[0-9]{6}")
+FISCAL_CODE_RE = re.compile(r"[0-9]{8}")
+FISCAL_NUMBER_RE = re.compile(r"[0-9]{10}")
+FISCAL_CHECK_RE = re.compile(r"[0-9a-fA-F]{6}")
+DIGITAL_NUMBER_RE = re.compile(r"[0-9]{20}")
+# 价税合计 in yuan as printed: an optional minus (red-letter), up to 12 digits, up to 2 decimals.
+TOTAL_RE = re.compile(r"(-?)([0-9]{1,12})(?:\.([0-9]{1,2}))?")
+# The number's length says the kind: 8 digits VAT, 10 fiscal, 20 数电.
+KIND_OF_NUMBER_LENGTH = {8: VAT, 10: FISCAL, 20: DIGITAL}
 
 
 @dataclass
 class Query:
-    code: str
+    code: str  # "" for a 数电 invoice
     number: str
     issued_on: date
-    check: str  # last 6 digits of the check code
+    check: str = ""  # VAT: the last 6 digits of the check code; fiscal: the check code, lower case
+    total: int | None = None  # 数电: 价税合计 in fen (negative for a red-letter invoice)
+    document_kind: str = VAT
+
+    def matches(self, record: Record) -> bool:
+        """Whether the date and the kind's second input agree with the document found."""
+        if record.issued_on != self.issued_on or record.document_kind != self.document_kind:
+            return False
+        if self.document_kind == DIGITAL:
+            return record.total == self.total
+        if self.document_kind == FISCAL:
+            return record.check_code == self.check
+        return record.check_code[-6:] == self.check
 
 
 # What a check reads, in this order: the invoice's fields of the Invoice shape (api.md) and each
@@ -109,6 +146,7 @@ INVOICE_FIELDS = (
     "total_tax",
     "total",
     "original_id",
+    "document_kind",
 )
 LINE_FIELDS = (
     "lines__seq",
@@ -160,22 +198,43 @@ class Record:
     """One invoice as a check reads it: enough to decide the answer, and the Invoice shape of a
     genuine answer."""
 
-    __slots__ = ("id", "issued_on", "check_code", "original_id", "original", "rows")
+    __slots__ = (
+        "id",
+        "issued_on",
+        "check_code",
+        "total",
+        "original_id",
+        "document_kind",
+        "original",
+        "red_confirmation",
+        "rows",
+    )
 
     def __init__(self, rows: list[tuple]):
         first = rows[0]
         self.id: int = first[0]
         self.issued_on: date = _day(first[3])
         self.check_code: str = first[4]
-        self.original_id: int | None = first[len(INVOICE_FIELDS) - 1]
+        self.total: int = first[16]
+        self.original_id: int | None = first[17]
+        self.document_kind: str = first[18]
         self.original: dict | None = None  # code and number of the original, read_original()
+        self.red_confirmation: dict | None = None  # of a red 数电 invoice, read_original()
         self.rows = rows
 
     def read_original(self) -> None:
-        """Reads the code and number of the invoice a red-letter one cancels (one query)."""
+        """Reads the code and number of the document a red-letter one cancels and, for a 数电
+        invoice, the 红字确认 record it was issued against (the original's: one per original)
+        — one query."""
         if self.original_id is not None and self.original is None:
-            code, number = Invoice.objects.filter(pk=self.original_id).values_list("code", "number").get()
+            code, number, confirmation, confirmed_red = (
+                Invoice.objects.filter(pk=self.original_id)
+                .values_list("code", "number", "red_confirmation__number", "red_confirmation__red_invoice_id")
+                .get()
+            )
             self.original = {"code": code, "number": number}
+            if self.document_kind == DIGITAL and confirmation and confirmed_red == self.id:
+                self.red_confirmation = {"number": confirmation}
 
     def as_json(self) -> dict:
         """The Invoice of api.md, as ``invoices.api.invoicing.invoice_json`` gives it."""
@@ -198,6 +257,7 @@ class Record:
             total_tax,
             total,
             original_id,
+            document_kind,
         ) = self.rows[0][: len(INVOICE_FIELDS)]
         if original_id is not None and self.original is None:
             self.read_original()
@@ -240,6 +300,9 @@ class Record:
             "total_tax": total_tax,
             "total": total,
             "original": self.original,
+            "document_kind": document_kind,
+            "document_kind_label": str(DocumentKind(document_kind).label),
+            "red_confirmation": self.red_confirmation,
         }
 
 
@@ -264,6 +327,7 @@ class Outcome:
     day: date | None = None  # the Asia/Shanghai day the check was counted in
     limit: str = ""  # of a TOO_MANY: LIMIT_INVOICE, LIMIT_INVOICE_TOTAL or LIMIT_CLIENT
     total_today: int | None = None  # everyone's checks of the invoice today; None when not counted
+    document_kind: str = VAT  # the kind the check was for (its messages name that kind's inputs)
 
     @property
     def max_checks(self) -> int:
@@ -305,28 +369,88 @@ class Outcome:
                 "这张发票今天已被查验 %(n)s 次（含信息不一致的查验），为防止校验码被猜测，今天暂停公开查验，"
                 "请明天再查；如果这是您的发票，登录票根账户后可照常查验。"
             ) % {"n": max_per_invoice()}
+        if self.result == NOT_FOUND:
+            return {
+                FISCAL: _("查无此票：请核对票据代码和票据号码。"),
+                DIGITAL: _("查无此票：请核对 20 位发票号码。"),
+            }.get(self.document_kind, _("查无此票：请核对发票代码和发票号码。"))
+        if self.result == MISMATCH:
+            return {
+                FISCAL: _("票据信息不一致：请核对开票日期和校验码。"),
+                DIGITAL: _("发票信息不一致：请核对开票日期和价税合计（红字发票的价税合计为负数，例如 -97.33）。"),
+            }.get(self.document_kind, _("发票信息不一致：请核对开票日期和校验码后六位。"))
         return {
             GENUINE: _("查验结果：发票信息一致。"),
-            NOT_FOUND: _("查无此票：请核对发票代码和发票号码。"),
-            MISMATCH: _("发票信息不一致：请核对开票日期和校验码后六位。"),
             TOO_MANY: _("您今天查验这张发票的次数已超过 %(n)s 次，请明天再查。") % {"n": max_per_client()},
             MALFORMED: _("输入有误，请按提示修改后再查验。"),
         }[self.result]
 
 
+def kind_of(data) -> str:
+    """The kind of document a query names (module docstring): ``document_kind`` when given, else
+    the number's length, else a ``total`` (数电) or an 8-digit code (fiscal), else VAT. A
+    ``document_kind`` that is none of the kinds is returned as given, for ``parse`` to refuse."""
+    explicit = _value(data, "document_kind")
+    if explicit:
+        return explicit
+    by_length = KIND_OF_NUMBER_LENGTH.get(len(_value(data, "number")))
+    if by_length:
+        return by_length
+    if _value(data, "total"):
+        return DIGITAL
+    if len(_value(data, "code")) == 8:
+        return FISCAL
+    return VAT
+
+
+def _value(data, name: str) -> str:
+    raw = data.get(name, "") if hasattr(data, "get") else ""
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def parse_total(text: str) -> int | None:
+    """价税合计 in fen from yuan as printed (``97.33``, ``-97.33``, ``97.3``, ``97``); None when
+    it is not an amount."""
+    found = TOTAL_RE.fullmatch(text)
+    if not found:
+        return None
+    sign, yuan, fen = found.groups()
+    value = int(yuan) * 100 + int((fen or "0").ljust(2, "0"))
+    return -value if sign else value
+
+
 def parse(data) -> Query | dict[str, list[str]]:
-    """A Query from request parameters, or the errors of each wrong field."""
-
-    def value(name: str) -> str:
-        raw = data.get(name, "") if hasattr(data, "get") else ""
-        return raw.strip() if isinstance(raw, str) else ""
-
-    code, number, day, check = value("code"), value("number"), value("date"), value("check")
+    """A Query from request parameters, or the errors of each wrong field. The fields a kind
+    does not use are not read."""
+    kind = kind_of(data)
+    if kind not in DocumentKind.values:
+        return {"document_kind": [_("票据种类须为 vat_e_invoice、fiscal_e_bill 或 digital_e_invoice。")]}
+    code, number, day = _value(data, "code"), _value(data, "number"), _value(data, "date")
+    check, total_text = _value(data, "check"), _value(data, "total")
     errors: dict[str, list[str]] = {}
-    if not CODE_RE.fullmatch(code):
-        errors["code"] = [_("发票代码为 12 位数字。")]
-    if not NUMBER_RE.fullmatch(number):
-        errors["number"] = [_("发票号码为 8 位数字。")]
+    total = None
+    if kind == VAT:
+        if not CODE_RE.fullmatch(code):
+            errors["code"] = [_("发票代码为 12 位数字。")]
+        if not NUMBER_RE.fullmatch(number):
+            errors["number"] = [_("发票号码为 8 位数字。")]
+        if not CHECK_RE.fullmatch(check):
+            errors["check"] = [_("请输入校验码的后 6 位数字。")]
+    elif kind == FISCAL:
+        if not FISCAL_CODE_RE.fullmatch(code):
+            errors["code"] = [_("票据代码为 8 位数字。")]
+        if not FISCAL_NUMBER_RE.fullmatch(number):
+            errors["number"] = [_("票据号码为 10 位数字。")]
+        if not FISCAL_CHECK_RE.fullmatch(check):
+            errors["check"] = [_("请输入 6 位校验码（数字和字母 a–f）。")]
+        check = check.lower()
+    else:
+        code, check = "", ""
+        if not DIGITAL_NUMBER_RE.fullmatch(number):
+            errors["number"] = [_("数电发票的发票号码为 20 位数字。")]
+        total = parse_total(total_text)
+        if total is None:
+            errors["total"] = [_("请按票面填写价税合计（元），例如 97.33；红字发票填负数，例如 -97.33。")]
     issued_on = None
     if DATE_RE.fullmatch(day):
         try:
@@ -335,11 +459,9 @@ def parse(data) -> Query | dict[str, list[str]]:
             pass
     if issued_on is None:
         errors["date"] = [_("开票日期格式为 YYYYMMDD，例如 20260905。")]
-    if not CHECK_RE.fullmatch(check):
-        errors["check"] = [_("请输入校验码的后 6 位数字。")]
     if errors:
         return errors
-    return Query(code=code, number=number, issued_on=issued_on, check=check)
+    return Query(code=code, number=number, issued_on=issued_on, check=check, total=total, document_kind=kind)
 
 
 def day_end(day: date) -> datetime:
@@ -418,23 +540,31 @@ def verify(
                 counted = [None] * len(chain)
         else:
             counted = [None] * len(chain)
+    kind = query.document_kind
     record = find(query.code, query.number)
     if record is None:
-        return Outcome(NOT_FOUND)
+        return Outcome(NOT_FOUND, document_kind=kind)
     mine = total = None
     if client:
         mine = counted[0] if counted[0] is not None else count_check(record.id, day, client)
         if mine > max_per_client():
-            return Outcome(TOO_MANY, checks_today=mine, day=day, limit=LIMIT_INVOICE)
+            return Outcome(TOO_MANY, checks_today=mine, day=day, limit=LIMIT_INVOICE, document_kind=kind)
     if not owner:
         total = counted[-1] if counted and counted[-1] is not None else count_check(record.id, day)
         if total > max_per_invoice():
-            return Outcome(TOO_MANY, checks_today=mine or 0, day=day, limit=LIMIT_INVOICE_TOTAL, total_today=total)
+            return Outcome(
+                TOO_MANY,
+                checks_today=mine or 0,
+                day=day,
+                limit=LIMIT_INVOICE_TOTAL,
+                total_today=total,
+                document_kind=kind,
+            )
     if mine is None:  # counted for the invoice alone (no client): its total is the count shown
         mine, total = total, None
-    if record.issued_on != query.issued_on or record.check_code[-6:] != query.check:
-        return Outcome(MISMATCH, checks_today=mine, day=day, total_today=total)
-    return Outcome(GENUINE, record=record, checks_today=mine, day=day, total_today=total)
+    if not query.matches(record):
+        return Outcome(MISMATCH, checks_today=mine, day=day, total_today=total, document_kind=kind)
+    return Outcome(GENUINE, record=record, checks_today=mine, day=day, total_today=total, document_kind=kind)
 
 
 def _chain(query: Query, day: date, client: str, owner: bool) -> list[tuple[throttling.Counter, int]]:
@@ -470,8 +600,9 @@ def check_request(request, view, data, *, user=None) -> Outcome:
         allowed, counted = throttle.allow_and_count(request, view, *_chain(parsed, day, client, owner))
     else:
         allowed = throttle.allow_request(request, view)
+    kind = kind_of(data)
     if not allowed:
-        return Outcome(TOO_MANY, client_wait=int(throttle.wait()), limit=LIMIT_CLIENT)
+        return Outcome(TOO_MANY, client_wait=int(throttle.wait()), limit=LIMIT_CLIENT, document_kind=kind)
     if isinstance(parsed, dict):
-        return Outcome(MALFORMED, errors=parsed)
+        return Outcome(MALFORMED, errors=parsed, document_kind=kind)
     return verify(parsed, today=day, client=client, owner=owner, counted=counted)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from cards.models import Binding, BindingAttempt, Issuer, IssuerNetworkCode
+from invoices import tax as tax_rules
 from invoices.models import Application, Invoice, Transit, TransitSegment
 from invoices.selectors import transit_availability, trip_views
 
@@ -228,21 +229,41 @@ class InvoiceTax:
 
 
 def invoice_tax(user: User, invoice_id) -> InvoiceTax:
-    """Whether an invoice of the user is taxable (通行费 mark) and deductible, and why."""
+    """Whether a document of the user is taxable (通行费 mark) and deductible, and why: the
+    ledger's rule (``invoices.tax.deductibility``: a taxable VAT or 数电 invoice with an
+    enterprise title), and, for this one document as it stands, neither a red-letter one nor a
+    reversed one."""
     invoice = (
         Invoice.objects.filter(user=user, pk=_int(invoice_id))
         .prefetch_related("lines")
         .only(
-            "code", "number", "kind", "red", "status", "buyer_name", "buyer_tax_id", "total_tax", "total", "issued_on"
+            "code",
+            "number",
+            "kind",
+            "document_kind",
+            "red",
+            "status",
+            "buyer_name",
+            "buyer_tax_id",
+            "total_tax",
+            "total",
+            "issued_on",
         )
         .first()
     )
     if invoice is None:
         raise Http404("invoice not found")
     taxable = invoice.kind == Invoice.Kind.TAXABLE
+    rule = tax_rules.deductibility(
+        taxable=taxable, buyer_tax_id=invoice.buyer_tax_id, document_kind=invoice.document_kind
+    )
     rates = sorted({line.rate for line in invoice.lines.all() if line.rate is not None})
     reasons = []
-    if taxable:
+    if rule == tax_rules.NOT_DEDUCTIBLE_FISCAL:
+        reasons.append(
+            _("这是通行费财政电子票据（政府还贷公路的通行费），不是增值税发票，不能抵扣进项税，可用于报销入账。")
+        )
+    elif taxable:
         reasons.append(_("这是征税发票：左上角印有“通行费”字样，税率栏显示适用税率。"))
     else:
         reasons.append(_("这是不征税发票（政府还贷公路的通行费或储值卡充值），没有“通行费”字样，不能抵扣进项税。"))
@@ -250,9 +271,9 @@ def invoice_tax(user: User, invoice_id) -> InvoiceTax:
         reasons.append(_("这是红字发票，用于冲销原发票，不能用于抵扣。"))
     if invoice.status == Invoice.Status.REVERSED:
         reasons.append(_("这张发票已被红冲，不能再用于报销或抵扣。"))
-    if taxable and not invoice.buyer_tax_id:
+    if rule == tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE:
         reasons.append(_("抬头是个人（没有纳税人识别号），不能用于单位抵扣；需要抵扣请用单位抬头换票。"))
-    deductible = taxable and not invoice.red and invoice.status == Invoice.Status.NORMAL and bool(invoice.buyer_tax_id)
+    deductible = rule == tax_rules.DEDUCTIBLE and not invoice.red and invoice.status == Invoice.Status.NORMAL
     if deductible:
         reasons.append(_("抬头是单位且发票状态正常，可以凭它抵扣增值税进项税额（以主管税务机关规定为准）。"))
     return InvoiceTax(

@@ -19,11 +19,27 @@ from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors, services
 from ..documents import services as documents_services
-from ..models import Application, Invoice, InvoiceLine
+from ..models import Application, Invoice, InvoiceLine, RedLetterConfirmation
+from ..regimes import DocumentKind
 from ..tax import rate_decimal, rate_text
 from . import paging
 
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
+DIGITAL = DocumentKind.DIGITAL_E_INVOICE.value
+
+
+def document_kind_label(kind: str) -> str:
+    """The kind's name as printed on the document, in the request's language."""
+    return str(DocumentKind(kind).label)
+
+
+def red_confirmation_json(inv: Invoice) -> dict | None:
+    """``{"number"}`` of the 红字确认 record a red-letter 数电 invoice was issued against; None for
+    every other document (one query, for red 数电 invoices only)."""
+    if not (inv.red and inv.document_kind == DocumentKind.DIGITAL_E_INVOICE):
+        return None
+    number = RedLetterConfirmation.objects.filter(red_invoice_id=inv.pk).values_list("number", flat=True).first()
+    return {"number": number} if number else None
 
 
 def invoice_json(inv: Invoice) -> dict:
@@ -59,6 +75,9 @@ def invoice_json(inv: Invoice) -> dict:
         "total_tax": inv.total_tax,
         "total": inv.total,
         "original": {"code": inv.original.code, "number": inv.original.number} if inv.original_id else None,
+        "document_kind": inv.document_kind,
+        "document_kind_label": document_kind_label(inv.document_kind),
+        "red_confirmation": red_confirmation_json(inv),
     }
 
 
@@ -87,6 +106,8 @@ INVOICE_COLUMNS = (
     "original_id",
     "original__code",
     "original__number",
+    "document_kind",
+    "confirmation_of_red__number",
 )
 DETAIL_COLUMNS = tuple(c for c in INVOICE_COLUMNS if c != "issued_at")  # issued_at: the lists' cursor only
 _LINE_COLUMNS = (
@@ -110,6 +131,7 @@ def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) ->
     application, by ``application_id`` (no list of hundreds of ids to send)."""
     out: list[dict] = []
     lines_of: dict[int, list] = {}
+    labels = {kind: document_kind_label(kind) for kind in DocumentKind.values}
     for r in rows:
         lines: list[dict] = []
         lines_of[r["id"]] = lines
@@ -133,6 +155,13 @@ def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) ->
                 "total": r["total"],
                 "original": (
                     {"code": r["original__code"], "number": r["original__number"]} if r["original_id"] else None
+                ),
+                "document_kind": r["document_kind"],
+                "document_kind_label": labels.get(r["document_kind"]) or document_kind_label(r["document_kind"]),
+                "red_confirmation": (
+                    {"number": r["confirmation_of_red__number"]}
+                    if r["red"] and r["confirmation_of_red__number"] and r["document_kind"] == DIGITAL
+                    else None
                 ),
             }
         )
@@ -260,12 +289,20 @@ class CodeNumberSchema(serializers.Serializer):
     number = serializers.CharField()
 
 
+class RedConfirmationSchema(serializers.Serializer):
+    number = serializers.CharField(help_text="红字确认单编号，20 位")
+
+
 class InvoiceSchema(serializers.Serializer):
     id = serializers.IntegerField()
-    code = serializers.CharField()
-    number = serializers.CharField()
+    code = serializers.CharField(
+        allow_blank=True, help_text="增值税电子普通发票 12 位；财政电子票据 8 位（票据代码）；数电发票为空字符串"
+    )
+    number = serializers.CharField(help_text="增值税电子普通发票 8 位；财政电子票据 10 位；数电发票 20 位")
     issued_on = serializers.DateField()
-    check_code = serializers.CharField()
+    check_code = serializers.CharField(
+        allow_blank=True, help_text="增值税电子普通发票 20 位数字；财政电子票据 6 位（数字和 a–f）；数电发票为空字符串"
+    )
     kind = serializers.ChoiceField(choices=Invoice.Kind.values)
     red = serializers.BooleanField()
     status = serializers.ChoiceField(choices=Invoice.Status.values)
@@ -278,6 +315,15 @@ class InvoiceSchema(serializers.Serializer):
     total_tax = serializers.IntegerField()
     total = serializers.IntegerField()
     original = CodeNumberSchema(allow_null=True)
+    document_kind = serializers.ChoiceField(
+        choices=DocumentKind.values,
+        help_text="票据种类：vat_e_invoice 增值税电子普通发票（通行费）；fiscal_e_bill 通行费财政电子票据；"
+        "digital_e_invoice 电子发票（普通发票，数电）",
+    )
+    document_kind_label = serializers.CharField(help_text="票据种类的名称（按请求的语言）")
+    red_confirmation = RedConfirmationSchema(
+        allow_null=True, help_text="红字数电发票所依据的红字确认单；其他票据为 null"
+    )
 
 
 class ApplicationSchema(serializers.Serializer):
@@ -326,6 +372,8 @@ class PreviewSellerSchema(serializers.Serializer):
     name = serializers.CharField()
     tax_id = serializers.CharField()
     kind = serializers.ChoiceField(choices=Invoice.Kind.values)
+    document_kind = serializers.ChoiceField(choices=DocumentKind.values, help_text="这些票据的种类")
+    document_kind_label = serializers.CharField()
     invoices = serializers.IntegerField()
     total = serializers.IntegerField()
 
@@ -362,7 +410,15 @@ def preview_json(plan: services.ApplicationPlan) -> dict:
         "invoice_count": plan.invoice_count,
         "total": plan.total,
         "sellers": [
-            {"name": s.name, "tax_id": s.tax_id, "kind": s.kind, "invoices": s.invoices, "total": s.total}
+            {
+                "name": s.name,
+                "tax_id": s.tax_id,
+                "kind": s.kind,
+                "document_kind": s.document_kind,
+                "document_kind_label": str(s.document_kind_label),
+                "invoices": s.invoices,
+                "total": s.total,
+            }
             for s in plan.sellers
         ],
         "title": {"id": plan.title.pk, "name": plan.title.name, "tax_id": plan.title.tax_id},

@@ -95,6 +95,11 @@ class VerifyView(APIView):
         operation_id="verify_invoice",
         summary="发票查验（公开，无需令牌）",
         description=(
+            "按票据种类填写：增值税电子普通发票 code（12 位）+ number（8 位）+ date + check（校验码后 6 位）；"
+            "通行费财政电子票据 code（8 位）+ number（10 位）+ date + check（6 位校验码，数字和 a–f）；"
+            "数电发票 number（20 位）+ date + total（价税合计，元，如 97.33；红字发票为负数，如 -97.33）。"
+            "document_kind 可省略：按 number 的位数（8/10/20）识别，否则有 total 为数电发票、code 为 8 位为财政电子票据，"
+            "其余按增值税电子普通发票。输入有误时 400 malformed，errors 指出每个字段。"
             "同一客户端（网络地址）每天对同一张发票最多查验 VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE 次（默认 5），"
             "所有人合计最多 VERIFY_MAX_CHECKS_PER_INVOICE 次（默认 50）；超过时 429 too_many_checks，limit 为 "
             "invoice（本客户端）或 invoice_total（合计），limit 为 client 表示每分钟的次数超限。"
@@ -102,10 +107,30 @@ class VerifyView(APIView):
         ),
         auth=[],
         parameters=[
-            OpenApiParameter("code", str, required=True, description="发票代码，12 位"),
-            OpenApiParameter("number", str, required=True, description="发票号码，8 位"),
+            OpenApiParameter(
+                "document_kind",
+                str,
+                required=False,
+                enum=["vat_e_invoice", "fiscal_e_bill", "digital_e_invoice"],
+                description="票据种类；省略时按 number 的位数等识别",
+            ),
+            OpenApiParameter(
+                "code", str, required=False, description="发票代码 12 位（增值税）/ 票据代码 8 位（财政）；数电发票不填"
+            ),
+            OpenApiParameter("number", str, required=True, description="号码：增值税 8 位，财政 10 位，数电 20 位"),
             OpenApiParameter("date", str, required=True, description="开票日期 YYYYMMDD"),
-            OpenApiParameter("check", str, required=True, description="校验码后 6 位"),
+            OpenApiParameter(
+                "check",
+                str,
+                required=False,
+                description="增值税：校验码后 6 位数字；财政：校验码（6 位，数字和 a–f）；数电发票不填",
+            ),
+            OpenApiParameter(
+                "total",
+                str,
+                required=False,
+                description="数电发票的价税合计，元，按票面填写，如 97.33；红字发票为负数，如 -97.33",
+            ),
         ],
         responses={200: VerifyResultSchema, 400: VerifyResultSchema, 429: VerifyResultSchema},
     )

@@ -54,7 +54,8 @@ def test_csv_rows_and_totals_with_the_red_letter_invoice_netted(world, books):
     rows = read_csv(r)
     header, body, total, deductible = rows[0], rows[1:-2], rows[-2], rows[-1]
     assert header == ledger.header() and header[14] == "可抵扣税额" and header[17] == "抵扣说明"
-    assert {len(row) for row in rows} == {18}
+    assert {len(row) for row in rows} == {19} and header[18] == "票据种类"
+    assert {row[18] for row in rows[1:-2]} == {"增值税电子普通发票（通行费）"}  # one kind: no subtotals
     assert len(body) == 4
     by_number = {row[1]: row for row in body}
     for inv in Invoice.objects.all():
@@ -76,7 +77,7 @@ def test_csv_rows_and_totals_with_the_red_letter_invoice_netted(world, books):
     assert total[0] == "合计" and total[1] == "4 张"
     assert total[10] == "16.43" and total[12] == "0.57" and total[13] == "17.00" and total[14] == "0.57"
     assert deductible[0] == "可抵扣税额合计（单位抬头的征税发票，红字发票已冲减）" and deductible[14] == "0.57"
-    assert deductible[17] == "不征税发票和个人抬头的发票不可抵扣"
+    assert deductible[17] == "财政电子票据、不征税发票和个人抬头的发票不可抵扣"
 
 
 @pytest.mark.django_db
@@ -226,3 +227,109 @@ def test_the_ledger_from_the_invoices_page(client, world, books):
 )
 def test_text_never_becomes_a_spreadsheet_formula(text, safe):
     assert ledger.safe_text(text) == safe
+
+
+# --- every kind of document ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_books(world, applied, settings, django_capture_on_commit_callbacks):
+    """Under an enterprise title: a trip of September 2026 under the 数电 rules (a fiscal e-bill
+    for the loan road, two 数电 invoices, the 97.33 one then reversed through a 红字确认 record) and
+    a trip of the same month under the 2020 rules' VAT invoice (the 数电 switch set after it)."""
+    from datetime import timedelta
+
+    from .conftest import trip
+
+    settings.TOLL_REGIME_2020_FROM = "2020-01-01"
+    settings.TOLL_REGIME_DIGITAL_FROM = "2026-09-06"
+    early = trip("T0", world.card_no, world.when, [("S-A3", 2060)])
+    late = trip("T1", world.card_no, world.when + timedelta(days=1), THREE)
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": [early, late]}, format="json").json()
+    assert r["created"] == 2, r
+    applied(title_id=title(world.user, kind="enterprise", name="演示科技有限公司", tax_id=COMPANY_TAX_ID))
+    big = Invoice.objects.get(total=9733)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert world.user.post(f"/api/v1/app/invoices/{big.pk}/reverse").status_code == 202
+
+
+@pytest.mark.regimes
+@pytest.mark.django_db
+def test_every_kind_in_the_ledger_with_its_deductible_tax_and_subtotals_to_the_fen(world, mixed_books):
+    kinds = dict(Invoice.objects.values_list("number", "document_kind"))
+    assert sorted(kinds.values()) == sorted(
+        ["vat_e_invoice", "fiscal_e_bill", "digital_e_invoice", "digital_e_invoice", "digital_e_invoice"]
+    )
+    rows = read_csv(world.user.get("/api/v1/app/invoices/ledger", {"format": "csv", "month": "2026-09"}))
+    body, subtotals, total, deductible = rows[1:6], rows[6:9], rows[-2], rows[-1]
+    assert {len(row) for row in rows} == {19} and len(rows) == 1 + 5 + 3 + 2
+    labels = {"vat_e_invoice": "增值税电子普通发票（通行费）", "fiscal_e_bill": "通行费财政电子票据"}
+    labels["digital_e_invoice"] = "电子发票（普通发票）"
+    for row in body:
+        assert row[18] == labels[kinds[row[1]]]
+    by_total = {row[13]: row for row in body}
+    # the fiscal e-bill: never deductible, whatever the title
+    fiscal = by_total["5.00"]
+    assert fiscal[18] == "通行费财政电子票据" and fiscal[14] == "0.00" and fiscal[17] == "财政电子票据：不可抵扣"
+    assert fiscal[0] and len(fiscal[0]) == 8 and len(fiscal[1]) == 10
+    # the 数电 invoices: no code, deductible with the enterprise title; the red one takes its tax back
+    five = by_total["12.00"]
+    assert five[0] == "" and len(five[1]) == 20 and five[14] == "0.57" and five[17] == "征税发票，单位抬头：可抵扣"
+    assert by_total["97.33"][14] == "2.83" and by_total["97.33"][9] == "已红冲"
+    red = by_total["-97.33"]
+    assert red[18] == "电子发票（普通发票）" and red[14] == "-2.83" and red[17] == "红字发票：冲减原发票的可抵扣税额"
+    # the VAT invoice of the day before the switch: 20.60 at 3% = 20.00 + 0.60
+    vat = by_total["20.60"]
+    assert vat[18] == "增值税电子普通发票（通行费）" and len(vat[0]) == 12 and vat[14] == "0.60"
+    # a subtotal per kind, in the table's order, adding up to the totals to the fen
+    assert [s[0] for s in subtotals] == [
+        "小计：增值税电子普通发票（通行费）",
+        "小计：通行费财政电子票据",
+        "小计：电子发票（普通发票）",
+    ]
+    assert [s[1] for s in subtotals] == ["1 张", "1 张", "3 张"]
+    assert [(s[12], s[13], s[14]) for s in subtotals] == [
+        ("0.60", "20.60", "0.60"),
+        ("0.00", "5.00", "0.00"),
+        ("0.57", "12.00", "0.57"),
+    ]
+    assert total[1] == "5 张" and total[13] == "37.60" and total[14] == deductible[14] == "1.17"
+
+    def fen(text: str) -> int:
+        return int(Decimal(text) * 100)
+
+    for column in (10, 12, 13, 14):
+        assert sum(fen(s[column]) for s in subtotals) == fen(total[column]) == sum(fen(r[column]) for r in body)
+    assert fen(total[13]) == sum(Invoice.objects.values_list("total", flat=True))
+
+
+@pytest.mark.regimes
+@pytest.mark.django_db
+def test_the_xlsx_carries_the_kind_and_the_subtotals_as_numbers(world, mixed_books):
+    r = world.user.get("/api/v1/app/invoices/ledger", {"format": "xlsx", "month": "2026-09"})
+    rows = [
+        list(row)
+        for row in load_workbook(io.BytesIO(b"".join(r.streaming_content)))["发票台账"].iter_rows(values_only=True)
+    ]
+    assert rows[0][18] == "票据种类" and len(rows) == 1 + 5 + 3 + 2
+    assert sorted(row[18] for row in rows[1:6]).count("电子发票（普通发票）") == 3
+    assert [float(s[14]) for s in rows[6:9]] == [0.6, 0.0, 0.57] and float(rows[-2][14]) == 1.17
+
+
+@pytest.mark.regimes
+@pytest.mark.django_db
+def test_the_self_service_diagnosis_follows_the_ledgers_rule_for_every_kind(world, mixed_books):
+    from support.diagnosis import invoice_tax
+
+    user = world.user.user
+    by_total = {inv.total: inv for inv in Invoice.objects.all()}
+    fiscal = invoice_tax(user, by_total[500].pk)
+    assert not fiscal.deductible and fiscal.deductible_tax == 0 and not fiscal.taxable
+    assert any("财政电子票据" in reason for reason in fiscal.reasons)
+    digital = invoice_tax(user, by_total[1200].pk)
+    assert digital.deductible and digital.deductible_tax == 57 and digital.rates == [5]
+    vat = invoice_tax(user, by_total[2060].pk)
+    assert vat.deductible and vat.deductible_tax == 60
+    reversed_one, red = invoice_tax(user, by_total[9733].pk), invoice_tax(user, by_total[-9733].pk)
+    assert not reversed_one.deductible and any("已被红冲" in r for r in reversed_one.reasons)
+    assert not red.deductible and any("红字发票" in r for r in red.reasons)

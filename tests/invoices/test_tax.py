@@ -100,3 +100,20 @@ def test_rate_forms():
 )
 def test_deductibility(taxable, buyer_tax_id, expected):
     assert tax.deductibility(taxable=taxable, buyer_tax_id=buyer_tax_id) == expected
+
+
+@pytest.mark.parametrize(
+    "document_kind, taxable, buyer_tax_id, expected",
+    [
+        ("vat_e_invoice", True, "91110000MA01DEM005", tax.DEDUCTIBLE),
+        ("digital_e_invoice", True, "91110000MA01DEM005", tax.DEDUCTIBLE),  # 数电, enterprise title
+        ("digital_e_invoice", True, "", tax.NOT_DEDUCTIBLE_PERSONAL_TITLE),
+        ("digital_e_invoice", False, "91110000MA01DEM005", tax.NOT_DEDUCTIBLE_NON_TAXABLE),  # a recharge's
+        ("fiscal_e_bill", False, "91110000MA01DEM005", tax.NOT_DEDUCTIBLE_FISCAL),  # never, whoever pays
+        ("fiscal_e_bill", True, "91110000MA01DEM005", tax.NOT_DEDUCTIBLE_FISCAL),
+        ("fiscal_e_bill", False, "", tax.NOT_DEDUCTIBLE_FISCAL),
+        ("", True, "91110000MA01DEM005", tax.DEDUCTIBLE),  # no kind given: a VAT e-invoice
+    ],
+)
+def test_deductibility_by_kind_of_document(document_kind, taxable, buyer_tax_id, expected):
+    assert tax.deductibility(taxable=taxable, buyer_tax_id=buyer_tax_id, document_kind=document_kind) == expected
