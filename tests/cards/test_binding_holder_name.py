@@ -344,3 +344,21 @@ def test_agents_see_the_cause_with_its_label(client, make_user, app_client, regi
     assert "开户人名称不符" in detail and WRONG_NAME not in detail
     view = client.get(reverse("admin:support_customer_view", args=[customer.user.pk])).content.decode()
     assert "开户人名称不符" in view and "96777" in view and WRONG_NAME not in view
+
+
+@pytest.mark.django_db
+def test_the_page_at_the_ceiling_says_the_name_differs_once_the_code_is_typed(
+    client, person, app_client, settings, sms
+):
+    settings.BINDING_MAX_FAILURES_PER_CARD = 1
+    _reach_ceiling(app_client, 1)
+    age_sms_codes()
+    r = client.post(reverse("cards:bind"), form(holder_name=WRONG_NAME), REMOTE_ADDR="10.64.0.1")
+    assert r.status_code == 302  # the second step, as for the right name
+    step2 = client.get(r["Location"]).content.decode()
+    assert "验证码通过后再核对您填写的证件信息和开户人名称" in step2 and WRONG_NAME not in step2
+    page = client.post(r["Location"], {"code": sms.last_code(RESERVED, "bind"), "confirm": "1"}).content.decode()
+    assert "开户人名称与" in page and "96777" in page and "重新填写并绑定" in page
+    # the attempt is over: its page no longer asks for a code
+    assert "请输入收到的6位验证码" not in page and 'id="proof-first"' not in page and 'name="code"' not in page
+    assert WRONG_NAME not in page and not Binding.objects.exists()
