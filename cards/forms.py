@@ -7,8 +7,8 @@ from .models import IdType, InvoiceTitle
 
 
 class UnechoedTextInput(forms.TextInput):
-    """A text box that never renders a value back: an ID number or a mobile typed into a
-    refused form is not echoed into the page."""
+    """A text box that never renders a value back: a holder name, an ID number or a mobile
+    typed into a refused form is not echoed into the page."""
 
     def format_value(self, value):
         return None
@@ -20,6 +20,16 @@ class BindForm(forms.Form):
         max_length=40,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("20位数字")}),
         help_text=_("印在ETC卡正面的20位数字。"),
+    )
+    holder_name = forms.CharField(
+        label=_("开户人名称"),
+        max_length=100,
+        error_messages={"required": _("请填写开户人名称：个人卡填写持卡人姓名，单位卡填写单位全称。")},
+        widget=UnechoedTextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_(
+            "办卡时在发行方登记的开户人名称：个人卡填写持卡人姓名，单位卡填写单位全称（与营业执照一致）。"
+            "括号、空格用全角或半角均可。"
+        ),
     )
     id_type = forms.ChoiceField(label=_("证件类型"), choices=IdType.choices, initial=IdType.RESIDENT_ID)
     id_number = forms.CharField(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import re
+import secrets
+import unicodedata
 from collections.abc import Collection
 
 from django.core.exceptions import ValidationError
@@ -181,8 +183,54 @@ def validate_holder_name(value: str) -> None:
         raise ValidationError(_("持卡人姓名含有无效字符。"), code="invalid")
 
 
+# The middle dot of names such as 阿卜杜·热合曼 is typed in many forms; one of them is kept.
+_NAME_DOTS = str.maketrans({c: "·" for c in "\u2022\u2027\u2219\u22c5\u30fb\uff0e"})
+NAME_MAX_LENGTH = 100
+
+
+def _word_char(c: str) -> bool:
+    """A letter or digit of an alphabetic script (Latin, Cyrillic, Greek…): a space between two
+    of them separates words (ZHANG SAN); next to a Chinese character or a bracket it does not."""
+    return c.isalnum() and ord(c) < 0x2E80
+
+
+def normalize_holder_name(value) -> str:
+    """The form in which a typed holder name (开户人名称) and the issuer's reserved one are
+    compared: NFKC (full-width letters, digits, brackets and spaces become their plain forms,
+    so （北京） and (北京) are one), case folded (passport names), the middle dot in one form,
+    invisible format characters (a zero-width space pasted along) dropped, the ends stripped,
+    and inner whitespace dropped except one space between two words of an alphabetic script.
+    Never stored or shown: only compared, or digested."""
+    text = unicodedata.normalize("NFKC", str(value or "")).casefold().translate(_NAME_DOTS)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    out = ""
+    for word in text.split():
+        if out and _word_char(out[-1]) and _word_char(word[0]):
+            out += " "
+        out += word
+    return out
+
+
+def holder_names_match(typed: str, reserved: str) -> bool:
+    """Whether a typed holder name is the reserved one, once both are normalised; in constant
+    time for names of one length."""
+    return secrets.compare_digest(normalize_holder_name(typed).encode(), normalize_holder_name(reserved).encode())
+
+
+def validate_typed_holder_name(value: str) -> None:
+    """The holder name a user types when binding (开户人名称): something to compare."""
+    if not normalize_holder_name(value):
+        raise ValidationError(_("请填写开户人名称：个人卡填写持卡人姓名，单位卡填写单位全称。"), code="required")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValidationError(_("开户人名称不能超过 %(n)s 个字符。") % {"n": NAME_MAX_LENGTH}, code="too_long")
+    if any(unicodedata.category(c) in ("Cc", "Co", "Cs") and not c.isspace() for c in value):
+        raise ValidationError(_("开户人名称含有无效字符，请重新输入。"), code="invalid")
+
+
 __all__ = [
+    "holder_names_match",
     "normalize_card_no",
+    "normalize_holder_name",
     "normalize_id_number",
     "normalize_mobile",
     "normalize_plate",
@@ -195,4 +243,5 @@ __all__ = [
     "validate_mobile",
     "validate_plate",
     "validate_plate_color",
+    "validate_typed_holder_name",
 ]

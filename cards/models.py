@@ -235,6 +235,7 @@ class BindingAttempt(models.Model):
         CARD_CANCELLED = "card_cancelled", _("卡已注销")
         ID_MISMATCH = "id_mismatch", _("证件信息不符")
         MOBILE_MISMATCH = "mobile_mismatch", _("预留手机号不符")
+        HOLDER_NAME_MISMATCH = "holder_name_mismatch", _("开户人名称不符")
         ALREADY_BOUND = "already_bound", _("已被其他账户绑定")
         NOT_ENTERPRISE_CONTACT = "not_enterprise_contact", _("非单位联系人账户")
         TOO_MANY_ATTEMPTS = "too_many_attempts", _("尝试次数过多")
@@ -246,6 +247,7 @@ class BindingAttempt(models.Model):
         Outcome.CARD_CANCELLED,
         Outcome.ID_MISMATCH,
         Outcome.MOBILE_MISMATCH,
+        Outcome.HOLDER_NAME_MISMATCH,
         Outcome.ALREADY_BOUND,
         Outcome.NOT_ENTERPRISE_CONTACT,
     )
@@ -270,6 +272,8 @@ class BindingAttempt(models.Model):
     # mobile proves the code first, and the typed ID (its keyed digest) is compared only then.
     proof_first = models.BooleanField(_("先验证预留手机号"), default=False)
     id_number_digest = models.CharField(_("证件号码摘要"), max_length=64, blank=True, default="", editable=False)
+    # The same for the holder name typed (开户人名称, normalised), when one was typed.
+    holder_name_digest = models.CharField(_("开户人名称摘要"), max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("绑卡尝试")

@@ -96,6 +96,12 @@ def id_number_digest(id_number: str) -> str:
     return lookup_digest(identity.normalize_id_number(id_number), purpose="id-number")
 
 
+def holder_name_digest(holder_name: str) -> str:
+    """The keyed digest of a holder name once normalised (``identity.normalize_holder_name``):
+    what a proof-first attempt keeps of the name typed, to compare once the code comes back."""
+    return lookup_digest(identity.normalize_holder_name(holder_name), purpose="holder-name")
+
+
 def card_fingerprint(item: dict[str, Any]) -> str:
     """A keyed digest of everything pushed for a card: an unchanged re-push is recognised
     without decrypting anything."""
@@ -536,8 +542,8 @@ def _proof_first_refusal(
 ) -> _Refusal | None:
     """What a card at its ceiling is refused for before any code: what says nothing of the
     holder's ID (no such card, cancelled, a company card and not its contact's account) and a
-    mobile that is not the reserved one (the code could not reach the holder). The ID is not
-    compared here."""
+    mobile that is not the reserved one (the code could not reach the holder). Neither the ID
+    nor the holder name is compared here."""
     if card is None or card.status == Card.Status.CANCELLED or card.is_enterprise:
         refusal = _compare(
             user=user,
@@ -546,6 +552,7 @@ def _proof_first_refusal(
             prefix_issuer=prefix_issuer,
             id_type=card.id_type if card else "",
             id_number="",
+            holder_name=None,
             mobile=mobile,
             **counts,
         )
@@ -560,16 +567,29 @@ def _proof_first_refusal(
     return None
 
 
-def _proved_id_refusal(card: Card, attempt: BindingAttempt) -> _Refusal | None:
+def _proved_details_refusal(card: Card, attempt: BindingAttempt) -> _Refusal | None:
     """A proof-first attempt, its code proved by the reserved mobile: the ID typed at the first
-    step (its keyed digest) against the reserved one."""
-    if card.id_type == attempt.id_type and secrets.compare_digest(card.id_number_digest, attempt.id_number_digest):
-        return None
-    message = _(
-        "您填写的证件类型或证件号码与%(issuer)s预留的信息不一致。请核对后重新绑定；如确认无误，请联系发行方核对或"
-        "更新预留信息，更新后再重新绑定。"
-    ) % {"issuer": _issuer_phrase(card.issuer)}
-    return _Refusal(Outcome.ID_MISMATCH, message, card.issuer)
+    step (its keyed digest) against the reserved one, then the holder name when one was typed."""
+    if not (
+        card.id_type == attempt.id_type and secrets.compare_digest(card.id_number_digest, attempt.id_number_digest)
+    ):
+        message = _(
+            "您填写的证件类型或证件号码与%(issuer)s预留的信息不一致。请核对后重新绑定；如确认无误，请联系发行方核对或"
+            "更新预留信息，更新后再重新绑定。"
+        ) % {"issuer": _issuer_phrase(card.issuer)}
+        return _Refusal(Outcome.ID_MISMATCH, message, card.issuer)
+    if attempt.holder_name_digest and not secrets.compare_digest(
+        holder_name_digest(card.holder_name), attempt.holder_name_digest
+    ):
+        return _Refusal(Outcome.HOLDER_NAME_MISMATCH, _holder_name_message(card.issuer), card.issuer)
+    return None
+
+
+def _holder_name_message(issuer: Issuer) -> str:
+    return _(
+        "您填写的开户人名称与%(issuer)s预留的开户人名称不一致。个人卡请填写持卡人姓名，单位卡请填写单位全称（与营业执照"
+        "一致）；如确认无误，请联系发行方核对或更新预留信息，更新后再重新绑定。"
+    ) % {"issuer": _issuer_phrase(issuer)}
 
 
 def _reset_text() -> str:
@@ -620,12 +640,15 @@ def _compare(
     prefix_issuer: Issuer | None,
     id_type: str,
     id_number: str,
+    holder_name: str | None,
     mobile: str,
     account_failures: int,
     card_failures: int,
 ) -> _Refusal | None:
-    """Checks the typed details against the registry. Both the ID and the mobile are compared
-    before either is reported, and only digests are compared."""
+    """Checks the typed details against the registry. The ID, the holder name (when one was
+    typed: ``None`` is not compared) and the mobile are all compared before any is reported,
+    and the first that differs, in that order, is the one named. The ID and the mobile are
+    compared by digest, the name once normalised (``identity.holder_names_match``)."""
     if card is None:
         issuer = prefix_issuer
         message = _(
@@ -649,6 +672,7 @@ def _compare(
         ) % {"issuer": _issuer_phrase(issuer)}
         return _Refusal(Outcome.NOT_ENTERPRISE_CONTACT, message, issuer)
     id_ok = secrets.compare_digest(card.id_number_digest, id_number_digest(id_number)) & (card.id_type == id_type)
+    name_ok = holder_name is None or identity.holder_names_match(holder_name, card.holder_name)
     mobile_ok = secrets.compare_digest(card.mobile_digest, mobile_digest(mobile))
     left = _tries_left(account_failures, card_failures)
     if not id_ok:
@@ -657,6 +681,8 @@ def _compare(
             "预留信息，更新后再重新绑定。"
         ) % {"issuer": _issuer_phrase(issuer)}
         return _Refusal(Outcome.ID_MISMATCH, message + left, issuer)
+    if not name_ok:
+        return _Refusal(Outcome.HOLDER_NAME_MISMATCH, _holder_name_message(issuer) + left, issuer)
     if not mobile_ok:
         message = _(
             "您填写的手机号与%(issuer)s预留的手机号不一致。请填写办卡时登记的手机号；如已更换手机号，请联系发行方"
@@ -690,10 +716,22 @@ def _record_attempt(
 
 
 def binding_start(
-    *, user: User, card_no: str, id_type: str, id_number: str, mobile: str, address: str = ""
+    *,
+    user: User,
+    card_no: str,
+    id_type: str,
+    id_number: str,
+    mobile: str,
+    holder_name: str | None = None,
+    address: str = "",
 ) -> BindingAttempt:
     """First step of binding: the details match the issuer's reserved ones, and a code goes
     to the reserved mobile. Returns the pending attempt (its ``public_id`` is the binding id).
+
+    ``holder_name`` (开户人名称) is compared, normalised, with the reserved holder name when
+    given; the page always asks for it. Not given (``None`` or blank), it is not compared, or,
+    with ``BINDING_HOLDER_NAME_REQUIRED``, refused as ``invalid``. It is never logged or kept:
+    only its keyed digest, on a proof-first attempt.
 
     Every attempt is recorded, refusals included, in its own committed transaction. Failed
     attempts are capped a day per account and per (client ``address``, card); once a cap is
@@ -701,12 +739,14 @@ def binding_start(
     ceiling (``BINDING_MAX_FAILURES_PER_CARD``) past which the card is not refused but protected:
     the code goes to the reserved mobile when the mobile typed is that one, and the ID typed is
     compared only once the code comes back (``binding_confirm``), so strangers can neither stop
-    the holder nor use the answers to guess the ID.
+    the holder nor use the answers to guess the ID (nor the name).
     """
     card_no = identity.normalize_card_no(card_no)
     id_type = str(id_type or "").strip()
     id_number = identity.normalize_id_number(id_number)
     mobile = identity.normalize_mobile(mobile)
+    if holder_name is not None and not str(holder_name).strip():
+        holder_name = None
     prefix_issuer = selectors.issuer_for_card_no(card_no) if len(card_no) >= 4 else None
 
     errors: dict[str, list[str]] = {}
@@ -730,6 +770,11 @@ def binding_start(
         errors["mobile"] = [_("请填写办卡时预留的手机号。")]
     else:
         _collect(errors, "mobile", identity.validate_mobile, mobile)
+    if holder_name is not None:
+        holder_name = str(holder_name)
+        _collect(errors, "holder_name", identity.validate_typed_holder_name, holder_name)
+    elif settings.BINDING_HOLDER_NAME_REQUIRED:
+        errors["holder_name"] = [_("请填写开户人名称：个人卡填写持卡人姓名，单位卡填写单位全称。")]
     if errors:
         message = _first_message(errors)
         _record_attempt(user=user, card_no=card_no, id_type=id_type, outcome=Outcome.INVALID, message=message)
@@ -763,12 +808,17 @@ def binding_start(
                 prefix_issuer=prefix_issuer,
                 id_type=id_type,
                 id_number=id_number,
+                holder_name=holder_name,
                 mobile=mobile,
                 account_failures=account_failures,
                 card_failures=mine,
             )
         if refusal is not None:
             message = refusal.message
+        elif proof_first and holder_name:
+            message = _("验证码已发送至预留手机号 %(mobile)s，验证码通过后再核对证件信息和开户人名称。") % {
+                "mobile": mask_mobile(mobile)
+            }
         elif proof_first:
             message = _("验证码已发送至预留手机号 %(mobile)s，验证码通过后再核对证件信息。") % {
                 "mobile": mask_mobile(mobile)
@@ -785,6 +835,9 @@ def binding_start(
             client_digest=client,
             proof_first=proof_first and refusal is None,
             id_number_digest=id_number_digest(id_number) if proof_first and refusal is None else "",
+            holder_name_digest=(
+                holder_name_digest(holder_name) if proof_first and refusal is None and holder_name else ""
+            ),
         )
     logger.info("binding attempt=%s card=%s outcome=%s", attempt.pk, card_no, attempt.outcome)
     if refusal is not None:
@@ -854,7 +907,7 @@ def binding_confirm(*, user: User, binding_id, code: str) -> Binding:
         card = Card.objects.select_for_update(of=("self",)).select_related("issuer").get(pk=attempt.card_id)
         refusal = _stale_card_refusal(card, attempt)
         if refusal is None and attempt.proof_first:
-            refusal = _proved_id_refusal(card, attempt)
+            refusal = _proved_details_refusal(card, attempt)
         if refusal is None:
             holder = Binding.objects.filter(card=card, ended_at__isnull=True).values_list("user_id", flat=True).first()
             if holder is None:

@@ -356,6 +356,10 @@ PARTNER_MAX_BODY_BYTES = env.int("PARTNER_MAX_BODY_BYTES", default=16 * 1024 * 1
 BINDING_MAX_FAILURES_PER_ACCOUNT = env.int("BINDING_MAX_FAILURES_PER_ACCOUNT", default=5)
 BINDING_MAX_FAILURES_PER_CLIENT_CARD = env.int("BINDING_MAX_FAILURES_PER_CLIENT_CARD", default=5)
 BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default=20)
+# The holder name (开户人名称, 2020 toll e-bill rules) is always asked on the page 绑定ETC卡; the
+# App API compares it when sent, and refuses a binding without it only when this is on, so that
+# App versions that do not send it yet keep binding.
+BINDING_HOLDER_NAME_REQUIRED = env.bool("BINDING_HOLDER_NAME_REQUIRED", default=False)
 # Public verification (查验), per Asia/Shanghai day: checks of one invoice by one client (its
 # address, or the invoice's owner signed in), and by everyone together: a ceiling well above
 # the first, so that strangers' wrong checks cannot stop the holder's (invoices/verification.py).

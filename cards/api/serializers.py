@@ -112,6 +112,17 @@ class BindStartSerializer(serializers.Serializer):
     mobile = serializers.CharField(
         max_length=32, required=False, allow_blank=True, default="", help_text=_("办卡时在发行方预留的手机号")
     )
+    holder_name = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "选填：开户人名称（个人卡为持卡人姓名，单位卡为单位全称），与发行方预留的名称比对，全角半角、空格不计；"
+            "不一致时以 holder_name_mismatch 拒绝。未填时不比对，除非平台要求填写（此时以 invalid 拒绝）"
+        ),
+    )
 
 
 class BindStartedSerializer(serializers.Serializer):
@@ -120,8 +131,9 @@ class BindStartedSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text=_("验证码有效秒数"))
     details_checked = serializers.BooleanField(
         help_text=_(
-            "true：卡号、证件和手机号均已核对一致；false：该卡今日验证失败已达上限，只核对了预留手机号，"
-            "证件信息在验证码通过后（cards/confirm）再核对，不一致时以 id_mismatch 拒绝"
+            "true：卡号、证件、开户人名称（如填写）和手机号均已核对一致；false：该卡今日验证失败已达上限，只核对了"
+            "预留手机号，证件信息和开户人名称在验证码通过后（cards/confirm）再核对，不一致时以 id_mismatch 或 "
+            "holder_name_mismatch 拒绝"
         )
     )
 
@@ -134,6 +146,7 @@ class BindRefusalSerializer(serializers.Serializer):
             "card_cancelled",
             "id_mismatch",
             "mobile_mismatch",
+            "holder_name_mismatch",
             "already_bound",
             "not_enterprise_contact",
             "too_many_attempts",

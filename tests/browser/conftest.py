@@ -6,6 +6,13 @@ a database of their own — a SQLite file in a temporary folder, or a PostgreSQL
 for the run when ``DATABASE_URL`` names PostgreSQL — and a broker of their own: kombu's
 filesystem transport in the temporary folder, or, when ``REDIS_URL`` is given, Redis database 10
 of that server (``BROWSER_REDIS_URL`` overrides it; under pytest-xdist, worker gwN takes 10 + N).
+
+A journey that needs settings the shared server does not have (a low failure ceiling, say)
+gets a server of its own from ``live_server_fixture(name, settings)``: started the same way with
+``SERVER_SETTINGS`` plus its own, with a database of its own and always the filesystem broker
+(the Redis databases belong to the shared server and the suite), only when such a journey runs,
+and stopped as soon as its module is done. Its module overrides the ``server`` fixture, which
+``open_page`` opens pages on.
 The tests never touch the database: pages go through Debian's chromium driven by Playwright,
 partner pushes through the partner API with tokens made by ``manage.py partner_create``, and SMS
 codes are read from the file the SMS backend appends to, as a user reads a phone.
@@ -175,12 +182,13 @@ def _http_status(url: str) -> int:
 
 
 class PostgresDatabase:
-    """A database of the run's own on the server ``DATABASE_URL`` names."""
+    """A database of the run's own on the server ``DATABASE_URL`` names: ``<name>_browser_live``
+    for the shared server, ``<name>_browser_<server>`` for another."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, server: str = "live"):
         parts = urlsplit(url)
         base = parts.path.lstrip("/") or "piaogen"
-        self.name = f"{base}_browser_live" + (f"_{XDIST_WORKER}" if XDIST_WORKER else "")
+        self.name = f"{base}_browser_{server}" + (f"_{XDIST_WORKER}" if XDIST_WORKER else "")
         libpq = parts._replace(scheme="postgresql")
         self.admin_url = urlunsplit(libpq._replace(path="/postgres"))
         self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
@@ -213,7 +221,12 @@ def _redis_broker() -> str:
 
 
 class LiveServer:
-    def __init__(self, root: Path):
+    """The product on a free port. ``name`` "live" is the server every journey shares; another
+    name is a server of a journey's own, started with ``settings`` on top of ``SERVER_SETTINGS``
+    and always on the filesystem broker."""
+
+    def __init__(self, root: Path, *, name: str = "live", settings: dict[str, str] | None = None):
+        self.name = name
         self.root = root
         self.var = root / "var"
         self.var.mkdir(parents=True)
@@ -226,10 +239,11 @@ class LiveServer:
         self.log = None
         self.tokens: dict[str, str] = {}
         self.postgres: PostgresDatabase | None = None
-        self.redis_url = _redis_broker()
+        self.redis_url = _redis_broker() if name == "live" else ""
 
         env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env.update(SERVER_SETTINGS)
+        env.update(settings or {})
         env.update(
             DJANGO_SETTINGS_MODULE="piaogen.settings",
             SECRET_KEY=f"browser-journeys-{os.getpid()}-{time.time_ns()}",
@@ -240,7 +254,7 @@ class LiveServer:
         )
         database_url = os.environ.get("DATABASE_URL", "")
         if urlsplit(database_url).scheme in ("postgres", "postgresql", "pgsql", "psql"):
-            self.postgres = PostgresDatabase(database_url)
+            self.postgres = PostgresDatabase(database_url, name)
             env["DATABASE_URL"] = self.postgres.url
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.var / 'db.sqlite3'}"
@@ -334,26 +348,61 @@ class LiveServer:
             self.postgres.drop()
 
 
-# Package scope: one server for every journey, stopped as soon as the last of them has run, so
-# that it does not keep running through the rest of the suite.
-@pytest.fixture(scope="package")
-def live(tmp_path_factory) -> LiveServer:
+def serve(tmp_path_factory, name: str = "live", settings: dict[str, str] | None = None):
+    """Starts a live server (see ``LiveServer``), yields it, and stops it."""
     require_browser_tools()
-    server = LiveServer(tmp_path_factory.mktemp("live"))
+    server = LiveServer(tmp_path_factory.mktemp(name), name=name, settings=settings)
     try:
         server.start(PARTNERS)
     except Exception as exc:
         server.stop()
-        pytest.fail(f"could not start the product the way `make run` does: {exc}", pytrace=False)
-    yield server
-    server.stop()
+        pytest.fail(f"could not start the product the way `make run` does ({name}): {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# Package scope: one server for every journey, stopped as soon as the last of them has run, so
+# that it does not keep running through the rest of the suite.
+@pytest.fixture(scope="package")
+def live(tmp_path_factory) -> LiveServer:
+    yield from serve(tmp_path_factory)
+
+
+def live_server_fixture(name: str, settings: dict[str, str]):
+    """A module-scoped fixture: a live server of the module's own, started with ``settings``
+    (environment variables) on top of ``SERVER_SETTINGS`` when a journey of the module first
+    asks for it, and stopped when the module is done, so that the other journeys neither wait
+    for it nor share a machine with it. In the module::
+
+        ceiling_live = live_server_fixture("ceiling", {"BINDING_MAX_FAILURES_PER_CARD": "3"})
+
+        @pytest.fixture
+        def server(ceiling_live):  # open_page opens its pages on this one
+            return ceiling_live
+    """
+    if name == "live" or not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", name):
+        raise ValueError(f"a server of a journey's own needs a name of its own, not {name!r}")
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory):
+        yield from serve(tmp_path_factory, name, settings)
+
+    return fixture
+
+
+@pytest.fixture
+def server(live) -> LiveServer:
+    """The server ``open_page`` opens pages on: the shared one, unless a module overrides it."""
+    return live
 
 
 # --- HTTP, as partners and the App speak it ---------------------------------------------------
 
 
-def http(method: str, url: str, body=None, *, token: str = "") -> tuple[int, object]:
-    headers = {"Accept": "application/json"}
+def http(method: str, url: str, body=None, *, token: str = "", headers: dict | None = None) -> tuple[int, object]:
+    headers = {"Accept": "application/json", **(headers or {})}
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -582,6 +631,7 @@ class World:
             "cards",
             {
                 "card_no": person.card_no,
+                "holder_name": person.holder,
                 "id_type": "resident_id",
                 "id_number": person.id_number,
                 "mobile": person.mobile,
@@ -680,10 +730,13 @@ def require_browser_tools() -> str:
     return chromium_executable()
 
 
+# Not tied to a server: every server's pages are opened in contexts that ``open_page`` closes
+# after each test, so no connection outlives its journey whichever stops first.
 @pytest.fixture(scope="package")
-def browser(live):  # after the server: the browser closes its connections before the server stops
+def browser():
     from playwright.sync_api import expect, sync_playwright
 
+    require_browser_tools()
     manager = sync_playwright().start()
     try:
         browser = manager.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
@@ -702,13 +755,14 @@ def viewport(request) -> str:
 
 
 @pytest.fixture
-def open_page(browser, live, viewport):
-    """Opens a page in a fresh browser context (own cookies) at the viewport of the test."""
+def open_page(browser, server, viewport):
+    """Opens a page in a fresh browser context (own cookies) at the viewport of the test, on
+    ``server`` (the shared live server unless the module overrides that fixture)."""
     contexts = []
 
     def open_():
         context = browser.new_context(
-            base_url=live.url,
+            base_url=server.url,
             locale="zh-CN",
             timezone_id="Asia/Shanghai",
             accept_downloads=True,

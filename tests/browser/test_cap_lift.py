@@ -44,6 +44,7 @@ def open_customer(page, mobile: str) -> None:
 
 def fill_bind(page, person) -> None:
     page.get_by_label("ETC卡号", exact=True).fill(person.card_no)
+    page.get_by_label("开户人名称", exact=True).fill(person.holder)
     page.get_by_label("证件类型", exact=True).select_option("resident_id")
     page.get_by_label("证件号码", exact=True).fill(person.id_number)
     page.get_by_label("预留手机号", exact=True).fill(person.mobile)

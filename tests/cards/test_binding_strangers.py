@@ -145,11 +145,17 @@ def test_the_page_at_the_ceiling_asks_for_the_code_and_binds(client, make_user, 
     holder = make_user()
     client.force_login(holder)
     age_sms_codes()
-    form = {"card_no": CARD_NO, "id_type": "resident_id", "id_number": PERSON_ID, "mobile": RESERVED}
+    form = {
+        "card_no": CARD_NO,
+        "holder_name": "演示持卡人",
+        "id_type": "resident_id",
+        "id_number": PERSON_ID,
+        "mobile": RESERVED,
+    }
     r = client.post(reverse("cards:bind"), form, REMOTE_ADDR="10.56.0.1")
     assert r.status_code == 302
     page = client.get(r["Location"]).content.decode()
-    assert 'id="proof-first"' in page and "验证码通过后再核对您填写的证件信息" in page
+    assert 'id="proof-first"' in page and "验证码通过后再核对您填写的证件信息和开户人名称" in page
     r = client.post(r["Location"], {"code": sms.last_code(RESERVED, "bind"), "confirm": "1"})
     assert r.status_code == 302 and Binding.objects.get(ended_at__isnull=True).user == holder
 

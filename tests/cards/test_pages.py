@@ -20,7 +20,14 @@ def person(client, make_user, registry):
 
 
 def details(**overrides) -> dict:
-    return {"card_no": CARD_NO, "id_type": "resident_id", "id_number": PERSON_ID, "mobile": RESERVED, **overrides}
+    return {
+        "card_no": CARD_NO,
+        "holder_name": "演示持卡人",
+        "id_type": "resident_id",
+        "id_number": PERSON_ID,
+        "mobile": RESERVED,
+        **overrides,
+    }
 
 
 @pytest.mark.django_db

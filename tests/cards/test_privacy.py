@@ -15,7 +15,18 @@ SECOND_MOBILE = "13911112222"
 SECOND_ID = "440305199001010026"
 NEW_MOBILE = "13700001111"
 TYPED_WRONG_MOBILE = "13800138000"
-SECRETS = (PERSON_ID, RESERVED, USER_MOBILE, SECOND_MOBILE, SECOND_ID, NEW_MOBILE, OTHER_ID, TYPED_WRONG_MOBILE)
+TYPED_WRONG_NAME = "错名测试人"
+SECRETS = (
+    PERSON_ID,
+    RESERVED,
+    USER_MOBILE,
+    SECOND_MOBILE,
+    SECOND_ID,
+    NEW_MOBILE,
+    OTHER_ID,
+    TYPED_WRONG_MOBILE,
+    TYPED_WRONG_NAME,
+)
 SECOND = "32010000000000000002"
 THIRD = "32010000000000000003"
 
@@ -92,7 +103,13 @@ def test_nothing_shows_a_full_id_number_or_mobile(
         "app refusal",
         api.post(
             "/api/v1/app/cards",
-            {"card_no": CARD_NO, "id_type": "resident_id", "id_number": OTHER_ID, "mobile": TYPED_WRONG_MOBILE},
+            {
+                "card_no": CARD_NO,
+                "holder_name": TYPED_WRONG_NAME,
+                "id_type": "resident_id",
+                "id_number": OTHER_ID,
+                "mobile": TYPED_WRONG_MOBILE,
+            },
             format="json",
         ),
     )
@@ -139,12 +156,24 @@ def test_nothing_shows_a_full_id_number_or_mobile(
         "bind refusal page",
         client.post(
             reverse("cards:bind"),
-            {"card_no": THIRD, "id_type": "resident_id", "id_number": OTHER_ID, "mobile": TYPED_WRONG_MOBILE},
+            {
+                "card_no": THIRD,
+                "holder_name": TYPED_WRONG_NAME,
+                "id_type": "resident_id",
+                "id_number": OTHER_ID,
+                "mobile": TYPED_WRONG_MOBILE,
+            },
         ),
     )
     pending = client.post(
         reverse("cards:bind"),
-        {"card_no": THIRD, "id_type": "resident_id", "id_number": SECOND_ID, "mobile": SECOND_MOBILE},
+        {
+            "card_no": THIRD,
+            "holder_name": "演示持卡人",
+            "id_type": "resident_id",
+            "id_number": SECOND_ID,
+            "mobile": SECOND_MOBILE,
+        },
     )
     assert pending.status_code == 302
     keep("bind second step", client.get(pending["Location"]))

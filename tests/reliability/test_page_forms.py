@@ -96,6 +96,7 @@ def pages(world, client):
             reverse("cards:bind"),
             {
                 "card_no": world.cards[1]["card_no"],
+                "holder_name": world.cards[1]["holder_name"],
                 "id_type": "resident_id",
                 "id_number": world.cards[1]["id_number"],
                 "mobile": world.cards[1]["mobile"],

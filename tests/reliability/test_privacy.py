@@ -244,7 +244,13 @@ def test_no_page_console_page_answer_or_log_shows_one(seeded, raw_log, caplog, c
         "bind refusal",
         client.post(
             reverse("cards:bind"),
-            {"card_no": CARD_NO, "id_type": "resident_id", "id_number": WRONG_ID, "mobile": OTHER_RESERVED},
+            {
+                "card_no": CARD_NO,
+                "holder_name": "隐私测试持卡人",
+                "id_type": "resident_id",
+                "id_number": WRONG_ID,
+                "mobile": OTHER_RESERVED,
+            },
         ),
     )
 
