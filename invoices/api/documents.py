@@ -194,9 +194,25 @@ def ledger_response(user, *, fmt: str, card_no: str, month: str, application_id)
 # --- enterprise partners ------------------------------------------------------------------------------
 
 
+FISCAL_CODE_RE = re.compile(r"[0-9]{8}")
+FISCAL_NUMBER_RE = re.compile(r"[0-9]{10}")
+DIGITAL_NUMBER_RE = re.compile(r"[0-9]{20}")
+
+
+def _well_formed(code: str, number: str) -> bool:
+    """A VAT e-invoice (12-digit code, 8-digit number), a fiscal e-bill (8 and 10) or a 数电
+    invoice (no code, 20-digit number)."""
+    if not code:
+        return bool(DIGITAL_NUMBER_RE.fullmatch(number))
+    return bool(
+        (CODE_RE.fullmatch(code) and NUMBER_RE.fullmatch(number))
+        or (FISCAL_CODE_RE.fullmatch(code) and FISCAL_NUMBER_RE.fullmatch(number))
+    )
+
+
 def buyer_invoice(partner, code: str, number: str) -> Invoice:
-    """An invoice whose buyer is this enterprise partner; 404 for anything else."""
-    if not (CODE_RE.fullmatch(code) and NUMBER_RE.fullmatch(number)) or not partner.tax_id:
+    """A document whose buyer is this enterprise partner; 404 for anything else."""
+    if not _well_formed(code, number) or not partner.tax_id:
         raise Http404
     inv = Invoice.objects.filter(code=code, number=number, buyer_tax_id=partner.tax_id).first()
     if inv is None:
@@ -218,3 +234,25 @@ class PartnerInvoiceXmlView(FileAPIMixin, PartnerAPIView):
     @_file_schema("partner_invoices_xml", "企业下载以本企业为购买方的发票 XML", "application/xml")
     def get(self, request, code: str, number: str):
         return document_response(buyer_invoice(self.partner, code, number), "xml")
+
+
+class PartnerDigitalInvoicePdfView(FileAPIMixin, PartnerAPIView):
+    """A 数电 invoice has a number and no code: ``invoices/<number>/pdf``."""
+
+    partner_kinds = ("enterprise",)
+
+    @_file_schema(
+        "partner_digital_invoices_pdf", "企业下载以本企业为购买方的数电发票 PDF（20位号码）", "application/pdf"
+    )
+    def get(self, request, number: str):
+        return document_response(buyer_invoice(self.partner, "", number), "pdf")
+
+
+class PartnerDigitalInvoiceXmlView(FileAPIMixin, PartnerAPIView):
+    partner_kinds = ("enterprise",)
+
+    @_file_schema(
+        "partner_digital_invoices_xml", "企业下载以本企业为购买方的数电发票 XML（20位号码）", "application/xml"
+    )
+    def get(self, request, number: str):
+        return document_response(buyer_invoice(self.partner, "", number), "xml")

@@ -28,4 +28,6 @@ partner_urlpatterns = [
     path("invoices", invoicing.PartnerInvoiceFeedView.as_view(), name="partner-invoices"),
     path("invoices/<str:code>/<str:number>/pdf", documents.PartnerInvoicePdfView.as_view(), name="partner-invoice-pdf"),
     path("invoices/<str:code>/<str:number>/xml", documents.PartnerInvoiceXmlView.as_view(), name="partner-invoice-xml"),
+    path("invoices/<str:number>/pdf", documents.PartnerDigitalInvoicePdfView.as_view(), name="partner-digital-pdf"),
+    path("invoices/<str:number>/xml", documents.PartnerDigitalInvoiceXmlView.as_view(), name="partner-digital-xml"),
 ]
