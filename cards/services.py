@@ -234,7 +234,8 @@ def _assign(card: Card, item: dict[str, Any]) -> None:
 def _unbinding_reason(card: Card, item: dict[str, Any]) -> str:
     """Why a push ends the card's binding, in plain Chinese; empty when it does not."""
     changed = []
-    if card.holder_name != item["holder_name"]:
+    # The same holder written another way (full-width brackets, spacing) is not a new holder.
+    if not identity.holder_names_match(item["holder_name"], card.holder_name):
         changed.append(_("持卡人姓名"))
     if card.id_type != item["id_type"]:
         changed.append(_("证件类型"))

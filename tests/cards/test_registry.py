@@ -250,3 +250,16 @@ def test_registry_card_no_is_unique(registry):
     registry(card_item())
     registry(card_item(card_no=CARD_NO, plate="苏A00001"))
     assert Card.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_same_holder_written_another_way_keeps_the_binding(registry, bind, make_user, sms):
+    registry(card_item(holder_name="张三（Zhang San）"))
+    user = make_user()
+    bind(user)
+    result = registry(card_item(holder_name="张三(ZHANG  SAN)"))  # half-width brackets, capitals, spacing
+    assert result["updated"] == 1 and result["unbound"] == 0
+    assert Binding.objects.get().is_active
+    assert not [m for m in sms.messages() if m["purpose"] == "notice"]
+    # a different name still ends it
+    assert registry(card_item(holder_name="李四"))["unbound"] == 1
