@@ -739,7 +739,5 @@ def title_change_split(app: Application) -> dict:
     again (VAT and 数电 invoices) and how many fiscal e-bills stay as they are (their payer is
     the one registered before the trip). One aggregate query."""
     live = Invoice.objects.filter(application=app, red=False, status=Invoice.Status.NORMAL)
-    agg = live.aggregate(
-        total=Count("id"), fiscal=Count("id", filter=Q(document_kind=DocumentKind.FISCAL_E_BILL))
-    )
+    agg = live.aggregate(total=Count("id"), fiscal=Count("id", filter=Q(document_kind=DocumentKind.FISCAL_E_BILL)))
     return {"changeable": agg["total"] - agg["fiscal"], "fiscal": agg["fiscal"]}
