@@ -230,3 +230,21 @@ def test_a_recharge_application_says_why_it_has_no_summary_sheet(person, world, 
     page = person.get(reverse("invoices:application", args=[app.pk])).content.decode()
     assert '<dd id="no-summary">无：2020年起充值交易不开具电子汇总单' in page
     assert "数电发票 · 不征税" in page
+
+
+def test_the_pages_of_every_kind_render_in_english(person, world, applied, settings):
+    """The strings are marked for translation: the English pages render, in English where the
+    catalogue has them (the new strings join the catalogue when it is regenerated)."""
+    app = issued_mixed(world, applied)
+    person.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    pages = [
+        reverse("invoices:transits") + f"?card={world.card_no}&month=2026-09",
+        reverse("invoices:list"),
+        reverse("invoices:application", args=[app.pk]),
+        reverse("invoices:title_change", args=[app.pk]),
+        *(reverse("invoices:invoice", args=[inv.pk]) for inv in app.invoices.all()),
+    ]
+    for path in pages:
+        r = person.get(path)
+        assert r.status_code == 200, path
+        assert '<html lang="en"' in r.content.decode(), path
