@@ -33,6 +33,7 @@ _READ = {
     "invoices.recharge": {"view"},
     "invoices.application": {"view"},
     "invoices.invoice": {"view"},
+    "invoices.redletterconfirmation": {"view"},
     "support.faq": {"view"},
     "support.ticket": {"view"},
     "support.call": {"view"},

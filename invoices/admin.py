@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
@@ -129,7 +130,7 @@ from piaogen.errors import ServiceError  # noqa: E402
 from . import datafix, services  # noqa: E402
 from .documents import services as documents_services  # noqa: E402
 from .documents import storage as documents_storage  # noqa: E402
-from .models import Application, ApplicationEvent, Invoice, InvoiceLine  # noqa: E402
+from .models import Application, ApplicationEvent, Invoice, InvoiceLine, RedLetterConfirmation  # noqa: E402
 
 
 class ReasonForm(forms.Form):
@@ -208,7 +209,7 @@ class InvoiceInline(admin.TabularInline):
     model = Invoice
     extra = 0
     can_delete = False
-    fields = ("code", "number", "seller_name", "kind", "red", "status", "total_yuan", "render_status")
+    fields = ("document_kind", "code", "number", "seller_name", "kind", "red", "status", "total_yuan", "render_status")
     readonly_fields = fields
     show_change_link = True
 
@@ -358,8 +359,8 @@ class RenderStatusFilter(admin.SimpleListFilter):
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
-        "code",
-        "number",
+        "reference_shown",
+        "document_kind",
         "issued_on",
         "seller_name",
         "buyer_name",
@@ -371,7 +372,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "render_attempts",
         "render_error_short",
     )
-    list_filter = (RenderStatusFilter, "kind", "red", "status", "issued_on")
+    list_filter = ("document_kind", RenderStatusFilter, "kind", "red", "status", "issued_on")
     search_fields = ("=number", "=code", "=buyer_tax_id", "=card__card_no", "plate")
     list_select_related = ("card",)
     inlines = [LineInline]
@@ -381,6 +382,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
     @admin.display(description=_("价税合计（元）"), ordering="total")
     def total_yuan(self, obj):
         return fen_to_yuan(obj.total)
+
+    @admin.display(description=_("代码/号码"), ordering="number")
+    def reference_shown(self, obj):
+        """Code and number of a VAT invoice or a fiscal e-bill; the 20-digit number alone of a 数电 invoice."""
+        return obj.reference
 
     @admin.display(description=_("生成错误"))
     def render_error_short(self, obj):
@@ -445,12 +451,51 @@ class InvoiceAdmin(ReadOnlyAdmin):
         return FileResponse(
             documents_storage.open_file(path_),
             as_attachment=True,
-            filename=f"{inv.code}-{inv.number}.{kind}",
+            filename=f"{inv.code}-{inv.number}.{kind}" if inv.code else f"{inv.number}.{kind}",
             content_type="application/pdf" if kind == "pdf" else "application/xml",
         )
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if len(term) == 20 and term[:12].isdigit() and term[12:].isdigit():
-            return queryset.filter(code=term[:12], number=term[12:]), False
+        term = search_term.replace(" ", "").strip()
+        if len(term) == 20 and term.isdigit():
+            # a VAT invoice's code and number typed together, or a 数电 invoice's number
+            return queryset.filter(Q(code=term[:12], number=term[12:]) | Q(code="", number=term)), False
+        if len(term) == 18 and term.isdigit():  # a fiscal e-bill's code (8) and number (10)
+            return queryset.filter(code=term[:8], number=term[8:]), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(RedLetterConfirmation)
+class RedLetterConfirmationAdmin(ReadOnlyAdmin):
+    """红字确认单: how a 数电 invoice was reversed. Written by the reversal, never edited."""
+
+    list_display = (
+        "number",
+        "original_shown",
+        "red_invoice_shown",
+        "total_net_yuan",
+        "total_tax_yuan",
+        "reason",
+        "confirmed_at",
+    )
+    search_fields = ("=number", "=original__number", "=red_invoice__number")
+    list_select_related = ("original", "red_invoice")
+    date_hierarchy = "confirmed_at"
+    show_full_result_count = False
+    read_only_note = _("红字确认单由红冲数电发票时生成，与红字发票一同开具，不能在控制台修改。")
+
+    @admin.display(description=_("蓝字发票"), ordering="original__number")
+    def original_shown(self, obj):
+        return obj.original.reference
+
+    @admin.display(description=_("红字发票"))
+    def red_invoice_shown(self, obj):
+        return obj.red_invoice.reference if obj.red_invoice_id else "—"
+
+    @admin.display(description=_("冲红金额（元）"), ordering="total_net")
+    def total_net_yuan(self, obj):
+        return fen_to_yuan(obj.total_net)
+
+    @admin.display(description=_("冲红税额（元）"), ordering="total_tax")
+    def total_tax_yuan(self, obj):
+        return fen_to_yuan(obj.total_tax)

@@ -192,6 +192,7 @@ class ApplicationView(KeysetMixin, LoginRequiredMixin, TemplateView):
         ctx.update(
             app=app,
             sellers=sellers,
+            document_kinds=selectors.application_document_kinds(sellers),
             invoices=page.rows,
             page=page,
             links=self.page_links(page),
@@ -339,6 +340,8 @@ class InvoiceDetailView(LoginRequiredMixin, TemplateView):
         ctx["recharge"] = any(line.recharge_id for line in invoice.lines.all())
         if invoice.status == invoice.Status.REVERSED:
             ctx["red_letter"] = selectors.red_letter_of(invoice)
+        ctx["red_confirmation"] = selectors.red_confirmation_of(invoice)
+        ctx["deductible"] = selectors.deductible_input_tax(invoice)
         return ctx
 
 
@@ -384,12 +387,15 @@ class TitleChangeView(LoginRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         app = selectors.application_of(self.request.user, kwargs["pk"])
         current, targets = services.title_change_choices(user=self.request.user, app=app)
+        split = selectors.title_change_split(app)
         ctx.update(
             app=app,
             sellers=selectors.application_sellers(app),
             titles=targets,
             current_buyer=current,
-            live_count=app.invoices.filter(red=False, status="normal").count(),
+            # fiscal e-bills are not re-issued: the count is of the invoices that are
+            live_count=split["changeable"],
+            fiscal_count=split["fiscal"],
         )
         return ctx
 

@@ -17,6 +17,7 @@ from piaogen.demo import demo_uscc
 from . import services
 from .ingest import operator_upsert_batch, recharge_upsert_batch, transit_upsert_batch
 from .models import Application, Invoice, Recharge
+from .regimes import DocumentKind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLEARING_NAME = "演示全国清分结算中心"
@@ -178,6 +179,35 @@ def trips_for(card, today: date, months: int = 3) -> list[dict]:
     return trips
 
 
+# A month before the 2020 switch (the default TOLL_REGIME_2020_FROM): its trips get VAT e-invoices
+# only — the 不征税 one for the loan-repayment share included — as trips did under the 2018 rules.
+LEGACY_MONTH = date(2019, 6, 1)
+
+
+def legacy_trips_for(card) -> list[dict]:
+    """A few trips of June 2019 over the same roads: demo data of the legacy VAT e-invoices."""
+    trips = []
+    for n, ((entry, exit_), route) in enumerate(ROUTES[:3]):
+        start = datetime.combine(LEGACY_MONTH + timedelta(days=3 + 7 * n), time(9 + n, 20), SHANGHAI)
+        fees = [2000 + 700 * i + 300 * n for i in range(len(route))]
+        trips.append(
+            {
+                "transit_id": f"DEMO-{card.card_no}-{LEGACY_MONTH:%Y%m}-L{n}",
+                "card_no": card.card_no,
+                "plate": card.plate,
+                "plate_color": card.plate_color,
+                "vehicle_class": card.vehicle_class,
+                "entry_station": entry,
+                "entry_time": start.isoformat(),
+                "exit_station": exit_,
+                "exit_time": (start + timedelta(minutes=40 * len(route))).isoformat(),
+                "fee": sum(fees),
+                "segments": [{"section_code": c, "fee": f} for c, f in zip(route, fees, strict=True)],
+            }
+        )
+    return trips
+
+
 def recharges_for(card, today: date) -> list[dict]:
     rng = random.Random("r" + card.card_no)
     out = []
@@ -200,7 +230,7 @@ def run(out) -> list[str]:
     operator_upsert_batch(partner=partner, body=_operators_body())
     today = timezone.localdate()
     cards = [b.card for b in Binding.objects.filter(ended_at__isnull=True).select_related("card", "card__issuer")]
-    transits = [t for card in cards for t in trips_for(card, today)]
+    transits = [t for card in cards for t in [*legacy_trips_for(card), *trips_for(card, today)]]
     created = 0
     for i in range(0, len(transits), 5000):
         result = transit_upsert_batch(partner=partner, body={"transits": transits[i : i + 5000]})
@@ -222,7 +252,10 @@ def _issue(app) -> None:
 
 def _applications(today: date) -> str:
     """Issued applications of every kind for the demo user, made once: per-trip and monthly
-    consumption, a recharge application, a title change and a reversal."""
+    consumption, a recharge application, a title change and a reversal — and documents of every
+    kind (docs/regimes.md): legacy VAT e-invoices for the trips of June 2019, fiscal e-bills and
+    数电 invoices for recent trips, a red-letter 数电 invoice with its 红字确认单 (the reversal),
+    and a recharge application without a summary sheet (recharges after 2020)."""
     from accounts.seed import demo_user
 
     user = demo_user()
@@ -254,10 +287,20 @@ def _applications(today: date) -> str:
         _issue(monthly)
         change = services.application_title_change(user=user, application_id=per_trip.pk, title_id=company.pk)
         _issue(change)
-        first = Invoice.objects.filter(application=monthly).order_by("pk").first()
+        # the reversal takes a 数电 invoice where there is one: it goes through a 红字确认单
+        reversible = Invoice.objects.filter(application=monthly, red=False).order_by("pk")
+        first = reversible.filter(document_kind=DocumentKind.DIGITAL_E_INVOICE).first() or reversible.first()
         if first:
             _issue(services.invoice_reverse(user=user, invoice_id=first.pk, reason="演示：红冲一张发票"))
-        made += ["按次开票", "按月汇总", "换票", "红冲"]
+        legacy = services.application_submit_consumption(
+            user=user,
+            card_no=account.card_no,
+            month=f"{LEGACY_MONTH:%Y-%m}",
+            title_id=company.pk,
+            mode="per_trip",
+        )
+        _issue(legacy)
+        made += ["按次开票", "按月汇总", "换票", "红冲", "2019年的增值税电子普通发票"]
     if stored:
         ids = list(Recharge.objects.filter(card=stored, state="open").values_list("recharge_id", flat=True)[:2])
         if ids:

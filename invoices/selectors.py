@@ -9,9 +9,20 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _l
 
-from .models import Application, Invoice, InvoiceLine, InvoiceState, MailResend, Recharge, Transit, TransitSegment
-from .regimes import regime_on
+from .models import (
+    Application,
+    Invoice,
+    InvoiceLine,
+    InvoiceState,
+    MailResend,
+    Recharge,
+    RedLetterConfirmation,
+    Transit,
+    TransitSegment,
+)
+from .regimes import DocumentKind, document_kind, regime_on
 from .tax import rate_for_section, rate_percent
 
 
@@ -251,10 +262,19 @@ class TripRow:
     invoiced: list[tuple[str, int | None]] = field(default_factory=list)
     # what is still to be invoiced: the fee, less the shares of the invoices that stand
     fee_to_invoice: int = 0
+    # (operator name, rate, kind of document) of each document this trip yields: the kind the
+    # regime in force on its travel date gives the share (what issuing gives it)
+    documents: list[tuple[str, int | None, str]] = field(default_factory=list)
 
     @property
     def invoice_count(self) -> int:
         return len(self.invoices)
+
+    @property
+    def document_kinds(self) -> list[str]:
+        """The kinds of document among ``documents``, in the table's order."""
+        kinds = {kind for _name, _rate, kind in self.documents}
+        return [k for k in DocumentKind.values if k in kinds]
 
     @property
     def partly_invoiced(self) -> bool:
@@ -335,10 +355,50 @@ def trip_rows(rows) -> list[TripRow]:
     covered = _open_covered(trips)
     for trip in trips:
         trip.invoices, trip.invoiced = future_invoices(trip.id, trip.segments, covered)
+        trip.documents = trip_documents(trip.travel_date, trip.invoices)
         trip.fee_to_invoice = sum(
             seg.fee for seg in trip.segments if (trip.id, seg.operator_id, seg.rate) not in covered
         )
     return trips
+
+
+def trip_documents(travel_date: date, invoices: list[tuple[str, int | None]]) -> list[tuple[str, int | None, str]]:
+    """(operator name, rate, kind of document) of a trip's future documents: the kind follows
+    the regime in force on the travel date, by the rule issuing follows
+    (``regimes.document_kind``: 不征税 share or taxable share). No query."""
+    return [(name, rate, document_kind(day=travel_date, taxable=rate is not None)) for name, rate in invoices]
+
+
+# --- how a kind of document is named on the pages ------------------------------------------------
+
+# The short names people know the kinds by (the full titles are DocumentKind's labels).
+DOCUMENT_KIND_SHORT = {
+    DocumentKind.VAT_E_INVOICE: _l("增值税电子普通发票"),
+    DocumentKind.FISCAL_E_BILL: _l("通行费财政电子票据"),
+    DocumentKind.DIGITAL_E_INVOICE: _l("数电发票"),
+}
+
+
+def document_kind_short(kind: str) -> str:
+    return str(DOCUMENT_KIND_SHORT.get(kind, kind))
+
+
+def share_document_label(kind: str, rate: int | None) -> str:
+    """How a trip's page names one future document: "通行费财政电子票据（政府还贷，不征税）",
+    "数电发票 3%", "增值税电子普通发票 不征税"."""
+    if kind == DocumentKind.FISCAL_E_BILL:
+        return str(_l("通行费财政电子票据（政府还贷，不征税）"))
+    return f"{document_kind_short(kind)} {_l('不征税') if rate is None else f'{rate}%'}"
+
+
+def deductible_input_tax(invoice: Invoice) -> bool:
+    """Whether the document can carry deductible input tax: a taxable invoice (VAT or 数电)
+    with an enterprise title; never a fiscal e-bill, a 不征税 invoice or a personal title."""
+    return (
+        invoice.document_kind != DocumentKind.FISCAL_E_BILL
+        and invoice.kind == Invoice.Kind.TAXABLE
+        and bool((invoice.buyer_tax_id or "").strip())
+    )
 
 
 def trip_page(
@@ -465,6 +525,7 @@ _INVOICE_LIST_FIELDS = (
     "issued_on",
     "seller_name",
     "kind",
+    "document_kind",
     "red",
     "status",
     "total",
@@ -533,14 +594,28 @@ def application_invoice_page(app: Application, *, after=None, before=None, size:
 
 
 def application_sellers(app: Application) -> list[dict]:
-    """An application's invoices by seller, red-letter ones apart: {seller_name, red, count,
-    total} in one aggregate query — what the page summarises, whatever the number of invoices."""
-    return list(
+    """An application's invoices by seller and kind of document, red-letter ones apart:
+    {seller_name, red, document_kind, kind_label, count, total} in one aggregate query — what the
+    page summarises, whatever the number of invoices."""
+    rows = list(
         Invoice.objects.filter(application=app)
-        .values("seller_name", "red")
+        .values("seller_name", "red", "document_kind")
         .annotate(count=Count("id"), total=Sum("total"))
-        .order_by("red", "seller_name")
+        .order_by("red", "seller_name", "document_kind")
     )
+    for row in rows:
+        row["kind_label"] = document_kind_short(row["document_kind"])
+    return rows
+
+
+def application_document_kinds(sellers: list[dict]) -> list[tuple[str, str, int]]:
+    """(kind, short name, count) of the documents (red-letter ones apart) in an application's
+    seller summary, in the table's order: no query."""
+    counts: dict[str, int] = {}
+    for row in sellers:
+        if not row["red"]:
+            counts[row["document_kind"]] = counts.get(row["document_kind"], 0) + row["count"]
+    return [(k, document_kind_short(k), counts[k]) for k in DocumentKind.values if k in counts]
 
 
 def application_status(user, application_id) -> dict:
@@ -643,4 +718,26 @@ def recent_resends(app: Application, limit: int = 3) -> list[MailResend]:
 
 def red_letter_of(invoice: Invoice) -> Invoice | None:
     """The red-letter invoice that cancels ``invoice``."""
-    return Invoice.objects.filter(original=invoice, red=True).only("id", "code", "number", "application_id").first()
+    return (
+        Invoice.objects.filter(original=invoice, red=True)
+        .only("id", "code", "number", "document_kind", "application_id")
+        .first()
+    )
+
+
+def red_confirmation_of(invoice: Invoice) -> RedLetterConfirmation | None:
+    """The 红字确认单 of a 数电 invoice: the one that reversed it (a blue invoice) or the one it
+    was issued against (a red-letter invoice); None for other kinds."""
+    if invoice.document_kind != DocumentKind.DIGITAL_E_INVOICE:
+        return None
+    where = Q(red_invoice=invoice) if invoice.red else Q(original=invoice)
+    return RedLetterConfirmation.objects.filter(where).only("id", "number", "confirmed_at", "reason").first()
+
+
+def title_change_split(app: Application) -> dict:
+    """What 换票 would do to an application's live documents: how many it reverses and issues
+    again (VAT and 数电 invoices) and how many fiscal e-bills stay as they are (their payer is
+    the one registered before the trip). One aggregate query."""
+    live = Invoice.objects.filter(application=app, red=False, status=Invoice.Status.NORMAL)
+    agg = live.aggregate(total=Count("id"), fiscal=Count("id", filter=Q(document_kind=DocumentKind.FISCAL_E_BILL)))
+    return {"changeable": agg["total"] - agg["fiscal"], "fiscal": agg["fiscal"]}

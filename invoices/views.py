@@ -11,6 +11,7 @@ from cards.selectors import binding_for, bound_cards
 
 from . import selectors
 from .models import CardInvoiceBasis, InvoiceState
+from .regimes import DocumentKind
 
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -77,19 +78,36 @@ class KeysetMixin:
 
 
 def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
-    """Adds to each trip the sentence saying how many invoices it yields and why, its future
-    invoices as text ("甲高速 · 3%；丙还贷中心 · 不征税") and its local entry and exit times:
-    worded and formatted here, where it costs a fraction of template tags in a loop."""
-    non_taxable = _("不征税")
+    """Adds to each trip the sentence saying how many documents it yields and why — which
+    operators, and which kind of document each share gets under the regime of its travel date —
+    its future documents as text ("丙还贷中心 · 通行费财政电子票据（政府还贷，不征税）；甲高速公司 ·
+    数电发票 3%") and its local entry and exit times: worded and formatted here, where it costs a
+    fraction of template tags in a loop."""
     several = _("您经过了不同经营单位的路段，每个经营单位各自为自己收取的通行费开票。")
-    one = _("这次通行将开出 1 张发票。")
+    why_fiscal = _("政府还贷路段收取的部分按通行日期适用的规定开具通行费财政电子票据（不征税，不能抵扣）。")
+    why_digital = _("经营性路段收取的部分开具数电发票：只有20位发票号码，没有发票代码和校验码。")
     for trip in trips:
         n = trip.invoice_count
-        trip.why = (
-            ngettext("这次通行将开出 %(n)s 张发票", "这次通行将开出 %(n)s 张发票", n) % {"n": n} + "：" + several
-            if n > 1
-            else one
-        )
+        kinds = trip.document_kinds
+        fiscal = DocumentKind.FISCAL_E_BILL in kinds
+        if n == 1 and trip.documents:
+            trip.why = _("这次通行将开出 1 张%(kind)s。") % {
+                "kind": selectors.document_kind_short(trip.documents[0][2])
+            }
+        elif n > 1 and fiscal:
+            trip.why = (
+                ngettext("这次通行将开出 %(n)s 张票据", "这次通行将开出 %(n)s 张票据", n) % {"n": n} + "：" + several
+            )
+        elif n > 1:
+            trip.why = (
+                ngettext("这次通行将开出 %(n)s 张发票", "这次通行将开出 %(n)s 张发票", n) % {"n": n} + "：" + several
+            )
+        else:
+            trip.why = _("这次通行没有待开的票据。")
+        if n and fiscal:
+            trip.why += " " + why_fiscal
+        if n and DocumentKind.DIGITAL_E_INVOICE in kinds:
+            trip.why += " " + why_digital
         if trip.partly_invoiced:
             trip.why = (
                 _("这次通行有发票已红冲，红冲的部分可以重新开票；%(done)s 的发票仍然有效，不会重复开具。")
@@ -99,9 +117,10 @@ def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
             )
         trip.entry_at = timezone.localtime(trip.entry_time).strftime("%Y-%m-%d %H:%M")
         trip.exit_at = timezone.localtime(trip.exit_time).strftime("%Y-%m-%d %H:%M")
-        trip.sellers = "；".join(
-            f"{name} · {non_taxable if rate is None else f'{rate}%'}" for name, rate in trip.invoices
-        )
+        trip.document_lines = [
+            f"{name} · {selectors.share_document_label(kind, rate)}" for name, rate, kind in trip.documents
+        ]
+        trip.sellers = "；".join(trip.document_lines)
     return trips
 
 

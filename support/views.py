@@ -31,9 +31,8 @@ def render_answer(text: str) -> str:
     staff edited shows as stored), with the settings it mentions filled in; anything else in
     braces stays as written."""
     text = _(text) if text else ""
-    return text.replace("{days}", str(settings.TRANSIT_AVAILABLE_AFTER_DAYS)).replace(
-        "{hotline}", str(settings.SUPPORT_HOTLINE)
-    )
+    # the natural day of the regime in force today (7 since 2020; TRANSIT_AVAILABLE_AFTER_DAYS before)
+    return text.replace("{days}", str(transit_availability().days)).replace("{hotline}", str(settings.SUPPORT_HOTLINE))
 
 
 def faq_entry(faq: Faq) -> dict:

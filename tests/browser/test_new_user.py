@@ -175,7 +175,7 @@ def test_new_user(open_page, world, live, journey, journal, viewport, tmp_path):
     trips = page.locator("li.trip")
     expect(trips).to_have_count(len(TRIPS))
     three = trips.filter(has_text=f"{TRIPS[0][1][0]} → {TRIPS[0][1][1]}")
-    expect(three.locator(".why")).to_contain_text("这次通行将开出 3 张发票")
+    expect(three.locator(".why")).to_contain_text("这次通行将开出 3 张票据")
     expect(three.locator(".why")).to_contain_text("每个经营单位各自为自己收取的通行费开票")
     for name in OPERATOR_NAMES:
         expect(three.locator("table.segments")).to_contain_text(name)

@@ -121,7 +121,13 @@ def test_trip_page_explains_each_trip_on_every_page(client, world):
     second = follow(client, path, links(first)["next"]).content.decode()
     for body in (first, second):
         assert "这次通行将开出 4 张发票：您经过了不同经营单位的路段，每个经营单位各自为自己收取的通行费开票。" in body
-        assert "甲高速公司 · 3%；乙一级公路公司 · 5%；丙还贷中心 · 不征税；丙还贷中心 · 9%" in body
+        for line in (
+            "甲高速公司 · 增值税电子普通发票 3%",
+            "乙一级公路公司 · 增值税电子普通发票 5%",
+            "丙还贷中心 · 增值税电子普通发票 不征税",
+            "丙还贷中心 · 增值税电子普通发票 9%",
+        ):
+            assert f"<li>{line}</li>" in body
     assert "2026-09-05 08:00 — 2026-09-05 10:00" in first  # local times (Asia/Shanghai)
 
 
@@ -214,8 +220,8 @@ def test_application_page_pages_its_invoices_and_sums_them_by_seller(client, wor
     assert "已开出 60 张发票，价税合计 ¥2,286.60。" in first
     summary = re.search(r'<table class="seller-summary[ "].*?</table>', first, re.S).group(0)
     for seller, total in (("甲高速公司", "1,946.60"), ("乙一级公路公司", "240.00"), ("丙还贷中心", "100.00")):
-        cells = r"<td[^>]*>{}</td>" * 3
-        assert re.search(cells.format(seller, 20, f"¥{total}"), summary), seller
+        cells = r"<td[^>]*>{}</td>" * 4
+        assert re.search(cells.format(seller, "增值税电子普通发票", 20, f"¥{total}"), summary), seller
     rows = invoice_numbers(first)
     assert len(rows) == 50 and set(links(first)) == {"next"}
     second = follow(client, path, links(first)["next"]).content.decode()

@@ -300,6 +300,7 @@ CUSTOMER_DATA = {
     "invoices.recharge",
     "invoices.application",
     "invoices.invoice",
+    "invoices.redletterconfirmation",
     "support.faq",
     "support.ticket",
     "support.call",
