@@ -973,7 +973,11 @@ class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
             back = reverse("admin:index")
         form = WrapUpForm(request.POST, accounts=selectors.caller_accounts(call), prefix=f"call{call.pk}")
         if not form.is_valid():
-            errors = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+            errors = "; ".join(
+                f"{form.fields[name].label}：{e}" if name in form.fields else str(e)
+                for name, errors in form.errors.items()
+                for e in errors
+            )
             self.message_user(request, _("来电小结未保存：%(e)s") % {"e": errors}, level=messages.ERROR)
             return HttpResponseRedirect(back)
         d = form.cleaned_data

@@ -177,15 +177,21 @@ def _row(call_id: str, at: datetime) -> Call:
         with transaction.atomic():
             call = Call(
                 switch_call_id=call_id,
+                caller_number="",
+                summary="",
                 source=Call.Source.SWITCH,
                 started_at=at,
                 outcome=Call.Outcome.RINGING,
             )
             call._change_reason = str(_("交换机事件"))
+            call._history_user = None  # the switch, not a person
             call.save(force_insert=True)
             return call
     except IntegrityError:  # another event of the same call created it meanwhile
-        return Call.objects.select_for_update().get(switch_call_id=call_id)
+        call = Call.objects.select_for_update().filter(switch_call_id=call_id).first()
+        if call is None:
+            raise
+        return call
 
 
 @transaction.atomic
@@ -221,8 +227,7 @@ def switch_event(
         call.queue = queue[:32]
         if extension and not call.extension:
             call.extension = extension[:16]
-        # The ring is the start; an answer or hang-up that came first only held the place.
-        call.started_at = min(t for t in (at, call.answered_at, call.ended_at) if t is not None)
+        call.started_at = at  # the ring is the start (clamped below)
         if number and call.user_id is None:
             holders = list(User.objects.filter(mobile_digest=call.caller_digest, is_staff=False).values_list("pk", flat=True)[:2])
             if len(holders) == 1:
@@ -232,7 +237,7 @@ def switch_event(
         elif call.user_id is None:
             warnings.append("caller_unknown")
     elif event == ANSWER:
-        call.answered_at = max(at, call.started_at)
+        call.answered_at = at
         if extension:
             call.extension = extension[:16]
         agent = _agent_for(extension=extension, agent_id=agent_id)
@@ -241,10 +246,18 @@ def switch_event(
         else:
             call.agent = agent
     else:
-        call.ended_at = max(at, call.started_at)
+        call.ended_at = at
         call.hangup_cause = cause[:24]
+    # Until the ring is known the earliest event holds its place; an answer or a hang-up never
+    # lies before the ring.
+    known = [t for t in (call.answered_at, call.ended_at) if t is not None]
+    if call.switch_events & EVENT_BITS[NEW_CALL]:
+        call.started_at = min([call.started_at, *known])
+    else:
+        call.started_at = min(known)
     call.settle()
     call._change_reason = reason[:100]
+    call._history_user = None
     call.save()
     notice_changed(call.agent_id)
     logger.info(

@@ -364,7 +364,8 @@ class Call(models.Model):
     UNANSWERED = (Outcome.MISSED, Outcome.ABANDONED)
     FINISHED = (Outcome.ANSWERED, Outcome.MISSED, Outcome.ABANDONED)
 
-    caller_number = EncryptedCharField(_("来电号码"), max_length=20, blank=True)
+    # Encrypted fields store an empty value as NULL: a hidden number, a summary not yet written.
+    caller_number = EncryptedCharField(_("来电号码"), max_length=20, blank=True, null=True)
     caller_digest = models.CharField(
         max_length=64, db_index=True, editable=False, blank=True, verbose_name=_("来电号码摘要")
     )
@@ -381,7 +382,7 @@ class Call(models.Model):
     answered_at = models.DateTimeField(_("接听时间"), null=True, blank=True)
     ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     category = models.CharField(_("分类"), max_length=16, choices=Category.choices, blank=True)
-    summary = EncryptedTextField(_("通话摘要"), blank=True)
+    summary = EncryptedTextField(_("通话摘要"), blank=True, null=True)
     summary_masked = models.TextField(_("通话摘要"), editable=False, default="")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -440,7 +441,7 @@ class Call(models.Model):
         return f"{self.caller_masked or _('未显示号码')} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs):
-        self.summary_masked = mask_text(self.summary)
+        self.summary_masked = mask_text(self.summary or "")
         if kwargs.get("update_fields") is not None and "summary" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "summary_masked"}
         super().save(*args, **kwargs)

@@ -271,7 +271,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='call',
             name='caller_number',
-            field=encrypted_fields.fields.EncryptedCharField(blank=True, max_length=20, verbose_name='来电号码'),
+            field=encrypted_fields.fields.EncryptedCharField(blank=True, max_length=20, null=True, verbose_name='来电号码'),
         ),
         migrations.AlterField(
             model_name='call',
@@ -291,7 +291,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='call',
             name='summary',
-            field=encrypted_fields.fields.EncryptedTextField(blank=True, verbose_name='通话摘要'),
+            field=encrypted_fields.fields.EncryptedTextField(blank=True, null=True, verbose_name='通话摘要'),
         ),
         migrations.AlterField(
             model_name='historicalcall',
@@ -321,7 +321,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='historicalcall',
             name='summary',
-            field=encrypted_fields.fields.EncryptedTextField(blank=True, verbose_name='通话摘要'),
+            field=encrypted_fields.fields.EncryptedTextField(blank=True, null=True, verbose_name='通话摘要'),
         ),
         migrations.AlterField(
             model_name='reveal',
