@@ -229,7 +229,9 @@ def switch_event(
             call.extension = extension[:16]
         call.started_at = at  # the ring is the start (clamped below)
         if number and call.user_id is None:
-            holders = list(User.objects.filter(mobile_digest=call.caller_digest, is_staff=False).values_list("pk", flat=True)[:2])
+            holders = list(
+                User.objects.filter(mobile_digest=call.caller_digest, is_staff=False).values_list("pk", flat=True)[:2]
+            )
             if len(holders) == 1:
                 call.user_id = holders[0]
         if not number:

@@ -663,9 +663,7 @@ def call_wrap_up(
 
 
 @transaction.atomic
-def call_callback(
-    *, call: Call, by: User, reached: bool, category: str = "", summary: str = ""
-) -> Call:
+def call_callback(*, call: Call, by: User, reached: bool, category: str = "", summary: str = "") -> Call:
     """Logs a callback to a missed or abandoned call, as a call of its own (outbound, the same
     caller and account) pointing back at it. A callback that reached the caller takes the call
     off the callback list; one that did not leaves it there, counted."""

@@ -38,7 +38,9 @@ class CtiEventSerializer(serializers.Serializer):
     locals()["from"] = serializers.CharField(
         required=False, allow_blank=True, max_length=32, help_text="newCall：来电号码（隐藏号码可为空或 anonymous）"
     )
-    locals()["to"] = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="newCall：被叫号码")
+    locals()["to"] = serializers.CharField(
+        required=False, allow_blank=True, max_length=32, help_text="newCall：被叫号码"
+    )
     direction = serializers.ChoiceField(choices=["in", "out"], required=False, default="in")
     queue = serializers.CharField(required=False, allow_blank=True, max_length=32)
     extension = serializers.RegexField(r"^[0-9A-Za-z*#-]{0,16}$", required=False, allow_blank=True, max_length=16)

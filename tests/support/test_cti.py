@@ -149,7 +149,13 @@ def test_unknown_and_hidden_callers_and_unknown_agents_never_fail(post, people):
     nobody = post(event="answer", call_id="c-4", extension="9999")
     assert nobody["call"]["outcome"] == "talking" and nobody["warnings"] == ["agent_unknown"]
     call = Call.objects.get(switch_call_id="c-4")
-    assert (call.caller_number or "", call.caller_masked, call.user, call.agent, call.extension) == ("", "", None, None, "9999")
+    assert (call.caller_number or "", call.caller_masked, call.user, call.agent, call.extension) == (
+        "",
+        "",
+        None,
+        None,
+        "9999",
+    )
     assert post(event="answer", call_id="c-5", agent_id=people.customer.pk)["warnings"] == ["agent_unknown"]
 
 

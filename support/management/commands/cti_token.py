@@ -15,7 +15,9 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("issue").add_argument("name", help="which switch, e.g. 'PBX 广州'")
         sub.add_parser("list")
-        sub.add_parser("revoke").add_argument("prefix", help="the first 8 characters of the token, as `list` shows them")
+        sub.add_parser("revoke").add_argument(
+            "prefix", help="the first 8 characters of the token, as `list` shows them"
+        )
 
     def handle(self, *args, action, **options):
         if action == "issue":
@@ -26,7 +28,9 @@ class Command(BaseCommand):
             for t in SwitchToken.objects.order_by("created_at", "pk"):
                 state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
                 used = t.last_used_at.isoformat() if t.last_used_at else "never used"
-                self.stdout.write(f"{t.prefix}…  {t.name}  created {t.created_at.isoformat()}  last used {used}  {state}")
+                self.stdout.write(
+                    f"{t.prefix}…  {t.name}  created {t.created_at.isoformat()}  last used {used}  {state}"
+                )
         else:
             tokens = list(SwitchToken.objects.filter(prefix=options["prefix"]))
             if not tokens:
