@@ -92,7 +92,7 @@ def test_hotline_console(open_page, live, world, journey, switch_token, viewport
     switch(event="newCall", call_id=missed_id, **{"from": person.mobile, "to": "95022"}, queue="frontline")
     switch(event="hangup", call_id=missed_id, cause="cancel")
     agent.goto("/admin/")
-    agent.get_by_role("link", name="待回拨来电").click()
+    agent.locator(".ws-links").get_by_role("link", name="待回拨来电").click()
     agent.wait_for_url("**/admin/support/callback/")
     row = agent.locator(".callback-list tbody tr", has_text=masked)
     expect(row).to_have_count(1)
