@@ -168,30 +168,13 @@ def _agent_for(*, extension: str, agent_id: int | None) -> User | None:
     return None
 
 
-def _row(call_id: str, at: datetime) -> Call:
-    """The call's row, locked; created by whichever of its events comes first."""
-    call = Call.objects.select_for_update().filter(switch_call_id=call_id).first()
-    if call is not None:
-        return call
-    try:
-        with transaction.atomic():
-            call = Call(
-                switch_call_id=call_id,
-                caller_number="",
-                summary="",
-                source=Call.Source.SWITCH,
-                started_at=at,
-                outcome=Call.Outcome.RINGING,
-            )
-            call._change_reason = str(_("交换机事件"))
-            call._history_user = None  # the switch, not a person
-            call.save(force_insert=True)
-            return call
-    except IntegrityError:  # another event of the same call created it meanwhile
-        call = Call.objects.select_for_update().filter(switch_call_id=call_id).first()
-        if call is None:
-            raise
-        return call
+# What an event writes, besides the outcome and durations ``settle`` works out.
+SETTLED = ["started_at", "outcome", "wait_seconds", "handle_seconds", "switch_events"]
+WRITES = {
+    NEW_CALL: ["direction", "caller_number", "caller_digest", "caller_masked", "line", "queue", "extension", "user"],
+    ANSWER: ["answered_at", "extension", "agent"],
+    HANGUP: ["ended_at", "hangup_cause"],
+}
 
 
 @transaction.atomic
@@ -208,15 +191,74 @@ def switch_event(
     agent_id: int | None = None,
     cause: str = "",
 ) -> EventResult:
-    """Applies one event of the switch to the call it names (see the module's docstring)."""
+    """Applies one event of the switch to the call it names (see the module's docstring).
+
+    One locked read and one write a call: the first event of a call inserts its row (a second
+    event racing it waits on the unique call id, then updates); a later one updates only the
+    fields it brings. The switch's events leave no history rows: the call's row is their record
+    (what staff change afterwards is in the history as everywhere)."""
     at = at or timezone.now()
-    call = _row(call_id, at)
     bit = EVENT_BITS[event]
-    if call.switch_events & bit:
+    call = Call.objects.select_for_update().filter(switch_call_id=call_id).defer("caller_number", "summary").first()
+    if call is not None and call.switch_events & bit:
         return EventResult(call, applied=False)
-    call.switch_events |= bit
+    fresh = call is None
+    if fresh:
+        call = Call(
+            switch_call_id=call_id,
+            caller_number="",
+            summary="",
+            source=Call.Source.SWITCH,
+            started_at=at,
+            outcome=Call.Outcome.RINGING,
+        )
+    warnings = _apply(
+        call,
+        event,
+        at,
+        caller=caller,
+        called=called,
+        direction=direction,
+        queue=queue,
+        extension=extension,
+        agent_id=agent_id,
+        cause=cause,
+    )
+    call.skip_history_when_saving = True
+    if fresh:
+        try:
+            with transaction.atomic():
+                call.save(force_insert=True)
+        except IntegrityError:  # another event of the same call created it meanwhile: apply to that
+            return switch_event(
+                event=event,
+                call_id=call_id,
+                at=at,
+                caller=caller,
+                called=called,
+                direction=direction,
+                queue=queue,
+                extension=extension,
+                agent_id=agent_id,
+                cause=cause,
+            )
+    else:
+        call.save(update_fields=[*SETTLED, *WRITES[event]])
+    notice_changed(call.agent_id)
+    logger.info(
+        "cti %s call=%s from=%s outcome=%s agent=%s",
+        event,
+        call.pk,
+        call.caller_masked or "-",
+        call.outcome,
+        call.agent_id or "-",
+    )
+    return EventResult(call, applied=True, warnings=warnings)
+
+
+def _apply(call: Call, event: str, at: datetime, *, caller, called, direction, queue, extension, agent_id, cause):
+    call.switch_events |= EVENT_BITS[event]
     warnings: list[str] = []
-    reason = str(_("交换机事件：%(event)s") % {"event": event})
     if event == NEW_CALL:
         number = clean_number(caller)
         call.direction = direction
@@ -258,16 +300,4 @@ def switch_event(
     else:
         call.started_at = min(known)
     call.settle()
-    call._change_reason = reason[:100]
-    call._history_user = None
-    call.save()
-    notice_changed(call.agent_id)
-    logger.info(
-        "cti %s call=%s from=%s outcome=%s agent=%s",
-        event,
-        call.pk,
-        call.caller_masked or "-",
-        call.outcome,
-        call.agent_id or "-",
-    )
-    return EventResult(call, applied=True, warnings=warnings)
+    return warnings

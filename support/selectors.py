@@ -380,7 +380,7 @@ def dashboard(*, today=None) -> dict:
     late_resolved = Ticket.objects.filter(resolved_at__gte=start, resolved_at__gt=F("due_at")).count()
     resolved_total = Ticket.objects.filter(resolved_at__gte=start).count()
     calls = (
-        Call.objects.filter(started_at__gte=start)
+        Call.objects.filter(started_at__gte=start, agent__isnull=False)
         .values("agent__name", "agent__mobile_masked")
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
@@ -411,7 +411,7 @@ def dashboard(*, today=None) -> dict:
             else None,
         },
         "tickets_total": sum(by_category.values()),
-        "calls_total": sum(c["n"] for c in calls),
+        "calls_total": Call.objects.filter(started_at__gte=start).count(),
         "invoices_total": sum(invoices_by_day.values()),
         "binding_failures": binding_failures,
         "hotline": hotline(start, today),
