@@ -40,10 +40,12 @@ _READ = {
     "support.notification": {"view"},
 }
 
+# ``support.callback``: the callback list of missed calls, where the full number to dial is
+# shown (each showing recorded); the other roles see callers' numbers masked only.
 _AGENT = {
     "support.ticket": {"view", "add", "change"},
     "support.ticketmessage": {"view", "add"},
-    "support.call": {"view", "add", "change"},
+    "support.call": {"view", "add", "change", "callback"},
 }
 
 # ``support.reveal``: opening the original of a masked text (each time recorded, ``support.reveal``
@@ -57,6 +59,7 @@ _SUPERVISOR = {
     "support.ticket": {"view", "add", "change", "assign", "reopen", "reveal"},
     "support.reveal": {"view"},
     "support.report": {"view"},
+    "support.agentextension": {"view", "add", "change"},
     "accounts.historicaluser": {"view"},
 }
 

@@ -28,6 +28,7 @@ FULL = {
     "render_memory": ["render_pdf.py", "--n", "5000", "--variants", "ours"],
     "pages": ["pages.py", "--n", "60", "--empty-too"],
     "verify": ["verify.py", "--seconds", "15"],
+    "cti": ["cti.py", "--rate", "200", "--seconds", "30"],
     "growth": ["growth.py", "--sizes", "10000,100000,1000000"],
 }
 SMOKE = {
@@ -37,6 +38,7 @@ SMOKE = {
     "render_pdf": ["render_pdf.py", "--n", "3", "--variants", "ours,noto-default"],
     "pages": ["pages.py", "--n", "2", "--trips", "2000", "--invoices", "2000", "--user-trips", "100"],
     "verify": ["verify.py", "--seconds", "1", "--invoices", "2000", "--workers", "1", "--connections", "2"],
+    "cti": ["cti.py", "--rate", "20", "--seconds", "3", "--agents", "3", "--senders", "2"],
     "growth": [
         "growth.py",
         "--sizes",

@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/v1/verify", VerifyView.as_view(), name="api-verify"),
     path("api/v1/app/", include(app_api)),
     path("api/v1/partner/", include(partner_api)),
+    path("api/v1/cti/", include(support_api.cti_urlpatterns)),
 ]
 
 # Under /api/ even the errors Django answers itself (an unknown path, a bad id) are JSON.

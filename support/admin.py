@@ -10,12 +10,14 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -28,9 +30,10 @@ from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_mobile, mask_name, mask_text
 
-from . import audit, search, selectors, services
+from . import audit, cti, search, selectors, services
 from .forms import (
     CallAdminForm,
+    CallbackForm,
     CapLiftForm,
     CustomerSearchForm,
     HandOffForm,
@@ -39,17 +42,22 @@ from .forms import (
     RevealForm,
     TicketAddForm,
     TicketAdminForm,
+    WrapUpForm,
 )
 from .models import (
+    AgentExtension,
     Call,
+    Callback,
     Customer,
     Dashboard,
     Faq,
     FaqCategory,
     Notification,
+    Queue,
     Reveal,
     SlaPolicy,
     StaffAudit,
+    SwitchToken,
     Ticket,
     TicketMessage,
 )
@@ -702,8 +710,19 @@ class MyCallsFilter(admin.SimpleListFilter):
 @admin.register(Call)
 class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
     form = CallAdminForm
-    list_display = ("started_at", "caller_masked", "agent_label", "category", "customer", "ticket_link", "duration")
-    list_filter = (MyCallsFilter, "category")
+    list_display = (
+        "started_at",
+        "caller",
+        "outcome",
+        "agent_label",
+        "queue",
+        "category",
+        "customer",
+        "ticket_link",
+        "wait",
+        "duration",
+    )
+    list_filter = (MyCallsFilter, "outcome", "source", "direction", "category")
     list_select_related = ("agent", "user", "ticket")
     search_fields = ("caller_masked", "summary_masked", "user__name")
     search_help_text = gettext_lazy("完整来电号码、脱敏号码、摘要或用户姓名")
@@ -727,10 +746,49 @@ class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("caller_input", "started_at", "ended_at", "category", "summary", "user", "ticket")
-        return ("caller_masked", "agent", "started_at", "ended_at", "category", "summary_display", "user", "ticket")
+        return (
+            "caller",
+            "source",
+            "direction",
+            "outcome",
+            "queue",
+            "extension",
+            "agent",
+            "started_at",
+            "answered_at",
+            "ended_at",
+            "wait",
+            "duration",
+            "hangup_cause",
+            "category",
+            "summary_display",
+            "user",
+            "ticket",
+            "callback_of",
+            "called_back_at",
+        )
+
+    READ_ONLY = (
+        "caller",
+        "source",
+        "direction",
+        "outcome",
+        "queue",
+        "extension",
+        "agent",
+        "started_at",
+        "answered_at",
+        "ended_at",
+        "wait",
+        "duration",
+        "hangup_cause",
+        "summary_display",
+        "callback_of",
+        "called_back_at",
+    )
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("caller_masked", "agent", "started_at", "ended_at", "summary_display")
+        return () if obj is None else self.READ_ONLY
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
@@ -755,7 +813,17 @@ class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
 
     @admin.display(description=gettext_lazy("坐席"))
     def agent_label(self, obj):
+        if obj.agent is None:
+            return obj.extension or "—"
         return obj.agent.name or obj.agent.mobile_masked
+
+    @admin.display(description=gettext_lazy("来电号码"), ordering="caller_masked")
+    def caller(self, obj):
+        return obj.caller_label
+
+    @admin.display(description=gettext_lazy("等待"))
+    def wait(self, obj):
+        return selectors.mmss(obj.wait_seconds)
 
     @admin.display(description=gettext_lazy("关联账户"))
     def customer(self, obj):
@@ -769,10 +837,11 @@ class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
             '<a href="{}">{}</a>', reverse("admin:support_ticket_change", args=[obj.ticket_id]), obj.ticket.ref
         )
 
-    @admin.display(description=gettext_lazy("时长"))
+    @admin.display(description=gettext_lazy("通话时长"))
     def duration(self, obj):
-        seconds = obj.duration_seconds
-        return f"{seconds // 60}:{seconds % 60:02d}"
+        if obj.ended_at is None or obj.answered_at is None:
+            return "—"
+        return selectors.mmss(obj.duration_seconds)
 
     def get_search_results(self, request, queryset, search_term):
         term = normalize_mobile(search_term.strip())
@@ -836,9 +905,105 @@ class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
                 "<int:object_id>/to-ticket/",
                 self.admin_site.admin_view(self.to_ticket_view),
                 name="support_call_to_ticket",
-            )
+            ),
+            path("live/", self.admin_site.admin_view(self.live_view), name="support_call_live"),
+            path(
+                "<int:object_id>/wrap-up/",
+                self.admin_site.admin_view(self.wrap_up_view),
+                name="support_call_wrap_up",
+            ),
         ]
         return extra + super().get_urls()
+
+    # -- the call notice of the console (support/static/support/call-notice.js)
+
+    @staticmethod
+    def _notice_state(call: Call) -> dict:
+        label = call.get_outcome_display()
+        if call.outcome == Call.Outcome.ANSWERED:
+            label = _("已挂断，通话 %(t)s，请填写小结") % {"t": selectors.mmss(call.handle_seconds)}
+        return {"state": call.outcome, "state_label": str(label)}
+
+    def live_view(self, request):
+        """The agent's calls not yet wrapped up, for the console's call notice. ``v`` is the
+        version the page has seen (unchanged: no database read); ``have`` lists the cards the
+        page shows (``id.key``): only new or changed ones are rendered."""
+        if not request.user.has_perm("support.change_call"):
+            return JsonResponse({"code": "forbidden"}, status=403)
+        version = cti.notice_version(request.user.pk)
+        if version is not None and request.GET.get("v") == version:
+            return JsonResponse({"v": version, "same": True}, headers={"Cache-Control": "no-store"})
+        have = {}
+        for item in request.GET.get("have", "").split(",")[:20]:
+            pk, _sep, key = item.partition(".")
+            if pk.isdigit():
+                have[int(pk)] = key
+        out = []
+        for call in selectors.open_calls(request.user):
+            key = f"{call.user_id or 0}-{call.caller_digest[:6] or 'x'}-{call.ticket_id or 0}"
+            item = {"id": call.pk, "key": key, **self._notice_state(call)}
+            if have.get(call.pk) != key:
+                item["html"] = self._notice_html(request, call)
+            out.append(item)
+        return JsonResponse({"v": version or "", "calls": out}, headers={"Cache-Control": "no-store"})
+
+    def _notice_html(self, request, call: Call, form: WrapUpForm | None = None) -> str:
+        accounts = selectors.caller_accounts(call)
+        if form is None:
+            form = WrapUpForm(accounts=accounts, prefix=f"call{call.pk}")
+        return render_to_string(
+            "admin/support/_call_notice.html",
+            {
+                "call": call,
+                "accounts": accounts,
+                "form": form,
+                "queue_label": dict(Queue.choices).get(call.queue, call.queue),
+                "search_label": CustomerSearchForm.base_fields["q"].label,
+                "state": self._notice_state(call),
+            },
+            request=request,
+        )
+
+    def wrap_up_view(self, request, object_id):
+        call = get_object_or_404(Call.objects.defer("caller_number"), pk=_pk(object_id))
+        if request.method != "POST" or not self.has_change_permission(request, call):
+            raise PermissionDenied
+        back = request.POST.get("next", "")
+        if not (back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+            back = reverse("admin:index")
+        form = WrapUpForm(request.POST, accounts=selectors.caller_accounts(call), prefix=f"call{call.pk}")
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{form.fields[name].label}：{e}" if name in form.fields else str(e)
+                for name, errors in form.errors.items()
+                for e in errors
+            )
+            self.message_user(request, _("来电小结未保存：%(e)s") % {"e": errors}, level=messages.ERROR)
+            return HttpResponseRedirect(back)
+        d = form.cleaned_data
+        try:
+            call = services.call_wrap_up(
+                call=call,
+                by=request.user,
+                category=d["category"],
+                summary=d["summary"],
+                user=d.get("account"),
+                ticket=d.get("ticket"),
+                open_ticket=d.get("open_ticket", False),
+            )
+        except ServiceError as exc:
+            if exc.status == 403:
+                raise PermissionDenied from None
+            self.message_user(request, _("来电小结未保存：%(e)s") % {"e": exc.message}, level=messages.ERROR)
+            return HttpResponseRedirect(back)
+        if d.get("open_ticket") and call.ticket_id:
+            self.message_user(request, _("来电小结已保存，已创建工单 %(ref)s。") % {"ref": call.ticket.ref})
+            return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[call.ticket_id]))
+        if call.ticket_id:
+            self.message_user(request, _("来电小结已保存，已关联工单 %(ref)s。") % {"ref": call.ticket.ref})
+        else:
+            self.message_user(request, _("来电小结已保存。"))
+        return HttpResponseRedirect(back)
 
     def to_ticket_view(self, request, object_id):
         call = get_object_or_404(Call.objects.defer("caller_number"), pk=_pk(object_id))
@@ -851,6 +1016,46 @@ class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
             return HttpResponseRedirect(reverse("admin:support_call_change", args=[call.pk]))
         self.message_user(request, _("已创建工单 %(ref)s。") % {"ref": ticket.ref})
         return HttpResponseRedirect(reverse("admin:support_ticket_change", args=[ticket.pk]))
+
+
+# --- the telephone switch: agents' extensions and the switch's tokens ----------------------------
+
+
+@admin.register(AgentExtension)
+class AgentExtensionAdmin(SimpleHistoryAdmin):
+    list_display = ("extension", "staff_label")
+    search_fields = ("extension", "staff__name")
+    raw_id_fields = ("staff",)
+
+    @admin.display(description=gettext_lazy("坐席"))
+    def staff_label(self, obj):
+        return obj.staff.name or obj.staff.mobile_masked
+
+
+@admin.register(SwitchToken)
+class SwitchTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with ``manage.py cti_token issue`` (shown once); here they are listed
+    and revoked."""
+
+    list_display = ("name", "prefix_label", "created_at", "last_used_at", "revoked_at")
+    fields = ("name", "prefix_label", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    @admin.display(description=gettext_lazy("令牌前缀"))
+    def prefix_label(self, obj):
+        return f"{obj.prefix}…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=gettext_lazy("吊销所选令牌"), permissions=["change"])
+    def revoke(self, request, queryset):
+        n = sum(cti.switch_token_revoke(token=t) for t in queryset)
+        self.message_user(request, _("已吊销 %(n)s 个令牌。") % {"n": n})
 
 
 # --- who opened which original ---------------------------------------------------------------
@@ -1103,6 +1308,93 @@ class CustomerAdmin(PageOnlyAdmin):
                 customer=customer,
                 card_no=card_no,
                 cap=binding_cap_status(customer),
+                form=form,
+                back_url=back,
+                media=self.media,
+            ),
+        )
+
+
+# --- the callback list ---------------------------------------------------------------------------
+
+
+@admin.register(Callback)
+class CallbackAdmin(PageOnlyAdmin):
+    """Missed and abandoned calls to call back. The list shows numbers masked; 回拨 (a POST,
+    so the number is never in a URL) shows the full number to dial, recorded as a ``Reveal``,
+    and the form to log how the callback went."""
+
+    permission = services.PERM_CALLBACK
+
+    @property
+    def media(self):
+        return super().media + CONSOLE_MEDIA
+
+    def get_urls(self):
+        return [
+            path("", self.admin_site.admin_view(self.list_view), name="support_callback_changelist"),
+            path("<int:call_id>/", self.admin_site.admin_view(self.callback_view), name="support_callback_call"),
+        ]
+
+    def list_view(self, request):
+        self._guard(request)
+        now = timezone.now()
+        rows = selectors.callbacks()
+        queues = dict(Queue.choices)
+        for call in rows:
+            call.queue_label = queues.get(call.queue, call.queue)
+            call.waited = selectors.mmss(call.wait_seconds)
+            call.since = selectors.mmss((now - call.started_at).total_seconds())
+        return TemplateResponse(
+            request,
+            "admin/support/callbacks.html",
+            self._context(
+                request,
+                title=_("待回拨来电"),
+                rows=rows,
+                days=selectors.CALLBACK_DAYS,
+                media=self.media,
+            ),
+        )
+
+    def callback_view(self, request, call_id):
+        self._guard(request)
+        call = Call.objects.select_related("user").filter(pk=_pk(call_id)).first()
+        if call is None:
+            raise Http404("no such call")
+        back = reverse("admin:support_callback_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        form = CallbackForm(request.POST if "record" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            d = form.cleaned_data
+            try:
+                services.call_callback(
+                    call=call, by=request.user, reached=d["reached"], category=d["category"], summary=d["summary"]
+                )
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if d["reached"]:
+                    self.message_user(request, _("已记录回拨：已接通，该来电已移出待回拨列表。"))
+                else:
+                    self.message_user(request, _("已记录回拨：无人接听，该来电仍在待回拨列表中。"))
+                return HttpResponseRedirect(back)
+        try:
+            number = services.caller_number_for_callback(call=call, by=request.user)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return HttpResponseRedirect(back)
+        return TemplateResponse(
+            request,
+            "admin/support/callback.html",
+            self._context(
+                request,
+                title=_("回拨 %(who)s") % {"who": call.caller_label},
+                call=call,
+                number=number,
+                waited=selectors.mmss(call.wait_seconds),
+                attempts=call.callbacks.count(),
                 form=form,
                 back_url=back,
                 media=self.media,

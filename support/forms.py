@@ -211,3 +211,89 @@ class CallAdminForm(forms.ModelForm):
         if not data.get("caller_input") and not data.get("user"):
             self.add_error("caller_input", _("请填写来电号码，或选择关联账户。"))
         return data
+
+
+# --- the hotline: the agent's wrap-up and callbacks ------------------------------------------
+
+
+class WrapUpForm(forms.Form):
+    """The wrap-up of a call, on the console's call notice: the account (one of those the
+    caller's number points to, or found from what the caller says), the category, the internal
+    summary and the ticket (none, a new one, or one of the account's open tickets)."""
+
+    account = forms.ChoiceField(label=_("来电人账户"), required=False)
+    find = forms.CharField(
+        label=_("来电人账户（手机号 / 卡号 / 车牌 / 工单号）"),
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text=_("未识别的来电：填写来电人告诉您的信息，找到唯一账户时关联它；可留空。"),
+    )
+    category = forms.ChoiceField(label=_("分类"), choices=[("", _("请选择"))] + list(Category.choices))
+    summary = forms.CharField(
+        label=_("通话摘要（内部，用户不可见）"),
+        max_length=BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    ticket = forms.ChoiceField(label=_("工单"), required=False)
+
+    def __init__(self, *args, accounts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accounts = {str(a.user.pk): a for a in accounts}
+        self.tickets = {str(t.pk): t for a in accounts for t in a.open_tickets}
+        self.fields["account"].choices = [
+            (pk, f"{a.user.name or _('（未填姓名）')} {a.user.mobile_masked}") for pk, a in self.accounts.items()
+        ]
+        if len(self.accounts) <= 1:
+            self.fields["account"].widget = forms.HiddenInput()
+            self.fields["account"].initial = next(iter(self.accounts), "")
+        if self.accounts:
+            del self.fields["find"]
+        ticket_choices = [("", _("不关联工单")), ("new", _("由来电新建工单"))]
+        ticket_choices += [(pk, f"{t.ref} {t.subject_masked}") for pk, t in self.tickets.items()]
+        self.fields["ticket"].choices = ticket_choices
+
+    def clean_account(self):
+        value = self.cleaned_data.get("account") or ""
+        return self.accounts[value].user if value in self.accounts else None
+
+    def clean(self):
+        data = super().clean()
+        user = data.get("account")
+        if user is None and data.get("find"):
+            found = selectors.find_customers(data["find"])
+            if len(found.users) != 1:
+                self.add_error(
+                    "find", _("没有找到唯一的账户（找到 %(n)s 个），请换一种信息查找。") % {"n": len(found.users)}
+                )
+            else:
+                data["account"] = user = found.users[0]
+        choice = data.get("ticket") or ""
+        data["open_ticket"] = choice == "new"
+        if choice and choice != "new":
+            ticket = self.tickets.get(choice)
+            if ticket is None or user is None or ticket.user_id != user.pk:
+                self.add_error("ticket", _("请选择该账户的工单。"))
+            data["ticket"] = ticket
+        else:
+            data["ticket"] = None
+        if data["open_ticket"] and user is None:
+            self.add_error("ticket", _("这通来电没有关联账户，请先关联来电人的票根账户。"))
+        return data
+
+
+class CallbackForm(forms.Form):
+    reached = forms.TypedChoiceField(
+        label=_("回拨结果"),
+        choices=[("1", _("已接通")), ("0", _("无人接听"))],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
+    )
+    category = forms.ChoiceField(label=_("分类"), choices=[("", _("请选择"))] + list(Category.choices), required=False)
+    summary = forms.CharField(
+        label=_("通话摘要（内部，用户不可见）"),
+        max_length=BODY_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("接通时必填。"),
+    )

@@ -335,18 +335,54 @@ class TicketMessage(models.Model):
 
 
 class Call(models.Model):
-    """A hotline call an agent logged."""
+    """A hotline call: logged by an agent in the console, or by itself from the telephone
+    switch's events (``support.cti``), or a callback an agent made to a missed call.
 
-    caller_number = EncryptedCharField(_("来电号码"), max_length=20)
-    caller_digest = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("来电号码摘要"))
-    caller_masked = models.CharField(_("来电号码"), max_length=20, editable=False)
-    agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("坐席"), on_delete=models.PROTECT, related_name="+"
+    ``caller_number`` is always the customer's end of the line (who rang in, or whom the
+    centre rang); ``line`` is the centre's (the hotline dialled). A call the switch reported
+    keeps ``switch_call_id``; its times fill in as the events arrive, in any order:
+    ``started_at`` when it rang, ``answered_at``, ``ended_at``; ``wait_seconds`` is the time
+    from ringing to answer (or to hang-up, unanswered), ``handle_seconds`` from answer to end.
+    """
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", _("坐席记录")
+        SWITCH = "switch", _("交换机")
+        CALLBACK = "callback", _("回拨")
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("呼入")
+        OUTBOUND = "out", _("呼出")
+
+    class Outcome(models.TextChoices):
+        RINGING = "ringing", _("排队振铃中")
+        TALKING = "talking", _("通话中")
+        ANSWERED = "answered", _("已接听")
+        MISSED = "missed", _("未接")
+        ABANDONED = "abandoned", _("放弃")
+
+    UNANSWERED = (Outcome.MISSED, Outcome.ABANDONED)
+    FINISHED = (Outcome.ANSWERED, Outcome.MISSED, Outcome.ABANDONED)
+
+    # Encrypted fields store an empty value as NULL: a hidden number, a summary not yet written.
+    caller_number = EncryptedCharField(_("来电号码"), max_length=20, blank=True, null=True)
+    caller_digest = models.CharField(
+        max_length=64, db_index=True, editable=False, blank=True, verbose_name=_("来电号码摘要")
     )
-    started_at = models.DateTimeField(_("开始时间"))
-    ended_at = models.DateTimeField(_("结束时间"))
-    category = models.CharField(_("分类"), max_length=16, choices=Category.choices)
-    summary = EncryptedTextField(_("通话摘要"))
+    caller_masked = models.CharField(_("来电号码"), max_length=20, editable=False, blank=True)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("坐席"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    started_at = models.DateTimeField(_("开始时间"), db_index=True)
+    answered_at = models.DateTimeField(_("接听时间"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    category = models.CharField(_("分类"), max_length=16, choices=Category.choices, blank=True)
+    summary = EncryptedTextField(_("通话摘要"), blank=True, null=True)
     summary_masked = models.TextField(_("通话摘要"), editable=False, default="")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -359,6 +395,28 @@ class Call(models.Model):
     ticket = models.ForeignKey(
         Ticket, verbose_name=_("关联工单"), on_delete=models.PROTECT, null=True, blank=True, related_name="calls"
     )
+    source = models.CharField(_("来源"), max_length=12, choices=Source.choices, default=Source.CONSOLE)
+    direction = models.CharField(_("方向"), max_length=3, choices=Direction.choices, default=Direction.INBOUND)
+    outcome = models.CharField(_("结果"), max_length=12, choices=Outcome.choices, default=Outcome.ANSWERED)
+    switch_call_id = models.CharField(_("交换机呼叫编号"), max_length=64, null=True, blank=True, unique=True)
+    line = models.CharField(_("热线号码"), max_length=20, blank=True)
+    queue = models.CharField(_("队列"), max_length=32, blank=True)
+    extension = models.CharField(_("分机"), max_length=16, blank=True)
+    hangup_cause = models.CharField(_("挂断原因"), max_length=24, blank=True)
+    # Which of the switch's events arrived (newCall 1, answer 2, hangup 4): each applies once.
+    switch_events = models.PositiveSmallIntegerField(_("已收到的交换机事件"), default=0, editable=False)
+    wait_seconds = models.PositiveIntegerField(_("等待（秒）"), null=True, blank=True)
+    handle_seconds = models.PositiveIntegerField(_("通话（秒）"), null=True, blank=True)
+    wrapped_at = models.DateTimeField(_("小结时间"), null=True, blank=True)
+    callback_of = models.ForeignKey(
+        "self",
+        verbose_name=_("回拨的来电"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="callbacks",
+    )
+    called_back_at = models.DateTimeField(_("已回拨接通"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("记录时间"))
 
     history = HistoricalRecords(excluded_fields=["caller_number"])
@@ -366,23 +424,99 @@ class Call(models.Model):
     class Meta:
         verbose_name = _("来电记录")
         verbose_name_plural = _("来电记录")
-        indexes = [models.Index(fields=["user", "-started_at"], name="call_user_recent")]
+        permissions = [("callback", _("可回拨未接来电（回拨时显示完整号码）"))]
+        indexes = [
+            models.Index(fields=["user", "-started_at"], name="call_user_recent"),
+            models.Index(fields=["agent", "wrapped_at"], name="call_agent_open"),
+            models.Index(fields=["outcome", "called_back_at", "started_at"], name="call_callback_list"),
+        ]
         constraints = [
-            models.CheckConstraint(condition=Q(ended_at__gte=models.F("started_at")), name="call_ends_after_start")
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="call_ends_after_start",
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.caller_masked} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
+        return f"{self.caller_masked or _('未显示号码')} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs):
-        self.summary_masked = mask_text(self.summary)
+        self.summary_masked = mask_text(self.summary or "")
         if kwargs.get("update_fields") is not None and "summary" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "summary_masked"}
         super().save(*args, **kwargs)
 
     @property
     def duration_seconds(self) -> int:
+        if self.handle_seconds is not None:
+            return self.handle_seconds
+        if self.ended_at is None:
+            return 0
         return int((self.ended_at - self.started_at).total_seconds())
+
+    @property
+    def caller_label(self) -> str:
+        return self.caller_masked or str(_("未显示号码"))
+
+    def settle(self) -> None:
+        """Outcome and durations from the times known so far (events may come in any order)."""
+        if self.answered_at is not None:
+            self.outcome = self.Outcome.ANSWERED if self.ended_at is not None else self.Outcome.TALKING
+            self.wait_seconds = max(0, int((self.answered_at - self.started_at).total_seconds()))
+            self.handle_seconds = (
+                max(0, int((self.ended_at - self.answered_at).total_seconds())) if self.ended_at else None
+            )
+        elif self.ended_at is not None:
+            abandoned = self.hangup_cause in ("cancel", "abandon", "abandoned")
+            self.outcome = self.Outcome.ABANDONED if abandoned else self.Outcome.MISSED
+            self.wait_seconds = max(0, int((self.ended_at - self.started_at).total_seconds()))
+            self.handle_seconds = None
+        else:
+            self.outcome = self.Outcome.RINGING
+            self.wait_seconds = self.handle_seconds = None
+
+
+class AgentExtension(models.Model):
+    """Which staff member sits at which extension of the switch: an ``answer`` event that names
+    the extension finds the agent here."""
+
+    staff = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("坐席"),
+        on_delete=models.PROTECT,
+        related_name="switch_extension",
+        limit_choices_to={"is_staff": True},
+    )
+    extension = models.CharField(_("分机"), max_length=16, unique=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("坐席分机")
+        verbose_name_plural = _("坐席分机")
+        ordering = ["extension"]
+
+    def __str__(self) -> str:
+        return self.extension
+
+
+class SwitchToken(models.Model):
+    """A bearer token of the telephone switch: it opens ``/api/v1/cti/…`` and nothing else.
+    Only its SHA-256 digest is stored (``manage.py cti_token``)."""
+
+    name = models.CharField(_("名称"), max_length=64)
+    digest = models.CharField(max_length=64, unique=True, verbose_name=_("令牌摘要"))
+    prefix = models.CharField(max_length=8, verbose_name=_("令牌前缀"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("最近使用"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("吊销时间"))
+
+    class Meta:
+        verbose_name = _("交换机令牌")
+        verbose_name_plural = _("交换机令牌")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.prefix}…"
 
 
 class Notification(models.Model):
@@ -467,6 +601,7 @@ class Reveal(models.Model):
         TICKET_SUBJECT = "ticket_subject", _("工单主题")
         TICKET_MESSAGE = "ticket_message", _("工单消息")
         CALL_SUMMARY = "call_summary", _("通话摘要")
+        CALLER_NUMBER = "caller_number", _("完整来电号码（回拨）")
 
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("查看人"), on_delete=models.PROTECT, related_name="+"
@@ -526,6 +661,17 @@ class StaffAudit(User):
         permissions = [("view_team_audit", _("可查看本组坐席的操作记录"))]
         verbose_name = _("我的操作记录")
         verbose_name_plural = _("我的操作记录")
+
+
+class Callback(Call):
+    """The callback list at /admin/support/callback/: missed and abandoned calls nobody has
+    called back yet (needs ``support.callback``)."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("待回拨来电")
+        verbose_name_plural = _("待回拨来电")
 
 
 class Customer(User):

@@ -278,6 +278,48 @@ class Scenarios:
             summary=summary,
         )
 
+    # --- the telephone switch (demo calls as the switch reports them) -----------------------
+
+    def switch_calls(self) -> None:
+        """The demo agent sits at extension 8001 and the supervisor at 8002. Calls as the switch
+        reports them (support.cti): one answered and wrapped up, one the demo user abandoned in
+        the binding queue (on the callback list), one missed from an unknown number."""
+        from . import cti
+        from .models import AgentExtension
+
+        for staff, extension in ((self.agent, "8001"), (self.supervisor, "8002")):
+            if (
+                not AgentExtension.objects.filter(staff=staff).exists()
+                and not AgentExtension.objects.filter(extension=extension).exists()
+            ):
+                AgentExtension.objects.create(staff=staff, extension=extension)
+        if Call.objects.filter(switch_call_id__startswith="DEMO-").exists():
+            return
+        start = self.now - timedelta(hours=3)
+        cti.switch_event(
+            event=cti.NEW_CALL, call_id="DEMO-1", at=start, caller=PERSONAL_MOBILE, called="95022", queue="binding"
+        )
+        cti.switch_event(event=cti.ANSWER, call_id="DEMO-1", at=start + timedelta(seconds=18), extension="8001")
+        result = cti.switch_event(
+            event=cti.HANGUP, call_id="DEMO-1", at=start + timedelta(minutes=4, seconds=5), cause="normalClearing"
+        )
+        services.call_wrap_up(
+            call=result.call,
+            by=self.agent,
+            category=Category.BINDING,
+            summary="（演示）交换机来电：询问绑卡短信验证码收不到，已说明重发间隔。",
+        )
+        start = self.now - timedelta(hours=1)
+        cti.switch_event(
+            event=cti.NEW_CALL, call_id="DEMO-2", at=start, caller=PERSONAL_MOBILE, called="95022", queue="binding"
+        )
+        cti.switch_event(event=cti.HANGUP, call_id="DEMO-2", at=start + timedelta(seconds=74), cause="cancel")
+        cti.switch_event(
+            event=cti.NEW_CALL, call_id="DEMO-3", at=start, caller=UNKNOWN_CALLER, called="95022", queue="frontline"
+        )
+        cti.switch_event(event=cti.HANGUP, call_id="DEMO-3", at=start + timedelta(seconds=40), cause="noAnswer")
+        self.made.append("交换机来电（已接听、放弃、未接）")
+
     # --- failed bindings (the dashboard's chart by issuer) ----------------------------------
 
     def binding_failures(self) -> None:
@@ -434,6 +476,7 @@ def run(out) -> list[str]:
         s.call_from_unknown_number,
         "未关联账户的来电",
     )
+    s.switch_calls()
     s.binding_failures()
     s.cap_lifted()
     s.unbound_card()

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
-from django.db.models.functions import Substr, TruncDate
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
+from django.db.models.functions import ExtractHour, Substr, TruncDate
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -380,7 +380,7 @@ def dashboard(*, today=None) -> dict:
     late_resolved = Ticket.objects.filter(resolved_at__gte=start, resolved_at__gt=F("due_at")).count()
     resolved_total = Ticket.objects.filter(resolved_at__gte=start).count()
     calls = (
-        Call.objects.filter(started_at__gte=start)
+        Call.objects.filter(started_at__gte=start, agent__isnull=False)
         .values("agent__name", "agent__mobile_masked")
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
@@ -411,9 +411,182 @@ def dashboard(*, today=None) -> dict:
             else None,
         },
         "tickets_total": sum(by_category.values()),
-        "calls_total": sum(c["n"] for c in calls),
+        "calls_total": Call.objects.filter(started_at__gte=start).count(),
         "invoices_total": sum(invoices_by_day.values()),
         "binding_failures": binding_failures,
+        "hotline": hotline(start, today),
+    }
+
+
+# --- staff: the hotline ---------------------------------------------------------------------
+
+NOTICE_HOURS = 12  # a call not wrapped up after this long no longer shows in the agent's notice
+NOTICE_LIMIT = 5
+CALLER_ACCOUNTS = 5
+CALLBACK_DAYS = 7  # missed calls older than this leave the callback list
+CALLBACK_LIMIT = 100
+
+
+def open_calls(agent: User) -> list[Call]:
+    """The calls from the switch this agent answered and has not wrapped up yet, newest first:
+    what the console's call notice shows."""
+    since = timezone.now() - timedelta(hours=NOTICE_HOURS)
+    return list(
+        Call.objects.filter(agent=agent, wrapped_at__isnull=True, started_at__gte=since)
+        .exclude(source=Call.Source.CONSOLE)
+        .defer("caller_number", "summary")
+        .order_by("-started_at", "-pk")[:NOTICE_LIMIT]
+    )
+
+
+@dataclass
+class CallerAccount:
+    user: User
+    open_tickets: list[Ticket]
+    last_calls: list[Call]
+
+
+def caller_accounts(call: Call) -> list[CallerAccount]:
+    """Who is calling: the account the call is linked to, or else the accounts whose mobile is
+    the caller's number or who called from it before; each with its open tickets and last
+    calls. Three queries whatever the history."""
+    users = User.objects.filter(is_staff=False).defer("mobile")
+    if call.user_id:
+        found = list(users.filter(pk=call.user_id))
+    elif call.caller_digest:
+        digest = call.caller_digest
+        found = list(
+            users.filter(Q(mobile_digest=digest) | Q(support_calls__caller_digest=digest))
+            .distinct()
+            .order_by("-pk")[:CALLER_ACCOUNTS]
+        )
+    else:
+        found = []
+    if not found:
+        return []
+    ids = [u.pk for u in found]
+    tickets: dict[int, list[Ticket]] = {}
+    for t in (
+        Ticket.objects.filter(user_id__in=ids, status__in=Ticket.ACTIVE)
+        .defer("subject")
+        .order_by("due_at", "pk")[: 5 * len(ids)]
+    ):
+        tickets.setdefault(t.user_id, []).append(t)
+    calls: dict[int, list[Call]] = {}
+    for c in (
+        Call.objects.filter(user_id__in=ids)
+        .exclude(pk=call.pk)
+        .select_related("agent")
+        .defer("caller_number", "summary", "agent__mobile")
+        .order_by("-started_at", "-pk")[: 5 * len(ids)]
+    ):
+        calls.setdefault(c.user_id, []).append(c)
+    return [CallerAccount(u, tickets.get(u.pk, [])[:5], calls.get(u.pk, [])[:5]) for u in found]
+
+
+def callbacks() -> list[Call]:
+    """Missed and abandoned calls of the last CALLBACK_DAYS days nobody has reached back yet,
+    the longest waiting first, each with the number of callbacks tried."""
+    since = timezone.now() - timedelta(days=CALLBACK_DAYS)
+    return list(
+        Call.objects.filter(
+            direction=Call.Direction.INBOUND,
+            outcome__in=Call.UNANSWERED,
+            called_back_at__isnull=True,
+            started_at__gte=since,
+        )
+        .select_related("user")
+        .defer("caller_number", "summary", "user__mobile")
+        .annotate(attempts=Count("callbacks"))
+        .order_by("started_at", "pk")[:CALLBACK_LIMIT]
+    )
+
+
+def mmss(seconds) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _rate(part: int, whole: int):
+    return round(part * 100 / whole) if whole else None
+
+
+def hotline(start, today) -> dict:
+    """The hotline's figures since ``start``: inbound calls that finished, answered, missed and
+    abandoned, answer rate, average wait (to answer) and handle time (answer to end), by agent
+    and by queue; and today's calls by hour. Five queries."""
+    A = Call.Outcome
+    inbound = Call.objects.filter(direction=Call.Direction.INBOUND, started_at__gte=start, outcome__in=Call.FINISHED)
+    figures = dict(
+        total=Count("id"),
+        answered=Count("id", filter=Q(outcome=A.ANSWERED)),
+        missed=Count("id", filter=Q(outcome=A.MISSED)),
+        abandoned=Count("id", filter=Q(outcome=A.ABANDONED)),
+        wait=Avg("wait_seconds", filter=Q(outcome=A.ANSWERED)),
+        handle=Avg("handle_seconds", filter=Q(outcome=A.ANSWERED)),
+    )
+    totals = inbound.aggregate(**figures)
+    by_queue = list(inbound.values("queue").annotate(**figures).order_by("-total", "queue")[:20])
+    by_agent = list(
+        Call.objects.filter(started_at__gte=start, outcome=A.ANSWERED, agent__isnull=False)
+        .values("agent__name", "agent__mobile_masked")
+        .annotate(
+            n=Count("id"),
+            inbound=Count("id", filter=Q(direction=Call.Direction.INBOUND)),
+            callbacks=Count("id", filter=Q(source=Call.Source.CALLBACK)),
+            handle=Avg("handle_seconds"),
+            wait=Avg("wait_seconds", filter=Q(direction=Call.Direction.INBOUND)),
+        )
+        .order_by("-n")[:20]
+    )
+    tz = timezone.get_current_timezone()
+    day_start = timezone.make_aware(datetime.combine(today, time.min))
+    hours = dict(
+        Call.objects.filter(direction=Call.Direction.INBOUND, started_at__gte=day_start)
+        .annotate(hour=ExtractHour("started_at", tzinfo=tz))
+        .values_list("hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    queue_labels = dict(Queue.choices)
+
+    def row(r: dict, label: str) -> dict:
+        finished = r["total"]
+        return {
+            "label": label,
+            "total": finished,
+            "answered": r["answered"],
+            "missed": r["missed"],
+            "abandoned": r["abandoned"],
+            "answer_rate": _rate(r["answered"], finished),
+            "wait": mmss(r["wait"]),
+            "handle": mmss(r["handle"]),
+        }
+
+    return {
+        "totals": row(totals, str(_("全部"))),
+        "by_queue": [row(r, str(queue_labels.get(r["queue"], r["queue"] or _("（未指定队列）")))) for r in by_queue],
+        "by_agent": [
+            {
+                "label": r["agent__name"] or r["agent__mobile_masked"],
+                "answered": r["n"],
+                "inbound": r["inbound"],
+                "callbacks": r["callbacks"],
+                "wait": mmss(r["wait"]),
+                "handle": mmss(r["handle"]),
+            }
+            for r in by_agent
+        ],
+        "by_hour": _bars([(f"{h:02d}", hours.get(h, 0)) for h in range(24)]),
+        "today_total": sum(hours.values()),
+        "waiting_callback": Call.objects.filter(
+            direction=Call.Direction.INBOUND,
+            outcome__in=Call.UNANSWERED,
+            called_back_at__isnull=True,
+            started_at__gte=timezone.now() - timedelta(days=CALLBACK_DAYS),
+        ).count(),
     }
 
 

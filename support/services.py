@@ -538,7 +538,11 @@ def call_log(
         summary=summary,
         user=user,
         ticket=ticket,
+        source=Call.Source.CONSOLE,
+        answered_at=started_at,
+        wrapped_at=timezone.now(),
     )
+    call.settle()
     _audit(call, agent, _("记录来电"))
     call.save(force_insert=True)
     logger.info("call logged id=%s agent=%s from=%s", call.pk, agent.pk, call.caller_masked)
@@ -609,6 +613,117 @@ def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORM
     _audit(call, by, _("由来电创建工单 %(ref)s") % {"ref": ticket.ref})
     call.save(update_fields=["ticket"])
     return ticket
+
+
+PERM_CALLBACK = "support.callback"
+
+
+@transaction.atomic
+def call_wrap_up(
+    *,
+    call: Call,
+    by: User,
+    category: str,
+    summary: str,
+    user: User | None = None,
+    ticket: Ticket | None = None,
+    open_ticket: bool = False,
+) -> Call:
+    """The agent's wrap-up of a call from the switch: its category, the internal summary, the
+    caller's account when it was not recognised, and the ticket it belongs to (an open one of
+    the account, or a new one opened from the call). Only the agent who answered, or a
+    supervisor, wraps a call up; a second wrap-up corrects the first."""
+    _require_staff(by, "support.change_call")
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    if call.agent_id != by.pk and not by.has_perm(PERM_ASSIGN):
+        raise ServiceError("forbidden", _("只有接听的坐席或班长可以填写这通来电的小结。"), status=403)
+    if category not in Category.values:
+        raise _invalid("category", _("请选择分类。"))
+    summary = _clean_text(summary, field="summary", max_length=BODY_MAX, label=_("通话摘要"))
+    user = user or call.user
+    if user is not None and user.is_staff:
+        raise _invalid("user", _("请选择客户的票根账户。"))
+    if ticket is not None and (user is None or ticket.user_id != user.pk):
+        raise _invalid("ticket", _("关联的工单不属于该账户。"))
+    if open_ticket and user is None:
+        raise _invalid("ticket", _("这通来电没有关联账户，请先关联来电人的票根账户。"))
+    call.category, call.summary, call.user = category, summary, user
+    if ticket is not None:
+        call.ticket = ticket
+    call.wrapped_at = timezone.now()
+    _audit(call, by, _("填写来电小结"))
+    call.save(update_fields=["category", "summary", "user", "ticket", "wrapped_at"])
+    if open_ticket and call.ticket_id is None:
+        call_to_ticket(call=call, by=by)
+        call.refresh_from_db(fields=["ticket"])
+    from .cti import notice_changed
+
+    notice_changed(call.agent_id)
+    return call
+
+
+@transaction.atomic
+def call_callback(*, call: Call, by: User, reached: bool, category: str = "", summary: str = "") -> Call:
+    """Logs a callback to a missed or abandoned call, as a call of its own (outbound, the same
+    caller and account) pointing back at it. A callback that reached the caller takes the call
+    off the callback list; one that did not leaves it there, counted."""
+    _require_staff(by, PERM_CALLBACK)
+    original = Call.objects.select_for_update().get(pk=call.pk)
+    if original.outcome not in Call.UNANSWERED or original.direction != Call.Direction.INBOUND:
+        raise ServiceError("not_missed", _("只能回拨未接或放弃的来电。"))
+    if original.called_back_at is not None:
+        raise ServiceError("already_called_back", _("这通来电已回拨接通，无需再回拨。"))
+    if not original.caller_number:
+        raise ServiceError("no_number", _("这通来电没有显示号码，无法回拨。"))
+    if reached:
+        if category not in Category.values:
+            raise _invalid("category", _("请选择分类。"))
+        summary = _clean_text(summary, field="summary", max_length=BODY_MAX, label=_("通话摘要"))
+    else:
+        category = category if category in Category.values else ""
+        summary = (summary or "").strip()[:BODY_MAX]
+    now = timezone.now()
+    callback = Call(
+        source=Call.Source.CALLBACK,
+        direction=Call.Direction.OUTBOUND,
+        callback_of=original,
+        caller_number=original.caller_number,
+        caller_digest=original.caller_digest,
+        caller_masked=original.caller_masked,
+        line=original.line,
+        queue=original.queue,
+        user=original.user,
+        agent=by,
+        started_at=now,
+        answered_at=now if reached else None,
+        ended_at=now,
+        hangup_cause="" if reached else "noAnswer",
+        category=category,
+        summary=summary,
+        wrapped_at=now,
+    )
+    callback.settle()
+    _audit(callback, by, _("回拨来电 #%(id)s") % {"id": original.pk})
+    callback.save(force_insert=True)
+    if reached:
+        original.called_back_at = now
+        _audit(original, by, _("已回拨接通"))
+        original.save(update_fields=["called_back_at"])
+    logger.info("callback call=%s of=%s agent=%s reached=%s", callback.pk, original.pk, by.pk, reached)
+    return callback
+
+
+@transaction.atomic
+def caller_number_for_callback(*, call: Call, by: User) -> str:
+    """The full number of a missed call, for the agent who calls back; every showing is
+    recorded (``Reveal``, 完整来电号码（回拨）)."""
+    _require_staff(by, PERM_CALLBACK)
+    if call.outcome not in Call.UNANSWERED or not call.caller_number:
+        raise ServiceError("no_number", _("这通来电没有可回拨的号码。"))
+    Reveal.objects.create(
+        staff=by, text=Reveal.Text.CALLER_NUMBER, object_id=call.pk, call=call, reason=str(_("回拨未接来电"))
+    )
+    return call.caller_number
 
 
 # --- the originals of masked texts ---------------------------------------------------------

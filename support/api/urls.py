@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import views
+from .cti import CtiEventView
 
 app_urlpatterns = [
     path("tickets", views.TicketsView.as_view(), name="app-support-tickets"),
@@ -24,3 +25,5 @@ app_urlpatterns = [
     ),
 ]
 partner_urlpatterns: list = []
+# Mounted under /api/v1/cti/: the telephone switch's events, switch tokens only.
+cti_urlpatterns = [path("events", CtiEventView.as_view(), name="cti-events")]

@@ -69,7 +69,11 @@ def test_seed_demo_makes_every_state_once(sms, django_capture_on_commit_callback
     # A ticket made from a call is titled by its category; the summary stays an internal note.
     assert all("（演示）" in t.subject or t.subject.startswith("来电咨询：") for t in tickets)
     assert all("（演示）" in m.body for m in TicketMessage.objects.filter(ticket__in=tickets))
-    assert all("（演示）" in c.summary for c in calls)
+    assert all("（演示）" in c.summary for c in calls if c.summary)  # a missed call has no text
+    # Calls as the switch reported them: answered and wrapped up, abandoned, missed.
+    switch = {c.switch_call_id: c for c in calls if c.switch_call_id}
+    assert [switch[k].outcome for k in ("DEMO-1", "DEMO-2", "DEMO-3")] == ["answered", "abandoned", "missed"]
+    assert switch["DEMO-1"].wrapped_at and switch["DEMO-1"].agent.switch_extension.extension == "8001"
     assert all("（演示）" in t.rating_comment for t in tickets if t.rating)
     assert not [m for m in sms.messages() if m["purpose"] == "ticket_reply"]  # demo replies send no SMS
 
