@@ -37,6 +37,10 @@ BINDING_ADVICE = {
     BindingAttempt.Outcome.MOBILE_MISMATCH: gettext_lazy(
         "您填写的手机号与办卡时在发行方预留的不一致。请联系发行方核实或更新预留手机号，然后重新绑卡。"
     ),
+    BindingAttempt.Outcome.HOLDER_NAME_MISMATCH: gettext_lazy(
+        "您填写的开户人名称与发行方登记的不一致。个人卡填写办卡人姓名，单位卡填写单位全称（含括号里的地名）；"
+        "无误的话请联系发行方核实登记的名称。"
+    ),
     BindingAttempt.Outcome.ALREADY_BOUND: gettext_lazy(
         "这张卡已绑定在另一个票根账户上。请用那个账户解绑；无法登录原账户的，可请发行方更新预留信息，卡会自动解绑。"
     ),
@@ -54,6 +58,7 @@ CALL_ISSUER = {
     BindingAttempt.Outcome.CARD_CANCELLED,
     BindingAttempt.Outcome.ID_MISMATCH,
     BindingAttempt.Outcome.MOBILE_MISMATCH,
+    BindingAttempt.Outcome.HOLDER_NAME_MISMATCH,
     BindingAttempt.Outcome.ALREADY_BOUND,
     BindingAttempt.Outcome.NOT_ENTERPRISE_CONTACT,
 }

@@ -39,7 +39,7 @@ def application_label(a) -> str:
 
 
 def invoice_label(i) -> str:
-    return f"{i.code} {i.number} · {i.seller_name} ¥{fen_to_yuan(i.total)}"
+    return f"{i.reference} · {i.seller_name} ¥{fen_to_yuan(i.total)}"
 
 
 class OwnChoiceField(forms.ChoiceField):

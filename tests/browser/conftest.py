@@ -463,6 +463,10 @@ TRIPS = [
 ]
 # One invoice per trip and operator (per-trip mode); each section above is a different operator's.
 INVOICES_PER_MONTH = sum(len({code for code, _fee in split}) for _day, _stations, split in TRIPS)
+# Under today's rules (the product's regime dates) the loan-repayment road's shares are fiscal
+# e-bills (通行费财政电子票据) and the others 数电 invoices (docs/regimes.md).
+LOAN_SECTIONS = {section[0] for *_rest, section in OPERATORS if section[3] == "loan_repayment"}
+FISCAL_PER_MONTH = sum(len({code for code, _fee in split} & LOAN_SECTIONS) for _day, _stations, split in TRIPS)
 
 
 def previous_month(today: date | None = None) -> date:

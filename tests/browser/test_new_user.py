@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from .conftest import (
+    FISCAL_PER_MONTH,
     INVOICES_PER_MONTH,
     ISSUER_HOTLINE,
     ISSUER_NAME,
@@ -44,13 +45,14 @@ def iso_date(printed: str) -> str:
 
 
 def verify(page, journey, invoice: dict, label: str) -> None:
-    """The public page 发票查验, as an accountant holding the invoice uses it."""
+    """The public page 发票查验, as an accountant holding a 数电 invoice uses it: the 20-digit
+    number, the issue date and the 价税合计 as printed (no code, no check code)."""
     page.get_by_role("contentinfo").get_by_role("link", name="发票查验").click()
     page.wait_for_url("**/verify/")
-    page.get_by_label("发票代码", exact=True).fill(invoice["code"])
     page.get_by_label("发票号码", exact=True).fill(invoice["number"])
+    expect(page.get_by_label("发票代码", exact=True)).to_be_hidden()  # the number told the page its kind
     page.get_by_label("开票日期", exact=True).fill(invoice["date"])
-    page.get_by_label("校验码后 6 位", exact=True).fill(invoice["check"][-6:])
+    page.get_by_label("价税合计（元）", exact=True).fill(invoice["total"])
     page.get_by_role("button", name="查验", exact=True).click()
     result = page.locator("#result")
     expect(result).to_contain_text(invoice["number"])
@@ -58,12 +60,12 @@ def verify(page, journey, invoice: dict, label: str) -> None:
 
 
 def read_invoice(page) -> dict:
+    """What a 数电 invoice's page shows: its number, date, buyer and 价税合计 (as printed, ¥ off)."""
     return {
-        "code": facts(page, "发票代码"),
         "number": facts(page, "发票号码"),
         "date": iso_date(facts(page, "开票日期")),
-        "check": facts(page, "校验码").replace(" ", ""),
         "buyer": facts(page, "购买方"),
+        "total": page.locator("tr.sum td.total").inner_text().strip().lstrip("¥"),
     }
 
 
@@ -225,17 +227,24 @@ def test_new_user(open_page, world, live, journey, journal, viewport, tmp_path):
     assert all(archive.read(n).startswith(b"%PDF") for n in pdfs)
     journey.shot(page, "zip-downloaded")
 
-    # One invoice and its PDF.
-    rows.first.get_by_role("link").click()
+    # Today's rules: the loan-repayment road's shares are fiscal e-bills, the rest 数电 invoices.
+    expect(page.locator("table.invoices tbody tr.doc-fiscal_e_bill")).to_have_count(FISCAL_PER_MONTH)
+    digital_rows = page.locator("table.invoices tbody tr.doc-digital_e_invoice")
+    expect(digital_rows).to_have_count(INVOICES_PER_MONTH - FISCAL_PER_MONTH)
+
+    # One 数电 invoice and its PDF.
+    digital_rows.first.get_by_role("link").click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("电子发票（普通发票）")
+    expect(page.locator("dl.facts")).not_to_contain_text("校验码")
     invoice = read_invoice(page)
-    assert re.fullmatch(r"0\d{4}\d{2}\d{3}12", invoice["code"]), invoice
+    assert re.fullmatch(r"\d{20}", invoice["number"]), invoice
     assert company in invoice["buyer"] and tax_id in invoice["buyer"], invoice
     journey.user_page(page, "invoice")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="下载 PDF").click()
     pdf = download_info.value
-    assert pdf.suggested_filename == f"{invoice['code']}-{invoice['number']}.pdf"
+    assert invoice["number"] in pdf.suggested_filename and pdf.suggested_filename.endswith(".pdf")
     pdf_path = tmp_path / pdf.suggested_filename
     pdf.save_as(pdf_path)
     assert pdf_path.read_bytes().startswith(b"%PDF")
@@ -285,6 +294,8 @@ def test_title_change(open_page, world, live, journey, journal, viewport):
 
     page.get_by_role("link", name="抬头错了？换票").click()
     page.wait_for_url(f"**/applications/{application_id}/title-change/")
+    # Fiscal e-bills keep their payer: the page says so before anything is submitted.
+    expect(page.locator("#fiscal-not-changed")).to_contain_text(f"{FISCAL_PER_MONTH} 张通行费财政电子票据")
     page.get_by_label("新的发票抬头", exact=True).select_option(label=new_title)
     page.get_by_label("我确认：原发票将全部红冲作废").check()
     journey.user_page(page, "title-change")
@@ -296,9 +307,10 @@ def test_title_change(open_page, world, live, journey, journal, viewport):
     journey.shot(page, "title-change-submitted")
 
     wait_issued(page)
+    changed = INVOICES_PER_MONTH - FISCAL_PER_MONTH  # the 数电 invoices; the fiscal e-bills stay
     red = page.locator("table.invoices tbody tr.red")
-    expect(red).to_have_count(INVOICES_PER_MONTH)
-    expect(page.locator("table.invoices tbody tr:not(.red)")).to_have_count(INVOICES_PER_MONTH)
+    expect(red).to_have_count(changed)
+    expect(page.locator("table.invoices tbody tr:not(.red)")).to_have_count(changed)
     expect(page.locator("dl.facts")).to_contain_text(new_title)
     journey.user_page(page, "title-change-issued")
 
@@ -317,10 +329,12 @@ def test_title_change(open_page, world, live, journey, journal, viewport):
 
     # The old application: every invoice reversed.
     page.goto(f"/applications/{application_id}/")
-    statuses = page.locator("table.invoices tbody tr td:last-child").all_inner_texts()
-    assert statuses == ["已红冲"] * INVOICES_PER_MONTH, statuses
+    statuses = page.locator("table.invoices tbody tr.doc-digital_e_invoice td:last-child").all_inner_texts()
+    assert statuses == ["已红冲"] * changed, statuses
+    kept = page.locator("table.invoices tbody tr.doc-fiscal_e_bill td:last-child").all_inner_texts()
+    assert kept == ["正常"] * FISCAL_PER_MONTH, kept
     journey.user_page(page, "old-application-reversed")
-    page.locator("table.invoices tbody tr").first.get_by_role("link").click()
+    page.locator("table.invoices tbody tr.doc-digital_e_invoice").first.get_by_role("link").click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
     expect(page.locator(".notice-warning")).to_contain_text("这张发票已红冲作废")
     old = read_invoice(page)

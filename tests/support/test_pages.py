@@ -142,6 +142,16 @@ def test_diagnosis_names_the_failed_binding_and_whom_to_call(user_client):
     assert "河南中原通" in body and "000-4101（演示）" in body
 
 
+def test_diagnosis_of_a_holder_name_mismatch_says_what_to_type_and_whom_to_call(user_client, world):
+    from cards.models import BindingAttempt
+
+    attempt = BindingAttempt.objects.filter(user=world.user, outcome="mobile_mismatch").latest("pk")
+    BindingAttempt.objects.filter(pk=attempt.pk).update(outcome=BindingAttempt.Outcome.HOLDER_NAME_MISMATCH)
+    body = user_client.get(reverse("support:diagnose")).content.decode()
+    assert "开户人名称不符" in body and "单位全称（含括号里的地名）" in body
+    assert "河南中原通" in body and "000-4101（演示）" in body
+
+
 def test_diagnosis_of_a_trip_and_an_invoice_and_an_application(user_client, world):
     r = user_client.get(reverse("support:diagnose"), {"transit": "SUP-T1"})
     body = r.content.decode()
