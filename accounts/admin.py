@@ -29,25 +29,31 @@ class MobileSearchRedirectMixin:
     The search box posts, so the number is not in any URL at all."""
 
     change_list_template = "admin/accounts/change_list_post_search.html"
+    digest_param = "mobile_digest"  # the model's field holding the number's keyed digest
+
+    def search_digest(self, raw: str) -> str | None:
+        """The keyed digest a typed term stands for, or None when it is no full number."""
+        term = normalize_mobile(raw)
+        return mobile_digest(term) if is_mobile(term) else None
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "POST" and "q" in request.POST and "action" not in request.POST:
             # The list's search box posts (admin/accounts/search_form.html): a full number never
             # travels in a URL, so it reaches neither the access log nor the browser's history.
             params = request.GET.copy()
-            for stale in ("q", "mobile_digest", "p"):
+            for stale in ("q", self.digest_param, "p"):
                 params.pop(stale, None)
-            term = normalize_mobile(request.POST["q"])
-            if is_mobile(term):
-                params["mobile_digest"] = mobile_digest(term)
+            digest = self.search_digest(request.POST["q"])
+            if digest:
+                params[self.digest_param] = digest
             elif request.POST["q"].strip():
                 params["q"] = request.POST["q"].strip()
             return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
-        term = normalize_mobile(request.GET.get("q", ""))
-        if is_mobile(term):
+        digest = self.search_digest(request.GET.get("q", ""))
+        if digest:
             params = request.GET.copy()
             del params["q"]
-            params["mobile_digest"] = mobile_digest(term)
+            params[self.digest_param] = digest
             return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
         return super().changelist_view(request, extra_context)
 

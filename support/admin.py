@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.admin import search_by_mobile
+from accounts.admin import MobileSearchRedirectMixin, search_by_mobile
 from accounts.identity import normalize_mobile
 from accounts.models import User, mobile_digest
 from cards import services as card_services
@@ -708,8 +708,15 @@ class MyCallsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Call)
-class CallAdmin(ViewerMixin, SimpleHistoryAdmin):
+class CallAdmin(MobileSearchRedirectMixin, ViewerMixin, SimpleHistoryAdmin):
     form = CallAdminForm
+    # A full caller number typed into the search posts and comes back as its digest: never in a URL.
+    digest_param = "caller_digest"
+
+    def search_digest(self, raw: str) -> str | None:
+        term = normalize_mobile(raw.strip())
+        return mobile_digest(term) if term.isdigit() and len(term) >= 7 else None
+
     list_display = (
         "started_at",
         "caller",
