@@ -20,7 +20,6 @@ from .capitals import capitals, yuan
 from .layout import KIND_ORDER
 
 
-
 def kind_counts(app: Application) -> list[tuple[str, int]]:
     """[(document kind, count)] of the application's documents, in a fixed order."""
     rows = dict(app.invoices.values_list("document_kind").annotate(n=Count("id")).order_by())

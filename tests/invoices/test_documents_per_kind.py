@@ -110,7 +110,18 @@ def test_qr_payload_of_a_fiscal_e_bill_is_the_platforms_own_type():
 # --- the fiscal e-bill ------------------------------------------------------------------------------------
 
 
-FISCAL_ABSENT = ("税额", "税率", "机器编号", "密码区", "发票代码", "发票号码", "纳税人识别号", "价税合计", "购买方", "销售方")
+FISCAL_ABSENT = (
+    "税额",
+    "税率",
+    "机器编号",
+    "密码区",
+    "发票代码",
+    "发票号码",
+    "纳税人识别号",
+    "价税合计",
+    "购买方",
+    "销售方",
+)
 DIGITAL_ABSENT = ("发票代码", "校验码", "校 验 码", "机器编号", "密码区", "票据代码", "收款人", "复核")
 
 
@@ -397,7 +408,9 @@ def test_one_application_of_every_kind_zips_and_summarises_them_side_by_side(wor
     assert "政府还贷路段开具通行费财政电子票据" in summary.replace("\n", "")
 
     # the card-month ZIP holds every kind too, by the same names
-    _z, month_names = zip_names(world.user.get("/api/v1/app/invoices/zip", {"card_no": world.card_no, "month": "2026-09"}))
+    _z, month_names = zip_names(
+        world.user.get("/api/v1/app/invoices/zip", {"card_no": world.card_no, "month": "2026-09"})
+    )
     assert set(month_names) == set(names)
 
 
