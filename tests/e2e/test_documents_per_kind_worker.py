@@ -15,9 +15,14 @@ from .conftest import wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.regimes]
 
 
-def test_a_worker_mails_a_recharge_application_that_has_no_summary_sheet(world, real_worker):
-    stored_value = world.cards[1]
-    world.bind(world.user, stored_value)
+@pytest.fixture
+def stored_value(world) -> dict:
+    """The user's stored-value card, bound before the worker starts (its SMS code is sent eagerly)."""
+    world.bind(world.user, world.cards[1])
+    return world.cards[1]
+
+
+def test_a_worker_mails_a_recharge_application_that_has_no_summary_sheet(world, stored_value, real_worker):
     body = {
         "recharges": [
             {
