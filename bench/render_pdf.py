@@ -1,9 +1,11 @@
 """Invoice PDFs: milliseconds and kilobytes per invoice, and the render worker's memory, for the
 font set-up the product uses against the alternatives it was chosen over.
 
-    .venv/bin/python bench/render_pdf.py [--n 200] [--lines 1] [--variants ours,noto-default,...]
+    .venv/bin/python bench/render_pdf.py [--n 200] [--lines 1] [--kind vat_e_invoice] [--variants ours,...]
 
-Every variant renders the product's own invoice template (invoices/documents/invoice.html).
+Every variant renders the product's own template of the kind of document asked for (``--kind``:
+``vat_e_invoice``, the default, invoices/documents/invoice.html; ``fiscal_e_bill``;
+``digital_e_invoice``; see ``invoices.documents.layout.TEMPLATES``).
 Timing: all variants in one process, interleaved render by render (a busy machine then slows
 them alike), ``n`` renders each after a warm-up: median and p90 wall milliseconds, median CPU
 milliseconds, median KB and the fonts embedded. Memory: each variant alone in a fresh process,
@@ -32,6 +34,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,10 +55,10 @@ def rss_mb() -> float:
     return 0.0
 
 
-def invoice_html(lines: int) -> str:
+def invoice_html(lines: int, kind: str = "vat_e_invoice") -> str:
     from django.template.loader import render_to_string
 
-    from invoices.documents import qr
+    from invoices.documents import layout, qr
     from invoices.documents.capitals import capitals, yuan
     from invoices.documents.layout import LINE_AREA_ROWS, LINE_HEIGHT_MM, PrintedInvoice, PrintedLine
 
@@ -80,7 +83,7 @@ def invoice_html(lines: int) -> str:
         code="041002600112",
         number="00000001",
         total_net=total_net,
-        issued_on=__import__("datetime").date(2026, 9, 15),
+        issued_on=date(2026, 9, 15),
         check_code="19671742565944063622",
     )
     printed = PrintedInvoice(
@@ -123,7 +126,31 @@ def invoice_html(lines: int) -> str:
         qr_svg=qr.svg(text),
         filler_mm=round(max(0, LINE_AREA_ROWS - lines) * LINE_HEIGHT_MM, 1),
     )
-    html = render_to_string("invoices/documents/invoice.html", {"inv": printed})
+    if kind == "fiscal_e_bill":  # 不征税, no tax, the fiscal e-bill's numbering and payload
+        for line in printed_lines:
+            line.item, line.rate, line.tax, line.tax_fen, line.rate_percent = "车辆通行费", "不征税", "***", 0, None
+        total_tax = 0
+        printed.title, printed.toll_mark, printed.header = layout.FISCAL_TITLE, "", layout.FISCAL_HEADER
+        printed.code, printed.number, printed.check_code = "41029926", "0000000001", "a1b2c3"
+        printed.machine_no = ""
+        printed.total_tax, printed.total_tax_fen = layout.NO_TAX, 0
+        printed.total, printed.total_fen = yuan(total_net), total_net
+        printed.total_capitals = capitals(total_net)
+        printed.qr_text = qr.fiscal_payload(
+            code="41029926", number="0000000001", total=total_net, issued_on=date(2026, 9, 15), check_code="a1b2c3"
+        )
+    elif kind == "digital_e_invoice":
+        printed.title, printed.code, printed.number = layout.DIGITAL_TITLE, "", "26411000000000000001"
+        printed.check_code = printed.check_code_groups = printed.machine_no = ""
+        printed.qr_text = qr.digital_payload(
+            number="26411000000000000001", total=total_net + total_tax, issued_on=date(2026, 9, 15)
+        )
+    elif kind != "vat_e_invoice":
+        raise SystemExit(f"unknown kind {kind}")
+    printed.document_kind = kind
+    printed.qr_svg = qr.svg(printed.qr_text)
+    printed.list_pages = layout.list_pages(printed_lines, taxable=kind != "fiscal_e_bill")
+    html = render_to_string(layout.template_name(kind), {"inv": printed})
     assert OUR_FONTS in html, "the template's font stack changed: update the bench"
     return html
 
@@ -165,11 +192,11 @@ def noto_installed() -> bool:
     return "Noto Sans CJK" in subprocess.run(["fc-list", ":family"], capture_output=True, text=True).stdout
 
 
-def timing(variants: list[str], n: int, lines: int) -> list[dict]:
+def timing(variants: list[str], n: int, lines: int, kind: str = "vat_e_invoice") -> list[dict]:
     """Every variant in one process, interleaved render by render, so that a busy machine slows
     them all alike; wall and CPU milliseconds."""
     common.setup_django()
-    html = invoice_html(lines)
+    html = invoice_html(lines, kind)
     render = {v: renderer(v, html) for v in variants}
     wall: dict[str, list[float]] = {v: [] for v in variants}
     cpu: dict[str, list[float]] = {v: [] for v in variants}
@@ -188,6 +215,7 @@ def timing(variants: list[str], n: int, lines: int) -> list[dict]:
     return [
         {
             "variant": v,
+            "kind": kind,
             "renders": n,
             "lines": lines,
             "median_ms": round(common.median(wall[v]), 1),
@@ -200,7 +228,7 @@ def timing(variants: list[str], n: int, lines: int) -> list[dict]:
     ]
 
 
-def memory(variant: str, n: int, lines: int) -> dict:
+def memory(variant: str, n: int, lines: int, kind: str = "vat_e_invoice") -> dict:
     """One variant alone in a fresh process: the first render, and RSS before, after the first
     render and after the last."""
     common.setup_django()
@@ -209,7 +237,7 @@ def memory(variant: str, n: int, lines: int) -> dict:
 
         weasyprint.pdf.fonts.harfbuzz_subset = None  # what a machine without libharfbuzz-subset0 does
         n = min(n, 3)
-    render = renderer(variant, invoice_html(lines))
+    render = renderer(variant, invoice_html(lines, kind))
     rss_before = rss_mb()
     times, pdf, rss_after_first = [], b"", 0.0
     for i in range(n):
@@ -247,14 +275,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="renders per variant (default 200)")
     parser.add_argument("--lines", type=int, default=1, help="lines per invoice (monthly invoices have one per trip)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--kind", default="vat_e_invoice", choices=["vat_e_invoice", "fiscal_e_bill", "digital_e_invoice"]
+    )
     parser.add_argument("--child", choices=["timing", "memory"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     if args.child == "timing":
-        print(json.dumps(timing(variants, args.n, args.lines), ensure_ascii=False), flush=True)
+        print(json.dumps(timing(variants, args.n, args.lines, args.kind), ensure_ascii=False), flush=True)
         return
     if args.child == "memory":
-        print(json.dumps([memory(variants[0], args.n, args.lines)], ensure_ascii=False), flush=True)
+        print(json.dumps([memory(variants[0], args.n, args.lines, args.kind)], ensure_ascii=False), flush=True)
         return
     if not noto_installed():
         skipped = [v for v in variants if v.startswith("noto")]
@@ -274,6 +305,8 @@ def main() -> None:
                     str(min(args.n, TIMING_MAX)),
                     "--lines",
                     str(args.lines),
+                    "--kind",
+                    args.kind,
                     "--variants",
                     ",".join(timed),
                 ]
@@ -283,7 +316,9 @@ def main() -> None:
         else {}
     )
     for v in variants:
-        mem = _child(["--child", "memory", "--n", str(args.n), "--lines", str(args.lines), "--variants", v])[0]
+        mem = _child(
+            ["--child", "memory", "--n", str(args.n), "--lines", str(args.lines), "--kind", args.kind, "--variants", v]
+        )[0]
         common.report("render_pdf", **(figures.get(v, {}) | mem), **context, load_after=round(os.getloadavg()[0], 2))
 
 

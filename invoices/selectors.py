@@ -544,7 +544,16 @@ def user_invoices(user, *, card_id: int | None = None, month: str | None = None)
 
 
 # what a ZIP needs of an invoice: its name inside the ZIP and where its files are
-_INVOICE_FILE_FIELDS = ("id", "application_id", "code", "number", "render_status", "pdf_path", "xml_path")
+_INVOICE_FILE_FIELDS = (
+    "id",
+    "application_id",
+    "document_kind",
+    "code",
+    "number",
+    "render_status",
+    "pdf_path",
+    "xml_path",
+)
 
 
 def card_month_invoices(user, *, card_id: int, month: str) -> list[Invoice]:

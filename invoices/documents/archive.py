@@ -1,7 +1,8 @@
-"""The ZIPs: an application's (every invoice's PDF and XML and the summary sheet) and a card's
-month (every invoice of that card and month, PDF and XML, and the summary sheets of the
-applications they came from), made from stored files only (nothing is rendered here) and
-streamed in constant memory."""
+"""The ZIPs: an application's (every document's PDF and XML, of every kind, and the summary
+sheet when it has one) and a card's month (every document of that card and month, PDF and XML,
+and the summary sheets of the applications they came from), made from stored files only
+(nothing is rendered here) and streamed in constant memory. Members are named by kind and
+reference (``storage.document_name``)."""
 
 from __future__ import annotations
 
@@ -25,21 +26,26 @@ class Member:
 def invoice_members(invoices: Iterable[Invoice]) -> list[Member]:
     out = []
     for inv in invoices:
-        out.append(Member(f"{inv.code}-{inv.number}.pdf", inv.pdf_path))
-        out.append(Member(f"{inv.code}-{inv.number}.xml", inv.xml_path))
+        out.append(Member(storage.document_name(inv, "pdf"), inv.pdf_path))
+        out.append(Member(storage.document_name(inv, "xml"), inv.xml_path))
     return out
 
 
-def summary_member(app: Application) -> Member:
+def summary_member(app: Application) -> Member | None:
+    """The summary sheet's member; None for an application without one."""
+    if not app.summary_no:
+        return None
     return Member(f"summary-{app.summary_no}.pdf", storage.summary_path(app))
 
 
 def members(app: Application, invoices: list[Invoice]) -> list[Member]:
-    return [*invoice_members(invoices), summary_member(app)]
+    summary = summary_member(app)
+    return [*invoice_members(invoices), *([summary] if summary else [])]
 
 
 def card_month_members(invoices: list[Invoice], summaries: list[Application]) -> list[Member]:
-    return [*invoice_members(invoices), *(summary_member(app) for app in summaries)]
+    sheets = [summary_member(app) for app in summaries]
+    return [*invoice_members(invoices), *(m for m in sheets if m)]
 
 
 def filename(app: Application) -> str:

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from .. import numbering
-from ..models import Application, Invoice
+from ..models import Application, Invoice, RedLetterConfirmation
+from ..regimes import DocumentKind
 from ..tax import rate_label
 from . import qr
 from .capitals import capitals, yuan
@@ -30,6 +31,43 @@ SEPARATE_CITIES = {"2102": "大连", "3302": "宁波", "3502": "厦门", "3702":
 TITLE_SUFFIX = "增值税电子普通发票"
 TOLL_MARK = "通行费"
 NO_TAX = "***"  # what the tax column of a 不征税 line prints
+FISCAL_TITLE = "通行费财政电子票据"
+FISCAL_HEADER = "全国统一财政电子票据"
+DIGITAL_TITLE = "电子发票（普通发票）"
+# A fiscal e-bill is no tax invoice: its 项目名称 is the non-tax revenue item, not the tax
+# classification the stored line carries for invoices (*经营租赁*通行费).
+FISCAL_ITEM = "车辆通行费"
+TOLL_ITEM = "*经营租赁*通行费"
+# The mark a red-letter document prints: 销项负数 on invoices (VAT and 数电), 冲红 on fiscal e-bills.
+RED_MARKS = {DocumentKind.FISCAL_E_BILL: "冲红票据"}
+RED_MARK = "销项负数"
+# One template per kind; each prints at the statutory size of the VAT e-invoice, 240 × 140 mm
+# (docs/regimes.md, Documents per kind: no public reference the project holds gives another
+# size for fiscal e-bills or 数电 invoices).
+TEMPLATES = {
+    DocumentKind.VAT_E_INVOICE: "invoices/documents/invoice.html",
+    DocumentKind.FISCAL_E_BILL: "invoices/documents/fiscal_e_bill.html",
+    DocumentKind.DIGITAL_E_INVOICE: "invoices/documents/digital_e_invoice.html",
+}
+# What a person calls each kind in a list (the summary sheet, the mail): short and unambiguous.
+FULL_LABELS = {
+    DocumentKind.VAT_E_INVOICE: "增值税电子普通发票（通行费）",
+    DocumentKind.FISCAL_E_BILL: FISCAL_TITLE,
+    DocumentKind.DIGITAL_E_INVOICE: DIGITAL_TITLE,
+}
+SHORT_LABELS = {
+    DocumentKind.VAT_E_INVOICE: "增值税电子普通发票",
+    DocumentKind.FISCAL_E_BILL: "财政电子票据",
+    DocumentKind.DIGITAL_E_INVOICE: "数电发票",
+}
+
+
+# the order kinds are counted in, wherever a count per kind is printed
+KIND_ORDER = [DocumentKind.VAT_E_INVOICE, DocumentKind.DIGITAL_E_INVOICE, DocumentKind.FISCAL_E_BILL]
+
+
+def template_name(document_kind: str) -> str:
+    return TEMPLATES.get(document_kind, TEMPLATES[DocumentKind.VAT_E_INVOICE])
 
 
 def region_name(code4: str) -> str:
@@ -98,6 +136,14 @@ class PrintedInvoice:
     # the lines follow on these list pages (销货清单), each naming the invoice's code and number.
     list_pages: list[ListPage] = field(default_factory=list)
     list_rate: str = ""  # the rate on the form's one line: the lines' rate when they share one
+    # The kind of document (invoices.regimes.DocumentKind) and what it decides: the template, the
+    # labels of its fields, the red mark. Defaults: a VAT e-invoice, as before kinds existed.
+    document_kind: str = DocumentKind.VAT_E_INVOICE
+    document_label: str = "增值税电子普通发票（通行费）"
+    red_mark: str = RED_MARK
+    header: str = ""  # the line above a fiscal e-bill's title (全国统一财政电子票据)
+    reference: str = ""  # code and number, or the number alone (数电)
+    red_confirmation_no: str = ""  # a red 数电 invoice's 红字发票信息确认单编号
 
 
 @dataclass
@@ -145,13 +191,16 @@ def list_pages(lines: list[PrintedLine], *, taxable: bool) -> list[ListPage]:
 def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
     """Every printed field of ``inv`` (lines and ``original`` loaded by the caller)."""
     taxable = inv.kind == Invoice.Kind.TAXABLE
+    document_kind = inv.document_kind or DocumentKind.VAT_E_INVOICE
+    fiscal = document_kind == DocumentKind.FISCAL_E_BILL
+    digital = document_kind == DocumentKind.DIGITAL_E_INVOICE
     lines = []
     recharge = False
     for line in inv.lines.all():
         recharge = recharge or line.recharge_id is not None
         lines.append(
             PrintedLine(
-                item=line.item,
+                item=FISCAL_ITEM if fiscal and line.item == TOLL_ITEM else line.item,
                 plate=line.plate,
                 vehicle_class=line.vehicle_class,
                 date_from=line.date_from.strftime("%Y%m%d"),
@@ -164,13 +213,31 @@ def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
                 rate_percent=line.rate,
             )
         )
-    qr_text = qr.payload(
-        code=inv.code, number=inv.number, total_net=inv.total_net, issued_on=inv.issued_on, check_code=inv.check_code
+    qr_text = qr.payload_for(
+        document_kind,
+        code=inv.code,
+        number=inv.number,
+        total_net=inv.total_net,
+        total=inv.total,
+        issued_on=inv.issued_on,
+        check_code=inv.check_code,
     )
     original = inv.original if inv.original_id else None
+    if fiscal:
+        title, toll_mark = FISCAL_TITLE, ""
+    elif digital:
+        # the special-business mark 通行费 (特定业务): on toll invoices, not on a recharge's
+        title, toll_mark = DIGITAL_TITLE, "" if recharge else TOLL_MARK
+    else:
+        title, toll_mark = f"{region_name(inv.code[1:5])}{TITLE_SUFFIX}", TOLL_MARK if taxable else ""
+    confirmation_no = ""
+    if digital and inv.red:
+        confirmation_no = (
+            RedLetterConfirmation.objects.filter(red_invoice_id=inv.pk).values_list("number", flat=True).first() or ""
+        )
     printed = PrintedInvoice(
-        title=f"{region_name(inv.code[1:5])}{TITLE_SUFFIX}",
-        toll_mark=TOLL_MARK if taxable else "",
+        title=title,
+        toll_mark=toll_mark,
         kind=inv.kind,
         kind_label="征税" if taxable else "不征税",
         red=inv.red,
@@ -179,7 +246,7 @@ def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
         issued_on=inv.issued_on.strftime("%Y年%m月%d日"),
         issued_on_iso=inv.issued_on.isoformat(),
         check_code=inv.check_code,
-        check_code_groups=numbering.check_code_groups(inv.check_code),
+        check_code_groups=numbering.check_code_groups(inv.check_code) if not (fiscal or digital) else inv.check_code,
         machine_no=inv.machine_no,
         buyer_name=inv.buyer_name,
         buyer_tax_id=inv.buyer_tax_id,
@@ -206,6 +273,12 @@ def printed_invoice(inv: Invoice, *, with_qr: bool = True) -> PrintedInvoice:
         qr_text=qr_text,
         demo=settings.DEMO_MODE,
         recharge=recharge,
+        document_kind=document_kind,
+        document_label=FULL_LABELS.get(document_kind, ""),
+        red_mark=RED_MARKS.get(document_kind, RED_MARK),
+        header=FISCAL_HEADER if fiscal else "",
+        reference=inv.reference,
+        red_confirmation_no=confirmation_no,
     )
     printed.list_pages = list_pages(lines, taxable=taxable)
     if printed.list_pages:
@@ -229,6 +302,9 @@ class SummaryInvoiceRef:
     kind_label: str
     red: bool
     amount: str  # this item's share on that invoice (tax included)
+    document_kind: str = DocumentKind.VAT_E_INVOICE
+    document_label: str = ""  # 增值税电子普通发票 / 财政电子票据 / 数电发票
+    reference: str = ""  # code and number, or the number alone
 
 
 @dataclass
@@ -261,6 +337,10 @@ class PrintedSummary:
     total: str
     total_capitals: str
     demo: bool
+    # how many documents of each kind the sheet binds: [(short label, count)], in a fixed order
+    kind_counts: list[tuple[str, int]] = field(default_factory=list)
+    has_fiscal: bool = False
+    only_vat: bool = True  # every document a VAT e-invoice: the sheet words them 发票, as always
 
 
 def _local(dt) -> str:
@@ -307,6 +387,9 @@ def printed_summary(app: Application, invoices: list[Invoice]) -> PrintedSummary
                     kind_label="不征税" if inv.kind == Invoice.Kind.NON_TAXABLE else "征税",
                     red=inv.red,
                     amount=yuan(line.net + line.tax),
+                    document_kind=inv.document_kind,
+                    document_label=SHORT_LABELS.get(inv.document_kind, ""),
+                    reference=inv.reference,
                 )
             )
     ordered = sorted(items.values(), key=lambda i: (i.when_from, i.ref))
@@ -318,8 +401,12 @@ def printed_summary(app: Application, invoices: list[Invoice]) -> PrintedSummary
         if app.issued_at
         else (invoices[0].issued_on if invoices else timezone.localdate())
     )
+    counts = {kind: sum(1 for i in invoices if i.document_kind == kind) for kind in KIND_ORDER}
+    only_vat = counts[DocumentKind.FISCAL_E_BILL] == counts[DocumentKind.DIGITAL_E_INVOICE] == 0
     return PrintedSummary(
-        title="通行费电子发票汇总单",
+        # 电子汇总单: of invoices while they were all it bound; of 票据 once fiscal e-bills and
+        # 数电 invoices stand side by side on it
+        title="通行费电子发票汇总单" if only_vat else "通行费电子票据汇总单",
         summary_no=app.summary_no or "",
         kind_label=app.get_kind_display(),
         mode_label=app.get_mode_display() if app.mode else "",
@@ -335,11 +422,13 @@ def printed_summary(app: Application, invoices: list[Invoice]) -> PrintedSummary
             {
                 "code": i.code,
                 "number": i.number,
+                "document_kind": i.document_kind,
+                "document_label": SHORT_LABELS.get(i.document_kind, ""),
                 "seller_name": i.seller_name,
                 "red": i.red,
                 "kind_label": "不征税" if i.kind == Invoice.Kind.NON_TAXABLE else "征税",
                 "total_net": yuan(i.total_net),
-                "total_tax": yuan(i.total_tax),
+                "total_tax": "—" if i.document_kind == DocumentKind.FISCAL_E_BILL else yuan(i.total_tax),
                 "total": yuan(i.total),
             }
             for i in invoices
@@ -348,4 +437,7 @@ def printed_summary(app: Application, invoices: list[Invoice]) -> PrintedSummary
         total=yuan(total),
         total_capitals=capitals(total),
         demo=settings.DEMO_MODE,
+        kind_counts=[(SHORT_LABELS[kind], n) for kind, n in counts.items() if n],
+        has_fiscal=counts[DocumentKind.FISCAL_E_BILL] > 0,
+        only_vat=only_vat,
     )

@@ -75,7 +75,7 @@ def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
     Invoice.objects.filter(pk=inv.pk).update(render_attempts=F("render_attempts") + 1)
     with translation.override("zh-hans"):  # an invoice prints in Chinese whatever the worker's language
         printed = layout.printed_invoice(inv)
-        html = render_to_string("invoices/documents/invoice.html", {"inv": printed})
+        html = render_to_string(layout.template_name(printed.document_kind), {"inv": printed})
     pdf = rendering.html_to_pdf(html)
     xml = invoice_xml(printed)
     pdf_path = storage.write(storage.invoice_path(inv, "pdf"), pdf)
@@ -88,7 +88,7 @@ def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
         pdf_size=len(pdf),
     )
     inv.refresh_from_db(fields=["render_status", "render_error", "render_attempts", "pdf_path", "xml_path", "pdf_size"])
-    logger.info("invoice %s %s rendered: %d bytes", inv.code, inv.number, len(pdf))
+    logger.info("%s %s rendered: %d bytes", inv.document_kind, inv.reference, len(pdf))
     return inv
 
 
@@ -133,7 +133,7 @@ def invoice_rerender(*, invoice_id: int, actor: User, reason: str) -> Invoice:
             "rerender_requested",
             actor=actor,
             reason=reason.strip(),
-            invoice=f"{inv.code} {inv.number}",
+            invoice=inv.reference,
         )
         transaction.on_commit(lambda: _queue_rerender(inv.pk, inv.application_id))
     return inv
@@ -162,8 +162,8 @@ def deliver_when_complete(*, application_id: int) -> bool:
         .exists()
     ):
         return False
-    if not storage.exists(storage.summary_path(app)):
-        return False
+    if app.summary_no and not storage.exists(storage.summary_path(app)):
+        return False  # (an application without a summary sheet waits for its invoices only)
     if not cache.add(f"deliver-queued:{application_id}", 1, DELIVERY_DEDUPE_SECONDS):
         return False  # the summary and the last invoice finished together: one delivery is enough
     from ..tasks import deliver_application
@@ -209,8 +209,8 @@ def application_documents(app: Application) -> tuple[list[Invoice], list[archive
     invoices = selectors.application_invoices(app)
     if any(i.render_status != Invoice.RenderStatus.RENDERED for i in invoices):
         raise DocumentsNotReady
-    if not storage.exists(storage.summary_path(app)):
-        raise DocumentsNotReady
+    if app.summary_no and not storage.exists(storage.summary_path(app)):
+        raise DocumentsNotReady  # (a recharge application from 2020 on has no summary sheet)
     return invoices, archive.members(app, invoices)
 
 
@@ -222,7 +222,7 @@ def card_month_documents(user: User, *, card_id: int, month: str) -> tuple[list[
     if any(i.render_status != Invoice.RenderStatus.RENDERED for i in invoices):
         raise DocumentsNotReady
     summaries = selectors.card_month_summaries(user, invoices) if invoices else []
-    if any(not storage.exists(storage.summary_path(app)) for app in summaries):
+    if any(app.summary_no and not storage.exists(storage.summary_path(app)) for app in summaries):
         raise DocumentsNotReady
     return invoices, archive.card_month_members(invoices, summaries)
 

@@ -9,6 +9,7 @@ import zipfile
 from datetime import timedelta
 from io import BytesIO
 
+import pypdf
 import pytest
 from playwright.sync_api import expect
 
@@ -49,14 +50,22 @@ def test_download_one_zip_per_card_month_on_a_phone(open_page, world, journey):
     assert download.suggested_filename == f"invoices-{person.card_no}-{month}.zip"
     archive = zipfile.ZipFile(BytesIO(download.path().read_bytes()))
     names = archive.namelist()
-    pdfs = [n for n in names if re.fullmatch(r"\d{12}-\d{8}\.pdf", n)]
-    xmls = [n for n in names if re.fullmatch(r"\d{12}-\d{8}\.xml", n)]
+    # named by kind and reference: today's trips give fiscal e-bills (the loan-repayment road) and
+    # 数电 invoices (the others); a VAT e-invoice would be <code>-<number>
+    document = r"(\d{12}-\d{8}|fiscal-e-bill-\d{8}-\d{10}|digital-e-invoice-\d{20})"
+    pdfs = [n for n in names if re.fullmatch(rf"{document}\.pdf", n)]
+    xmls = [n for n in names if re.fullmatch(rf"{document}\.xml", n)]
+    assert any(n.startswith("fiscal-e-bill-") for n in pdfs) and any(n.startswith("digital-e-invoice-") for n in pdfs)
     summaries = [n for n in names if re.fullmatch(r"summary-\d{16}\.pdf", n)]
     assert len(pdfs) == len(xmls) == INVOICES_PER_MONTH, names
     assert {n[:-4] for n in pdfs} == {n[:-4] for n in xmls}, names
     assert len(summaries) == 1 and len(names) == 2 * INVOICES_PER_MONTH + 1, names
     assert all(archive.read(n).startswith(b"%PDF") for n in pdfs + summaries)
     assert all(archive.read(n).startswith(b"<?xml") for n in xmls)
+    # the summary sheet binds both kinds side by side, each line saying which
+    sheet = pypdf.PdfReader(BytesIO(archive.read(summaries[0])))
+    sheet_text = "\n".join(page.extract_text() for page in sheet.pages).replace("\n", " ")
+    assert "通行费电子票据汇总单" in sheet_text and "[财政电子票据]" in sheet_text and "[数电发票]" in sheet_text
     journey.shot(page, "zip-downloaded")
 
     # the month before: nothing issued, and the page says so where the link would be
