@@ -451,7 +451,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         return FileResponse(
             documents_storage.open_file(path_),
             as_attachment=True,
-            filename=f"{inv.code}-{inv.number}.{kind}" if inv.code else f"{inv.number}.{kind}",
+            filename=documents_storage.document_name(inv, kind),
             content_type="application/pdf" if kind == "pdf" else "application/xml",
         )
 

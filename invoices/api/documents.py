@@ -56,7 +56,7 @@ def document_response(inv: Invoice, kind: str) -> FileResponse:
     return FileResponse(
         storage.open_file(path),
         as_attachment=True,
-        filename=f"{inv.code}-{inv.number}.{kind}",
+        filename=storage.document_name(inv, kind),
         content_type=CONTENT_TYPES[kind],
     )
 

@@ -28,6 +28,7 @@ def test_the_buyer_downloads_its_fiscal_e_bills_and_digital_invoices(world, appl
     assert r.status_code == 200 and b"".join(r.streaming_content) == stored(fiscal.pdf_path)
     r = company.get(f"/api/v1/partner/invoices/{digital.number}/pdf")
     assert r.status_code == 200 and b"".join(r.streaming_content) == stored(digital.pdf_path)
+    assert f"digital-e-invoice-{digital.number}.pdf" in r["Content-Disposition"]
     r = company.get(f"/api/v1/partner/invoices/{digital.number}/xml")
     assert r.status_code == 200 and digital.number in b"".join(r.streaming_content).decode()
     # refusals: another buyer, a number of the wrong shape, a 数电 number with a code, other partners
