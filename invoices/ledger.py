@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from cards.identity import normalize_card_no
@@ -40,9 +40,9 @@ CHUNK = 2000
 MAX_ROWS = 100_000
 
 HEADER = [
-    _l("发票代码"), _l("发票号码"), _l("开票日期"), _l("销售方名称"), _l("销售方纳税人识别号"), _l("购买方名称"),
-    _l("购买方纳税人识别号"), _l("类型"), _l("红字"), _l("状态"), _l("金额"), _l("税率"), _l("税额"), _l("价税合计"),
-    _l("可抵扣税额"), _l("车牌号"), _l("所属月份"), _l("抵扣说明"), _l("票据种类"),
+    gettext_lazy("发票代码"), gettext_lazy("发票号码"), gettext_lazy("开票日期"), gettext_lazy("销售方名称"), gettext_lazy("销售方纳税人识别号"), gettext_lazy("购买方名称"),
+    gettext_lazy("购买方纳税人识别号"), gettext_lazy("类型"), gettext_lazy("红字"), gettext_lazy("状态"), gettext_lazy("金额"), gettext_lazy("税率"), gettext_lazy("税额"), gettext_lazy("价税合计"),
+    gettext_lazy("可抵扣税额"), gettext_lazy("车牌号"), gettext_lazy("所属月份"), gettext_lazy("抵扣说明"), gettext_lazy("票据种类"),
 ]  # fmt: skip
 DEDUCTIBLE_COLUMN = 14
 NOTE_COLUMN = 17
@@ -50,16 +50,16 @@ KIND_COLUMN = 18
 
 # The 抵扣说明 column, by tax.deductibility's answer; a red-letter invoice says so first.
 NOTES = {
-    tax_rules.DEDUCTIBLE: _l("征税发票，单位抬头：可抵扣"),
-    tax_rules.NOT_DEDUCTIBLE_FISCAL: _l("财政电子票据：不可抵扣"),
-    tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: _l("不征税发票：不可抵扣"),
-    tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: _l("个人抬头（无纳税人识别号）：不可抵扣"),
+    tax_rules.DEDUCTIBLE: gettext_lazy("征税发票，单位抬头：可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_FISCAL: gettext_lazy("财政电子票据：不可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: gettext_lazy("不征税发票：不可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: gettext_lazy("个人抬头（无纳税人识别号）：不可抵扣"),
 }
 RED_NOTES = {
-    tax_rules.DEDUCTIBLE: _l("红字发票：冲减原发票的可抵扣税额"),
-    tax_rules.NOT_DEDUCTIBLE_FISCAL: _l("红字财政电子票据：不可抵扣"),
-    tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: _l("红字发票，原发票为不征税发票：不可抵扣"),
-    tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: _l("红字发票，原发票为个人抬头：不可抵扣"),
+    tax_rules.DEDUCTIBLE: gettext_lazy("红字发票：冲减原发票的可抵扣税额"),
+    tax_rules.NOT_DEDUCTIBLE_FISCAL: gettext_lazy("红字财政电子票据：不可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_NON_TAXABLE: gettext_lazy("红字发票，原发票为不征税发票：不可抵扣"),
+    tax_rules.NOT_DEDUCTIBLE_PERSONAL_TITLE: gettext_lazy("红字发票，原发票为个人抬头：不可抵扣"),
 }
 
 

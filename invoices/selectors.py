@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from .models import (
     Application,
@@ -373,9 +373,9 @@ def trip_documents(travel_date: date, invoices: list[tuple[str, int | None]]) ->
 
 # The short names people know the kinds by (the full titles are DocumentKind's labels).
 DOCUMENT_KIND_SHORT = {
-    DocumentKind.VAT_E_INVOICE: _l("增值税电子普通发票"),
-    DocumentKind.FISCAL_E_BILL: _l("通行费财政电子票据"),
-    DocumentKind.DIGITAL_E_INVOICE: _l("数电发票"),
+    DocumentKind.VAT_E_INVOICE: gettext_lazy("增值税电子普通发票"),
+    DocumentKind.FISCAL_E_BILL: gettext_lazy("通行费财政电子票据"),
+    DocumentKind.DIGITAL_E_INVOICE: gettext_lazy("数电发票"),
 }
 
 
@@ -387,8 +387,8 @@ def share_document_label(kind: str, rate: int | None) -> str:
     """How a trip's page names one future document: "通行费财政电子票据（政府还贷，不征税）",
     "数电发票 3%", "增值税电子普通发票 不征税"."""
     if kind == DocumentKind.FISCAL_E_BILL:
-        return str(_l("通行费财政电子票据（政府还贷，不征税）"))
-    return f"{document_kind_short(kind)} {_l('不征税') if rate is None else f'{rate}%'}"
+        return str(gettext_lazy("通行费财政电子票据（政府还贷，不征税）"))
+    return f"{document_kind_short(kind)} {gettext_lazy('不征税') if rate is None else f'{rate}%'}"
 
 
 def deductible_input_tax(invoice: Invoice) -> bool:

@@ -59,12 +59,23 @@ def sweep_applications() -> int:
     return services.applications_sweep()
 
 
+def _consumes_default_queue(sender) -> bool:
+    """Whether the starting worker takes issuing tasks (the SMS worker of ``runall`` does not)."""
+    consumer = getattr(sender, "task_consumer", None)
+    queues = getattr(consumer, "queues", None)
+    if not queues:
+        return True
+    return any(q.name == "default" for q in queues)
+
+
 @worker_ready.connect
-def resume_in_flight(**_) -> None:
+def resume_in_flight(sender=None, **_) -> None:
     """A worker that starts queues at once what a dead worker left in flight: applications
     claimed (``issuing``) or waiting (``submitted``), whatever their age, instead of waiting
     for the sweep's 2 and 10 minutes. Issuing is exactly once by the row lock and the status,
     so a second message for an application that another worker is issuing is a no-op."""
+    if sender is not None and not _consumes_default_queue(sender):
+        return
     try:
         queued = services.applications_sweep(stale_submitted=timedelta(0), stale_issuing=timedelta(0))
         logger.info("worker ready: %d applications in flight queued again", queued)

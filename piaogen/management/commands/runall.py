@@ -1,5 +1,7 @@
 """Runs the whole product in the foreground under supervisord: the web server (gunicorn), a
-Celery worker and Celery beat, each in a process group of its own.
+Celery worker (issuing, documents, mail, and SMS when it is free), a one-process Celery worker
+for SMS alone (a code never waits behind a backlog of PDFs) and Celery beat, each in a process
+group of its own.
 
 A child that dies is started again (supervisord logs ``exited: worker (… not expected)`` and
 ``spawned: 'worker' with pid …``; one that dies again within ``startsecs`` is retried after 1,
@@ -89,6 +91,20 @@ class Command(BaseCommand):
             "--hostname",
             f"piaogen@{host}",
         ]
+        sms_worker = [
+            os.path.join(bindir, "celery"),
+            "-A",
+            celery_app,
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "sms",
+            "--concurrency",
+            "1",
+            "--hostname",
+            f"sms@{host}",
+        ]
         beat = [
             os.path.join(bindir, "celery"),
             "-A",
@@ -113,6 +129,8 @@ childlogdir={var}
             # One priority: supervisord stops the three at once rather than one after another. The
             # worker gets time to finish its tasks (acks_late: an unfinished one is redelivered).
             + _program("worker", worker, stopwaitsecs=30, priority=100)
+            # SMS codes never wait behind a backlog of PDFs: a worker of their own (one process).
+            + _program("sms", sms_worker, stopwaitsecs=10, priority=100)
             + _program("beat", beat, stopwaitsecs=10, priority=100)
             + _program("web", web, stopwaitsecs=15, priority=100)
         )
