@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from .conftest import (
     AGENT_MOBILE,
     OPERATOR_NAMES,
+    SERVER_SETTINGS,
     SHANGHAI,
     SUPERVISOR_MOBILE,
     at_path,
@@ -37,7 +38,8 @@ def test_contact_centre(open_page, world, live, journey):
     person = world.bound_person()
     today = datetime.now(SHANGHAI).date()
     travelled = today - timedelta(days=3)
-    expected = travelled + timedelta(days=10)  # TRANSIT_AVAILABLE_AFTER_DAYS
+    # Today's trips appear from the 7th natural day (the 2020 rules; TRANSIT_AVAILABLE_AFTER_DAYS_2020).
+    expected = travelled + timedelta(days=int(SERVER_SETTINGS["TRANSIT_AVAILABLE_AFTER_DAYS_2020"]))
 
     supervisor = open_page()
     staff_log_in(supervisor, SUPERVISOR_MOBILE)
@@ -69,7 +71,7 @@ def test_contact_centre(open_page, world, live, journey):
     user.wait_for_url(re.compile(r"date="))
     timing = user.locator("#timing .callout")
     expect(timing).to_contain_text(f"预计 {expected:%Y-%m-%d} 起可查")
-    expect(timing).to_contain_text("第 10 个自然日")
+    expect(timing).to_contain_text(f"第 {SERVER_SETTINGS['TRANSIT_AVAILABLE_AFTER_DAYS_2020']} 个自然日")
     journey.user_page(user, "diagnosis-expected-date")
 
     # Still worried: a ticket about it, with the card attached.

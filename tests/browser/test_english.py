@@ -120,9 +120,9 @@ def test_english_from_the_footer(open_page, world, journey, viewport):
     page.wait_for_url(at_path("/invoices/"))
     english_page(page, journey, "invoices", data)
 
-    page.locator("table.invoices a").first.click()
+    page.locator("table.invoices tr.doc-digital_e_invoice a").first.click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("VAT electronic ordinary invoice")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Fully digital e-invoice (ordinary invoice)")
     expect(page.get_by_role("link", name="Red-letter reversal")).to_be_visible()
     english_page(page, journey, "invoice", data)
 

@@ -121,7 +121,11 @@ def test_title_change_says_what_changed(open_page, world, journey):
     world.app(
         "POST", "titles", {"kind": "enterprise", "name": new_title, "tax_id": new_tax_id}, person=person, expect=201
     )
-    count = len(world.app("GET", f"applications/{application_id}", person=person)["invoices"])
+    documents = world.app("GET", f"applications/{application_id}", person=person)["invoices"]
+    # Today's rules: the fiscal e-bills keep the payer registered before the trip; the rest change.
+    fiscal = sum(1 for i in documents if i["document_kind"] == "fiscal_e_bill")
+    count = len(documents) - fiscal
+    assert fiscal and count
     page = open_page()
     log_in(page, person, journey)
     open_application(page, application_id)
@@ -129,6 +133,9 @@ def test_title_change_says_what_changed(open_page, world, journey):
     page.wait_for_url(f"**/applications/{application_id}/title-change/")
     main = page.get_by_role("main")
     expect(main).to_contain_text(f"申请 #{application_id} 的 {count} 张发票（当前抬头：{old_title}）")
+    expect(page.locator("#fiscal-not-changed")).to_contain_text(
+        f"这个申请有 {fiscal} 张通行费财政电子票据，换票不会换开它们"
+    )
     options = page.get_by_label("新的发票抬头", exact=True).locator("option").all_inner_texts()
     assert not any(old_title in o for o in options) and any(new_title in o for o in options), options
     page.get_by_label("新的发票抬头", exact=True).select_option(label=f"{new_title} · {new_tax_id}")
