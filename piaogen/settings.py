@@ -165,7 +165,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # server and the worker processes of `make run`.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {

@@ -62,6 +62,7 @@ def switch_token_issue(*, name: str) -> str:
 
 def switch_token_revoke(*, token: SwitchToken) -> bool:
     revoked = SwitchToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    _token_forget(token.digest)
     if revoked:
         logger.info("cti: switch token %s… revoked", token.prefix)
     return bool(revoked)
@@ -80,6 +81,37 @@ class Switch:
         self.name = token.name
 
 
+# The switch posts hundreds of events a second with one token: the token's row is remembered in
+# the cache for a minute (by digest, never the token), and forgotten at once when it is revoked.
+TOKEN_KEY = "cti:token:%s"
+TOKEN_CACHE_SECONDS = 60
+
+
+def _token_forget(digest: str) -> None:
+    try:
+        cache.delete(TOKEN_KEY % digest)
+    except Exception:
+        logger.warning("cti: token cache not cleared", exc_info=True)
+
+
+def _token_for(raw: str) -> SwitchToken | None:
+    digest = token_digest(raw)
+    try:
+        known = cache.get(TOKEN_KEY % digest)
+    except Exception:
+        known = None
+    if known is not None:
+        pk, name, prefix, last_used = known
+        return SwitchToken(pk=pk, name=name, prefix=prefix, digest=digest, last_used_at=last_used)
+    token = SwitchToken.objects.filter(digest=digest, revoked_at__isnull=True).first()
+    if token is not None:
+        try:
+            cache.set(TOKEN_KEY % digest, (token.pk, token.name, token.prefix, token.last_used_at), TOKEN_CACHE_SECONDS)
+        except Exception:
+            logger.warning("cti: token not cached", exc_info=True)
+    return token
+
+
 class SwitchTokenAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
@@ -87,12 +119,13 @@ class SwitchTokenAuthentication(BaseAuthentication):
         raw = _bearer(request)
         if raw is None:
             return None
-        token = SwitchToken.objects.filter(digest=token_digest(raw), revoked_at__isnull=True).first()
+        token = _token_for(raw)
         if token is None:
             raise exceptions.AuthenticationFailed(_("交换机令牌无效或已吊销。"))
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
             SwitchToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            _token_forget(token.digest)
         return Switch(token), token
 
     def authenticate_header(self, request) -> str:
@@ -159,13 +192,23 @@ def clean_number(raw: str | None) -> str:
     return number if number.isdigit() and 3 <= len(number) <= 20 else ""
 
 
-def _agent_for(*, extension: str, agent_id: int | None) -> User | None:
+def _agent_for(cursor, *, extension: str, agent_id: int | None) -> int | None:
+    """The staff id of the agent an ``answer`` names: by staff id, else by extension."""
     if agent_id is not None:
-        return User.objects.filter(pk=agent_id, is_staff=True, is_active=True).defer("mobile").first()
-    if extension:
-        row = AgentExtension.objects.filter(extension=extension, staff__is_active=True).select_related("staff").first()
-        return row.staff if row else None
-    return None
+        cursor.execute(SQL["agent_by_id"], [agent_id])
+    elif extension:
+        cursor.execute(SQL["agent_by_extension"], [extension])
+    else:
+        return None
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _holder_for(cursor, digest: str) -> int | None:
+    """The one customer account holding this mobile, or None (none, or more than one)."""
+    cursor.execute(SQL["holders"], [digest])
+    rows = cursor.fetchall()
+    return rows[0][0] if len(rows) == 1 else None
 
 
 # What an event writes, besides the outcome and durations ``settle`` works out.
@@ -175,9 +218,115 @@ WRITES = {
     ANSWER: ["answered_at", "extension", "agent"],
     HANGUP: ["ended_at", "hangup_cause"],
 }
+# What an event reads of a call already logged: what ``_apply`` and ``settle`` look at, and what
+# the switch is answered. The call's other fields (the number, the agent's summary) stay unread.
+READS = [
+    "id",
+    "switch_events",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "hangup_cause",
+    "outcome",
+    "wait_seconds",
+    "handle_seconds",
+    "extension",
+    "caller_masked",
+    "user",
+    "agent",
+]
 
 
-@transaction.atomic
+def _statements() -> dict[str, str]:
+    """The event path's SQL, written once from the models' metadata: an event is one locked
+    read and one write of its call (plus a lookup of the caller or the agent), with no query
+    built per request (docs/contact-centre.md, docs/performance.md)."""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    call = Call._meta
+    user = User._meta
+    ext = AgentExtension._meta
+
+    def col(name: str) -> str:
+        return q(call.get_field(name).column)
+
+    inserted = [f for f in call.concrete_fields if not f.primary_key]
+    read = [f for f in call.concrete_fields if f.name in READS]  # in the model's order, as from_db takes them
+    statements = {
+        "read": "SELECT {} FROM {} WHERE {} = %s{}".format(
+            ", ".join(q(f.column) for f in read),
+            q(call.db_table),
+            col("switch_call_id"),
+            " FOR UPDATE" if connection.features.has_select_for_update else "",  # SQLite locks the file
+        ),
+        "insert": "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
+            q(call.db_table),
+            ", ".join(q(f.column) for f in inserted),
+            ", ".join(["%s"] * len(inserted)),
+            col("switch_call_id"),
+            col("id"),
+        ),
+        "holders": "SELECT {} FROM {} WHERE {} = %s AND NOT {} LIMIT 2".format(
+            q(user.pk.column),
+            q(user.db_table),
+            q(user.get_field("mobile_digest").column),
+            q(user.get_field("is_staff").column),
+        ),
+        "agent_by_id": "SELECT {} FROM {} WHERE {} = %s AND {} AND {}".format(
+            q(user.pk.column),
+            q(user.db_table),
+            q(user.pk.column),
+            q(user.get_field("is_staff").column),
+            q(user.get_field("is_active").column),
+        ),
+        "agent_by_extension": "SELECT e.{} FROM {} e JOIN {} u ON u.{} = e.{} WHERE e.{} = %s AND u.{}".format(
+            q(ext.get_field("staff").column),
+            q(ext.db_table),
+            q(user.db_table),
+            q(user.pk.column),
+            q(ext.get_field("staff").column),
+            q(ext.get_field("extension").column),
+            q(user.get_field("is_active").column),
+        ),
+    }
+    for event, names in WRITES.items():
+        fields = [call.get_field(n) for n in [*SETTLED, *names]]
+        statements[f"update:{event}"] = "UPDATE {} SET {} WHERE {} = %s".format(
+            q(call.db_table), ", ".join(f"{q(f.column)} = %s" for f in fields), col("id")
+        )
+    statements["inserted"] = inserted  # the fields, in the INSERT's order
+    statements["read_attnames"] = [f.attname for f in read]
+    # The converters the ORM would apply to each column read (SQLite's text dates, for one).
+    statements["read_converters"] = [
+        (i, converters, column)
+        for i, f in enumerate(read)
+        for column in [f.get_col(call.db_table)]
+        for converters in [connection.ops.get_db_converters(column) + f.get_db_converters(connection)]
+        if converters
+    ]
+    return statements
+
+
+_SQL: dict = {}
+
+
+class _Statements:
+    def __getitem__(self, key):
+        if not _SQL:
+            _SQL.update(_statements())
+        return _SQL[key]
+
+
+SQL = _Statements()
+
+
+def _db_values(call: Call, fields) -> list:
+    from django.db import connection
+
+    return [f.get_db_prep_save(getattr(call, f.attname), connection) for f in fields]
+
+
 def switch_event(
     *,
     event: str,
@@ -193,29 +342,16 @@ def switch_event(
 ) -> EventResult:
     """Applies one event of the switch to the call it names (see the module's docstring).
 
-    One locked read and one write a call: the first event of a call inserts its row (a second
-    event racing it waits on the unique call id, then updates); a later one updates only the
-    fields it brings. The switch's events leave no history rows: the call's row is their record
-    (what staff change afterwards is in the history as everywhere)."""
+    One transaction of one locked read and one write a call: the first event of a call inserts
+    its row (a second event racing it finds the row there, ``ON CONFLICT DO NOTHING``, and
+    applies to it after all); a later one updates only the fields it brings. The switch's events
+    leave no history rows: the call's row is their record (what staff change afterwards is in
+    the history as everywhere)."""
+    from django.db import connection
+
     at = at or timezone.now()
     bit = EVENT_BITS[event]
-    call = Call.objects.select_for_update().filter(switch_call_id=call_id).defer("caller_number", "summary").first()
-    if call is not None and call.switch_events & bit:
-        return EventResult(call, applied=False)
-    fresh = call is None
-    if fresh:
-        call = Call(
-            switch_call_id=call_id,
-            caller_number="",
-            summary="",
-            source=Call.Source.SWITCH,
-            started_at=at,
-            outcome=Call.Outcome.RINGING,
-        )
-    warnings = _apply(
-        call,
-        event,
-        at,
+    args = dict(
         caller=caller,
         called=called,
         direction=direction,
@@ -224,39 +360,55 @@ def switch_event(
         agent_id=agent_id,
         cause=cause,
     )
-    call.skip_history_when_saving = True
-    if fresh:
-        try:
-            with transaction.atomic():
-                call.save(force_insert=True)
-        except IntegrityError:  # another event of the same call created it meanwhile: apply to that
-            return switch_event(
-                event=event,
-                call_id=call_id,
-                at=at,
-                caller=caller,
-                called=called,
-                direction=direction,
-                queue=queue,
-                extension=extension,
-                agent_id=agent_id,
-                cause=cause,
-            )
-    else:
-        call.save(update_fields=[*SETTLED, *WRITES[event]])
-    notice_changed(call.agent_id)
-    logger.info(
-        "cti %s call=%s from=%s outcome=%s agent=%s",
-        event,
-        call.pk,
-        call.caller_masked or "-",
-        call.outcome,
-        call.agent_id or "-",
-    )
-    return EventResult(call, applied=True, warnings=warnings)
+    for _attempt in range(3):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(SQL["read"], [call_id])
+            row = cursor.fetchone()
+            if row is not None:
+                row = list(row)
+                for i, converters, column in SQL["read_converters"]:
+                    for convert in converters:
+                        row[i] = convert(row[i], column, connection)
+                call = Call.from_db(connection.alias, SQL["read_attnames"], row)
+                call.switch_call_id = call_id
+                if call.switch_events & bit:
+                    return EventResult(call, applied=False)
+                warnings = _apply(cursor, call, event, at, **args)
+                fields = [Call._meta.get_field(n) for n in [*SETTLED, *WRITES[event]]]
+                cursor.execute(SQL[f"update:{event}"], [*_db_values(call, fields), call.pk])
+            else:
+                call = Call(
+                    switch_call_id=call_id,
+                    caller_number="",
+                    summary="",
+                    source=Call.Source.SWITCH,
+                    started_at=at,
+                    outcome=Call.Outcome.RINGING,
+                )
+                warnings = _apply(cursor, call, event, at, **args)
+                call.summary_masked = ""
+                cursor.execute(SQL["insert"], _db_values(call, SQL["inserted"]))
+                made = cursor.fetchone()
+                if made is None:  # another event of the same call created it meanwhile: apply to that
+                    continue
+                call.pk = made[0]
+                call._state.adding = False
+            notice_changed(call.agent_id)
+        logger.info(
+            "cti %s call=%s from=%s outcome=%s agent=%s",
+            event,
+            call.pk,
+            call.caller_masked or "-",
+            call.outcome,
+            call.agent_id or "-",
+        )
+        return EventResult(call, applied=True, warnings=warnings)
+    raise RuntimeError(f"cti: call {call_id} could be neither read nor created")
 
 
-def _apply(call: Call, event: str, at: datetime, *, caller, called, direction, queue, extension, agent_id, cause):
+def _apply(
+    cursor, call: Call, event: str, at: datetime, *, caller, called, direction, queue, extension, agent_id, cause
+):
     call.switch_events |= EVENT_BITS[event]
     warnings: list[str] = []
     if event == NEW_CALL:
@@ -271,11 +423,7 @@ def _apply(call: Call, event: str, at: datetime, *, caller, called, direction, q
             call.extension = extension[:16]
         call.started_at = at  # the ring is the start (clamped below)
         if number and call.user_id is None:
-            holders = list(
-                User.objects.filter(mobile_digest=call.caller_digest, is_staff=False).values_list("pk", flat=True)[:2]
-            )
-            if len(holders) == 1:
-                call.user_id = holders[0]
+            call.user_id = _holder_for(cursor, call.caller_digest)
         if not number:
             warnings.append("caller_hidden")
         elif call.user_id is None:
@@ -284,11 +432,11 @@ def _apply(call: Call, event: str, at: datetime, *, caller, called, direction, q
         call.answered_at = at
         if extension:
             call.extension = extension[:16]
-        agent = _agent_for(extension=extension, agent_id=agent_id)
+        agent = _agent_for(cursor, extension=extension, agent_id=agent_id)
         if agent is None:
             warnings.append("agent_unknown")
         else:
-            call.agent = agent
+            call.agent_id = agent
     else:
         call.ended_at = at
         call.hangup_cause = cause[:24]

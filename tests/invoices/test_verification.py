@@ -233,7 +233,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
 
 @pytest.fixture
 def redis_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
     from django.core.cache import cache
 
     cache.clear()  # this database only
@@ -334,7 +334,7 @@ def test_with_redis_out_the_database_counts_and_the_client_limit_counts_in_the_p
     api, issued, settings, monkeypatch, caplog
 ):
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/9"}
+        "default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": "redis://127.0.0.1:1/9"}
     }
     monkeypatch.setattr(VerifyThrottle, "rate", "6/min", raising=False)
     answers = [api.get(URL, wrong_check(issued)).json()["result"] for _ in range(3)]

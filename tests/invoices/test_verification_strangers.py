@@ -28,7 +28,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
 def counters(request, settings):
     """The day's counts in the database (no Redis) and in Redis, as in production."""
     if request.param == "redis":
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+        settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
         from django.core.cache import cache
 
         cache.clear()
@@ -149,7 +149,7 @@ def test_on_redis_concurrent_checks_from_many_clients_stop_at_each_limit(setting
     """12 clients × 8 checks of one invoice at once, each chain (the client's count, then the
     invoice's) one atomic script: every client gets exactly its 5, and everyone together
     exactly the ceiling."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
     from django.core.cache import cache, caches
 
     cache.clear()

@@ -83,7 +83,7 @@ def test_the_page_login_is_limited_per_account(client, make_user, settings):
 
 @pytest.mark.django_db
 def test_login_limits_hold_on_a_real_redis_cache(api, make_user, settings, own_redis):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": own_redis.url}}
+    settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": own_redis.url}}
     user = make_user(password=PASSWORD)
     for n in range(settings.LOGIN_MAX_FAILURES_PER_ACCOUNT):
         assert login(api, user.mobile, "wrong-pass-1", address=f"10.3.0.{n}").status_code == 400

@@ -113,7 +113,7 @@ def test_the_broker_down_while_users_submit_loses_nothing(world, workers, own_re
     title(world.user)
     client.force_login(world.user.user)
     # As in production, one Redis is the broker and the cache (the limits' counters).
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": own_redis.url}}
+    settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": own_redis.url}}
     with celery_broker(own_redis.url):
         worker = workers(own_redis.url)
         baseline = submit(world, transit_ids=trips[0:3])

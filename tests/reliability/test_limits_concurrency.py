@@ -21,7 +21,7 @@ REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4").rsplit("/", 1)[0
 
 @pytest.fixture
 def redis_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS}}
+    settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS}}
     try:
         caches["default"].get("probe")
     except Exception:

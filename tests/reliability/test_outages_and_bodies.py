@@ -28,7 +28,7 @@ def _closed_port() -> int:
 def redis_down(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "piaogen.cache.PooledRedisCache",
             "LOCATION": f"redis://127.0.0.1:{_closed_port()}/5",
             "OPTIONS": {"socket_connect_timeout": 0.2},
         }

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -83,6 +85,25 @@ def test_only_a_switch_token_opens_the_endpoint_and_it_opens_nothing_else(
     r = switch.post(EVENTS, {**body, "call_id": "scope-2"}, format="json")
     assert r.status_code == 401 and r.json()["code"] == "unauthenticated"
     assert not Call.objects.filter(switch_call_id="scope-2").exists()
+
+
+def test_an_event_costs_its_call_one_locked_read_and_one_write(post, people):
+    def statements(**body) -> list[str]:
+        with CaptureQueriesContext(connection) as ran:
+            post(**body)
+        return [q["sql"] for q in ran.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+    ring(post, "q-0")
+    ring(post, "q-1")  # the token is remembered from here on (and its last use written once)
+    # An answer: the call read and locked, the agent found by extension, the call written.
+    sql = statements(event="answer", call_id="q-1", extension="8001")
+    assert len(sql) == 3 and "agentextension" in sql[1] and sql[2].startswith("UPDATE")
+    assert ("FOR UPDATE" in sql[0]) == connection.features.has_select_for_update  # SQLite locks the file
+    # A repeat: the locked read alone.
+    assert len(statements(event="answer", call_id="q-1", extension="8001")) == 1
+    # A ring of a new call: the read finds nothing, the caller is looked up, the row inserted.
+    sql = statements(event="newCall", call_id="q-2", **{"from": CUSTOMER_MOBILE})
+    assert len(sql) == 3 and "accounts_user" in sql[1] and "ON CONFLICT" in sql[2]
 
 
 # --- the events ----------------------------------------------------------------------------
