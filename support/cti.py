@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -241,7 +241,6 @@ def _statements() -> dict[str, str]:
     """The event path's SQL, written once from the models' metadata: an event is one locked
     read and one write of its call (plus a lookup of the caller or the agent), with no query
     built per request (docs/contact-centre.md, docs/performance.md)."""
-    from django.db import connection
 
     q = connection.ops.quote_name
     call = Call._meta
@@ -322,7 +321,6 @@ SQL = _Statements()
 
 
 def _db_values(call: Call, fields) -> list:
-    from django.db import connection
 
     return [f.get_db_prep_save(getattr(call, f.attname), connection) for f in fields]
 
@@ -347,7 +345,6 @@ def switch_event(
     applies to it after all); a later one updates only the fields it brings. The switch's events
     leave no history rows: the call's row is their record (what staff change afterwards is in
     the history as everywhere)."""
-    from django.db import connection
 
     at = at or timezone.now()
     bit = EVENT_BITS[event]
