@@ -73,16 +73,20 @@ $(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
 	  echo "npm not found: the browser journeys (tests/browser) will fail until node and npm are installed"; \
 	fi
 
-# The whole suite in two passes: the tests that run inside pytest's process spread over one
-# worker per core (pytest-xdist; each worker has a test database of its own), then, one at a
-# time, those that start real Celery workers, servers or a browser against the shared broker.
+# The whole suite in three passes: the tests that run inside pytest's process spread over one
+# worker per core (pytest-xdist; each worker has a test database of its own); one at a time,
+# those that start real Celery workers or servers against the shared broker; then the browser
+# journeys, a file at a time on each of BROWSER_WORKERS workers (each worker has a live
+# server, a Redis database and a browser of its own: tests/browser/conftest.py).
 # With PYTEST_ARGS, one plain pytest run with those arguments instead.
 TEST_WORKERS ?= auto
+BROWSER_WORKERS ?= 2
 test: EXTRA_SYSTEM_PACKAGES := $(TEST_SYSTEM_PACKAGES)
 test: test-deps $(AXE_STAMP)
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not worker and not browser"
-	$(BIN)/python -m pytest -m "worker or browser"
+	$(BIN)/python -m pytest -m "worker"
+	$(BIN)/python -m pytest -n $(BROWSER_WORKERS) --dist loadfile -m "browser and not worker"
 else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
