@@ -181,6 +181,8 @@ class ApplicationView(KeysetMixin, LoginRequiredMixin, TemplateView):
     """An application's progress, its invoices by seller (aggregates) and its invoices a page at
     a time."""
 
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
+
     template_name = "invoices/application.html"
     cursor_kinds = (int,)
 
@@ -245,6 +247,8 @@ class ApplicationReapplyView(LoginRequiredMixin, View):
 class ApplicationStatusView(LoginRequiredMixin, View):
     """What the progress page polls: the status, in one small query."""
 
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
+
     def get(self, request, pk: int):
         row = selectors.application_status(request.user, pk)
         return JsonResponse(
@@ -261,6 +265,8 @@ class ApplicationStatusView(LoginRequiredMixin, View):
 class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
     """我的发票: by application or by trip, filtered by card and month, newest first, a page of
     invoices at a time."""
+
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
 
     template_name = "invoices/invoices.html"
     cursor_kinds = selectors.INVOICE_CURSOR
@@ -331,6 +337,7 @@ class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
 
 
 class InvoiceDetailView(LoginRequiredMixin, TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "invoices/invoice.html"
 
     def get_context_data(self, **kwargs):

@@ -177,6 +177,7 @@ def compact_date(value: str) -> str:
 
 
 class VerifyPageView(TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "invoices/verify.html"
 
     def get_context_data(self, **kwargs):

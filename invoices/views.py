@@ -127,6 +127,8 @@ def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
 class TransitListView(KeysetMixin, CardMonthMixin, TemplateView):
     """通行记录: a card-month's trips, a page at a time, with the month's count and total."""
 
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
+
     template_name = "invoices/transits.html"
     cursor_kinds = selectors.TRIP_CURSOR
 
@@ -154,6 +156,7 @@ class TransitListView(KeysetMixin, CardMonthMixin, TemplateView):
 
 
 class RechargeListView(CardMonthMixin, TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "invoices/recharges.html"
 
     def default_month(self, binding) -> str | None:

@@ -9,6 +9,7 @@ class PiaogenConfig(AppConfig):
 
     def ready(self) -> None:
         from . import celery as celery_module
+        from . import replica  # noqa: F401  (its system check)
 
         celery_module.ensure_broker_dirs()
 

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "cards.middleware.UnbindingNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Innermost, so that it sees the view and lasts through the template's rendering.
+    "piaogen.replica.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "piaogen.urls"
@@ -109,6 +111,22 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if not DEBUG else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica (PostgreSQL hot standby) for the reads that tolerate lag: piaogen/replica.py
+# says which; docs/scaling.md how to set one up. Unset: every read on DATABASE_URL.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+REPLICA_APPS = env.list("REPLICA_APPS", default=["cards", "invoices", "support"])
+# After a person's write, their reads stay on the primary until the replica has replayed it, for
+# at most this long (then the pin is forgotten: a replica this far behind is out of service).
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=600)
+# A replica that did not answer is left alone this long before it is asked again.
+REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=5)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # A stopped replica must not hold a request for long: the read falls back to the primary.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASE_ROUTERS = ["piaogen.replica.ReplicaRouter"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     # WAL lets the web server and the worker read while one of them writes.

@@ -40,6 +40,7 @@ def faq_entry(faq: Faq) -> dict:
 
 
 class HelpView(TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "support/help.html"
 
     def get_context_data(self, **kwargs):
@@ -47,6 +48,7 @@ class HelpView(TemplateView):
 
 
 class CategoryView(TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "support/category.html"
 
     def get_context_data(self, **kwargs):
@@ -58,6 +60,7 @@ class CategoryView(TemplateView):
 
 
 class FaqView(TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "support/faq.html"
 
     def get_context_data(self, **kwargs):
@@ -79,6 +82,7 @@ class FaqView(TemplateView):
 
 
 class SearchView(TemplateView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "support/search.html"
 
     def get_context_data(self, **kwargs):

@@ -469,6 +469,7 @@ INVOICES_MAX_LIMIT = 500
 
 
 class ApplicationsView(AppAPIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
@@ -554,6 +555,7 @@ class ApplicationPreviewView(AppAPIView):
 
 
 class ApplicationDetailView(AppAPIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
@@ -618,6 +620,7 @@ class ResendView(AppAPIView):
 
 
 class InvoicesView(AppAPIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
@@ -656,6 +659,7 @@ class InvoicesView(AppAPIView):
 
 
 class InvoiceDetailView(AppAPIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(

@@ -74,6 +74,7 @@ def app_user(request):
 
 
 class VerifyView(APIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     authentication_classes: list = []
     permission_classes: list = []
     # The client's limit (VerifyThrottle) is applied by verification.check_request, which counts

@@ -87,6 +87,7 @@ def trip_json(trip: selectors.TripRow) -> dict:
 
 
 class AppTransitsView(AppAPIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
@@ -119,6 +120,7 @@ class AppTransitsView(AppAPIView):
 
 
 class AppRechargesView(AppAPIView):
+    replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
