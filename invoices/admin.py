@@ -120,7 +120,7 @@ class RechargeAdmin(ReadOnlyAdmin):
 
 from django import forms  # noqa: E402
 from django.contrib import messages  # noqa: E402
-from django.http import FileResponse, Http404  # noqa: E402
+from django.http import Http404  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.urls import path, reverse  # noqa: E402
 from django.utils.html import format_html_join  # noqa: E402
@@ -448,9 +448,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
         path_ = inv.pdf_path if kind == "pdf" else inv.xml_path
         if inv.render_status != Invoice.RenderStatus.RENDERED or not documents_storage.exists(path_):
             raise Http404
-        return FileResponse(
-            documents_storage.open_file(path_),
-            as_attachment=True,
+        return documents_storage.download_response(
+            path_,
             filename=documents_storage.document_name(inv, kind),
             content_type="application/pdf" if kind == "pdf" else "application/xml",
         )

@@ -165,10 +165,20 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = str(Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))))
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))))},
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
+    # Invoices' PDFs and XML and the summary sheets, written and read only through this storage
+    # (invoices/documents/storage.py). By default files under MEDIA_ROOT; for S3-compatible
+    # object storage (django-storages, docs/scaling.md) e.g.
+    # DOCUMENTS_BACKEND=storages.backends.s3.S3Storage
+    # DOCUMENTS_OPTIONS='{"bucket_name": "piaogen-documents", "endpoint_url": "https://…", "default_acl": "private"}'
+    "documents": {
+        "BACKEND": env.str("DOCUMENTS_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("DOCUMENTS_OPTIONS", default={"location": MEDIA_ROOT}),
     },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
@@ -176,6 +186,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Downloads of documents: 0 streams the file from the documents storage through the site; N > 0
+# answers with a redirect to a URL of the storage valid for N seconds, where the backend makes
+# such URLs (S3's presigned URLs); a backend that does not is streamed all the same.
+DOCUMENTS_REDIRECT_SECONDS = env.int("DOCUMENTS_REDIRECT_SECONDS", default=0)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

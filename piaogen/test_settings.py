@@ -27,6 +27,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STORAGES["default"]["OPTIONS"]["location"] = str(VAR_DIR / "media")  # noqa: F405
+STORAGES["documents"]["OPTIONS"] = {"location": str(VAR_DIR / "media")}  # noqa: F405
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 # The test client speaks plain http; the HTTPS settings themselves are tested with
 # `check --deploy` and production-like environments (tests/reliability/test_deployment.py).

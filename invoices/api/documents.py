@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -46,19 +46,15 @@ def not_ready(message: str | None = None) -> ServiceError:
     return ServiceError("not_ready", message or _("发票文件正在生成，请稍后再试（通常不超过一分钟）。"), status=409)
 
 
-def document_response(inv: Invoice, kind: str) -> FileResponse:
-    """The stored PDF or XML of ``inv``; ServiceError 409 while it is not rendered."""
+def document_response(inv: Invoice, kind: str) -> HttpResponse:
+    """The stored PDF or XML of ``inv`` (streamed, or a redirect to the storage's short-lived URL);
+    ServiceError 409 while it is not rendered."""
     path = inv.pdf_path if kind == "pdf" else inv.xml_path
     if inv.render_status != Invoice.RenderStatus.RENDERED or not storage.exists(path):
         if inv.render_status == Invoice.RenderStatus.FAILED:
             raise not_ready(_("发票文件生成失败，平台正在处理；如急需请联系客服。"))
         raise not_ready()
-    return FileResponse(
-        storage.open_file(path),
-        as_attachment=True,
-        filename=storage.document_name(inv, kind),
-        content_type=CONTENT_TYPES[kind],
-    )
+    return storage.download_response(path, filename=storage.document_name(inv, kind), content_type=CONTENT_TYPES[kind])
 
 
 def zip_response(app: Application) -> StreamingHttpResponse:
