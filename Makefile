@@ -114,9 +114,13 @@ format: test-deps
 # Every figure of docs/performance.md (PostgreSQL and Redis on 127.0.0.1, wrk; about an hour the
 # first time, most of it generating 1M trips and invoices once). bench-smoke: every bench at tiny
 # sizes on a database of its own, dropped afterwards; no timing is asserted (CI runs it).
+# wrk drives the verification bench from a second process.
+BENCH_SYSTEM_PACKAGES := wrk
+bench: EXTRA_SYSTEM_PACKAGES := $(BENCH_SYSTEM_PACKAGES)
 bench: test-deps
 	$(BIN)/python bench/run.py
 
+bench-smoke: EXTRA_SYSTEM_PACKAGES := $(BENCH_SYSTEM_PACKAGES)
 bench-smoke: test-deps
 	$(BIN)/python bench/run.py --smoke
 
