@@ -57,6 +57,20 @@ def _regime_2018(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _documents_only_where_asked(request, monkeypatch):
+    """Issuing queues each invoice's PDF and XML; with Celery eager in the test process that is a
+    real WeasyPrint render of every invoice every test issues, most of the suite's time, though
+    few tests look at a document. So the queueing is a no-op (the invoices stay ``pending``, as
+    they are between issuing and a render worker) except in tests marked ``documents``, and in
+    the worker and browser tests, whose servers and workers render as in production."""
+    if any(request.node.get_closest_marker(m) for m in ("documents", "worker", "browser")):
+        return
+    from invoices import tasks
+
+    monkeypatch.setattr(tasks.render_invoices, "delay", lambda *args, **kwargs: None)
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

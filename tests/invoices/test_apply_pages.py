@@ -216,6 +216,7 @@ def test_recharges_page_offers_invoicing(person, world, stored):
     assert '<option value="2026-08" selected>' in body and f"/apply/?card={stored}" in body
 
 
+@pytest.mark.documents
 @pytest.mark.django_db
 def test_recharge_invoice_pdf_prints_recharge_dates(world, stored, django_capture_on_commit_callbacks, tmp_path):
     from .test_documents import pdf_text

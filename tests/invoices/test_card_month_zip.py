@@ -17,6 +17,8 @@ from .conftest import trip
 from .test_documents import stored, zip_of
 from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
 
+pytestmark = pytest.mark.documents  # they read what issuing renders (tests/conftest.py)
+
 applied = test_invoicing.applied  # the fixture that submits and issues through the App API
 
 API = "/api/v1/app/invoices/zip"

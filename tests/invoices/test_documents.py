@@ -27,6 +27,8 @@ from piaogen.demo import demo_uscc
 from . import test_invoicing
 from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
 
+pytestmark = pytest.mark.documents  # they read what issuing renders (tests/conftest.py)
+
 applied = test_invoicing.applied  # the fixture that submits and issues through the App API
 
 NS = {"t": "urn:piaogen:toll-invoice:1"}

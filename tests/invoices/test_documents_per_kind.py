@@ -25,7 +25,7 @@ from .conftest import trip
 from .test_documents import page_texts, pdf_text, reverse_invoice, stored
 from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
 
-pytestmark = pytest.mark.regimes
+pytestmark = [pytest.mark.regimes, pytest.mark.documents]
 
 applied = test_invoicing.applied  # the fixture that submits and issues through the App API
 

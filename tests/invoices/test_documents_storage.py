@@ -19,7 +19,7 @@ from invoices.models import Invoice
 from .test_documents import issue, pdf_text
 from .test_invoicing import applied  # noqa: F401  (the fixture that submits and issues)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.documents]
 
 BUCKET = "https://objects.example.test/piaogen-documents/"
 

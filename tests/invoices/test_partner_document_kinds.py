@@ -10,7 +10,7 @@ from piaogen.demo import demo_uscc
 from .test_documents import issue
 from .test_invoicing import COMPANY_TAX_ID, applied  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.regimes
+pytestmark = [pytest.mark.regimes, pytest.mark.documents]
 
 
 def stored(path: str) -> bytes:

@@ -197,6 +197,7 @@ def resend(user, capture, app_id, email):
         return user.post(f"/api/v1/app/applications/{app_id}/resend", {"email": email}, format="json")
 
 
+@pytest.mark.documents
 @pytest.mark.django_db
 def test_the_app_resends_the_zip_to_the_address_given_from_a_task(world, issued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -219,6 +220,7 @@ def test_the_app_resends_the_zip_to_the_address_given_from_a_task(world, issued,
     assert documents.resend_deliver(resend_id=MailResend.objects.get().pk) == "already_sent" and len(mail.outbox) == 1
 
 
+@pytest.mark.documents
 @pytest.mark.django_db
 def test_resend_refusals(world, issued, applied, app_client, settings, django_capture_on_commit_callbacks):
     for bad in ("not-an-address", "", None, 42, "a@b"):
@@ -250,6 +252,7 @@ def test_resend_refusals(world, issued, applied, app_client, settings, django_ca
     assert resend(world.user, django_capture_on_commit_callbacks, issued.pk, ADDRESS).status_code == 202
 
 
+@pytest.mark.documents
 @pytest.mark.django_db
 def test_the_page_resends_to_a_typed_address(world, issued, client, settings, django_capture_on_commit_callbacks):
     client.force_login(world.user.user)

@@ -333,9 +333,7 @@ def test_on_redis_the_client_limit_and_the_invoice_share_a_round_trip(api, issue
 def test_with_redis_out_the_database_counts_and_the_client_limit_counts_in_the_process(
     api, issued, settings, monkeypatch, caplog
 ):
-    settings.CACHES = {
-        "default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": "redis://127.0.0.1:1/9"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": "redis://127.0.0.1:1/9"}}
     monkeypatch.setattr(VerifyThrottle, "rate", "6/min", raising=False)
     answers = [api.get(URL, wrong_check(issued)).json()["result"] for _ in range(3)]
     answers += [api.get(URL, params(issued)).json()["result"] for _ in range(2)]
