@@ -8,6 +8,13 @@ Applications are submitted through the service (which queues them on the bench b
 worker runs; then ``celery worker -Q default -c N`` starts and the bench polls the database until
 every application is issued. The rate is invoices / (last ``issued_at`` − first ``started_at``).
 The documents each issuing queues (render queue) are not consumed and are dropped afterwards.
+
+The floor, measured in the same run after the one-process per-trip figure: the same invoices and
+lines written again the leanest way, in this process, one transaction per application: ids
+reserved by one ``nextval`` over the block, a COPY of its invoices, a COPY of its lines, one
+counter UPDATE, commit. It pays for what any issuing must write and nothing else (no planning,
+no tax, no reading of trips, no task machinery); its rows are deleted afterwards. The worker's
+rate is reported as a share of it.
 """
 
 from __future__ import annotations
@@ -137,6 +144,77 @@ def run(ids: list[int], concurrency: int, timeout: float = 900) -> dict:
     }
 
 
+def floor(ids: list[int]) -> dict:
+    """What writing the invoices and lines of these applications costs at the least (see the
+    module's docstring): their rows are read back first, then written again, timed."""
+    from django.db import connection, transaction
+
+    from invoices.models import DocumentCounter, Invoice, InvoiceLine
+
+    inv_fields = [f for f in Invoice._meta.concrete_fields if not f.primary_key]
+    line_fields = [f for f in InvoiceLine._meta.concrete_fields if not f.primary_key]
+    code_at = [f.name for f in inv_fields].index("code")
+    invoice_at = [f.name for f in line_fields].index("invoice")
+    per_app = []
+    with connection.cursor() as cursor:
+        for app_id in ids:
+            cursor.execute(
+                "SELECT id, {} FROM invoices_invoice WHERE application_id = %s ORDER BY id".format(
+                    ", ".join(f.column for f in inv_fields)
+                ),
+                [app_id],
+            )
+            invoices = cursor.fetchall()
+            cursor.execute(
+                "SELECT {} FROM invoices_invoiceline WHERE invoice_id = ANY(%s) ORDER BY id".format(
+                    ", ".join(f.column for f in line_fields)
+                ),
+                [[row[0] for row in invoices]],
+            )
+            per_app.append((invoices, cursor.fetchall()))
+    DocumentCounter.objects.get_or_create(series="bench-floor")
+    inv_copy = "COPY invoices_invoice (id, {}) FROM STDIN".format(", ".join(f.column for f in inv_fields))
+    line_copy = "COPY invoices_invoiceline ({}) FROM STDIN".format(", ".join(f.column for f in line_fields))
+    written = lines = 0
+    started = time.perf_counter()
+    for invoices, app_lines in per_app:
+        with transaction.atomic(), connection.cursor() as cursor:
+            raw = cursor.cursor
+            raw.execute("SELECT nextval('invoices_invoice_id_seq') FROM generate_series(1, %s)", [len(invoices)])
+            new_ids = {old[0]: new for old, (new,) in zip(invoices, raw.fetchall(), strict=True)}
+            with raw.copy(inv_copy) as copy:
+                for row in invoices:
+                    values = list(row[1:])
+                    values[code_at] = "F" + values[code_at][1:] if values[code_at] else "F"
+                    copy.write_row([new_ids[row[0]], *values])
+            with raw.copy(line_copy) as copy:
+                for row in app_lines:
+                    values = list(row)
+                    values[invoice_at] = new_ids[values[invoice_at]]
+                    copy.write_row(values)
+            raw.execute(
+                "UPDATE invoices_documentcounter SET next_number = next_number + %s WHERE series = 'bench-floor'",
+                [len(invoices)],
+            )
+        written += len(invoices)
+        lines += len(app_lines)
+    seconds = time.perf_counter() - started
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM invoices_invoiceline WHERE invoice_id IN "
+            "(SELECT id FROM invoices_invoice WHERE application_id = ANY(%s) AND code LIKE 'F%%')",
+            [ids],
+        )
+        cursor.execute("DELETE FROM invoices_invoice WHERE application_id = ANY(%s) AND code LIKE 'F%%'", [ids])
+    return {
+        "applications": len(ids),
+        "invoices": written,
+        "lines": lines,
+        "seconds": round(seconds, 3),
+        "invoices_per_s": round(written / seconds) if seconds else None,
+    }
+
+
 def flush_queue() -> None:
     import redis
 
@@ -156,6 +234,7 @@ def main() -> None:
     from invoices.models import Application
 
     flush_queue()
+    load_before = os.getloadavg()
     results = {}
     tag = str(time.time_ns())[-9:]
     for name, n_apps, n_trips, mode, conc in (
@@ -167,15 +246,24 @@ def main() -> None:
         results[name] = run(ids, conc)
         flush_queue()
         print(name, results[name], flush=True)
+        if name == "per_trip_1":
+            results["floor"] = floor(ids)
+            print("floor", results["floor"], flush=True)
     one, two = results["per_trip_1"]["invoices_per_s"], results["per_trip_2"]["invoices_per_s"]
+    reference = results["floor"]["invoices_per_s"]
     common.report(
         "issuing",
+        load_average_before=[round(x, 2) for x in load_before],
+        floor_one_process=results["floor"],
+        per_trip_over_floor=round(one / reference, 3) if one and reference else None,
+        goal_over_floor=0.6,
         per_trip_one_process=results["per_trip_1"],
         monthly_one_process=results["monthly_1"],
         per_trip_two_processes=results["per_trip_2"],
         scaling_two_over_one=round(two / one, 2) if one else None,
         goal_invoices_per_s_per_process=3000,
         goal_scaling=1.6,
+        load_average_after=[round(x, 2) for x in os.getloadavg()],
     )
 
 
