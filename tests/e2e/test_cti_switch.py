@@ -29,8 +29,7 @@ from django.utils import timezone
 from accounts.models import User
 from support import cti
 from support.models import AgentExtension, Call
-from tests.e2e.conftest import _database_url, wait_for
-from tests.reliability.conftest import free_port
+from tests.e2e.conftest import _database_url, gunicorn
 
 pytestmark = pytest.mark.worker
 
@@ -55,7 +54,6 @@ def _post(url: str, body: dict, token: str) -> tuple[int, dict]:
 @pytest.fixture
 def site(transactional_db, django_db_serialized_rollback, tmp_path):
     """gunicorn on a free port, two processes × four threads, production settings but plain http."""
-    port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL")}
     env.update(
@@ -69,44 +67,8 @@ def site(transactional_db, django_db_serialized_rollback, tmp_path):
     )
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "piaogen.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(healthy, timeout=60)
-        yield type("Site", (), {"url": f"http://127.0.0.1:{port}", "log": log, "env": env})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with gunicorn(env, log, workers=2, threads=4) as url:
+        yield type("Site", (), {"url": url, "log": log, "env": env})
 
 
 def test_a_switch_drives_the_hotline_from_many_connections_in_any_order(site):

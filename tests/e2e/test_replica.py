@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import gunicorn, wait_for
 from tests.reliability.conftest import free_port
 
 pytestmark = pytest.mark.worker
@@ -143,27 +143,9 @@ def site(clusters):
             timeout=600,
         )
         assert done.returncode == 0, done.stderr[-3000:]
-    port = free_port()
     log = root / "gunicorn.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "piaogen.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "2", "--threads", "2"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _call("GET", f"{url}/healthz")[0] == 200, timeout=60)
+    with gunicorn(env, log, workers=2, threads=2) as url:
         yield type("Site", (), {"url": url, "api": f"{url}/api/v1/app", "log": log})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _call(method: str, url: str, body=None, token: str | None = None) -> tuple[int, object]:
