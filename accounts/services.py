@@ -427,27 +427,18 @@ def user_authenticate(*, mobile: str, password: str = "", code: str = "", addres
     window, nothing is checked any more until the window ends (429 with Retry-After), except
     that an SMS-code login is held only by the address's limit."""
     mobile = normalize_mobile(mobile)
-    account_key = mobile_digest(mobile) if mobile else ""
-    per_account, per_address = limits.login_account_limit(), limits.login_address_limit()
-    per_pair, pair_key = limits.login_client_account_limit(), limits.pair(address, account_key)
-    counted = [(per_account, account_key), (per_address, address), (per_pair, pair_key)]
-    # A code proves the number (and each code allows only a few tries): the owner of an account
-    # that strangers locked by wrong passwords logs in that way.
-    held_by = counted[1:2] if code else counted
-    for limit, key in held_by:
-        wait = limit.blocked(key)
-        if wait:
-            logger.warning("login refused: too many failures scope=%s", limit.scope)
-            raise _too_many_logins(wait, sms_login=limit is not per_address)
+    guard = limits.LoginLimits(account_key=mobile_digest(mobile) if mobile else "", address=address, by_code=bool(code))
+    refused = guard.blocked()
+    if refused:
+        limit, wait = refused
+        raise _too_many_logins(wait, sms_login=not guard.is_address(limit))
     try:
         user = _authenticate(mobile, password, code)
     except ServiceError as exc:
         if exc.code in _LOGIN_FAILURES:
-            for limit, key in counted:
-                limit.hit(key)
+            guard.failed()
         raise
-    per_account.reset(account_key)
-    per_pair.reset(pair_key)
+    guard.succeeded()
     return user
 
 

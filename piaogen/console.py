@@ -62,18 +62,16 @@ class ConsoleLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
 
     def clean(self):
         mobile = normalize_mobile(self.data.get("username", ""))
-        account_key = mobile_digest(mobile) if mobile else ""
-        address = limits.client_address(self.request)
-        per_account, per_address = limits.login_account_limit(), limits.login_address_limit()
-        per_pair, pair_key = limits.login_client_account_limit(), limits.pair(address, account_key)
-        for limit, key in ((per_account, account_key), (per_address, address), (per_pair, pair_key)):
-            wait = limit.blocked(key)
-            if wait:
-                self.retry_after = wait
-                raise ValidationError(
-                    _("登录失败次数过多，请 %(minutes)s 分钟后再试。") % {"minutes": max(1, -(-wait // 60))},
-                    code="too_many_logins",
-                )
+        guard = limits.LoginLimits(
+            account_key=mobile_digest(mobile) if mobile else "", address=limits.client_address(self.request)
+        )
+        refused = guard.blocked()
+        if refused:
+            self.retry_after = refused[1]
+            raise ValidationError(
+                _("登录失败次数过多，请 %(minutes)s 分钟后再试。") % {"minutes": max(1, -(-self.retry_after // 60))},
+                code="too_many_logins",
+            )
         try:
             self.cleaned_data = super().clean()
             user = self.get_user()
@@ -88,12 +86,9 @@ class ConsoleLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
                     )
                 self.clean_otp(user)
         except ValidationError:
-            per_account.hit(account_key)
-            per_address.hit(address)
-            per_pair.hit(pair_key)
+            guard.failed()
             raise
-        per_account.reset(account_key)
-        per_pair.reset(pair_key)
+        guard.succeeded()
         return self.cleaned_data
 
 

@@ -110,6 +110,45 @@ def login_address_limit() -> Limit:
     return Limit("login-address", settings.LOGIN_MAX_FAILURES_PER_ADDRESS, settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
+class LoginLimits:
+    """The failed-login counters of one attempt, wherever it is made (the pages and the App
+    through ``accounts.services.user_authenticate``, the console's login form): per account,
+    per client address, and per (address, account).
+
+    ``blocked()`` before checking the credentials: the first limit used up and the seconds
+    until its window ends, or None; ``failed()`` counts a failure on all three; ``succeeded()``
+    forgets the account's and the pair's failures (not the address's: one client trying many
+    accounts stays counted). A login by SMS code (a proved channel) is held only by the
+    address's limit, so the owner of an account that strangers locked still gets in.
+    """
+
+    def __init__(self, *, account_key: str, address: str, by_code: bool = False):
+        self.account = (login_account_limit(), account_key)
+        self.address = (login_address_limit(), address)
+        self.pair = (login_client_account_limit(), pair(address, account_key))
+        self.by_code = by_code
+
+    def blocked(self) -> tuple[Limit, int] | None:
+        held_by = [self.address] if self.by_code else [self.account, self.address, self.pair]
+        for limit, key in held_by:
+            wait = limit.blocked(key)
+            if wait:
+                logger.warning("login refused: too many failures scope=%s", limit.scope)
+                return limit, wait
+        return None
+
+    def failed(self) -> None:
+        for limit, key in (self.account, self.address, self.pair):
+            limit.hit(key)
+
+    def succeeded(self) -> None:
+        for limit, key in (self.account, self.pair):
+            limit.reset(key)
+
+    def is_address(self, limit: Limit) -> bool:
+        return limit.scope == self.address[0].scope
+
+
 def client_address(request) -> str:
     """The client's address (``X-Forwarded-For`` believed only from ``TRUSTED_PROXIES``)."""
     return addresses.client_address(request)
