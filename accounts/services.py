@@ -20,6 +20,7 @@ from piaogen import limits
 from piaogen.crypto import lookup_digest, new_token, token_digest
 from piaogen.errors import RateLimited, ServiceError
 from piaogen.masking import mask_mobile
+from piaogen.queueing import enqueue
 
 from .identity import normalize_mobile, normalize_uscc, validate_mobile, validate_uscc
 from .models import (
@@ -201,14 +202,12 @@ def sms_queue(ids: list[int]) -> None:
     ``SMS_FAN_OUT_CHUNK`` ids for many. A broker that refuses leaves them to ``sms_sweep``."""
     from .tasks import sms_fan_out, sms_send
 
-    try:
-        if len(ids) == 1:
-            sms_send.delay(ids[0])
-        else:
-            for first in range(0, len(ids), SMS_FAN_OUT_CHUNK):
-                sms_fan_out.delay(ids[first : first + SMS_FAN_OUT_CHUNK])
-    except Exception:
-        logger.exception("%d SMS could not be queued; the sweep will", len(ids))
+    if len(ids) == 1:
+        enqueue(sms_send, ids[0], what="SMS 1")
+        return
+    for first in range(0, len(ids), SMS_FAN_OUT_CHUNK):
+        chunk = ids[first : first + SMS_FAN_OUT_CHUNK]
+        enqueue(sms_fan_out, chunk, what=f"{len(chunk)} SMS")
 
 
 def sms_deliver(*, sms_id: int) -> str:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cards.models import InvoiceTitle
 from piaogen.errors import ServiceError
+from piaogen.queueing import enqueue_on_commit
 
 from .models import Application, ApplicationEvent
 
@@ -80,5 +81,5 @@ def application_resend(*, application_id: int, actor: User, reason: str, email: 
         )
         from .tasks import deliver_application
 
-        transaction.on_commit(lambda: deliver_application.delay(app.pk))
+        enqueue_on_commit(deliver_application, app.pk, what=f"application {app.pk}: delivery")
     return app

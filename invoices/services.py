@@ -27,6 +27,7 @@ from cards.models import Card, CardType, InvoiceTitle, VehicleClass
 from cards.selectors import binding_for, titles
 from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
+from piaogen.queueing import enqueue
 
 from . import numbering, regimes
 from .models import (
@@ -72,12 +73,7 @@ def enqueue_issue(app_id: int) -> bool:
     Publishing gives up within a second (``CELERY_TASK_PUBLISH_RETRY_POLICY``)."""
     from .tasks import issue_application
 
-    try:
-        issue_application.delay(app_id)
-    except Exception as exc:  # kombu's OperationalError, a refused connection, a timeout…
-        logger.warning("application %s: broker unavailable (%s); the sweep will queue it", app_id, type(exc).__name__)
-        return False
-    return True
+    return enqueue(issue_application, app_id, what=f"application {app_id}: issuing")
 
 
 def _queue(app_id: int) -> None:

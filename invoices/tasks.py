@@ -13,6 +13,8 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.db import DatabaseError
 from django.utils.translation import gettext_noop
 
+from piaogen.queueing import enqueue
+
 from . import services
 from .documents import rendering
 from .documents import services as documents
@@ -124,17 +126,9 @@ def render_invoices(application_id: int, invoice_ids: list[int], summary: bool =
     one render task per invoice of an issued application. A message lost here is made good by
     ``sweep_documents``, as any lost render task is."""
     if summary:
-        try:
-            render_summary.delay(application_id)
-        except Exception:  # the broker; the sweep queues the summary later
-            logger.exception("application %s: the summary sheet could not be queued; the sweep will", application_id)
+        enqueue(render_summary, application_id, what=f"application {application_id}: summary sheet")
     for invoice_id in invoice_ids:
-        try:
-            render_invoice.delay(invoice_id)
-        except Exception:  # the broker; the database still says what is pending
-            logger.exception(
-                "application %s: invoice %s could not be queued; the sweep will", application_id, invoice_id
-            )
+        enqueue(render_invoice, invoice_id, what=f"application {application_id}: invoice {invoice_id}")
 
 
 @shared_task(

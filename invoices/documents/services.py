@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from piaogen.errors import ServiceError
+from piaogen.queueing import enqueue
 
 from .. import selectors
 from ..models import Application, ApplicationEvent, Invoice, MailResend
@@ -142,11 +143,9 @@ def invoice_rerender(*, invoice_id: int, actor: User, reason: str) -> Invoice:
 def _queue_rerender(invoice_id: int, application_id: int) -> None:
     from ..tasks import render_invoice, render_summary
 
-    try:
-        render_summary.delay(application_id)  # a no-op when it is stored; after a failure, its second chance
-        render_invoice.delay(invoice_id, True)
-    except Exception:  # the broker is down: the invoice is pending, so the sweep queues it
-        logger.exception("invoice %s: re-render could not be queued; the sweep will", invoice_id)
+    # The summary: a no-op when it is stored; after a failure, its second chance.
+    enqueue(render_summary, application_id, what=f"application {application_id}: summary sheet")
+    enqueue(render_invoice, invoice_id, True, what=f"invoice {invoice_id}: re-render")
 
 
 def deliver_when_complete(*, application_id: int) -> bool:
@@ -168,12 +167,7 @@ def deliver_when_complete(*, application_id: int) -> bool:
         return False  # the summary and the last invoice finished together: one delivery is enough
     from ..tasks import deliver_application
 
-    try:
-        deliver_application.delay(application_id)
-    except Exception:
-        logger.exception("application %s: delivery could not be queued; the sweep will", application_id)
-        return False
-    return True
+    return enqueue(deliver_application, application_id, what=f"application {application_id}: delivery")
 
 
 # --- after issuing ------------------------------------------------------------------------------
@@ -194,10 +188,7 @@ def on_issued(app_id: int, invoice_ids: list[int]) -> None:
     # issuing worker more than issuing itself (docs/performance.md, Issuing).
     chunks = [invoice_ids[i : i + FAN_OUT] for i in range(0, len(invoice_ids), FAN_OUT)] or [[]]
     for index, chunk in enumerate(chunks):
-        try:
-            render_invoices.delay(app_id, chunk, summary=index == 0)
-        except Exception:  # the broker, most likely; the database still says what is pending
-            logger.exception("application %s: a document task could not be queued; the sweep will", app_id)
+        enqueue(render_invoices, app_id, chunk, summary=index == 0, what=f"application {app_id}: documents")
 
 
 # --- delivery -------------------------------------------------------------------------------------
@@ -305,10 +296,7 @@ def resends_left_today(user: User) -> int:
 def _queue_resend(resend_id: int) -> None:
     from ..tasks import deliver_resend
 
-    try:
-        deliver_resend.delay(resend_id)
-    except Exception:  # the broker: the request stays unsent in the database
-        logger.exception("mail resend %s could not be queued", resend_id)
+    enqueue(deliver_resend, resend_id, what=f"mail resend {resend_id}")
 
 
 def resend_deliver(*, resend_id: int) -> str:

@@ -1,0 +1,33 @@
+"""Queueing a Celery task from the web or a worker without ever failing what was done.
+
+Every task the product queues works from rows already committed (an application in its outbox,
+an invoice ``pending`` render, an SMS in the outbox, a resend request): the database says what is
+still to do, and a beat sweep queues again whatever was not taken. So a broker that refuses a
+message is logged and left to the sweep, never raised into the request or the issuing that
+succeeded. Publishing gives up within about a second (``CELERY_TASK_PUBLISH_RETRY_POLICY``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task, *args, what: str, **kwargs) -> bool:
+    """``task.delay(*args, **kwargs)``; False, with a warning naming ``what``, when the broker
+    could not take it (kombu's OperationalError, a refused connection, a timeout…)."""
+    try:
+        task.delay(*args, **kwargs)
+    except Exception as exc:
+        logger.warning("%s could not be queued (%s: %s); the sweep will", what, type(exc).__name__, exc)
+        return False
+    return True
+
+
+def enqueue_on_commit(task, *args, what: str, **kwargs) -> None:
+    """``enqueue`` once the current transaction commits (at once outside one): a worker never
+    looks for rows that are not there yet."""
+    transaction.on_commit(lambda: enqueue(task, *args, what=what, **kwargs))

@@ -1,0 +1,44 @@
+"""Queueing never fails what was done: a refused message is logged and left to the sweep."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from piaogen.queueing import enqueue, enqueue_on_commit
+
+
+class Task:
+    def __init__(self, fails: bool = False):
+        self.fails, self.sent = fails, []
+
+    def delay(self, *args, **kwargs):
+        if self.fails:
+            raise OperationalError("[Errno 111] Connection refused")
+        self.sent.append((args, kwargs))
+
+
+def test_a_message_the_broker_takes_is_sent_as_given():
+    task = Task()
+    assert enqueue(task, 7, [1, 2], summary=True, what="application 7: documents") is True
+    assert task.sent == [((7, [1, 2]), {"summary": True})]
+
+
+def test_a_refused_message_is_logged_for_the_sweep_and_raises_nothing(caplog):
+    with caplog.at_level(logging.WARNING, logger="piaogen.queueing"):
+        assert enqueue(Task(fails=True), 7, what="application 7: issuing") is False
+    [record] = caplog.records
+    assert "application 7: issuing could not be queued (OperationalError" in record.getMessage()
+    assert "the sweep will" in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_on_commit_it_waits_for_the_commit_and_a_refusal_still_raises_nothing(django_capture_on_commit_callbacks):
+    task, refusing = Task(), Task(fails=True)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        enqueue_on_commit(task, 1, what="application 1: delivery")
+        enqueue_on_commit(refusing, 2, what="application 2: delivery")
+        assert task.sent == []  # not before the commit
+    assert len(callbacks) == 2 and task.sent == [((1,), {})] and refusing.sent == []
