@@ -15,7 +15,7 @@ from django.views import View
 from piaogen.errors import ServiceError
 
 from . import selectors
-from .api.documents import card_month_zip_response, document_response, ledger_response, zip_response
+from .documents.responses import card_month_zip_response, document_response, ledger_response, zip_response
 
 
 def _pending_page(request, exc: ServiceError, back_url: str):

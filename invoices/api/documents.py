@@ -7,24 +7,25 @@ from __future__ import annotations
 
 import re
 
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
-from django.utils.translation import gettext as _
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
 from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
-from piaogen.errors import ServiceError
 
-from .. import ledger, selectors
-from ..documents import archive, storage
-from ..documents.services import DocumentsNotReady, application_documents, card_month_documents
-from ..models import Application, Invoice
+from .. import selectors
+from ..documents.responses import (
+    card_month_zip_response,
+    document_response,
+    ledger_response,
+    zip_response,
+)
+from ..models import Invoice
 
 CODE_RE = re.compile(r"[0-9]{12}")
 NUMBER_RE = re.compile(r"[0-9]{8}")
-CONTENT_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
 
 
 class FilesNegotiation(BaseContentNegotiation):
@@ -40,60 +41,6 @@ class FilesNegotiation(BaseContentNegotiation):
 class FileAPIMixin:
     content_negotiation_class = FilesNegotiation
     renderer_classes = [JSONRenderer]
-
-
-def not_ready(message: str | None = None) -> ServiceError:
-    return ServiceError("not_ready", message or _("发票文件正在生成，请稍后再试（通常不超过一分钟）。"), status=409)
-
-
-def document_response(inv: Invoice, kind: str) -> HttpResponse:
-    """The stored PDF or XML of ``inv`` (streamed, or a redirect to the storage's short-lived URL);
-    ServiceError 409 while it is not rendered."""
-    path = inv.pdf_path if kind == "pdf" else inv.xml_path
-    if inv.render_status != Invoice.RenderStatus.RENDERED or not storage.exists(path):
-        if inv.render_status == Invoice.RenderStatus.FAILED:
-            raise not_ready(_("发票文件生成失败，平台正在处理；如急需请联系客服。"))
-        raise not_ready()
-    return storage.download_response(path, filename=storage.document_name(inv, kind), content_type=CONTENT_TYPES[kind])
-
-
-def zip_response(app: Application) -> StreamingHttpResponse:
-    if app.status != Application.Status.ISSUED:
-        raise not_ready(_("这个申请还没有开票完成，完成后即可下载。"))
-    try:
-        _invoices, items = application_documents(app)
-    except DocumentsNotReady:
-        raise not_ready() from None
-    response = StreamingHttpResponse(archive.stream(items), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{archive.filename(app)}"'
-    return response
-
-
-def card_month_zip_response(user, *, card_no: str, month: str) -> StreamingHttpResponse:
-    """Every invoice of one of the user's cards in one month, PDF and XML, with the summary
-    sheets of their applications. A card that is not theirs (bound now, or the card of invoices
-    they got) is a 404; a month without invoices a 404 ``no_invoices`` that says so."""
-    errors = {}
-    if not (card_no or "").strip():
-        errors["card_no"] = [_("必填。")]
-    if not (month or "").strip():
-        errors["month"] = [_("必填。")]
-    if errors:
-        raise ServiceError("invalid", _("请选择ETC卡和月份。"), errors=errors)
-    f = ledger.ledger_filter(user, card_no=card_no, month=month)
-    try:
-        invoices, items = card_month_documents(user, card_id=f.card_id, month=f.month)
-    except DocumentsNotReady:
-        raise not_ready() from None
-    if not invoices:
-        raise ServiceError(
-            "no_invoices",
-            _("这张卡 %(month)s 没有发票，没有可下载的压缩包。") % {"month": f.month},
-            status=404,
-        )
-    response = StreamingHttpResponse(archive.stream(items), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{archive.card_month_filename(f.card_no, f.month)}"'
-    return response
 
 
 FILE_ERRORS = {401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
@@ -169,22 +116,6 @@ class LedgerView(FileAPIMixin, AppAPIView):
             month=params.get("month", ""),
             application_id=params.get("application_id"),
         )
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def ledger_response(user, *, fmt: str, card_no: str, month: str, application_id):
-    if fmt not in ("csv", "xlsx"):
-        raise ServiceError("invalid", _("format 须为 csv 或 xlsx。"), errors={"format": [_("取值无效。")]})
-    f = ledger.ledger_filter(user, card_no=card_no, month=month, application_id=application_id)
-    if fmt == "xlsx":
-        return FileResponse(
-            ledger.xlsx_file(user, f), as_attachment=True, filename=ledger.filename(f, "xlsx"), content_type=XLSX
-        )
-    response = StreamingHttpResponse(ledger.csv_stream(user, f), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{ledger.filename(f, "csv")}"'
-    return response
 
 
 # --- enterprise partners ------------------------------------------------------------------------------

@@ -801,11 +801,22 @@ class Journey:
         self.pages_checked: list[str] = []
 
     def shot(self, page, label: str) -> Path:
+        from playwright.sync_api import Error as PlaywrightError
+
         self.step += 1
         path = self.folder / f"{self.step:02d}-{label}.png"
         # One pixel per CSS pixel: the phone's device scale factor would make every picture
         # four times the pixels and each screenshot about three times slower.
-        page.screenshot(path=str(path), full_page=True, scale="css")
+        # Chromium now and then answers a capture with "Unable to capture screenshot" while its
+        # compositor is busy (two journeys at once on two cores): the picture is taken again.
+        for attempt in range(3):
+            try:
+                page.screenshot(path=str(path), full_page=True, scale="css")
+                break
+            except PlaywrightError as exc:
+                if "Unable to capture screenshot" not in str(exc) or attempt == 2:
+                    raise
+                page.wait_for_timeout(300)
         with (self.folder / "steps.txt").open("a", encoding="utf-8") as steps:
             steps.write(f"{path.name}\t{time.monotonic() - self.started:6.1f} s\t{page.url}\n")
         return path
