@@ -53,6 +53,30 @@ def invoice_xml(p: PrintedInvoice) -> bytes:
     return vat_invoice_xml(p)
 
 
+def _lines(root: Element, p: PrintedInvoice, *, taxed: bool) -> None:
+    """The lines and the totals: with net, rate and tax for an invoice (``taxed``), with the
+    amount alone for a fiscal e-bill."""
+    lines = SubElement(root, "Lines")
+    for seq, line in enumerate(p.lines, start=1):
+        el = SubElement(lines, "Line", {"seq": str(seq)})
+        _text(el, "Item", line.item)
+        _text(el, "Plate", line.plate)
+        _text(el, "VehicleClass", line.vehicle_class)
+        _text(el, "DateFrom", line.date_from)
+        _text(el, "DateTo", line.date_to)
+        if taxed:
+            _text(el, "Net", line.net, fen=line.net_fen)
+            _text(el, "Rate", line.rate, percent="" if line.rate_percent is None else line.rate_percent)
+            _text(el, "Tax", line.tax, fen=line.tax_fen)
+        else:
+            _text(el, "Amount", line.net, fen=line.net_fen)
+    if taxed:
+        _text(root, "TotalNet", p.total_net, fen=p.total_net_fen)
+        _text(root, "TotalTax", p.total_tax, fen=p.total_tax_fen)
+    _text(root, "Total", p.total, fen=p.total_fen)
+    _text(root, "TotalInCapitals", p.total_capitals)
+
+
 def _bytes(root: Element) -> bytes:
     indent(root)
     return tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
@@ -72,17 +96,7 @@ def fiscal_e_bill_xml(p: PrintedInvoice) -> bytes:
     payee_unit = SubElement(root, "PayeeUnit")
     _text(payee_unit, "Name", p.seller_name)
     _text(payee_unit, "CreditCode", p.seller_tax_id)
-    lines = SubElement(root, "Lines")
-    for seq, line in enumerate(p.lines, start=1):
-        el = SubElement(lines, "Line", {"seq": str(seq)})
-        _text(el, "Item", line.item)
-        _text(el, "Plate", line.plate)
-        _text(el, "VehicleClass", line.vehicle_class)
-        _text(el, "DateFrom", line.date_from)
-        _text(el, "DateTo", line.date_to)
-        _text(el, "Amount", line.net, fen=line.net_fen)
-    _text(root, "Total", p.total, fen=p.total_fen)
-    _text(root, "TotalInCapitals", p.total_capitals)
+    _lines(root, p, taxed=False)
     _text(root, "Remarks", p.remarks)
     if p.red:
         original = SubElement(root, "Original")
@@ -115,21 +129,7 @@ def digital_invoice_xml(p: PrintedInvoice) -> bytes:
             _text(party, "AddressPhone", address_phone)
         if bank_account:
             _text(party, "BankAccount", bank_account)
-    lines = SubElement(root, "Lines")
-    for seq, line in enumerate(p.lines, start=1):
-        el = SubElement(lines, "Line", {"seq": str(seq)})
-        _text(el, "Item", line.item)
-        _text(el, "Plate", line.plate)
-        _text(el, "VehicleClass", line.vehicle_class)
-        _text(el, "DateFrom", line.date_from)
-        _text(el, "DateTo", line.date_to)
-        _text(el, "Net", line.net, fen=line.net_fen)
-        _text(el, "Rate", line.rate, percent="" if line.rate_percent is None else line.rate_percent)
-        _text(el, "Tax", line.tax, fen=line.tax_fen)
-    _text(root, "TotalNet", p.total_net, fen=p.total_net_fen)
-    _text(root, "TotalTax", p.total_tax, fen=p.total_tax_fen)
-    _text(root, "Total", p.total, fen=p.total_fen)
-    _text(root, "TotalInCapitals", p.total_capitals)
+    _lines(root, p, taxed=True)
     _text(root, "Remarks", p.remarks)
     if p.red:
         original = SubElement(root, "Original")
@@ -155,21 +155,7 @@ def vat_invoice_xml(p: PrintedInvoice) -> bytes:
     _text(root, "Red", "true" if p.red else "false")
     _party(root, "Buyer", p.buyer_name, p.buyer_tax_id, p.buyer_address_phone, p.buyer_bank_account)
     _party(root, "Seller", p.seller_name, p.seller_tax_id, p.seller_address_phone, p.seller_bank_account)
-    lines = SubElement(root, "Lines")
-    for seq, line in enumerate(p.lines, start=1):
-        el = SubElement(lines, "Line", {"seq": str(seq)})
-        _text(el, "Item", line.item)
-        _text(el, "Plate", line.plate)
-        _text(el, "VehicleClass", line.vehicle_class)
-        _text(el, "DateFrom", line.date_from)
-        _text(el, "DateTo", line.date_to)
-        _text(el, "Net", line.net, fen=line.net_fen)
-        _text(el, "Rate", line.rate, percent="" if line.rate_percent is None else line.rate_percent)
-        _text(el, "Tax", line.tax, fen=line.tax_fen)
-    _text(root, "TotalNet", p.total_net, fen=p.total_net_fen)
-    _text(root, "TotalTax", p.total_tax, fen=p.total_tax_fen)
-    _text(root, "Total", p.total, fen=p.total_fen)
-    _text(root, "TotalInCapitals", p.total_capitals)
+    _lines(root, p, taxed=True)
     _text(root, "Remarks", p.remarks)
     if p.red:
         original = SubElement(root, "Original")
@@ -181,5 +167,4 @@ def vat_invoice_xml(p: PrintedInvoice) -> bytes:
     _text(root, "QRCode", p.qr_text)
     if p.demo:
         _text(root, "Demo", "演示数据 非真实发票")
-    indent(root)
-    return tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    return _bytes(root)
