@@ -24,19 +24,31 @@ MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=var --i
 # axe-core from npm for their accessibility checks, installed from tests/browser/package-lock.json.
 AXE_STAMP := tests/browser/node_modules/.installed
 
-.PHONY: run test deps test-deps sysdeps lint format migrate seed bench bench-smoke clean messages
+.PHONY: run test deps test-deps sysdeps lock lint format migrate seed bench bench-smoke clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.requirements: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+# Installs are of the locks: every package of the resolved tree at an exact version. The .txt
+# files name what the project uses and are edited by hand; `make lock` resolves them again.
+$(VENV)/.requirements: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	touch $@
 
-# The test runner, browser driver, fuzzers and linters: only `make test`, `make lint` and the benches.
-$(VENV)/.requirements-test: requirements-test.txt $(VENV)/.requirements
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+# The test runner, browser driver, fuzzers, linters and type checker: only `make test`, `make lint`
+# and the benches.
+$(VENV)/.requirements-test: requirements-test.lock $(VENV)/.requirements
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-test.lock
 	touch $@
+
+# After an edit of requirements.txt or requirements-test.txt: resolves them into the .lock files
+# again (uv, for every platform and Python >= 3.11), keeping each pin that still fits; with
+# UPGRADE=1, every package at the newest version the .txt files allow. The test lock is resolved
+# under the runtime lock, so the two never pin a package differently.
+LOCK_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock: test-deps
+	$(LOCK_COMPILE) requirements.txt -o requirements.lock
+	$(LOCK_COMPILE) requirements-test.txt -o requirements-test.lock
 
 sysdeps:
 	@missing=""; \
@@ -61,6 +73,8 @@ migrate: deps
 	$(BIN)/python manage.py migrate --noinput
 
 run: export DEBUG ?= 1
+# settings.py reads a .env file only when PIAOGEN_ENV_FILE names it: `make run` names ./.env if there is one.
+run: export PIAOGEN_ENV_FILE ?= $(if $(wildcard .env),$(CURDIR)/.env)
 run: deps
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
@@ -103,9 +117,12 @@ messages: deps
 	  awk '{ n = $$1 - 1; if (n > 0) print n " fuzzy string(s) to check: msgattrib --only-fuzzy locale/en/LC_MESSAGES/django.po"; }' || true
 	$(BIN)/python manage.py compilemessages -l en $(MESSAGES_IGNORE)
 
+# ruff on the whole tree; mypy (django-stubs, djangorestframework-stubs) on the services and
+# selectors, the files [tool.mypy] in pyproject.toml lists.
 lint: test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: test-deps
 	$(BIN)/ruff format .
@@ -115,7 +132,7 @@ format: test-deps
 # first time, most of it generating 1M trips and invoices once). bench-smoke: every bench at tiny
 # sizes on a database of its own, dropped afterwards; no timing is asserted (CI runs it).
 # wrk drives the verification bench from a second process.
-BENCH_SYSTEM_PACKAGES := wrk
+BENCH_SYSTEM_PACKAGES := wrk fonts-noto-cjk
 bench: EXTRA_SYSTEM_PACKAGES := $(BENCH_SYSTEM_PACKAGES)
 bench: test-deps
 	$(BIN)/python bench/run.py

@@ -38,7 +38,7 @@ from .sms import SmsMessage, send_sms
 
 logger = logging.getLogger(__name__)
 
-SMS_TEXTS = {
+SMS_TEXTS: dict[str, str] = {
     SmsCode.Purpose.REGISTER: "【票根】您正在注册票根账户，验证码{code}，{minutes}分钟内有效。请勿告诉他人。",
     SmsCode.Purpose.LOGIN: "【票根】您正在登录票根，验证码{code}，{minutes}分钟内有效。请勿告诉他人。",
     SmsCode.Purpose.RESET: "【票根】您正在重置票根账户密码，验证码{code}，{minutes}分钟内有效。如非本人操作请忽略。",

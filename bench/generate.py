@@ -241,7 +241,7 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                         )
                     )
                     for seq, (c, fee) in enumerate(zip(route, fees, strict=True), start=1):
-                        segment_rows.append((pk, seq, sections[c].pk, sections[c].operator_id, fee))
+                        segment_rows.append((pk, seq, sections[c].pk, sections[c].operator_id, fee, month))
                     if invoiced:
                         plans.append((pk, card, month, exit_at, entry_at, route, fees, i))
                 with raw.copy(
@@ -251,8 +251,11 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                 ) as copy:
                     for r in transit_rows:
                         copy.write_row(r)
+                with raw.copy("COPY invoices_transitkey (transit_id, trip_id, month) FROM STDIN") as copy:
+                    for r in transit_rows:
+                        copy.write_row((r[1], r[0], r[10]))
                 with raw.copy(
-                    "COPY invoices_transitsegment (transit_id, seq, section_id, operator_id, fee) FROM STDIN"
+                    "COPY invoices_transitsegment (transit_id, seq, section_id, operator_id, fee, month) FROM STDIN"
                 ) as copy:
                     for r in segment_rows:
                         copy.write_row(r)

@@ -6,15 +6,22 @@ font set-up the product uses against the alternatives it was chosen over.
 Every variant renders the product's own template of the kind of document asked for (``--kind``:
 ``vat_e_invoice``, the default, invoices/documents/invoice.html; ``fiscal_e_bill``;
 ``digital_e_invoice``; see ``invoices.documents.layout.TEMPLATES``).
-Timing: all variants in one process, interleaved render by render (a busy machine then slows
+Every variant renders the same ``VARIETY`` distinct documents in turn (numbers, amounts, dates,
+buyers with Chinese or Latin names), so that the stencil's per-document work is measured on
+values that change. Timing: all variants in one process, interleaved render by render (a busy machine then slows
 them alike), ``n`` renders each after a warm-up: median and p90 wall milliseconds, median CPU
 milliseconds, median KB and the fonts embedded. Memory: each variant alone in a fresh process,
 ``n`` renders (timing stops at 500; a large ``n`` is for memory): the first render's milliseconds (fontconfig and the FontConfiguration warming up)
 and the process's RSS before, after the first render and after the last. One JSON line a variant.
 
 Variants:
-- ``ours``: DejaVu Sans + Droid Sans Fallback (TrueType), one FontConfiguration per process,
-  HarfBuzz subsetting, the URL fetcher that refuses everything (``rendering.html_to_pdf``);
+- ``ours``: what the render worker does (``rendering.invoice_html_to_pdf``): a one-page
+  document drawn on its shape's stencil (``invoices.documents.stencil``: the form laid out once
+  per process, only the values shaped and drawn per document), anything else laid out in full;
+  DejaVu Sans + Droid Sans Fallback (TrueType), one FontConfiguration per process, HarfBuzz
+  subsetting, the URL fetcher that refuses everything;
+- ``ours-full-layout``: the same fonts and settings, every document laid out in full
+  (``rendering.html_to_pdf``, what the worker did before stencils);
 - ``ours-new-fontconfig``: the same fonts, a new FontConfiguration for every invoice;
 - ``noto-default``: plain WeasyPrint defaults (``HTML(string=…).write_pdf()``, a new
   FontConfiguration each time) with Noto Sans CJK SC, the OpenType/CFF collection of Debian's
@@ -41,7 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common  # noqa: E402
 
-VARIANTS = ["ours", "ours-new-fontconfig", "noto-default", "noto-shared-fontconfig", "no-harfbuzz-subset"]
+VARIANTS = [
+    "ours",
+    "ours-full-layout",
+    "ours-new-fontconfig",
+    "noto-default",
+    "noto-shared-fontconfig",
+    "no-harfbuzz-subset",
+]
 TIMING_MAX = 500  # renders per variant for the timing figures: enough for a median; --n beyond it feeds memory only
 OUR_FONTS = '"DejaVu Sans", "Droid Sans Fallback"'
 NOTO_FONTS = '"DejaVu Sans", "Noto Sans CJK SC"'
@@ -55,7 +69,11 @@ def rss_mb() -> float:
     return 0.0
 
 
-def invoice_html(lines: int, kind: str = "vat_e_invoice") -> str:
+BUYERS = ["演示科技有限公司", "Demo Trading Co., Ltd.", "演示物流（河南）有限公司", "演示建设集团有限公司"]
+VARIETY = 50  # distinct documents a variant renders in turn: numbers, amounts, dates and buyers differ
+
+
+def invoice_html(lines: int, kind: str = "vat_e_invoice", seq: int = 0) -> str:
     from django.template.loader import render_to_string
 
     from invoices.documents import layout, qr
@@ -67,21 +85,21 @@ def invoice_html(lines: int, kind: str = "vat_e_invoice") -> str:
             item="*经营租赁*通行费",
             plate="豫A12345",
             vehicle_class="客车",
-            date_from=f"202609{d:02d}",
-            date_to=f"202609{d:02d}",
-            net="94.50",
+            date_from=f"202609{(d + seq) % 28 + 1:02d}",
+            date_to=f"202609{(d + seq) % 28 + 1:02d}",
+            net=yuan(9450 + 37 * seq),
             rate="3%",
-            tax="2.83",
-            net_fen=9450,
-            tax_fen=283,
+            tax=yuan(round((9450 + 37 * seq) * 0.03)),
+            net_fen=9450 + 37 * seq,
+            tax_fen=round((9450 + 37 * seq) * 0.03),
             rate_percent=3,
         )
         for d in range(1, lines + 1)
     ]
-    total_net, total_tax = 9450 * lines, 283 * lines
+    total_net, total_tax = (9450 + 37 * seq) * lines, round((9450 + 37 * seq) * 0.03) * lines
     text = qr.payload(
         code="041002600112",
-        number="00000001",
+        number=f"{seq + 1:08d}",
         total_net=total_net,
         issued_on=date(2026, 9, 15),
         check_code="19671742565944063622",
@@ -93,13 +111,13 @@ def invoice_html(lines: int, kind: str = "vat_e_invoice") -> str:
         kind_label="征税",
         red=False,
         code="041002600112",
-        number="00000001",
+        number=f"{seq + 1:08d}",
         issued_on="2026年09月15日",
         issued_on_iso="2026-09-15",
         check_code="19671742565944063622",
         check_code_groups="19671 74256 59440 63622",
         machine_no="410000000001",
-        buyer_name="演示科技有限公司",
+        buyer_name=BUYERS[seq % len(BUYERS)],
         buyer_tax_id="91110000MA01DEM005",
         buyer_address_phone="北京市海淀区演示路1号 010-12345678",
         buyer_bank_account="演示银行北京分行 6222000000000001",
@@ -131,19 +149,19 @@ def invoice_html(lines: int, kind: str = "vat_e_invoice") -> str:
             line.item, line.rate, line.tax, line.tax_fen, line.rate_percent = "车辆通行费", "不征税", "***", 0, None
         total_tax = 0
         printed.title, printed.toll_mark, printed.header = layout.FISCAL_TITLE, "", layout.FISCAL_HEADER
-        printed.code, printed.number, printed.check_code = "41029926", "0000000001", "a1b2c3"
+        printed.code, printed.number, printed.check_code = "41029926", f"{seq + 1:010d}", "a1b2c3"
         printed.machine_no = ""
         printed.total_tax, printed.total_tax_fen = layout.NO_TAX, 0
         printed.total, printed.total_fen = yuan(total_net), total_net
         printed.total_capitals = capitals(total_net)
         printed.qr_text = qr.fiscal_payload(
-            code="41029926", number="0000000001", total=total_net, issued_on=date(2026, 9, 15), check_code="a1b2c3"
+            code="41029926", number=printed.number, total=total_net, issued_on=date(2026, 9, 15), check_code="a1b2c3"
         )
     elif kind == "digital_e_invoice":
-        printed.title, printed.code, printed.number = layout.DIGITAL_TITLE, "", "26411000000000000001"
+        printed.title, printed.code, printed.number = layout.DIGITAL_TITLE, "", f"264110000000{seq + 1:08d}"
         printed.check_code = printed.check_code_groups = printed.machine_no = ""
         printed.qr_text = qr.digital_payload(
-            number="26411000000000000001", total=total_net + total_tax, issued_on=date(2026, 9, 15)
+            number=printed.number, total=total_net + total_tax, issued_on=date(2026, 9, 15)
         )
     elif kind != "vat_e_invoice":
         raise SystemExit(f"unknown kind {kind}")
@@ -168,23 +186,29 @@ def embedded_fonts(pdf: bytes) -> list[str]:
     )
 
 
-def renderer(variant: str, html: str):
-    """The render function of a variant, and the HTML it renders (fonts swapped for Noto)."""
+def renderer(variant: str, htmls: list[str]):
+    """The render function of a variant: each call renders the next of ``htmls`` (fonts swapped
+    for Noto in the Noto variants)."""
+    import itertools
+
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
     from invoices.documents import rendering
 
     if variant.startswith("noto"):
-        html = html.replace(OUR_FONTS, NOTO_FONTS)
-    if variant in ("ours", "noto-shared-fontconfig", "no-harfbuzz-subset"):
-        return lambda: rendering.html_to_pdf(html)
+        htmls = [html.replace(OUR_FONTS, NOTO_FONTS) for html in htmls]
+    turn = itertools.cycle(htmls)
+    if variant == "ours":  # what the render worker does: the shape's stencil, else a full layout
+        return lambda: rendering.invoice_html_to_pdf(next(turn))
+    if variant in ("ours-full-layout", "noto-shared-fontconfig", "no-harfbuzz-subset"):
+        return lambda: rendering.html_to_pdf(next(turn))
     if variant == "ours-new-fontconfig":
-        return lambda: HTML(string=html, url_fetcher=rendering._refusing_fetcher()).write_pdf(
+        return lambda: HTML(string=next(turn), url_fetcher=rendering._refusing_fetcher()).write_pdf(
             font_config=FontConfiguration()
         )
     if variant == "noto-default":
-        return lambda: HTML(string=html).write_pdf()
+        return lambda: HTML(string=next(turn)).write_pdf()
     raise SystemExit(f"unknown variant {variant}")
 
 
@@ -196,8 +220,8 @@ def timing(variants: list[str], n: int, lines: int, kind: str = "vat_e_invoice")
     """Every variant in one process, interleaved render by render, so that a busy machine slows
     them all alike; wall and CPU milliseconds."""
     common.setup_django()
-    html = invoice_html(lines, kind)
-    render = {v: renderer(v, html) for v in variants}
+    htmls = [invoice_html(lines, kind, seq) for seq in range(VARIETY)]
+    render = {v: renderer(v, htmls) for v in variants}
     wall: dict[str, list[float]] = {v: [] for v in variants}
     cpu: dict[str, list[float]] = {v: [] for v in variants}
     sizes: dict[str, list[float]] = {v: [] for v in variants}
@@ -221,6 +245,7 @@ def timing(variants: list[str], n: int, lines: int, kind: str = "vat_e_invoice")
             "median_ms": round(common.median(wall[v]), 1),
             "p90_ms": round(common.percentile(wall[v], 90), 1),
             "median_cpu_ms": round(common.median(cpu[v]), 1),
+            "mean_cpu_ms": round(sum(cpu[v]) / len(cpu[v]), 1),
             "median_kb": round(common.median(sizes[v]), 1),
             "fonts": embedded_fonts(last[v]),
         }
@@ -237,7 +262,7 @@ def memory(variant: str, n: int, lines: int, kind: str = "vat_e_invoice") -> dic
 
         weasyprint.pdf.fonts.harfbuzz_subset = None  # what a machine without libharfbuzz-subset0 does
         n = min(n, 3)
-    render = renderer(variant, invoice_html(lines, kind))
+    render = renderer(variant, [invoice_html(lines, kind, seq) for seq in range(VARIETY)])
     rss_before = rss_mb()
     times, pdf, rss_after_first = [], b"", 0.0
     for i in range(n):

@@ -30,6 +30,7 @@ FULL = {
     "verify": ["verify.py", "--seconds", "15"],
     "cti": ["cti.py", "--rate", "200", "--seconds", "30"],
     "growth": ["growth.py", "--sizes", "10000,100000,1000000"],
+    "partitions": ["partitions.py", "--rounds", "3"],
 }
 SMOKE = {
     "generate": ["generate.py", "--trips", "2000", "--invoices", "2000", "--user-trips", "100"],

@@ -14,12 +14,13 @@ import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -318,7 +319,7 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
 
     for index, raw in enumerate(items):
         item, errors = clean_registry_item(raw)
-        if errors:
+        if item is None:  # then errors says why
             reject(index, raw, "invalid", errors)
             continue
         code = item["card_no"][:4]
@@ -481,11 +482,13 @@ def _rewrite_cards(cards: list[Card], fields: tuple[str, ...]) -> None:
     if vendor not in ("postgresql", "sqlite") or (vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 33)):
         Card.objects.bulk_update(cards, list(fields), batch_size=500)
         return
-    columns = [Card._meta.get_field(name) for name in fields]
+    # Concrete columns of the card table, by construction of ``fields``.
+    columns = [cast("Field[Any, Any]", Card._meta.get_field(name)) for name in fields]
     qn = connection.ops.quote_name
     table = qn(Card._meta.db_table)
-    names = ", ".join(["pk", *(qn(f.column) for f in columns)])
-    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns)
+    quoted = [qn(cast(str, f.column)) for f in columns]
+    names = ", ".join(["pk", *quoted])
+    assignments = ", ".join(f"{q} = v.{q}" for q in quoted)
     per_row = len(columns) + 1
     limit = connection.features.max_query_params or 65535
     size = max(1, min(1000, limit // per_row))
@@ -539,7 +542,7 @@ def _card_at_ceiling(card_failures: int) -> bool:
 
 
 def _proof_first_refusal(
-    *, user: User, card: Card | None, card_no: str, prefix_issuer: Issuer | None, mobile: str, **counts: int
+    *, user: User, card: Card | None, card_no: str, prefix_issuer: Issuer, mobile: str, **counts: int
 ) -> _Refusal | None:
     """What a card at its ceiling is refused for before any code: what says nothing of the
     holder's ID (no such card, cancelled, a company card and not its contact's account) and a
@@ -559,6 +562,7 @@ def _proof_first_refusal(
         )
         if refusal is None or refusal.outcome != Outcome.ID_MISMATCH:
             return refusal  # the company card's contact account goes on to the mobile below
+    assert card is not None  # no card is refused by _compare (CARD_NOT_FOUND)
     if not secrets.compare_digest(card.mobile_digest, mobile_digest(mobile)):
         message = _(
             "您填写的手机号与%(issuer)s预留的手机号不一致。请填写办卡时登记的手机号；如已更换手机号，请联系发行方"
@@ -638,7 +642,7 @@ def _compare(
     user: User,
     card: Card | None,
     card_no: str,
-    prefix_issuer: Issuer | None,
+    prefix_issuer: Issuer,
     id_type: str,
     id_number: str,
     holder_name: str | None,
@@ -780,6 +784,7 @@ def binding_start(
         message = _first_message(errors)
         _record_attempt(user=user, card_no=card_no, id_type=id_type, outcome=Outcome.INVALID, message=message)
         raise ServiceError("invalid", message, errors=errors)
+    assert prefix_issuer is not None  # a card number of no known issuer is refused above
 
     with transaction.atomic():
         # One account's attempts, and one card's, are taken one at a time: two requests at
@@ -843,6 +848,7 @@ def binding_start(
     logger.info("binding attempt=%s card=%s outcome=%s", attempt.pk, card_no, attempt.outcome)
     if refusal is not None:
         raise refusal.error()
+    assert card is not None  # no card is refused (CARD_NOT_FOUND)
     _send_bind_code(attempt=attempt, mobile=card.mobile)
     return attempt
 
@@ -865,6 +871,7 @@ def binding_code_resend(*, user: User, binding_id) -> BindingAttempt:
     attempt = selectors.pending_attempt(user, binding_id)
     if attempt is None:
         raise _attempt_gone()
+    assert attempt.card is not None  # an attempt is pending only for a registered card
     account_services.sms_code_send(
         mobile=attempt.card.mobile,
         purpose=SmsCode.Purpose.BIND,
@@ -888,6 +895,7 @@ def binding_confirm(*, user: User, binding_id, code: str) -> Binding:
     attempt = selectors.pending_attempt(user, binding_id)
     if attempt is None:
         raise _attempt_gone()
+    assert attempt.card is not None  # an attempt is pending only for a registered card
     # Checked again under lock below; checked first too, so that a card the issuer changed
     # (perhaps the very mobile the code went to) is explained instead of failing on the code.
     refusal = _stale_card_refusal(attempt.card, attempt)
@@ -905,7 +913,7 @@ def binding_confirm(*, user: User, binding_id, code: str) -> Binding:
     now = timezone.now()
     binding = None
     with transaction.atomic():
-        card = Card.objects.select_for_update(of=("self",)).select_related("issuer").get(pk=attempt.card_id)
+        card = Card.objects.select_for_update(of=("self",)).select_related("issuer").get(pk=attempt.card.pk)
         refusal = _stale_card_refusal(card, attempt)
         if refusal is None and attempt.proof_first:
             refusal = _proved_details_refusal(card, attempt)
@@ -934,6 +942,7 @@ def binding_confirm(*, user: User, binding_id, code: str) -> Binding:
     if refusal is not None:
         logger.info("binding attempt=%s refused at confirm outcome=%s", attempt.pk, refusal.outcome)
         raise refusal.error()
+    assert binding is not None  # created above when nothing was refused
     logger.info("binding created binding=%s attempt=%s card=%s", binding.pk, attempt.pk, card.card_no)
     return selectors.bound_cards(user).get(pk=binding.pk)
 
@@ -1006,8 +1015,9 @@ def binding_end_by_staff(*, staff: User, binding: Binding, reason: str) -> Bindi
         locked.ended_at = timezone.now()
         locked.end_kind = Binding.EndKind.STAFF
         locked.end_reason = reason[:200]
-        locked._history_user = staff
-        locked._change_reason = reason[:100]
+        # Read by django-simple-history when it writes the history row of this save.
+        locked._history_user = staff  # type: ignore[attr-defined]
+        locked._change_reason = reason[:100]  # type: ignore[attr-defined]
         locked.save(update_fields=["ended_at", "end_kind", "end_reason"])
         _binding_ended([locked])
     logger.info("binding ended staff binding=%s staff=%s", locked.pk, staff.pk)

@@ -6,7 +6,7 @@ from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.history import ReadOnlyPageMixin
 from piaogen.templatetags.money import fen_to_yuan
 
-from .models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
+from .models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitKey, TransitSegment
 
 
 class ReadOnlyAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
@@ -82,7 +82,8 @@ class SegmentInline(admin.TabularInline):
 class TransitAdmin(ReadOnlyAdmin):
     list_display = ("transit_id", "card", "plate", "entry_station", "exit_station", "exit_time", "fee_yuan", "state")
     list_filter = ("state", "vehicle_class", "month")
-    search_fields = ("=transit_id", "=card__card_no", "plate")
+    search_fields = ("=card__card_no", "plate")
+    search_help_text = _("输入通行记录编号、卡号或车牌号。")
     list_select_related = ("card",)
     date_hierarchy = "exit_time"
     inlines = [SegmentInline]
@@ -90,6 +91,15 @@ class TransitAdmin(ReadOnlyAdmin):
     read_only_note = _(
         "通行记录以清分中心推送的为准，不能在控制台修改；有误时请清分中心重新推送更正后的记录，更正会记入通行记录变更。"
     )
+
+    def get_search_results(self, request, queryset, search_term):
+        # A national trip id is found through its key, in its month's partition alone.
+        from .selectors import by_transit_ids
+
+        term = search_term.strip()
+        if term and TransitKey.objects.filter(transit_id=term[:64]).exists():
+            return queryset.filter(by_transit_ids([term])), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("通行费（元）"), ordering="fee")
     def fee_yuan(self, obj):
@@ -101,7 +111,17 @@ class TransitChangeAdmin(ReadOnlyAdmin):
     list_display = ("transit", "kind", "partner", "at")
     list_filter = ("kind",)
     list_select_related = ("transit", "partner")
-    search_fields = ("=transit__transit_id",)
+    search_help_text = _("输入通行记录编号。")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        keys = TransitKey.objects.filter(transit_id=term[:64]).values_list("trip_id", flat=True)
+        return queryset.filter(transit_id__in=list(keys)), False
+
+    def get_search_fields(self, request):
+        return ("transit",)  # shows the search box; the search itself is get_search_results
 
 
 @admin.register(Recharge)

@@ -26,7 +26,7 @@ from accounts.services import cross_partner_refusals_record
 from cards.models import Card, CardType, PlateColor, VehicleClass
 from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, fingerprint
 
-from .models import InvoiceState, Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
+from .models import InvoiceState, Operator, Recharge, RoadSection, Transit, TransitChange, TransitKey, TransitSegment
 from .selectors import covered_shares
 
 logger = logging.getLogger(__name__)
@@ -354,16 +354,21 @@ def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
     }
 
 
-def _by_keys(model, key: str, columns: tuple[str, ...], values, *, for_update: bool = False) -> list[tuple]:
+def _by_keys(
+    model, key: str, columns: tuple[str, ...], values, *, for_update: bool = False, months=None
+) -> list[tuple]:
     """Rows of ``model`` whose ``key`` is one of ``values`` (thousands of them), as tuples of
     ``columns``. On PostgreSQL the values travel as one array parameter (``= ANY(%s)``): with
     the driver's client-side binding, thousands of separate placeholders cost more to send
-    than the query costs to run."""
+    than the query costs to run. ``months``: only rows of those months (a partitioned table is
+    then read in those months' partitions alone)."""
     values = list(values)
     if not values:
         return []
     if connection.vendor != "postgresql":
         qs = model.objects.filter(**{f"{key}__in": values})
+        if months is not None:
+            qs = qs.filter(month__in=list(months))
         return list((qs.select_for_update() if for_update else qs).values_list(*columns))
     fields = {f.attname: f.column for f in model._meta.concrete_fields} | {
         f.name: f.column for f in model._meta.concrete_fields
@@ -371,11 +376,31 @@ def _by_keys(model, key: str, columns: tuple[str, ...], values, *, for_update: b
     q = connection.ops.quote_name
     sql = (
         f"SELECT {', '.join(q(fields[c]) for c in columns)} FROM {q(model._meta.db_table)} "  # noqa: S608 - our names
-        f"WHERE {q(fields[key])} = ANY(%s){' FOR UPDATE' if for_update else ''}"
+        f"WHERE {q(fields[key])} = ANY(%s){' AND month = ANY(%s)' if months is not None else ''}"
+        f"{' FOR UPDATE' if for_update else ''}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [values])
+        cursor.execute(sql, [values] if months is None else [values, sorted(months)])
         return cursor.fetchall()
+
+
+def _existing_trips(transit_ids: list[str]) -> dict[str, tuple]:
+    """The stored trips among ``transit_ids``: transit id → (id, fingerprint, state, pushed by,
+    month). Found through their keys (locked, so that two pushes of one trip take turns), then
+    read, locked, in their months' partitions only."""
+    keys = _by_keys(TransitKey, "transit_id", ("transit_id", "trip_id", "month"), transit_ids, for_update=True)
+    if not keys:
+        return {}
+    by_pk = {pk: tid for tid, pk, _month in keys}
+    rows = _by_keys(
+        Transit,
+        "id",
+        ("id", "fingerprint", "state", "pushed_by", "month"),
+        list(by_pk),
+        for_update=True,
+        months={month for _tid, _pk, month in keys},
+    )
+    return {by_pk[row[0]]: row for row in rows}
 
 
 def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
@@ -421,16 +446,8 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
 
     now = timezone.now()
     with transaction.atomic():
-        existing = {
-            tid: (pk, fp, state, owner)
-            for tid, pk, fp, state, owner in _by_keys(
-                Transit,
-                "transit_id",
-                ("transit_id", "id", "fingerprint", "state", "pushed_by"),
-                list(ready),
-                for_update=True,
-            )
-        }
+        existing = _existing_trips(list(ready))
+        old_month = {pk: month for pk, _fp, _state, _owner, month in existing.values()}
         new_rows, changed, refused, foreign = [], {}, [], []
         for transit_id, (index, data, fp) in ready.items():
             found = existing.get(transit_id)
@@ -493,6 +510,7 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             )
 
         def segment_rows(transit_pk: int, data: dict) -> list[TransitSegment]:
+            month = data["exit_time"].astimezone(SHANGHAI).strftime("%Y-%m")
             return [
                 TransitSegment(
                     transit_id=transit_pk,
@@ -500,6 +518,7 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                     section_id=sections[s["section_code"]][0],
                     operator_id=sections[s["section_code"]][1],
                     fee=s["fee"],
+                    month=month,
                 )
                 for i, s in enumerate(data["segments"], start=1)
             ]
@@ -509,21 +528,28 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
             _copy_new_transits(new_rows, cards, sections, partner, now)
         else:
             created = Transit.objects.bulk_create([row(d, fp) for d, fp in new_rows], batch_size=1000)
+            TransitKey.objects.bulk_create(
+                [TransitKey(transit_id=obj.transit_id, trip_id=obj.pk, month=obj.month) for obj in created],
+                batch_size=1000,
+            )
             segments = [seg for obj, (d, _fp) in zip(created, new_rows, strict=True) for seg in segment_rows(obj.pk, d)]
         result.created = len(new_rows)
 
         if changed:
             before = defaultdict(list)
-            for tid, code, fee in TransitSegment.objects.filter(transit_id__in=list(changed)).values_list(
-                "transit_id", "section__code", "fee"
-            ):
+            changed_months = {old_month[pk] for pk in changed}
+            for tid, code, fee in TransitSegment.objects.filter(
+                transit_id__in=list(changed), month__in=changed_months
+            ).values_list("transit_id", "section__code", "fee"):
                 before[tid].append({"section_code": code, "fee": fee})
             updates = []
             for pk, (data, fp) in changed.items():
                 obj = row(data, fp)
                 obj.pk = pk
                 updates.append(obj)
-            Transit.objects.bulk_update(
+            # Found in their months' partitions (the months before this push: a corrected exit
+            # time may move a trip to another month's partition).
+            Transit.objects.filter(month__in=changed_months).bulk_update(
                 updates,
                 [
                     "card",
@@ -542,7 +568,15 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
                 ],
                 batch_size=1000,
             )
-            TransitSegment.objects.filter(transit_id__in=list(changed)).delete()
+            TransitSegment.objects.filter(transit_id__in=list(changed), month__in=changed_months).delete()
+            moved = [obj for obj in updates if obj.month != old_month[obj.pk]]
+            if moved:
+                # A corrected exit time that changes the month: the trip moves partition (the
+                # UPDATE above) and its key follows.
+                TransitKey.objects.bulk_update(
+                    [TransitKey(transit_id=obj.transit_id, trip_id=obj.pk, month=obj.month) for obj in moved],
+                    ["month"],
+                )
             for pk, (data, _fp) in changed.items():
                 segments.extend(segment_rows(pk, data))
             TransitChange.objects.bulk_create(
@@ -611,13 +645,21 @@ def _copy_new_transits(new_rows, cards, sections, partner, now) -> None:
             )
         with raw.copy(f"COPY {Transit._meta.db_table} ({transit_cols}) FROM STDIN") as copy:
             copy.write("".join(lines))
+        months = [d["exit_time"].astimezone(SHANGHAI).strftime("%Y-%m") for d, _fp in new_rows]
+        with raw.copy(f"COPY {TransitKey._meta.db_table} (transit_id, trip_id, month) FROM STDIN") as copy:
+            copy.write(
+                "".join(
+                    f"{_copy_text(d['transit_id'])}\t{pk}\t{month}\n"
+                    for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
+                )
+            )
         lines = [
-            f"{pk}\t{seq}\t{sections[s['section_code']][0]}\t{sections[s['section_code']][1]}\t{s['fee']}\n"
-            for pk, (d, _fp) in zip(ids, new_rows, strict=True)
+            f"{pk}\t{seq}\t{sections[s['section_code']][0]}\t{sections[s['section_code']][1]}\t{s['fee']}\t{month}\n"
+            for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
             for seq, s in enumerate(d["segments"], start=1)
         ]
         with raw.copy(
-            f"COPY {TransitSegment._meta.db_table} (transit_id, seq, section_id, operator_id, fee) FROM STDIN"
+            f"COPY {TransitSegment._meta.db_table} (transit_id, seq, section_id, operator_id, fee, month) FROM STDIN"
         ) as copy:
             copy.write("".join(lines))
 

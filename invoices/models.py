@@ -90,7 +90,9 @@ class InvoiceState(models.TextChoices):
 class Transit(models.Model):
     """A toll trip after clearing and splitting, as pushed by a clearing centre."""
 
-    transit_id = models.CharField(_("通行记录编号"), max_length=64, unique=True)
+    # National trip id. Unique across all months through TransitKey (a partitioned table holds a
+    # unique key only with the partition key in it: docs/scaling.md), so no index of its own here.
+    transit_id = models.CharField(_("通行记录编号"), max_length=64)
     # Indexed by transit_card_month, which starts with the card.
     card = models.ForeignKey(
         "cards.Card", verbose_name=_("ETC卡"), on_delete=models.PROTECT, related_name="transits", db_index=False
@@ -103,6 +105,7 @@ class Transit(models.Model):
     exit_station = models.CharField(_("出口站"), max_length=64)
     exit_time = models.DateTimeField(_("出口时间"))
     # The travel month and date (Asia/Shanghai) of the exit: what users choose by and tax follows.
+    # On PostgreSQL the table is partitioned by it, one partition a month (invoices/partitions.py).
     month = models.CharField(_("通行月份"), max_length=7)
     travel_date = models.DateField(_("通行日期"))
     fee = models.BigIntegerField(_("通行费（分）"))
@@ -169,6 +172,9 @@ class TransitSegment(models.Model):
         db_index=False,
     )
     fee = models.BigIntegerField(_("金额（分）"))
+    # Its trip's month, written with it: the partition key of segments on PostgreSQL, so that a
+    # trip's segments are read from its month's partition alone.
+    month = models.CharField(_("通行月份"), max_length=7, default="")
 
     class Meta:
         verbose_name = _("拆分明细")
@@ -183,6 +189,23 @@ class TransitSegment(models.Model):
         return f"{self.transit_id}#{self.seq}"
 
 
+class TransitKey(models.Model):
+    """Where a national trip id lives: its trip's id and month. The one global key of trips —
+    the ingest finds re-pushed trips here and a second trip with the same id cannot be written
+    (the primary key), whatever month either falls in."""
+
+    transit_id = models.CharField(_("通行记录编号"), max_length=64, primary_key=True)
+    trip_id = models.BigIntegerField(_("通行记录 ID"))
+    month = models.CharField(_("通行月份"), max_length=7)
+
+    class Meta:
+        verbose_name = _("通行记录编号索引")
+        verbose_name_plural = _("通行记录编号索引")
+
+    def __str__(self) -> str:
+        return self.transit_id
+
+
 class TransitChange(models.Model):
     """The audit of a replaced split, and of a refused change to an invoiced trip."""
 
@@ -190,7 +213,11 @@ class TransitChange(models.Model):
         REPLACED = "replaced", _("拆分已更新")
         REFUSED = "refused", _("已开票，变更被拒绝")
 
-    transit = models.ForeignKey(Transit, on_delete=models.PROTECT, related_name="changes", verbose_name=_("通行记录"))
+    # References into partitioned trips carry no database constraint (PostgreSQL would need the
+    # month in the key); PROTECT and the services guard them (docs/scaling.md).
+    transit = models.ForeignKey(
+        Transit, on_delete=models.PROTECT, related_name="changes", db_constraint=False, verbose_name=_("通行记录")
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("类型"))
     partner = models.ForeignKey(
         "accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("推送方")
@@ -315,6 +342,7 @@ class ApplicationItem(models.Model):
         null=True,
         blank=True,
         related_name="application_items",
+        db_constraint=False,
         verbose_name=_("通行记录"),
     )
     recharge = models.ForeignKey(
@@ -554,6 +582,7 @@ class InvoiceLine(models.Model):
         null=True,
         blank=True,
         related_name="invoice_lines",
+        db_constraint=False,
         verbose_name=_("通行记录"),
     )
     recharge = models.ForeignKey(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from .models import (
@@ -20,6 +22,7 @@ from .models import (
     Recharge,
     RedLetterConfirmation,
     Transit,
+    TransitKey,
     TransitSegment,
 )
 from .regimes import DocumentKind, document_kind, regime_on
@@ -76,8 +79,18 @@ def _open_covered(trips) -> set:
     return covered_shares(ids) if ids else set()
 
 
+def by_transit_ids(transit_ids) -> Q:
+    """Trips by their national ids, found through ``TransitKey`` and each read in its month's
+    partition: the trips table has no index of its own on the national id (docs/scaling.md)."""
+    wanted = [str(t)[:64] for t in transit_ids if t]
+    found = Q(pk__in=[])
+    for pk, month in TransitKey.objects.filter(transit_id__in=wanted).values_list("trip_id", "month"):
+        found |= Q(pk=pk, month=month)
+    return found
+
+
 def transits_for_card(card_id: int, month: str) -> QuerySet[Transit]:
-    segments = TransitSegment.objects.select_related("section", "operator").order_by("seq")
+    segments = TransitSegment.objects.filter(month=month).select_related("section", "operator").order_by("seq")
     return (
         Transit.objects.filter(card_id=card_id, month=month)
         .order_by("exit_time", "id")
@@ -281,7 +294,7 @@ class TripRow:
         return bool(self.invoiced)
 
     @property
-    def state_label(self) -> str:
+    def state_label(self) -> str | Promise:
         return InvoiceState(self.state).label
 
 
@@ -326,8 +339,10 @@ def trip_rows(rows) -> list[TripRow]:
     if not trips:
         return trips
     by_id = {t.id: t for t in trips}
+    # A segment carries its trip's month (the exit's local month, as is its travel date).
+    months = {t.travel_date.strftime("%Y-%m") for t in trips}
     segments = (
-        TransitSegment.objects.filter(transit_id__in=list(by_id))
+        TransitSegment.objects.filter(transit_id__in=list(by_id), month__in=months)
         .order_by("transit_id", "seq")
         .values_list(
             "transit_id",
@@ -372,7 +387,7 @@ def trip_documents(travel_date: date, invoices: list[tuple[str, int | None]]) ->
 # --- how a kind of document is named on the pages ------------------------------------------------
 
 # The short names people know the kinds by (the full titles are DocumentKind's labels).
-DOCUMENT_KIND_SHORT = {
+DOCUMENT_KIND_SHORT: dict[str, str | Promise] = {
     DocumentKind.VAT_E_INVOICE: gettext_lazy("增值税电子普通发票"),
     DocumentKind.FISCAL_E_BILL: gettext_lazy("通行费财政电子票据"),
     DocumentKind.DIGITAL_E_INVOICE: gettext_lazy("数电发票"),
@@ -580,12 +595,13 @@ def card_month_summaries(user, invoices: list[Invoice]) -> list[Application]:
 def invoice_card_months(user, *, card_id: int | None = None, month: str | None = None, limit: int = 24) -> list[dict]:
     """我的发票's 按卡按月下载: the user's (card, month) pairs that have invoices, newest month
     first, with the card's plate and number and the invoice count, in one aggregate query."""
-    return list(
+    rows = (
         user_invoices(user, card_id=card_id, month=month)
         .values("card_id", "card__card_no", "card__plate", "month")
         .annotate(count=Count("id"))
         .order_by("-month", "card__card_no")[:limit]
     )
+    return cast("list[dict[str, Any]]", list(rows))
 
 
 def invoice_list_page(
@@ -606,11 +622,15 @@ def application_sellers(app: Application) -> list[dict]:
     """An application's invoices by seller and kind of document, red-letter ones apart:
     {seller_name, red, document_kind, kind_label, count, total} in one aggregate query — what the
     page summarises, whatever the number of invoices."""
-    rows = list(
-        Invoice.objects.filter(application=app)
-        .values("seller_name", "red", "document_kind")
-        .annotate(count=Count("id"), total=Sum("total"))
-        .order_by("red", "seller_name", "document_kind")
+    # Plain dicts, one key added below (django-stubs types values() rows as closed TypedDicts).
+    rows = cast(
+        "list[dict[str, Any]]",
+        list(
+            Invoice.objects.filter(application=app)
+            .values("seller_name", "red", "document_kind")
+            .annotate(count=Count("id"), total=Sum("total"))
+            .order_by("red", "seller_name", "document_kind")
+        ),
     )
     for row in rows:
         row["kind_label"] = document_kind_short(row["document_kind"])
@@ -636,7 +656,7 @@ def application_status(user, application_id) -> dict:
     )
     if row is None:
         raise Http404
-    return row
+    return cast("dict[str, Any]", row)
 
 
 def invoice_line_trips(invoice_ids: list[int]) -> list[tuple]:
@@ -675,7 +695,7 @@ def application_outcome(app: Application) -> dict | None:
         )
         trips = InvoiceLine.objects.filter(invoice_id=app.invoice_to_reverse_id, transit__isnull=False)
         reopened = (
-            Transit.objects.filter(id__in=trips.values("transit_id"), state=InvoiceState.OPEN)
+            Transit.objects.filter(id__in=trips.values("transit_id"), month=app.month, state=InvoiceState.OPEN)
             .values_list("month", flat=True)
             .order_by("month")
         )
@@ -687,9 +707,9 @@ def application_outcome(app: Application) -> dict | None:
 def reapply_trips(app: Application) -> dict:
     """The trips a failed consumption application released that can be applied for again
     (still open): their count and fee, for the page's one-step 重新申请."""
-    agg = Transit.objects.filter(application_items__application=app, state=InvoiceState.OPEN).aggregate(
-        n=Count("id"), fee=Sum("fee")
-    )
+    agg = Transit.objects.filter(
+        application_items__application=app, month=app.month, state=InvoiceState.OPEN
+    ).aggregate(n=Count("id"), fee=Sum("fee"))
     return {"count": agg["n"], "fee": agg["fee"] or 0}
 
 

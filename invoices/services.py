@@ -14,12 +14,14 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -164,6 +166,7 @@ def _consumption_selection(card: Card, month: str, transit_ids: list[str] | None
     qs = Transit.objects.filter(card=card, month=month)
     if lock:
         qs = qs.select_for_update()
+    rows: list[tuple[int, str, str]] | None
     if transit_ids is not None:
         wanted = set(transit_ids)
         selection = qs.filter(transit_id__in=wanted)
@@ -240,7 +243,7 @@ def application_submit_consumption(
         )
         _fix_basis(card, CardInvoiceBasis.Basis.CONSUMPTION, app)
         ids = [r[0] for r in rows]
-        locked = Transit.objects.filter(id__in=ids, state=InvoiceState.OPEN).update(
+        locked = Transit.objects.filter(id__in=ids, month=month, state=InvoiceState.OPEN).update(
             state=InvoiceState.APPLIED, updated_at=timezone.now()
         )
         if locked != len(ids):
@@ -263,7 +266,7 @@ def application_reapply(*, user: User, application_id: int, title_id=None, email
     if failed.status != Application.Status.FAILED or failed.kind != Application.Kind.CONSUMPTION:
         raise ServiceError("invalid", _("只有开票失败的通行费申请可以一键重新申请。"))
     trips = list(
-        Transit.objects.filter(application_items__application=failed, state=InvoiceState.OPEN)
+        Transit.objects.filter(application_items__application=failed, month=failed.month, state=InvoiceState.OPEN)
         .order_by("id")
         .values_list("transit_id", flat=True)
     )
@@ -358,12 +361,13 @@ def _pending_change_exists(invoice_ids) -> bool:
 def invoices_buyer(app: Application) -> dict | None:
     """The buyer block printed on an application's live invoices (what a title change would
     replace), as ``_buyer`` gives it for a title; None when none stands."""
-    return (
+    buyer = (
         app.invoices.filter(red=False, status=Invoice.Status.NORMAL)
         .order_by("id")
         .values("buyer_name", "buyer_tax_id", "buyer_address_phone", "buyer_bank_account")
         .first()
     )
+    return cast("dict[str, Any] | None", buyer)
 
 
 def title_change_choices(*, user: User, app: Application) -> tuple[dict | None, list[InvoiceTitle]]:
@@ -525,7 +529,7 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
     plans, and issuing writes what it plans."""
     op_fields = ("name", "tax_id", "address", "phone", "bank", "bank_account", "machine_no", "province_code")
     rows = list(
-        TransitSegment.objects.filter(transit__in=transits)
+        TransitSegment.objects.filter(transit__in=transits, month=month, transit__month=month)
         .order_by("transit__exit_time", "transit_id", "seq")
         .values_list(
             "transit_id",
@@ -684,11 +688,11 @@ class SellerShare:
     total: int = 0
 
     @property
-    def kind_label(self) -> str:
+    def kind_label(self) -> str | Promise:
         return Invoice.Kind(self.kind).label
 
     @property
-    def document_kind_label(self) -> str:
+    def document_kind_label(self) -> str | Promise:
         return DocumentKind(self.document_kind).label
 
 
@@ -885,8 +889,10 @@ def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> Inv
 
 def _targets(app: Application) -> list[Invoice]:
     if app.kind == Application.Kind.REVERSAL:
-        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id)
+        # A reversal always names its invoice (invoice_reverse).
+        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id)  # type: ignore[misc]
     else:
+        assert app.original is not None  # a title change names the application it changes
         qs = app.original.invoices.filter(red=False)
     return list(qs.select_for_update().order_by("id").prefetch_related("lines"))
 
@@ -985,7 +991,7 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
             [
                 RedLetterConfirmation(
                     number=confirmation_nos[id(row)],
-                    original_id=plan.original_id,
+                    original_id=plan.original_id,  # type: ignore[misc]  # a red plan names its original
                     application=app,
                     red_invoice_id=row["id"],
                     total_net=-row["total_net"],
@@ -1027,14 +1033,18 @@ def _red_reason(app: Application) -> str:
     return (event.reason if event and event.reason else "申请红冲")[:300]
 
 
-def _lock_trips(ids) -> None:
+def _lock_trips(ids, month: str) -> None:
     """Row locks on trips, in id order, before their shares are read: issuing and reversing
     take them before the invoice counters, so the two never wait on each other crosswise, and
-    each reads the shares the other committed."""
-    list(Transit.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+    each reads the shares the other committed. The trips of one application or invoice are of
+    its month: only that month's partition is read."""
+    qs = Transit.objects.select_for_update().filter(id__in=ids, month=month)
+    list(qs.order_by("id").values_list("id", flat=True))
 
 
-def _reopen_if_uncovered(shares: set[tuple[int, int | None, int | None]], recharge_ids: set[int]) -> None:
+def _reopen_if_uncovered(
+    shares: set[tuple[int, int | None, int | None]], recharge_ids: set[int], *, month: str
+) -> None:
     """After a reversal, the reversed shares (trip, seller, rate) no live invoice covers make
     their invoiced trip open again, for those shares only; a recharge no live invoice covers
     can be applied for again. Trips in an application under way stay as they are: its issuing
@@ -1042,7 +1052,7 @@ def _reopen_if_uncovered(shares: set[tuple[int, int | None, int | None]], rechar
     if shares:
         still = covered_shares({s[0] for s in shares})
         reopen = {s[0] for s in shares if s not in still}
-        Transit.objects.filter(id__in=reopen, state=InvoiceState.INVOICED).update(
+        Transit.objects.filter(id__in=reopen, month=month, state=InvoiceState.INVOICED).update(
             state=InvoiceState.OPEN, updated_at=timezone.now()
         )
     if recharge_ids:
@@ -1056,8 +1066,10 @@ def _reopen_if_uncovered(shares: set[tuple[int, int | None, int | None]], rechar
 def _issue(app: Application) -> list[dict]:
     today = timezone.localdate()
     if app.kind == Application.Kind.CONSUMPTION:
-        _lock_trips(ApplicationItem.objects.filter(application=app).values("transit_id"))
-        transits = Transit.objects.filter(application_items__application=app)
+        _lock_trips(ApplicationItem.objects.filter(application=app).values("transit_id"), app.month)
+        # A consumption application covers trips of its card and month only
+        # (_consumption_selection), and an applied trip cannot change: its month's partition.
+        transits = Transit.objects.filter(application_items__application=app, month=app.month)
         plans, _ids = plan_consumption(transits, mode=app.mode, buyer=_buyer(app.title), month=app.month)
     elif app.kind == Application.Kind.RECHARGE:
         recharges = Recharge.objects.filter(application_items__application=app)
@@ -1065,7 +1077,7 @@ def _issue(app: Application) -> list[dict]:
     else:
         targets = _targets(app)
         if app.kind == Application.Kind.REVERSAL:
-            _lock_trips({line.transit_id for t in targets for line in t.lines.all() if line.transit_id})
+            _lock_trips({line.transit_id for t in targets for line in t.lines.all() if line.transit_id}, app.month)
         if app.kind == Application.Kind.REVERSAL and (not targets or targets[0].status != Invoice.Status.NORMAL):
             raise IssueRefused(_("这张发票已经红冲，不能重复红冲。"))
         targets = [t for t in targets if t.status == Invoice.Status.NORMAL]
@@ -1087,22 +1099,25 @@ def _issue(app: Application) -> list[dict]:
             )
     if app.kind == Application.Kind.CONSUMPTION:
         # Before the numbers are taken: the counters stay locked only for the writes below.
-        Transit.objects.filter(application_items__application=app, state=InvoiceState.APPLIED).update(
-            state=InvoiceState.INVOICED, updated_at=timezone.now()
-        )
+        Transit.objects.filter(
+            id__in=ApplicationItem.objects.filter(application=app).values("transit_id"),
+            month=app.month,
+            state=InvoiceState.APPLIED,
+        ).update(state=InvoiceState.INVOICED, updated_at=timezone.now())
     elif app.kind == Application.Kind.RECHARGE:
         Recharge.objects.filter(application_items__application=app, state=InvoiceState.APPLIED).update(
             state=InvoiceState.INVOICED, updated_at=timezone.now()
         )
     invoices = _write(app, plans, today)
     if app.kind in (Application.Kind.TITLE_CHANGE, Application.Kind.REVERSAL):
-        reversed_ids = [p.original_id for p in plans if p.red]
-        Invoice.objects.filter(id__in=reversed_ids).update(status=Invoice.Status.REVERSED)
+        reversed_ids = [p.original_id for p in plans if p.red]  # a red plan names its original
+        Invoice.objects.filter(id__in=reversed_ids).update(status=Invoice.Status.REVERSED)  # type: ignore[misc]
         if app.kind == Application.Kind.REVERSAL:
             reversed_lines = [(t.operator_id, line) for t in targets for line in t.lines.all()]
             _reopen_if_uncovered(
                 {(line.transit_id, op, line.rate) for op, line in reversed_lines if line.transit_id},
                 {line.recharge_id for _op, line in reversed_lines if line.recharge_id},
+                month=app.month,
             )
     return invoices
 
@@ -1205,7 +1220,7 @@ def application_fail(*, application_id: int, reason: str, actor: User | None = N
         app.failure_reason = reason[:300]
         app.save(update_fields=["status", "failure_reason"])
         items = ApplicationItem.objects.filter(application=app)
-        Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.APPLIED).update(
+        Transit.objects.filter(id__in=items.values("transit_id"), month=app.month, state=InvoiceState.APPLIED).update(
             state=InvoiceState.OPEN
         )
         Recharge.objects.filter(id__in=items.values("recharge_id"), state=InvoiceState.APPLIED).update(
@@ -1256,9 +1271,9 @@ def application_retry(*, application_id: int, actor: User, reason: str) -> Appli
             raise ServiceError("invalid", _("只有开票失败的申请可以重试。"))
         items = ApplicationItem.objects.filter(application=app)
         if app.kind == Application.Kind.CONSUMPTION:
-            locked = Transit.objects.filter(id__in=items.values("transit_id"), state=InvoiceState.OPEN).update(
-                state=InvoiceState.APPLIED
-            )
+            locked = Transit.objects.filter(
+                id__in=items.values("transit_id"), month=app.month, state=InvoiceState.OPEN
+            ).update(state=InvoiceState.APPLIED)
             if locked != items.count():
                 raise ServiceError(
                     "already_applied", _("该申请的部分通行记录已被其他申请占用，不能重试；请用户重新申请。")

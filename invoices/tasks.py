@@ -217,3 +217,10 @@ def deliver_resend(self, resend_id: int) -> str:
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
 def sweep_documents() -> dict:
     return documents.documents_sweep()
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+def maintain_partitions() -> dict:
+    from . import partitions
+
+    return partitions.maintain()

@@ -18,8 +18,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("PIAOGEN_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    env.read_env(str(BASE_DIR / ".env"))
+# A file of variables is read only when PIAOGEN_ENV_FILE names it (`make run` names ./.env when
+# there is one, and the processes it starts inherit that): the test suite and a server started
+# without it see their environment and nothing else. Variables already set win over the file's.
+if env_file := env.str("PIAOGEN_ENV_FILE", default=""):
+    if not Path(env_file).is_file():
+        raise ImproperlyConfigured(f"PIAOGEN_ENV_FILE names {env_file}, which is not a file.")
+    env.read_env(env_file)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -51,7 +56,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin as the contact centre's console, which asks staff for a second factor
+    # (django-otp below; STAFF_2FA_REQUIRED).
+    "piaogen.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,15 +75,25 @@ INSTALLED_APPS = [
     "cards",
     "invoices",
     "support",
+    # The console's TOTP devices (`manage.py staff_totp_enrol`).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # django-csp's, with the policy header built once rather than per answer (CONTENT_SECURITY_POLICY).
+    "piaogen.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A NUL character anywhere in a path, query or form is a 400 before any view (PostgreSQL
+    # refuses NUL in text; JSON bodies: piaogen.parsers.StrictJSONParser).
+    "piaogen.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # The chosen language (cookie, then the account's), else zh-hans; never Accept-Language.
     "piaogen.i18n.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -102,6 +119,11 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "piaogen.context_processors.site",
+                # A signed-in customer is told about unread replies to their tickets on every page…
+                "support.context_processors.notices",
+                # …and the header's badge shows the unread count of their message centre (one
+                # query, made only when a page shows it).
+                "support.context_processors.unread_notifications",
             ],
         },
     },
@@ -120,6 +142,12 @@ REPLICA_APPS = env.list("REPLICA_APPS", default=["cards", "invoices", "support"]
 REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=600)
 # A replica that did not answer is left alone this long before it is asked again.
 REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=5)
+# Monthly partitions of trips and segments on PostgreSQL (invoices/partitions.py): a new
+# database gets them at `migrate`; the daily task keeps partitions ready from this many months
+# back to this many ahead. PARTITION_ON_MIGRATE=0 keeps plain tables (to move them online later).
+PARTITION_ON_MIGRATE = env.bool("PARTITION_ON_MIGRATE", default=True)
+PARTITION_MONTHS_BEHIND = env.int("PARTITION_MONTHS_BEHIND", default=2)
+PARTITION_MONTHS_AHEAD = env.int("PARTITION_MONTHS_AHEAD", default=3)
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
@@ -284,6 +312,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-documents": {"task": "invoices.tasks.sweep_documents", "schedule": 300.0},
     # SMS whose tasks were lost are queued again; codes that expired unsent are ended.
     "sweep-sms": {"task": "accounts.tasks.sweep_sms", "schedule": 60.0},
+    # Monthly partitions ready ahead and the default partitions drained (PostgreSQL; a no-op
+    # elsewhere). Hourly, so that a missed day never leaves a month without its partition.
+    "maintain-partitions": {"task": "invoices.tasks.maintain_partitions", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -292,7 +323,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser refusing a NUL character anywhere in the body (as RejectNulMiddleware does
+    # in paths, queries and forms).
+    "DEFAULT_PARSER_CLASSES": ["piaogen.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "piaogen.api.exception_handler",
     # X-Forwarded-For is believed only from TRUSTED_PROXIES, by piaogen.addresses, never by DRF.
@@ -324,7 +357,14 @@ SPECTACULAR_SETTINGS = {
         # what the App applies for (consumption | recharge) and the tax kind of an invoice
         "ApplyKindEnum": ["consumption", "recharge"],
         "InvoiceKindEnum": ["taxable", "non_taxable"],
+        "TicketStatusEnum": "support.models.Ticket.Status",
     },
+    # Swagger UI's validator badge would load an image from another origin (refused by the policy).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "piaogen.schema.document_common_errors",
+    ],
 }
 
 # --- SMS ---------------------------------------------------------------------
@@ -420,24 +460,11 @@ LOGGING = {
 # Demo mode labels every page and the console as showing demo data. Production sets it off.
 DEMO_MODE = env.bool("DEMO_MODE", default=True)
 
-# The contact centre tells a signed-in customer about unread replies to their tickets on
-# every page (support/context_processors.py).
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("support.context_processors.notices")
-# …and the unread count of their message centre, for the badge in the header (one query, made
-# only when a page shows it).
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("support.context_processors.unread_notifications")
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["TicketStatusEnum"] = "support.models.Ticket.Status"
-
 # --- Reliability and security (docs/reliability.md) ------------------------------------------
-# The console (admin) asks staff for a second factor: TOTP devices of django-otp, enrolled with
-# `manage.py staff_totp_enrol`. Required for every staff login when STAFF_2FA_REQUIRED is on
-# (the default with DEBUG off); with it off, only staff who enrolled a device give its code.
-INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "piaogen.apps.ConsoleAdminConfig"
-INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "csp"]
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "django_otp.middleware.OTPMiddleware",
-)
+# The console (admin) asks staff for a second factor: TOTP devices of django-otp (INSTALLED_APPS,
+# MIDDLEWARE), enrolled with `manage.py staff_totp_enrol`. Required for every staff login when
+# STAFF_2FA_REQUIRED is on (the default with DEBUG off); with it off, only staff who enrolled a
+# device give its code.
 STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "票根控制台"
 # Failed logins (pages, App, console alike) allowed per account and per client address in a
@@ -452,10 +479,8 @@ LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", defau
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 # Content security policy (django-csp): no inline scripts, nothing from other origins. Inline
 # styles stay allowed for the console's bar charts and Swagger UI's stylesheet.
-# piaogen.middleware.CSPMiddleware is django-csp's, with the policy header built once rather than per answer.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "piaogen.middleware.CSPMiddleware"
-)
+# piaogen.middleware.CSPMiddleware (MIDDLEWARE) is django-csp's, with the policy header built
+# once rather than per answer.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -474,16 +499,7 @@ CONTENT_SECURITY_POLICY = {
 # queues the work): a submit must not hang on a broker outage.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # A NUL character anywhere in a request is a 400 before any view (PostgreSQL refuses NUL in text):
-# paths, queries and forms in a middleware, JSON bodies in the API's parser.
-REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["piaogen.parsers.StrictJSONParser"]
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.common.CommonMiddleware") + 1, "piaogen.middleware.RejectNulMiddleware"
-)
+# paths, queries and forms in a middleware (MIDDLEWARE), JSON bodies in the API's parser
+# (REST_FRAMEWORK).
 # Error reports (the debug page, mails to ADMINS) pass through the same masking as logs.
 DEFAULT_EXCEPTION_REPORTER = "piaogen.masking.MaskingExceptionReporter"
-# Swagger UI's validator badge would load an image from another origin (refused by the policy).
-SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = {"deepLinking": True, "validatorUrl": None}
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    "drf_spectacular.hooks.postprocess_schema_enums",
-    "piaogen.schema.document_common_errors",
-]

@@ -20,7 +20,7 @@ from accounts.models import User
 from cards.models import Binding, BindingAttempt, Issuer, IssuerNetworkCode
 from invoices import tax as tax_rules
 from invoices.models import Application, Invoice, Transit, TransitSegment
-from invoices.selectors import transit_availability, trip_views
+from invoices.selectors import by_transit_ids, transit_availability, trip_views
 
 # What to do after each failed outcome of a binding attempt.
 BINDING_ADVICE = {
@@ -204,9 +204,9 @@ def trip_invoices(user: User, transit_id: str) -> TripInvoices:
     """Why a trip gives N invoices: the operators whose roads it used (a trip of a card the
     user has bound now)."""
     segments = TransitSegment.objects.select_related("section", "operator").order_by("seq")
-    rows = Transit.objects.filter(
-        transit_id=str(transit_id or "")[:64], card_id__in=active_card_ids(user)
-    ).prefetch_related(Prefetch("segments", queryset=segments))
+    rows = Transit.objects.filter(by_transit_ids([transit_id]), card_id__in=active_card_ids(user)).prefetch_related(
+        Prefetch("segments", queryset=segments)
+    )
     trips = trip_views(rows)
     if not trips:
         raise Http404("trip not found")

@@ -221,6 +221,7 @@ class Ticket(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,  # trips are partitioned by month on PostgreSQL (docs/scaling.md)
     )
     invoice = models.ForeignKey(
         "invoices.Invoice",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any, cast
 
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractHour, Substr, TruncDate
@@ -248,7 +249,7 @@ def customer_view(user_id) -> CustomerView:
         if codes
         else {}
     )
-    failed = [AttemptRow(a, a.card.issuer if a.card_id else by_code.get(a.card_no[:4])) for a in attempts]
+    failed = [AttemptRow(a, a.card.issuer if a.card is not None else by_code.get(a.card_no[:4])) for a in attempts]
     cap = binding_cap_status(user)
     card_ids = {b.card_id for b in bindings}
     segments = TransitSegment.objects.select_related("operator").order_by("seq")
@@ -327,7 +328,7 @@ def binding_failures_by_issuer(start) -> dict:
     refusal counts but malformed input (not the issuer's business); attempts still waiting for
     their SMS code and successes do not."""
     Outcome = BindingAttempt.Outcome
-    rows = (
+    grouped = (
         BindingAttempt.objects.filter(created_at__gte=start)
         .exclude(outcome__in=(Outcome.PENDING, Outcome.BOUND, Outcome.INVALID))
         .annotate(code=Substr("card_no", 1, 4))
@@ -335,7 +336,7 @@ def binding_failures_by_issuer(start) -> dict:
         .annotate(n=Count("id"))
         .order_by()
     )
-    rows = list(rows)
+    rows = list(grouped)
     codes = {code for code, _outcome, _n in rows}
     names = dict(IssuerNetworkCode.objects.filter(code__in=codes).values_list("code", "issuer__name") if codes else [])
     unknown = str(_("未知发行方"))
@@ -472,7 +473,7 @@ def caller_accounts(call: Call) -> list[CallerAccount]:
         .order_by("due_at", "pk")[: 5 * len(ids)]
     ):
         tickets.setdefault(t.user_id, []).append(t)
-    calls: dict[int, list[Call]] = {}
+    calls: dict[int | None, list[Call]] = {}
     for c in (
         Call.objects.filter(user_id__in=ids)
         .exclude(pk=call.pk)
@@ -528,9 +529,13 @@ def hotline(start, today) -> dict:
         handle=Avg("handle_seconds", filter=Q(outcome=A.ANSWERED)),
     )
     totals = inbound.aggregate(**figures)
-    by_queue = list(inbound.values("queue").annotate(**figures).order_by("-total", "queue")[:20])
-    by_agent = list(
-        Call.objects.filter(started_at__gte=start, outcome=A.ANSWERED, agent__isnull=False)
+    # Rows of plain dicts. django-stubs does not see annotations passed as **figures, and takes
+    # the annotation "callbacks" for the model's reverse relation of that name, which values()
+    # leaves out (Django refuses neither).
+    queue_rows = inbound.values("queue").annotate(**figures)
+    by_queue = cast("list[dict[str, Any]]", list(queue_rows.order_by("-total", "queue")[:20]))  # type: ignore[misc]
+    agent_rows = (
+        Call.objects.filter(started_at__gte=start, outcome=A.ANSWERED, agent__isnull=False)  # type: ignore[no-redef]
         .values("agent__name", "agent__mobile_masked")
         .annotate(
             n=Count("id"),
@@ -541,6 +546,7 @@ def hotline(start, today) -> dict:
         )
         .order_by("-n")[:20]
     )
+    by_agent = cast("list[dict[str, Any]]", list(agent_rows))
     tz = timezone.get_current_timezone()
     day_start = timezone.make_aware(datetime.combine(today, time.min))
     hours = dict(

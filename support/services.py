@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -190,7 +192,8 @@ def ticket_open(
         category=category,
         subject=subject,
         priority=priority,
-        group=CATEGORY_QUEUE.get(category, Queue.FRONTLINE),
+        # CATEGORY_QUEUE is keyed by Category members, which a plain str finds (they are strs).
+        group=CATEGORY_QUEUE.get(category, Queue.FRONTLINE),  # type: ignore[call-overload]
         due_at=SlaPolicy.due_at(category=category, priority=priority, start=now),
         card=card,
         transit=transit,
@@ -246,7 +249,9 @@ def ticket_update(
         ticket.due_at = SlaPolicy.due_at(category=ticket.category, priority=ticket.priority, start=ticket.created_at)
         fields.append("due_at")
     if fields:
-        changed = "、".join(str(Ticket._meta.get_field(f).verbose_name) for f in fields if f != "due_at")
+        changed = "、".join(
+            str(cast("Field[Any, Any]", Ticket._meta.get_field(f)).verbose_name) for f in fields if f != "due_at"
+        )
         _touch(ticket, *fields, by=by, why=_("重新归类：%(fields)s") % {"fields": changed})
     return ticket
 
@@ -355,7 +360,7 @@ def ticket_hand_off(
     if issuer is not None:
         ticket.handoff_party = Ticket.HandoffParty.ISSUER
         ticket.handoff_to = issuer.name
-    else:
+    elif operator is not None:  # exactly one of the two, checked above
         ticket.handoff_party = Ticket.HandoffParty.OPERATOR
         ticket.handoff_to = operator.name
     ticket.handoff_issuer, ticket.handoff_operator = issuer, operator
@@ -588,9 +593,9 @@ def call_to_ticket(*, call: Call, by: User, priority: str = Ticket.Priority.NORM
     category (``来电咨询：绑卡与解绑``) and only what staff later reply."""
     _require_staff(by, "support.add_ticket")
     call = Call.objects.select_for_update().get(pk=call.pk)
-    if call.ticket_id is not None:
+    if call.ticket is not None:
         raise ServiceError("already_ticketed", _("这通来电已关联工单 %(ref)s。") % {"ref": call.ticket.ref})
-    if call.user_id is None:
+    if call.user is None:
         raise ServiceError("no_account", _("这通来电没有关联账户，请先关联来电人的票根账户。"))
     # The subject is the customer's to read: written in their language, not the agent's.
     with speaking_to(call.user_id):

@@ -139,3 +139,19 @@ def html_to_pdf(html: str) -> bytes:
             return document.write_pdf(font_config=_shared_font_config())
         except FatalURLFetchingError as exc:  # a BaseException: turn it into an ordinary error
             raise DocumentError(f"the document referred to an outside resource: {exc}") from None
+
+
+def invoice_html_to_pdf(html: str) -> bytes:
+    """Renders a document of the templates that mark their values (``data-slot``): one-page
+    documents are drawn on their shape's stencil (``stencil``), anything else laid out in full."""
+    ensure_ready()
+    from weasyprint.urls import FatalURLFetchingError
+
+    from . import stencil
+
+    with _lock:
+        try:
+            pdf = stencil.render(html, font_config=_shared_font_config(), url_fetcher=_refusing_fetcher())
+        except FatalURLFetchingError as exc:
+            raise DocumentError(f"the document referred to an outside resource: {exc}") from None
+    return pdf if pdf is not None else html_to_pdf(html)

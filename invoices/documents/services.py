@@ -77,7 +77,7 @@ def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
     with translation.override("zh-hans"):  # an invoice prints in Chinese whatever the worker's language
         printed = layout.printed_invoice(inv)
         html = render_to_string(layout.template_name(printed.document_kind), {"inv": printed})
-    pdf = rendering.html_to_pdf(html)
+    pdf = rendering.invoice_html_to_pdf(html)  # on its shape's stencil when it is one page
     xml = invoice_xml(printed)
     pdf_path = storage.write(storage.invoice_path(inv, "pdf"), pdf)
     xml_path = storage.write(storage.invoice_path(inv, "xml"), xml)

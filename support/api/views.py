@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from cards.identity import normalize_card_no
 from cards.models import Card
 from invoices.models import Application, Invoice, Transit
+from invoices.selectors import by_transit_ids
 from piaogen.api import AppAPIView, ErrorSerializer
 from piaogen.errors import ServiceError
 
@@ -79,7 +80,7 @@ class TicketsView(AppAPIView):
         )
         transit = _own(
             Transit.objects.filter(
-                transit_id=d.get("transit_id") or "", card__bindings__user=user, card__bindings__ended_at__isnull=True
+                by_transit_ids([d.get("transit_id")]), card__bindings__user=user, card__bindings__ended_at__isnull=True
             ),
             "transit_id",
             d.get("transit_id"),

@@ -578,6 +578,7 @@ def test_a_failing_render_is_retried_then_failed_and_visible_in_the_console(
         raise rendering.DocumentError("pango exploded")
 
     monkeypatch.setattr(rendering, "html_to_pdf", broken)
+    monkeypatch.setattr(rendering, "invoice_html_to_pdf", broken)
     app = issue(world, applied, email=EMAIL)
     app.refresh_from_db()
     assert app.status == "issued"  # issuing is untouched by documents

@@ -95,6 +95,13 @@ def test_tokenizer_maps_colloquial_words_and_drops_filler():
     assert not {"请问", "怎么办", "，", "？"} & set(tokens)
 
 
+def test_the_products_words_stay_whole():
+    # jieba's general dictionary alone cuts this into 绑卡时 / 不 / 一致, without 预留手机号.
+    tokens = search.tokenize("绑卡时提示预留手机号不一致")
+    assert {"绑卡", "预留手机号", "不一致"} <= set(tokens)
+    assert "绑卡时" not in tokens
+
+
 def test_help_pages(client):
     r = client.get(reverse("support:help"))
     assert r.status_code == 200

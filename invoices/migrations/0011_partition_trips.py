@@ -1,0 +1,21 @@
+# On PostgreSQL, trips and segments become partitioned by month when they hold no row yet (a new
+# database); a populated database keeps its plain tables until `manage.py partitions move`
+# partitions them online (invoices/partitions.py, docs/scaling.md). SQLite keeps plain tables.
+
+from django.db import migrations
+
+
+def partition(apps, schema_editor):
+    from invoices import partitions
+
+    partitions.partition_empty_tables()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("invoices", "0010_transit_keys"),
+        # The ticket's reference to a trip loses its constraint first: the plain table is replaced.
+        ("support", "0010_transit_keys"),
+    ]
+
+    operations = [migrations.RunPython(partition, migrations.RunPython.noop, elidable=False)]

@@ -1,0 +1,257 @@
+"""Monthly partitions of trips and segments on PostgreSQL (invoices/partitions.py, docs/scaling.md).
+
+The test database is migrated like a new installation, so its trips and segments are partitioned
+by month. These tests prove the shape, that the ingest writes into the right month, that the
+daily maintenance drains the default partition, and — with EXPLAIN on the very statements the
+pages, the App and issuing run — that each touches only the partitions of the month it shows.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from invoices import partitions
+from invoices.models import Application, Invoice, InvoiceState, Transit, TransitKey, TransitSegment
+from invoices.services import application_issue
+
+from .conftest import trip
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="monthly partitions are PostgreSQL's")
+
+THREE = [("S-A3", 9733), ("S-B5", 1200), ("S-C0", 500)]
+TABLES = ("invoices_transit", "invoices_transitsegment")
+DEBUG = False  # True prints each statement with the partitions it reads
+
+
+def rows_in(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{table}"')
+        return cursor.fetchone()[0]
+
+
+def push(world, prefix: str, when, n: int = 1) -> None:
+    items = [trip(f"{prefix}{i}", world.card_no, when + timedelta(hours=i), THREE) for i in range(n)]
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
+    assert r.status_code == 200 and r.json()["created"] == n, r.content
+
+
+def partitions_touched(captured) -> set[str]:
+    """The partitions of trips and segments each captured statement's plan reads (EXPLAIN of
+    the statement as it was run)."""
+    touched: set[str] = set()
+
+    def walk(node):
+        name = node.get("Relation Name", "")
+        # the parent itself names a ModifyTable or LockRows node; its partitions are what is read
+        if name.startswith(TABLES) and name not in TABLES:
+            touched.add(name)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    with connection.cursor() as cursor:
+        for q in captured:
+            sql = q["sql"]
+            if "invoices_transit" not in sql or not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+                continue
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+            plan = cursor.fetchone()[0]
+            before = set(touched)
+            walk((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+            if DEBUG:
+                print(sorted(touched - before), sql[:300])
+    return touched
+
+
+@pytest.mark.django_db
+def test_a_new_database_has_monthly_partitions_and_a_default_one():
+    for table in TABLES:
+        assert partitions.is_partitioned(table)
+        with connection.cursor() as cursor:
+            names = set(partitions.partitions_of(cursor, table))
+        assert partitions.default_name(table) in names
+        assert {partitions.partition_name(table, m) for m in partitions.months_around()} <= names
+    # ids still come from a sequence the ORM and COPY find
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('invoices_transit', 'id')")
+        assert cursor.fetchone()[0] == "public.invoices_transit_id_seq"
+
+
+def test_months_around_crosses_years():
+    assert partitions.months_around(date(2027, 1, 15), behind=2, ahead=2) == [
+        "2026-11",
+        "2026-12",
+        "2027-01",
+        "2027-02",
+        "2027-03",
+    ]
+
+
+@pytest.mark.django_db
+def test_trips_and_segments_land_in_their_months_partition_with_their_key(world):
+    partitions.ensure(["2026-08", "2026-09"])
+    push(world, "P", world.when, n=3)
+    assert rows_in("invoices_transit_2026_09") == 3
+    assert rows_in("invoices_transitsegment_2026_09") == 9
+    assert rows_in("invoices_transit_default") == rows_in("invoices_transitsegment_default") == 0
+    keys = dict(TransitKey.objects.filter(transit_id__startswith="P").values_list("transit_id", "month"))
+    assert keys == {"P0": "2026-09", "P1": "2026-09", "P2": "2026-09"}
+
+    # A corrected exit time in another month: the trip moves partition, its key and segments follow.
+    moved = trip("P1", world.card_no, world.when - timedelta(days=20), [("S-A3", 100), ("S-B5", 200)])
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": [moved]}, format="json")
+    assert r.json()["updated"] == 1
+    assert rows_in("invoices_transit_2026_09") == 2 and rows_in("invoices_transit_2026_08") == 1
+    assert rows_in("invoices_transitsegment_2026_08") == 2 and rows_in("invoices_transitsegment_2026_09") == 6
+    assert TransitKey.objects.get(transit_id="P1").month == "2026-08"
+    assert Transit.objects.filter(transit_id="P1").count() == 1
+
+    # The same push again: one trip, unchanged, found through its key in its new month.
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": [moved]}, format="json")
+    assert r.json()["unchanged"] == 1 and r.json()["created"] == 0
+    assert Transit.objects.filter(transit_id="P1").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_trip_id_is_one_trip_whatever_the_month(world):
+    partitions.ensure(["2026-09"])
+    push(world, "K", world.when)
+    again = trip("K0", world.card_no, world.when + timedelta(days=40), THREE)  # another month, same id
+    r = world.clearing.post("/api/v1/partner/transits", {"transits": [again]}, format="json")
+    assert r.json()["created"] == 0 and r.json()["updated"] == 1
+    assert Transit.objects.filter(transit_id="K0").count() == 1
+    assert TransitKey.objects.filter(transit_id="K0").count() == 1
+
+
+@pytest.mark.django_db
+def test_maintenance_drains_the_default_partition_into_a_month_of_its_own(world):
+    month = "2026-09"
+    assert partitions.partition_name("invoices_transit", month) not in partitions.partitions_of(
+        connection.cursor(), "invoices_transit"
+    )
+    push(world, "D", world.when, n=4)
+    assert rows_in("invoices_transit_default") == 4 and rows_in("invoices_transitsegment_default") == 12
+    [st] = [s for s in partitions.status() if s.table == "invoices_transit"]
+    assert st.default_rows == 4 and st.default_months == [month]
+    before = world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": month}).json()
+
+    result = partitions.maintain()
+
+    assert result["created"]["invoices_transit"] == [month] and result["default_rows"] == {}
+    assert rows_in("invoices_transit_default") == rows_in("invoices_transitsegment_default") == 0
+    assert rows_in("invoices_transit_2026_09") == 4 and rows_in("invoices_transitsegment_2026_09") == 12
+    after = world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": month}).json()
+    assert after == before and len(after) == 4
+    # nothing left to do the next time
+    assert partitions.maintain()["created"] == {}
+
+
+@pytest.mark.django_db
+def test_maintenance_logs_rows_it_cannot_place(world, caplog):
+    push(world, "B", world.when)
+    with connection.cursor() as cursor:  # a month no trip can have: only a hand-written row could
+        cursor.execute("UPDATE invoices_transit SET month = 'bad' WHERE transit_id = 'B0'")
+    result = partitions.maintain()
+    assert result["default_rows"] == {"invoices_transit": 1}
+    assert "rows left in default partitions" in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_trip_pages_and_lists_read_only_the_months_partitions(world, client):
+    partitions.ensure(["2026-07", "2026-08", "2026-09"])
+    push(world, "A", world.when, n=3)  # September
+    push(world, "E", world.when - timedelta(days=31), n=2)  # August
+    push(world, "J", world.when - timedelta(days=62), n=2)  # July
+
+    with CaptureQueriesContext(connection) as app_list:
+        r = world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": "2026-09"})
+    assert [t["transit_id"] for t in r.json()] == ["A0", "A1", "A2"]
+    assert partitions_touched(app_list.captured_queries) == {
+        "invoices_transit_2026_09",
+        "invoices_transitsegment_2026_09",
+    }
+
+    with CaptureQueriesContext(connection) as paged:
+        r = world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": "2026-08", "limit": 1})
+    assert [t["transit_id"] for t in r.json()] == ["E0"]
+    assert partitions_touched(paged.captured_queries) == {
+        "invoices_transit_2026_08",
+        "invoices_transitsegment_2026_08",
+    }
+
+    client.force_login(world.user.user)
+    with CaptureQueriesContext(connection) as page:
+        r = client.get("/trips/", {"card": world.card_no, "month": "2026-07"})
+    assert r.status_code == 200
+    assert "本月共 2 次通行" in r.content.decode()  # July's two trips, not September's three
+    touched = partitions_touched(page.captured_queries)
+    assert touched and all(name.endswith("2026_07") for name in touched), touched
+
+
+@pytest.mark.django_db
+def test_applying_and_issuing_read_only_the_months_partitions(world):
+    partitions.ensure(["2026-08", "2026-09"])
+    push(world, "I", world.when, n=2)
+    push(world, "O", world.when - timedelta(days=31), n=2)
+    r = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json")
+    title_id = r.json()["id"]
+    with CaptureQueriesContext(connection) as submit:
+        r = world.user.post(
+            "/api/v1/app/applications",
+            {
+                "kind": "consumption",
+                "card_no": world.card_no,
+                "month": "2026-09",
+                "mode": "per_trip",
+                "title_id": title_id,
+            },
+            format="json",
+        )
+    assert r.status_code == 202, r.content
+    app_id = r.json()["id"]
+    with CaptureQueriesContext(connection) as issuing:
+        application_issue(application_id=app_id)
+    assert Application.objects.get(pk=app_id).status == Application.Status.ISSUED
+    assert Invoice.objects.filter(application_id=app_id).count() == 6  # two trips, three sellers each
+    assert set(Transit.objects.filter(month="2026-09").values_list("state", flat=True)) == {InvoiceState.INVOICED}
+    assert set(Transit.objects.filter(month="2026-08").values_list("state", flat=True)) == {InvoiceState.OPEN}
+    for captured in (submit.captured_queries, issuing.captured_queries):
+        touched = partitions_touched(captured)
+        assert touched and all(name.endswith("2026_09") for name in touched), touched
+    assert TransitSegment.objects.filter(month="2026-09").count() == 6
+
+
+@pytest.mark.django_db
+def test_reversing_and_failing_read_only_the_months_partitions(world):
+    from invoices.services import application_fail, invoice_reverse
+
+    partitions.ensure(["2026-08", "2026-09"])
+    push(world, "R", world.when, n=2)
+    push(world, "Q", world.when - timedelta(days=31), n=1)
+    title_id = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json").json()["id"]
+    body = {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "mode": "per_trip"}
+    first = world.user.post(
+        "/api/v1/app/applications", {**body, "transit_ids": ["R0"], "title_id": title_id}, format="json"
+    )
+    application_issue(application_id=first.json()["id"])
+    invoice = Invoice.objects.filter(application_id=first.json()["id"]).order_by("id").first()
+
+    with CaptureQueriesContext(connection) as reversing:
+        red = invoice_reverse(user=world.user.user, invoice_id=invoice.pk)
+        application_issue(application_id=red.pk)
+    assert Application.objects.get(pk=red.pk).status == Application.Status.ISSUED
+    assert Transit.objects.get(transit_id="R0").state == InvoiceState.OPEN  # its share is open again
+
+    second = world.user.post(
+        "/api/v1/app/applications", {**body, "transit_ids": ["R1"], "title_id": title_id}, format="json"
+    )
+    with CaptureQueriesContext(connection) as failing:
+        application_fail(application_id=second.json()["id"], reason="测试")
+    assert Transit.objects.get(transit_id="R1").state == InvoiceState.OPEN
+    for captured in (reversing.captured_queries, failing.captured_queries):
+        touched = partitions_touched(captured)
+        assert touched and all(name.endswith("2026_09") for name in touched), touched
