@@ -43,13 +43,16 @@ query and building model instances cost more than all the rest of a check.
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import re
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -62,6 +65,8 @@ from . import selectors
 from .models import Invoice, Recharge, Transit, VerificationCounter
 from .regimes import DocumentKind
 from .tax import rate_text
+
+logger = logging.getLogger(__name__)
 
 VAT = DocumentKind.VAT_E_INVOICE.value
 FISCAL = DocumentKind.FISCAL_E_BILL.value
@@ -307,14 +312,81 @@ class Record:
 
 
 def find(code: str, number: str) -> Record | None:
-    """The invoice of ``code`` and ``number`` with its lines, in one query; None when none is."""
+    """The invoice of ``code`` and ``number`` with its lines, in one query; None when none is.
+
+    On PostgreSQL the query is a statement prepared once per connection (``_Prepared``), and
+    Django's health check (a ``SELECT 1`` before the first query of each request) is left out:
+    a connection the server closed fails this read instead, which is then made once more on a
+    new connection — a read, so nothing can be done twice."""
     sql, (at_code, at_number) = _lookup_sql(connection.vendor)
     params: list = [None, None]
     params[at_code], params[at_number] = code, number
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return Record(rows) if rows else None
+    prepared = _Prepared.usable
+    try:
+        rows = _read(sql, params, prepared)
+    except DatabaseError as exc:
+        if connection.in_atomic_block or isinstance(exc, (DataError, IntegrityError)):
+            raise
+        connection.close()
+        try:
+            rows = _read(sql, params, prepared)
+        except DatabaseError as again:
+            if not prepared or getattr(again.__cause__, "sqlstate", None) not in _Prepared.GONE:
+                raise
+            # On a new connection and still refused: something between (a pooler that does
+            # not keep a session's statements) — plain queries from now on in this process.
+            _Prepared.usable = False
+            logger.warning("verification: prepared statements refused (%s); plain queries from now on", again)
+            connection.close()
+            rows = _read(sql, params, False)
     return Record(rows) if rows else None
+
+
+class _Prepared:
+    """The check's query as a statement each PostgreSQL connection prepares once (``PREPARE``,
+    then ``EXECUTE`` with the code and the number): PostgreSQL spent about two thirds of its
+    time on a check parsing and planning the query again (Django binds parameters on the
+    client, so psycopg prepares nothing), about 0.2 ms of a 0.3 ms check. The ``PREPARE``
+    is not counted among a request's queries (a connection's set-up, like its time zone).
+    A statement the server no longer knows, or whose plan changed its columns (a migration),
+    fails the read; ``find`` reads again on a new connection, which prepares it again."""
+
+    usable = True
+    GONE = {"26000", "0A000", "42P05"}  # unknown statement, cached plan changed, already prepared
+    on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # psycopg connection → prepared names
+
+
+def _read(sql: str, params: list, prepared: bool) -> list[tuple]:
+    connection.health_check_done = True  # this read proves the connection (find)
+    with connection.cursor() as cursor:
+        if not prepared:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        name, statement = _statement(sql)
+        raw = connection.connection
+        names = _Prepared.on.setdefault(raw, set())
+        if name not in names:
+            with connection.wrap_database_errors, raw.cursor() as setup:
+                setup.execute(statement)
+            names.add(name)
+        cursor.execute(f"EXECUTE {name}(%s, %s)", params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _statement(sql: str) -> tuple[str, str]:
+    """The name of the prepared statement of ``sql`` (the ORM's, two ``%s`` parameters) and
+    the ``PREPARE`` that makes it."""
+    parts = sql.split("%s")
+    if len(parts) != 3:
+        raise RuntimeError("unexpected placeholders in the verification query")
+    name = "verify_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    return name, f"PREPARE {name} AS {parts[0]}$1{parts[1]}$2{parts[2]}".replace("%%", "%")
 
 
 @dataclass

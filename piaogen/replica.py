@@ -6,7 +6,9 @@ alias ``replica`` exists and ``ReplicaRouter`` decides per query:
 - only inside a request whose view says it tolerates lag (``replica_reads = True`` on the view
   class, or ``@replica_reads`` on a function), and only for its GET and HEAD: the lists and pages
   a person reads (通行记录, 我的发票, an invoice, an application and the status its progress page
-  polls, the help centre), the App's lists and public verification;
+  polls, the help centre), the App's lists and the verification page (the verification API's
+  GET is answered by piaogen.middleware.LeanGetMiddleware before this router's middleware, and
+  reads the primary);
 - only for the apps named in ``REPLICA_APPS`` (trips, invoices, the help centre): accounts,
   sessions, tokens and limits are always read on the primary;
 - never inside a transaction (a read there may be followed by a write that depends on it), and

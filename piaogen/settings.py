@@ -85,6 +85,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # django-csp's, with the policy header built once rather than per answer (CONTENT_SECURITY_POLICY).
     "piaogen.middleware.CSPMiddleware",
+    # A GET of an API view with a lean handler (public verification) is answered here, past the
+    # middleware below that has nothing to do for it (piaogen/middleware.py says what it keeps).
+    "piaogen.middleware.LeanGetMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,8 +1,16 @@
 """``GET /api/v1/verify``: public invoice verification, no token. Every answer carries
-``result`` as api.md names it; errors also carry the usual ``code``, ``message`` and ``errors``."""
+``result`` as api.md names it; errors also carry the usual ``code``, ``message`` and ``errors``.
+
+A GET is answered by ``verify_get``, a plain function of the request, through the lean route
+(piaogen.middleware.LeanGetMiddleware): no DRF dispatch, no content negotiation, none of the
+page middleware. ``VerifyView`` is the same endpoint for DRF: it describes it in the schema and
+answers HEAD and OPTIONS (and a GET whenever the lean route is not in the middleware). Both
+build their answer with ``answer``, so status codes, bodies and headers are the same."""
 
 from __future__ import annotations
 
+from django.db import DatabaseError
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,13 +21,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import AppTokenAuthentication
+from piaogen.api import database_unavailable
 from piaogen.errors import ServiceError
 
 from .. import verification
 from ..verification import VerifyThrottle
 from .invoicing import InvoiceSchema
 
-__all__ = ["VerifyThrottle", "VerifyView"]
+__all__ = ["VerifyThrottle", "VerifyView", "answer", "verify_get"]
 
 
 def seconds_to_midnight() -> int:
@@ -83,15 +92,6 @@ class VerifyView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONAnswer
 
-    def throttled(self, request, wait):
-        raise ServiceError(
-            verification.TOO_MANY,
-            _("查验过于频繁，请稍后再试。"),
-            status=429,
-            extra={"result": verification.TOO_MANY, "limit": "client"},
-            retry_after=int(wait or 1),
-        )
-
     @extend_schema(
         operation_id="verify_invoice",
         summary="发票查验（公开，无需令牌）",
@@ -137,20 +137,62 @@ class VerifyView(APIView):
     )
     def get(self, request):
         outcome = verification.check_request(request, self, request.query_params, user=app_user(request))
-        if outcome.client_wait is not None:
-            self.throttled(request, outcome.client_wait)
-        if outcome.result == verification.MALFORMED:
-            body = {"result": outcome.result, "code": "malformed", "message": outcome.message, "errors": outcome.errors}
-            return Response(body, status=400)
-        if outcome.result == verification.TOO_MANY:
-            body = {
-                "result": outcome.result,
-                "code": outcome.result,
-                "message": outcome.message,
-                "errors": {},
-                "limit": outcome.limit,
-            }
-            return Response(body, status=429, headers={"Retry-After": str(seconds_to_midnight())})
-        if outcome.result == verification.GENUINE:
-            return Response({"result": outcome.result, "invoice": outcome.record.as_json()})
-        return Response({"result": outcome.result, "message": outcome.message})
+        status, body, headers = answer(outcome)
+        return Response(body, status=status, headers=headers)
+
+
+# DRF's Allow header of VerifyView, which verify_get answers too.
+ALLOW = "GET, HEAD, OPTIONS"
+_renderer = JSONRenderer()
+
+
+def answer(outcome: verification.Outcome) -> tuple[int, dict, dict[str, str]]:
+    """The status, body and extra headers of a check's answer (api.md)."""
+    if outcome.client_wait is not None:
+        refusal = ServiceError(
+            verification.TOO_MANY,
+            _("查验过于频繁，请稍后再试。"),
+            status=429,
+            extra={"result": verification.TOO_MANY, "limit": "client"},
+            retry_after=int(outcome.client_wait or 1),
+        )
+        return refusal.status, refusal.as_dict(), {"Retry-After": str(refusal.retry_after)}
+    if outcome.result == verification.MALFORMED:
+        body = {"result": outcome.result, "code": "malformed", "message": outcome.message, "errors": outcome.errors}
+        return 400, body, {}
+    if outcome.result == verification.TOO_MANY:
+        body = {
+            "result": outcome.result,
+            "code": outcome.result,
+            "message": outcome.message,
+            "errors": {},
+            "limit": outcome.limit,
+        }
+        return 429, body, {"Retry-After": str(seconds_to_midnight())}
+    if outcome.result == verification.GENUINE:
+        return 200, {"result": outcome.result, "invoice": outcome.record.as_json()}, {}
+    return 200, {"result": outcome.result, "message": outcome.message}, {}
+
+
+def _json(status: int, body: dict, headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(_renderer.render(body), content_type=_renderer.media_type, status=status)
+    response["Allow"] = ALLOW
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def verify_get(request) -> HttpResponse:
+    """``GET /api/v1/verify`` as VerifyView answers it, for the lean route: the same check
+    (verification.check_request: the client's limit and the invoice's in one Redis round
+    trip, then one query), the same answer, rendered by the same JSON renderer; a database
+    error is the API's 503, as DRF's exception handler makes it."""
+    try:
+        outcome = verification.check_request(request, None, request.GET, user=app_user(request))
+        return _json(*answer(outcome))
+    except DatabaseError as exc:
+        refusal = database_unavailable(exc, {"view": VerifyView()})
+        return _json(refusal.status_code, refusal.data, {"Retry-After": refusal["Retry-After"]})
+
+
+VerifyView.lean_get = staticmethod(verify_get)
