@@ -18,7 +18,16 @@ from piaogen.masking import mask_name, mask_text
 
 from . import services
 from .identity import normalize_card_no, normalize_id_number
-from .models import Binding, BindingAttempt, BindingCapLift, Card, InvoiceTitle, Issuer, IssuerNetworkCode
+from .models import (
+    Binding,
+    BindingAttempt,
+    BindingCapLift,
+    BulkBinding,
+    Card,
+    InvoiceTitle,
+    Issuer,
+    IssuerNetworkCode,
+)
 
 SENSITIVE = ("id_number", "mobile")
 
@@ -257,7 +266,18 @@ class BindingAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("card_no", "user__mobile_masked")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-pk")
-    fields = ("public_id", "user", "card_no", "card", "id_type", "outcome", "message", "created_at", "confirmed_at")
+    fields = (
+        "public_id",
+        "user",
+        "card_no",
+        "card",
+        "id_type",
+        "outcome",
+        "message",
+        "bulk",
+        "created_at",
+        "confirmed_at",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -271,6 +291,24 @@ class BindingAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if term.isdigit() and len(term) == 20:
             return queryset.filter(card_no=term), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(BulkBinding)
+class BulkBindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every bulk binding (批量绑卡) of an enterprise account: how many numbers, how many eligible,
+    its status; each card's attempt is under 绑卡尝试 (filter by the batch)."""
+
+    list_display = ("created_at", "user", "status", "lines", "eligible", "message", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("user",)
+    search_fields = ("user__mobile_masked",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    fields = ("public_id", "user", "status", "lines", "eligible", "refused", "message", "created_at", "finished_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("user__mobile")
 
 
 @admin.register(BindingCapLift)

@@ -55,6 +55,35 @@ class BindConfirmForm(forms.Form):
     )
 
 
+class BulkBindForm(forms.Form):
+    """批量绑卡: card numbers pasted one a line, or a CSV / Excel file of them (first column)."""
+
+    card_nos = forms.CharField(
+        label=_("卡号列表"),
+        required=False,
+        max_length=64 * 600,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 8,
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": _("每行一个20位卡号"),
+            }
+        ),
+        help_text=_("每行一个卡号，可直接从表格中复制一列粘贴。"),
+    )
+    file = forms.FileField(
+        label=_("或上传文件"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
+        help_text=_(
+            "CSV 或 Excel（.xlsx）文件，第一列为卡号，第一行可以是表头。Excel 中请把卡号列设为“文本”格式，"
+            "否则20位卡号会被截断。"
+        ),
+    )
+
+
 class TitleForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("抬头类型"),

@@ -241,6 +241,11 @@ class BindingAttempt(models.Model):
         TOO_MANY_ATTEMPTS = "too_many_attempts", _("尝试次数过多")
         CODE_FAILED = "code_failed", _("短信验证失败")
         CARD_CHANGED = "card_changed", _("验证后发行方更新了卡信息")
+        # Bulk binding only: a card already bound to this very account (reported, not counted:
+        # it says nothing of anyone else's card), and the eligible cards of a batch whose
+        # confirmation failed for another card of the batch (all or nothing).
+        ALREADY_YOURS = "already_yours", _("已绑定在本账户")
+        BATCH_ABORTED = "batch_aborted", _("同批其他卡未通过，本批未绑定")
 
     FAILURES = (
         Outcome.CARD_NOT_FOUND,
@@ -274,6 +279,15 @@ class BindingAttempt(models.Model):
     id_number_digest = models.CharField(_("证件号码摘要"), max_length=64, blank=True, default="", editable=False)
     # The same for the holder name typed (开户人名称, normalised), when one was typed.
     holder_name_digest = models.CharField(_("开户人名称摘要"), max_length=64, blank=True, default="", editable=False)
+    # The bulk binding (批量绑卡) the attempt belongs to, if any: one attempt per card of its list.
+    bulk = models.ForeignKey(
+        "BulkBinding",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        verbose_name=_("批量绑卡"),
+    )
 
     class Meta:
         verbose_name = _("绑卡尝试")
@@ -285,6 +299,38 @@ class BindingAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_no} {self.get_outcome_display()}"
+
+
+class BulkBinding(models.Model):
+    """An enterprise account's list of company cards, confirmed with one SMS code to the
+    account's contact mobile. Each card of the list has its ``BindingAttempt``; ``refused``
+    keeps what the clerk was told about the cards that were not eligible (line, card number as
+    typed, code, message, issuer), which names no ID number and no mobile."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待短信确认")
+        BOUND = "bound", _("已绑定")
+        FAILED = "failed", _("未绑定")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("批次编号"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bulk_bindings", verbose_name=_("用户")
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    lines = models.PositiveIntegerField(_("提交的卡号数"), default=0)
+    eligible = models.PositiveIntegerField(_("可绑定的卡数"), default=0)
+    refused = models.JSONField(_("未通过的卡"), default=list, blank=True)
+    message = models.CharField(_("结果"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("批量绑卡")
+        verbose_name_plural = _("批量绑卡")
+        indexes = [models.Index(fields=["user", "-created_at"], name="bulk_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.get_status_display()}"
 
 
 class BindingCapLift(models.Model):

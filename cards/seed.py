@@ -7,6 +7,7 @@ from django.db.models import Q
 from stdnum.cn import ric, uscc
 
 from accounts.seed import DEMO_USERS, demo_enterprise_user, demo_user
+from piaogen.demo import demo_uscc as demo_uscc_of
 
 from . import services
 from .models import Binding, Card, InvoiceTitle
@@ -143,6 +144,38 @@ CARDS = [
         "13800000008",
     ),
 ]
+# A demo fleet for 批量绑卡 (bulk binding): trucks of the demo company, unbound, reserved to its
+# contact mobile, and one of its trucks reserved to another mobile (refused, to show why).
+FLEET = [
+    _card(
+        f"{network}0000000000000{n:03d}", "account", plate, 1, "truck", ENTERPRISE_NAME, "uscc", ENTERPRISE_USCC, mobile
+    )
+    for network, n, plate, mobile in (
+        ("1101", 11, "京C60011", ENTERPRISE_MOBILE),
+        ("1101", 12, "京C60012", ENTERPRISE_MOBILE),
+        ("1201", 13, "津B60013", ENTERPRISE_MOBILE),
+        ("3701", 14, "鲁A60014", ENTERPRISE_MOBILE),
+        ("4101", 15, "豫A60015", ENTERPRISE_MOBILE),
+        ("1101", 16, "京C60016", "13800000007"),
+    )
+]
+# A demo card of another company, reserved to the demo company's contact mobile (refused: not
+# held by the company's USCC).
+OTHER_COMPANY_USCC = demo_uscc_of("91110000MA5DEM002")
+FLEET.append(
+    _card(
+        "11010000000000000017",
+        "account",
+        "京C60017",
+        1,
+        "truck",
+        "演示运输（北京）有限公司",
+        "uscc",
+        OTHER_COMPANY_USCC,
+        ENTERPRISE_MOBILE,
+    )
+)
+CARDS.extend(FLEET)
 PERSONAL_BOUND = ["11010000000000000001", "44010000000000000001", "32010000000000000001"]
 ENTERPRISE_BOUND = ["11010000000000000002"]
 
@@ -198,4 +231,7 @@ def run(out) -> list[str]:
         f"试绑单位卡（演示数据）: 卡号 13010000000000000001，统一社会信用代码 {ENTERPRISE_USCC}，"
         f"预留手机 {ENTERPRISE_MOBILE} → 用 13800000002 登录",
         "已注销卡（演示）: 52010000000000000001，绑定时会提示联系发行方",
+        f"批量绑卡（演示车队）: 用 {ENTERPRISE_MOBILE} 登录后打开 /cards/bulk/，粘贴卡号 "
+        + "、".join(card["card_no"] for card in FLEET)
+        + f"（前 {len(FLEET) - 2} 张可绑定，后 2 张会列出原因）",
     ]

@@ -18,7 +18,16 @@ from django.utils import timezone
 from accounts.models import User
 
 from .identity import normalize_card_no
-from .models import Binding, BindingAttempt, BindingCapLift, Card, InvoiceTitle, Issuer, IssuerNetworkCode
+from .models import (
+    Binding,
+    BindingAttempt,
+    BindingCapLift,
+    BulkBinding,
+    Card,
+    InvoiceTitle,
+    Issuer,
+    IssuerNetworkCode,
+)
 
 SENSITIVE_CARD_FIELDS = ("card__id_number", "card__mobile")
 
@@ -81,11 +90,58 @@ def pending_attempt(user: User, binding_id) -> BindingAttempt | None:
         binding_id = uuid.UUID(str(binding_id))
     except (TypeError, ValueError, AttributeError):
         return None
+    # An attempt of a bulk binding is confirmed with its batch (``pending_bulk``), never alone.
     return (
         BindingAttempt.objects.select_related("card", "card__issuer")
-        .filter(public_id=binding_id, user=user, outcome=BindingAttempt.Outcome.PENDING, card__isnull=False)
+        .filter(
+            public_id=binding_id,
+            user=user,
+            outcome=BindingAttempt.Outcome.PENDING,
+            card__isnull=False,
+            bulk__isnull=True,
+        )
         .first()
     )
+
+
+def issuers_by_network_code() -> dict[str, Issuer]:
+    """Every known network code with its issuer (a few dozen rows): what a list of card numbers
+    is checked against in one query."""
+    return {row.code: row.issuer for row in IssuerNetworkCode.objects.select_related("issuer")}
+
+
+def _bulk_id(bulk_id) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(bulk_id))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def bulk_for(user: User, bulk_id) -> BulkBinding | None:
+    """The user's bulk binding (批量绑卡), whatever its status, or None (unknown or someone else's)."""
+    found = _bulk_id(bulk_id)
+    return BulkBinding.objects.filter(public_id=found, user=user).first() if found else None
+
+
+def pending_bulk(user: User, bulk_id) -> BulkBinding | None:
+    """The user's bulk binding waiting for its SMS code, or None (unknown, someone else's, or done)."""
+    found = _bulk_id(bulk_id)
+    if found is None:
+        return None
+    return BulkBinding.objects.filter(public_id=found, user=user, status=BulkBinding.Status.PENDING).first()
+
+
+def bulk_attempts(bulk: BulkBinding, *, outcome: str | None = None) -> QuerySet[BindingAttempt]:
+    """The attempts of a bulk binding with their cards (never the encrypted ID and mobile), in
+    the order of the list."""
+    qs = (
+        BindingAttempt.objects.filter(bulk=bulk, card__isnull=False)
+        .select_related("card", "card__issuer")
+        .defer(*SENSITIVE_CARD_FIELDS)
+    )
+    if outcome is not None:
+        qs = qs.filter(outcome=outcome)
+    return qs.order_by("pk")
 
 
 # --- Staff -------------------------------------------------------------------------
@@ -167,6 +223,38 @@ def failures_today(*, user: User, card_no: str) -> tuple[int, int]:
     if card_no in card_lifts:
         card = card.filter(created_at__gt=card_lifts[card_no])
     return account, card.count()
+
+
+@dataclass
+class BulkFailures:
+    """Today's failures that count towards the caps, for a list of card numbers at once."""
+
+    account: int  # the account's, as ``failures_today`` counts them
+    not_found: set[str]  # numbers the account already failed as unknown today (they count once)
+    client_card: dict[str, int]  # this client's failures at each card of the list
+
+
+def bulk_failures_today(*, user: User, client: str, card_nos: list[str]) -> BulkFailures:
+    """``failures_today`` and ``client_card_failures_today`` for many cards in a few queries,
+    each count from the latest lift of its cap today."""
+    start = local_day_start()
+    account_lift, card_lifts = latest_lifts(user=user, card_nos=card_nos, start=start)
+    failed = BindingAttempt.objects.filter(outcome__in=BindingAttempt.FAILURES, created_at__gte=start)
+    mine = failed.filter(user=user)
+    if account_lift:
+        mine = mine.filter(created_at__gt=account_lift)
+    rows = list(mine.values_list("outcome", "card_no"))
+    not_found = {card_no for outcome, card_no in rows if outcome == BindingAttempt.Outcome.CARD_NOT_FOUND}
+    account = sum(1 for outcome, _card_no in rows if outcome != BindingAttempt.Outcome.CARD_NOT_FOUND)
+    client_card: dict[str, int] = {}
+    if client and card_nos:
+        for card_no, at in failed.filter(client_digest=client, card_no__in=card_nos).values_list(
+            "card_no", "created_at"
+        ):
+            lifted = card_lifts.get(card_no)
+            if lifted is None or at > lifted:
+                client_card[card_no] = client_card.get(card_no, 0) + 1
+    return BulkFailures(account=account + len(not_found), not_found=not_found, client_card=client_card)
 
 
 def _latest_card_lift(card_no: str, start: datetime) -> datetime | None:

@@ -14,8 +14,9 @@ from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 from piaogen.limits import client_address
 
-from . import selectors, services
-from .forms import BindConfirmForm, BindForm, TitleForm
+from . import bulk_lists, selectors, services
+from .forms import BindConfirmForm, BindForm, BulkBindForm, TitleForm
+from .models import BindingAttempt, BulkBinding
 
 
 class CardListView(LoginRequiredMixin, TemplateView):
@@ -104,6 +105,111 @@ class BindConfirmView(LoginRequiredMixin, FormView):
             % {
                 "plate": binding.card.plate,
                 "tail": binding.card.card_no[-4:],
+                "days": regime_on(timezone.localdate()).available_after_days,
+            },
+        )
+        return redirect("cards:list")
+
+
+class BulkBindView(LoginRequiredMixin, FormView):
+    """批量绑卡, step 1: an enterprise account's list of card numbers, pasted or uploaded."""
+
+    template_name = "cards/bulk.html"
+    form_class = BulkBindForm
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            is_enterprise=bool(user.is_enterprise and user.tax_id),
+            max_cards=services.bulk_max_cards(),
+            per_account=settings.BINDING_MAX_FAILURES_PER_ACCOUNT,
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        text = form.cleaned_data.get("card_nos") or ""
+        upload = form.cleaned_data.get("file")
+        try:
+            if upload and text.strip():
+                message = _("请在文本框填写卡号或上传文件，二选一。")
+                raise ServiceError("invalid", message, errors={"file": [message]})
+            if upload:
+                entries = bulk_lists.parse_upload(upload.name, upload.read(bulk_lists.MAX_UPLOAD_BYTES + 1))
+            else:
+                entries = bulk_lists.parse_text(text)
+            bulk = services.bulk_binding_start(
+                user=self.request.user, card_nos=entries, address=client_address(self.request)
+            )
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            return self.render_to_response(
+                self.get_context_data(form=form, refused=exc.extra.get("refused"), refusal_code=exc.code)
+            )
+        return redirect("cards:bulk_confirm", bulk_id=bulk.public_id)
+
+
+class BulkConfirmView(LoginRequiredMixin, FormView):
+    """批量绑卡, step 2: the cards that will be bound, those that will not and why, and the one
+    code sent to the contact mobile."""
+
+    template_name = "cards/bulk_confirm.html"
+    form_class = BindConfirmForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.bulk = selectors.bulk_for(request.user, kwargs["bulk_id"])
+        if self.bulk is None:
+            messages.info(request, _("该批量绑卡申请不存在或已失效，请重新提交卡号列表。"))
+            return redirect("cards:bulk")
+        if self.bulk.status == BulkBinding.Status.BOUND:
+            return redirect("cards:list")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        bulk = self.bulk
+        kwargs.setdefault("refused", bulk.refused)
+        kwargs.setdefault("finished", bulk.status != BulkBinding.Status.PENDING)
+        return super().get_context_data(
+            bulk=bulk,
+            eligible=list(selectors.bulk_attempts(bulk, outcome=BindingAttempt.Outcome.PENDING)),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        if self.bulk.status != BulkBinding.Status.PENDING:
+            return redirect("cards:bulk_confirm", bulk_id=self.bulk.public_id)
+        if "resend" in request.POST:
+            form = self.form_class(data={})
+            form.is_valid()
+            try:
+                services.bulk_binding_code_resend(user=request.user, bulk_id=self.bulk.public_id)
+            except ServiceError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, _("验证码已重新发送至 %(mobile)s。") % {"mobile": request.user.mobile_masked})
+            return self.render_to_response(self.get_context_data(form=form))
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            bindings = services.bulk_binding_confirm(
+                user=self.request.user, bulk_id=self.bulk.public_id, code=form.cleaned_data["code"]
+            )
+        except ServiceError as exc:
+            add_service_error(form, exc)
+            self.bulk.refresh_from_db()
+            finished = self.bulk.status != BulkBinding.Status.PENDING
+            context = {"form": form, "finished": finished}
+            if exc.extra.get("refused"):
+                context["refused"] = exc.extra["refused"]
+            return self.render_to_response(self.get_context_data(**context))
+        messages.success(
+            self.request,
+            _("批量绑定成功：已绑定 %(n)s 张卡（%(plates)s）。通行记录一般在通行后第%(days)s个自然日起可查。")
+            % {
+                "n": len(bindings),
+                "plates": "、".join(b.card.plate for b in bindings[:10]) + ("…" if len(bindings) > 10 else ""),
                 "days": regime_on(timezone.localdate()).available_after_days,
             },
         )

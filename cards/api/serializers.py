@@ -170,6 +170,108 @@ class BindConfirmSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=16)
 
 
+# --- App: bulk binding (批量绑卡) ------------------------------------------------------------
+
+
+class BulkStartSerializer(serializers.Serializer):
+    card_nos = serializers.ListField(
+        child=serializers.CharField(max_length=64, allow_blank=True, trim_whitespace=False),
+        allow_empty=True,
+        help_text=_("卡号列表，每项一个20位卡号（可含空格分组）；至多 500 张（空项不计）"),
+    )
+
+
+class BulkCardSerializer(serializers.Serializer):
+    """An eligible card of a batch: never the holder's ID number or mobile."""
+
+    card_no = serializers.CharField(source="card.card_no")
+    card_type = serializers.CharField(source="card.card_type")
+    plate = serializers.CharField(source="card.plate")
+    plate_color = serializers.IntegerField(source="card.plate_color")
+    vehicle_class = serializers.CharField(source="card.vehicle_class")
+    issuer = serializers.SerializerMethodField()
+
+    @extend_schema_field(CardIssuerSerializer)
+    def get_issuer(self, attempt) -> dict:
+        return issuer_info(attempt.card.issuer)
+
+
+BULK_REFUSAL_CODES = [
+    "invalid",
+    "duplicate",
+    "card_not_found",
+    "card_cancelled",
+    "id_mismatch",
+    "mobile_mismatch",
+    "already_bound",
+    "too_many_attempts",
+    "card_changed",
+]
+
+
+class BulkRefusedLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(
+        allow_null=True, help_text=_("该卡号在列表中的位置（从1开始）；确认时才发现的问题为 null")
+    )
+    card_no = serializers.CharField(help_text=_("卡号（格式有误时为提交的原文）"))
+    code = serializers.ChoiceField(
+        choices=BULK_REFUSAL_CODES,
+        help_text=_(
+            "与单张绑卡相同的拒绝代码；duplicate 为列表中重复的卡号；already_bound 也用于已绑定在本账户的卡（不计入失败次数）"
+        ),
+    )
+    message = serializers.CharField()
+    issuer = CardIssuerSerializer(allow_null=True, help_text=_("原因在发行方时：该卡的发行方与其热线"))
+
+
+class BulkStartedSerializer(serializers.Serializer):
+    bulk_id = serializers.UUIDField()
+    masked_mobile = serializers.CharField(help_text=_("验证码发往的单位联系人手机号（脱敏）"))
+    expires_in = serializers.IntegerField(help_text=_("验证码有效秒数"))
+    message = serializers.CharField()
+    eligible = BulkCardSerializer(many=True, help_text=_("信息一致、验证码通过后将一次绑定的卡"))
+    refused = BulkRefusedLineSerializer(many=True, help_text=_("不能绑定的卡及原因，按列表顺序"))
+
+
+class BulkRefusalSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[
+            "invalid",
+            "not_enterprise_contact",
+            "too_many_items",
+            "too_many_attempts",
+            "nothing_to_bind",
+            "card_changed",
+            "card_cancelled",
+            "already_bound",
+            "code_invalid",
+            "code_missing",
+            "code_expired",
+            "code_locked",
+            "code_wrong",
+            "malformed",
+        ]
+    )
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    bulk_id = serializers.UUIDField(required=False, help_text=_("nothing_to_bind 时：已记录的批次编号"))
+    refused = BulkRefusedLineSerializer(
+        many=True,
+        required=False,
+        help_text=_("nothing_to_bind：每张卡的原因；确认时被拒（card_changed 等）：发生变化的卡，本批均未绑定"),
+    )
+
+
+class BulkConfirmSerializer(serializers.Serializer):
+    bulk_id = serializers.CharField(max_length=64)
+    code = serializers.CharField(max_length=16)
+
+
+class BulkBoundSerializer(serializers.Serializer):
+    bulk_id = serializers.UUIDField()
+    results = BoundCardSerializer(many=True, help_text=_("本批绑定的卡"))
+
+
 class DefaultTitleSerializer(serializers.Serializer):
     title_id = serializers.IntegerField(
         allow_null=True, min_value=1, max_value=2**63 - 1, help_text=_("null 表示取消默认抬头")

@@ -7,6 +7,8 @@ from . import views
 app_urlpatterns = [
     path("cards", views.CardsView.as_view(), name="app-cards"),
     path("cards/confirm", views.CardConfirmView.as_view(), name="app-cards-confirm"),
+    path("cards/bulk", views.CardBulkView.as_view(), name="app-cards-bulk"),
+    path("cards/bulk/confirm", views.CardBulkConfirmView.as_view(), name="app-cards-bulk-confirm"),
     path("cards/<str:card_no>", views.CardDetailView.as_view(), name="app-card"),
     path("cards/<str:card_no>/default-title", views.CardDefaultTitleView.as_view(), name="app-card-default-title"),
     path("titles", views.TitlesView.as_view(), name="app-titles"),

@@ -136,6 +136,58 @@ class CardConfirmView(AppAPIView):
         return Response(s.BoundCardSerializer(binding).data, status=status.HTTP_201_CREATED)
 
 
+class CardBulkView(AppAPIView):
+    @extend_schema(
+        operation_id="app_cards_bulk",
+        request=s.BulkStartSerializer,
+        responses={
+            202: s.BulkStartedSerializer,
+            400: s.BulkRefusalSerializer,
+            401: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        summary="批量绑卡第一步：单位账户提交卡号列表，向单位联系人手机号发送一个验证码",
+        description=(
+            "仅限单位账户。持卡人证件为本单位统一社会信用代码、预留手机号为本账户登录手机号的卡可以绑定，"
+            "其余每张卡列出原因（代码与单张绑卡相同）与发行方热线。至多 500 张；失败计入与单张绑卡相同的每日上限。"
+        ),
+    )
+    def post(self, request):
+        # The list is judged by the service, line by line (its cap answers ``too_many_items``).
+        data = request.data if isinstance(request.data, dict) else {}
+        bulk = services.bulk_binding_start(
+            user=request.user, card_nos=data.get("card_nos"), address=client_address(request)
+        )
+        return Response(
+            {
+                "bulk_id": str(bulk.public_id),
+                "masked_mobile": request.user.mobile_masked,
+                "expires_in": settings.SMS_CODE_TTL_SECONDS,
+                "message": bulk.message,
+                "eligible": s.BulkCardSerializer(selectors.bulk_attempts(bulk, outcome="pending"), many=True).data,
+                "refused": bulk.refused,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class CardBulkConfirmView(AppAPIView):
+    @extend_schema(
+        operation_id="app_cards_bulk_confirm",
+        request=s.BulkConfirmSerializer,
+        responses={201: s.BulkBoundSerializer, 400: s.BulkRefusalSerializer, 401: ErrorSerializer},
+        summary="批量绑卡第二步：提交单位联系人手机号收到的验证码，一次绑定本批全部可绑定的卡",
+    )
+    def post(self, request):
+        body = s.BulkConfirmSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        bindings = services.bulk_binding_confirm(user=request.user, **body.validated_data)
+        return Response(
+            {"bulk_id": body.validated_data["bulk_id"], "results": s.BoundCardSerializer(bindings, many=True).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
 class CardDetailView(AppAPIView):
     @extend_schema(operation_id="app_cards_retrieve", responses={200: s.BoundCardSerializer, **APP_ERRORS})
     def get(self, request, card_no):
