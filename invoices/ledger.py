@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -73,8 +74,18 @@ class LedgerFilter:
     card_no: str = ""
     month: str = ""
     application_id: int | None = None
+    # A period of months (every card of the account): its ledger adds per-seller and per-rate
+    # subtotals before the totals.
+    month_from: str = ""
+    month_to: str = ""
+
+    @property
+    def period(self) -> bool:
+        return bool(self.month_from)
 
     def describe(self) -> str:
+        if self.period:
+            return f"{self.month_from}_{self.month_to}"
         parts = []
         if self.card_no:
             parts.append(self.card_no)
@@ -106,6 +117,8 @@ class LedgerRow:
     month: str
     deductibility: str  # tax.DEDUCTIBLE or why not (tax.NOT_DEDUCTIBLE_*)
     document_kind: str = DocumentKind.VAT_E_INVOICE.value
+    # (rate, net, tax) of its lines summed by rate: the invoice's totals split by rate
+    shares: tuple[tuple[int | None, int, int], ...] = ()
 
     @property
     def document_kind_label(self) -> str:
@@ -124,10 +137,22 @@ class LedgerTotals:
     total: int = 0
     deductible: int = 0
     by_kind: dict[str, LedgerTotals] = field(default_factory=dict)  # the same sums per kind of document
+    # a period's ledger: the same sums per seller (name, taxpayer id), and per rate from the lines
+    by_seller: dict[tuple[str, str], LedgerTotals] = field(default_factory=dict)
+    by_rate: dict[int | None, LedgerTotals] = field(default_factory=dict)
 
     def add(self, row: LedgerRow, *, per_kind: bool = True) -> None:
         if per_kind:
             self.by_kind.setdefault(row.document_kind, LedgerTotals()).add(row, per_kind=False)
+            self.by_seller.setdefault((row.seller_name, row.seller_tax_id), LedgerTotals()).add(row, per_kind=False)
+            for rate, net, tax in row.shares:
+                part = self.by_rate.setdefault(rate, LedgerTotals())
+                part.count += 1  # documents with lines at this rate
+                part.net += net
+                part.tax += tax
+                part.total += net + tax
+                # the deductible tax follows the document's rule, line by line
+                part.deductible += tax if row.deductibility == tax_rules.DEDUCTIBLE else 0
         self.count += 1
         self.net += row.net
         self.tax += row.tax
@@ -166,8 +191,46 @@ def ledger_filter(user: User, *, card_no: str = "", month: str = "", application
     return f
 
 
+PERIOD_MAX_MONTHS = 24
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def period_filter(user: User, *, month_from: str, month_to: str) -> LedgerFilter:
+    """A period of months across every card of the account: both ends ``YYYY-MM``, the first
+    not after the last, at most ``PERIOD_MAX_MONTHS`` months, at most ``MAX_ROWS`` documents
+    (a longer ledger is refused, never cut short: its subtotals would not be the period's)."""
+    month_from, month_to = (month_from or "").strip(), (month_to or "").strip()
+    errors = {}
+    for name, value in (("from", month_from), ("to", month_to)):
+        if not MONTH_RE.fullmatch(value):
+            errors[name] = [_("格式应为 YYYY-MM。")]
+    if errors:
+        raise ServiceError("invalid", _("请选择起止月份（YYYY-MM）。"), errors=errors)
+    if month_from > month_to:
+        raise ServiceError("invalid", _("起始月份不能晚于结束月份。"), errors={"from": [_("不能晚于结束月份。")]})
+    if _month_index(month_to) - _month_index(month_from) >= PERIOD_MAX_MONTHS:
+        raise ServiceError(
+            "invalid",
+            _("一次最多导出 %(n)s 个月的台账。") % {"n": PERIOD_MAX_MONTHS},
+            errors={"to": [_("超过 %(n)s 个月。") % {"n": PERIOD_MAX_MONTHS}]},
+        )
+    f = LedgerFilter(month_from=month_from, month_to=month_to)
+    if _queryset(user, f).count() > MAX_ROWS:
+        raise ServiceError(
+            "too_many_rows",
+            _("这段时间的票据超过 %(n)s 张，请缩短起止月份后分段导出。") % {"n": MAX_ROWS},
+            errors={"to": [_("票据过多。")]},
+        )
+    return f
+
+
 def _queryset(user: User, f: LedgerFilter):
     qs = Invoice.objects.filter(user=user)
+    if f.period:
+        qs = qs.filter(month__gte=f.month_from, month__lte=f.month_to)
     if f.card_id is not None:
         qs = qs.filter(card_id=f.card_id)
     if f.month:
@@ -177,7 +240,8 @@ def _queryset(user: User, f: LedgerFilter):
     return qs.order_by("issued_on", "code", "number")
 
 
-def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
+def _row(inv: Invoice, shares: list[tuple[int | None, int, int]]) -> LedgerRow:
+    rates = [r for r, _net, _tax in shares]
     deductibility = tax_rules.deductibility(
         taxable=inv.kind == Invoice.Kind.TAXABLE, buyer_tax_id=inv.buyer_tax_id, document_kind=inv.document_kind
     )
@@ -202,6 +266,7 @@ def _row(inv: Invoice, rates: list[int | None]) -> LedgerRow:
         month=inv.month,
         deductibility=deductibility,
         document_kind=inv.document_kind,
+        shares=tuple(shares),
     )
 
 
@@ -223,13 +288,16 @@ def rows(user: User, f: LedgerFilter) -> Iterator[LedgerRow]:
 
 
 def _with_rates(chunk: list[Invoice]) -> Iterator[LedgerRow]:
-    rates: dict[int, list[int | None]] = {}
-    for invoice_id, rate in (
-        InvoiceLine.objects.filter(invoice_id__in=[i.pk for i in chunk]).values_list("invoice_id", "rate").distinct()
+    shares: dict[int, list[tuple[int | None, int, int]]] = {}
+    for invoice_id, rate, net, tax in (
+        InvoiceLine.objects.filter(invoice_id__in=[i.pk for i in chunk])
+        .values_list("invoice_id", "rate")
+        .annotate(Sum("net"), Sum("tax"))
+        .order_by()
     ):
-        rates.setdefault(invoice_id, []).append(rate)
+        shares.setdefault(invoice_id, []).append((rate, net, tax))
     for inv in chunk:
-        yield _row(inv, rates.get(inv.pk, []))
+        yield _row(inv, shares.get(inv.pk, []))
 
 
 def collect(user: User, f: LedgerFilter) -> tuple[list[LedgerRow], LedgerTotals]:
@@ -264,7 +332,7 @@ def _values(row: LedgerRow) -> list:
     ]  # fmt: skip
 
 
-def _total_lines(totals: LedgerTotals) -> list[list]:
+def _total_lines(totals: LedgerTotals, *, period: bool = False) -> list[list]:
     blank = [""] * len(HEADER)
     line = list(blank)
     line[0], line[1] = _("合计"), _("%(n)s 张") % {"n": totals.count}
@@ -278,7 +346,42 @@ def _total_lines(totals: LedgerTotals) -> list[list]:
     deductible[0] = _("可抵扣税额合计（单位抬头的征税发票，红字发票已冲减）")
     deductible[DEDUCTIBLE_COLUMN] = _yuan(totals.deductible)
     deductible[NOTE_COLUMN] = _("财政电子票据、不征税发票和个人抬头的发票不可抵扣")
-    return [*_kind_lines(totals), line, deductible]
+    breakdown = [*_seller_lines(totals), *_rate_lines(totals)] if period else []
+    return [*breakdown, *_kind_lines(totals), line, deductible]
+
+
+def _amounts(line: list, part: LedgerTotals) -> None:
+    line[10], line[12], line[13], line[DEDUCTIBLE_COLUMN] = (
+        _yuan(part.net),
+        _yuan(part.tax),
+        _yuan(part.total),
+        _yuan(part.deductible),
+    )
+
+
+def _seller_lines(totals: LedgerTotals) -> list[list]:
+    """A subtotal per seller (销售方), by name and taxpayer id: they add up to the totals."""
+    out = []
+    for (name, tax_id), part in sorted(totals.by_seller.items()):
+        line = [""] * len(HEADER)
+        line[0], line[1] = _("小计（销售方）"), _("%(n)s 张") % {"n": part.count}
+        line[3], line[4] = safe_text(name), tax_id
+        _amounts(line, part)
+        out.append(line)
+    return out
+
+
+def _rate_lines(totals: LedgerTotals) -> list[list]:
+    """A subtotal per rate, from the invoice lines (a document may carry several rates): 金额,
+    税额 and 价税合计 of the lines at that rate, and the deductible tax among them."""
+    out = []
+    for rate, part in sorted(totals.by_rate.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
+        line = [""] * len(HEADER)
+        line[0], line[1] = _("小计（税率）"), _("%(n)s 张") % {"n": part.count}
+        line[11] = rate_label(rate)
+        _amounts(line, part)
+        out.append(line)
+    return out
 
 
 def _kind_lines(totals: LedgerTotals) -> list[list]:
@@ -318,7 +421,7 @@ def csv_stream(user: User, f: LedgerFilter) -> Iterator[bytes]:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-    for line in _total_lines(totals):
+    for line in _total_lines(totals, period=f.period):
         writer.writerow(line)
     yield buffer.getvalue().encode("utf-8")
 
@@ -353,7 +456,7 @@ def xlsx_file(user: User, f: LedgerFilter):
     for row in rows(user, f):
         totals.add(row)
         sheet.append(styled(_values(row)))
-    for line in _total_lines(totals):
+    for line in _total_lines(totals, period=f.period):
         sheet.append(styled(line, font=bold))
     out = tempfile.TemporaryFile()
     workbook.save(out)

@@ -263,6 +263,40 @@ class Recharge(models.Model):
 # --- applications and invoices -------------------------------------------------------------
 
 
+class Batch(models.Model):
+    """批量开票: one request of a fleet for a month across many of its bound cards. It groups
+    the per-card consumption applications it creates (each card-month its own application, so
+    numbering, issuing, failure and reversal stay those of an application) and remembers the
+    cards it left out and why. Its progress is read from its applications."""
+
+    user = models.ForeignKey(
+        "accounts.User", verbose_name=_("用户"), on_delete=models.PROTECT, related_name="invoice_batches"
+    )
+    month = models.CharField(_("月份"), max_length=7)
+    mode = models.CharField(
+        _("开票方式"), max_length=16, choices=[("per_trip", _("按次开票")), ("monthly", _("按月汇总"))]
+    )
+    title = models.ForeignKey(
+        "cards.InvoiceTitle", verbose_name=_("发票抬头"), on_delete=models.PROTECT, related_name="+"
+    )
+    email = models.EmailField(_("收票邮箱"), blank=True)
+    all_cards = models.BooleanField(_("全部已绑定的卡"), default=True)
+    card_count = models.PositiveIntegerField(_("所选卡数"), default=0)
+    # The cards left out: [{"card_no", "plate", "code", "reason"}], as the confirmation showed them.
+    skipped = models.JSONField(_("未开票的卡"), default=list, blank=True)
+    invoice_count = models.PositiveIntegerField(_("计划发票张数"), default=0)
+    total = models.BigIntegerField(_("计划价税合计（分）"), default=0)
+    created_at = models.DateTimeField(_("提交时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("批量开票")
+        verbose_name_plural = _("批量开票")
+        indexes = [models.Index(fields=["user", "-created_at"], name="batch_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.month} #{self.pk}"
+
+
 class Application(models.Model):
     """An application for invoices (开票申请). The row in state ``submitted`` is the outbox of
     background issuing: a periodic sweep re-queues what waits too long."""
@@ -305,6 +339,14 @@ class Application(models.Model):
     )
     invoice_to_reverse = models.ForeignKey(
         "Invoice", verbose_name=_("被红冲发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    batch = models.ForeignKey(
+        Batch,
+        verbose_name=_("批量开票"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
     )
     summary_no = models.CharField(_("汇总单号"), max_length=16, unique=True, null=True, blank=True)
     invoice_count = models.PositiveIntegerField(_("发票张数"), default=0)

@@ -318,7 +318,12 @@ class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
         )
         # 按卡按月下载: a ZIP link per card-month that has invoices, within the filters
         card_months = selectors.invoice_card_months(self.request.user, card_id=card_id, month=month or None)
+        # 财务台账: a period across every card, this year's January to last month by default
+        ledger_months = selectors.recent_months(24)
         ctx.update(
+            ledger_months=ledger_months,
+            ledger_from=f"{ledger_months[1][:4]}-01",
+            ledger_to=ledger_months[1],
             bindings=bindings,
             card_no=card_no,
             month=month,

@@ -231,28 +231,60 @@ def application_submit_consumption(
         selection, rows = _consumption_selection(card, month, transit_ids, lock=True)
         if plan_digest:
             _check_digest(_consumption_plan(card, month, mode, title, selection), plan_digest)
-        app = Application.objects.create(
+        app = consumption_create(
             user=user,
             card=card,
-            kind=Application.Kind.CONSUMPTION,
-            mode=mode,
             month=month,
-            whole_month=transit_ids is None,
+            mode=mode,
             title=title,
             email=email,
+            trip_ids=[r[0] for r in rows],
+            whole_month=transit_ids is None,
         )
-        _fix_basis(card, CardInvoiceBasis.Basis.CONSUMPTION, app)
-        ids = [r[0] for r in rows]
-        locked = Transit.objects.filter(id__in=ids, month=month, state=InvoiceState.OPEN).update(
-            state=InvoiceState.APPLIED, updated_at=timezone.now()
-        )
-        if locked != len(ids):
-            raise ServiceError("already_applied", _("所选通行记录刚刚被申请，请刷新后重试。"))
-        ApplicationItem.objects.bulk_create(
-            [ApplicationItem(application=app, transit_id=i) for i in ids], batch_size=2000
-        )
-        _event(app, "submitted", actor=user, trips=len(ids))
-        _queue(app.pk)
+    return app
+
+
+def consumption_create(
+    *,
+    user: User,
+    card: Card,
+    month: str,
+    mode: str,
+    title: InvoiceTitle,
+    email: str,
+    trip_ids: list[int],
+    whole_month: bool,
+    batch_id: int | None = None,
+) -> Application:
+    """Writes a consumption application (the outbox row) for trips already selected and locked
+    by ``_consumption_selection``: fixes a stored-value card's basis, marks the trips applied,
+    records its items and queues the issuing on commit. Runs inside the caller's transaction,
+    the card row locked: a single application and every card-month of a batch go through it."""
+    app = Application.objects.create(
+        user=user,
+        card=card,
+        kind=Application.Kind.CONSUMPTION,
+        mode=mode,
+        month=month,
+        whole_month=whole_month,
+        title=title,
+        email=email,
+        batch_id=batch_id,
+    )
+    _fix_basis(card, CardInvoiceBasis.Basis.CONSUMPTION, app)
+    locked = Transit.objects.filter(id__in=trip_ids, month=month, state=InvoiceState.OPEN).update(
+        state=InvoiceState.APPLIED, updated_at=timezone.now()
+    )
+    if locked != len(trip_ids):
+        raise ServiceError("already_applied", _("所选通行记录刚刚被申请，请刷新后重试。"))
+    ApplicationItem.objects.bulk_create(
+        [ApplicationItem(application=app, transit_id=i) for i in trip_ids], batch_size=2000
+    )
+    if batch_id:
+        _event(app, "submitted", actor=user, trips=len(trip_ids), batch=batch_id)
+    else:
+        _event(app, "submitted", actor=user, trips=len(trip_ids))
+    _queue(app.pk)
     return app
 
 

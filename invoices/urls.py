@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import downloads, pages, views
+from . import batch_pages, downloads, pages, views
 
 app_name = "invoices"
 urlpatterns = [
@@ -20,4 +20,9 @@ urlpatterns = [
     path("invoices/ledger/", downloads.LedgerExportView.as_view(), name="ledger"),
     path("invoices/zip/", downloads.CardMonthZipView.as_view(), name="card_month_zip"),
     path("applications/<int:pk>/zip/", downloads.ApplicationZipView.as_view(), name="application_zip"),
+    path("batches/new/", batch_pages.BatchApplyView.as_view(), name="batch_apply"),
+    path("batches/<int:pk>/", batch_pages.BatchView.as_view(), name="batch"),
+    path("batches/<int:pk>/status.json", batch_pages.BatchStatusView.as_view(), name="batch_status"),
+    path("batches/<int:pk>/zip/", batch_pages.BatchZipView.as_view(), name="batch_zip"),
+    path("invoices/ledger/period/", batch_pages.PeriodLedgerView.as_view(), name="period_ledger"),
 ]

@@ -20,6 +20,7 @@ from ..documents.responses import (
     card_month_zip_response,
     document_response,
     ledger_response,
+    period_ledger_response,
     zip_response,
 )
 from ..models import Invoice
@@ -115,6 +116,34 @@ class LedgerView(FileAPIMixin, AppAPIView):
             card_no=params.get("card_no", ""),
             month=params.get("month", ""),
             application_id=params.get("application_id"),
+        )
+
+
+class PeriodLedgerView(FileAPIMixin, AppAPIView):
+    @extend_schema(
+        operation_id="app_ledger",
+        summary="财务台账：一段月份内本账户全部ETC卡的票据，含可抵扣税额及按销售方、按税率的小计（CSV 或 Excel）",
+        parameters=[
+            OpenApiParameter("from", str, required=True, description="起始月份 YYYY-MM"),
+            OpenApiParameter("to", str, required=True, description="结束月份 YYYY-MM（含），最多 24 个月"),
+            OpenApiParameter("format", str, enum=["csv", "xlsx"], required=False, description="默认 csv"),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(
+                OpenApiTypes.BINARY
+            ),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        return period_ledger_response(
+            request.user,
+            fmt=params.get("format", "csv"),
+            month_from=params.get("from", ""),
+            month_to=params.get("to", ""),
         )
 
 

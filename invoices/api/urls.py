@@ -2,7 +2,7 @@
 # partner_urlpatterns under /api/v1/partner/.
 from django.urls import path
 
-from . import documents, invoicing, views
+from . import batches, documents, invoicing, views
 
 app_urlpatterns = [
     path("transits", views.AppTransitsView.as_view(), name="app-transits"),
@@ -20,6 +20,11 @@ app_urlpatterns = [
     path("invoices/ledger", documents.LedgerView.as_view(), name="app-invoice-ledger"),
     path("invoices/zip", documents.CardMonthZipView.as_view(), name="app-invoice-card-month-zip"),
     path("applications/<int:pk>/zip", documents.ApplicationZipView.as_view(), name="app-application-zip"),
+    path("batches", batches.BatchesView.as_view(), name="app-batches"),
+    path("batches/preview", batches.BatchPreviewView.as_view(), name="app-batches-preview"),
+    path("batches/<int:pk>", batches.BatchDetailView.as_view(), name="app-batch"),
+    path("batches/<int:pk>/zip", batches.BatchZipView.as_view(), name="app-batch-zip"),
+    path("ledger", documents.PeriodLedgerView.as_view(), name="app-ledger"),
 ]
 partner_urlpatterns = [
     path("operators", views.OperatorBatchView.as_view(), name="partner-operators"),

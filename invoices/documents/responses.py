@@ -73,13 +73,45 @@ def card_month_zip_response(user, *, card_no: str, month: str) -> StreamingHttpR
     return response
 
 
+def batch_zip_response(batch) -> StreamingHttpResponse:
+    """Every invoice of a batch (PDF and XML) and the summary sheets of its applications, a
+    folder per card, streamed an application at a time. 409 ``not_ready`` while an application
+    is issuing or a document is not stored; 404 ``no_invoices`` when none was issued."""
+    from .. import batches
+
+    try:
+        count, items = batches.zip_members(batch)
+    except batches.NotReady:
+        raise not_ready(_("这次批量开票还没有全部完成，或发票文件正在生成，请稍后再试。")) from None
+    if not count:
+        raise ServiceError("no_invoices", _("这次批量开票没有开出发票，没有可下载的压缩包。"), status=404)
+    response = StreamingHttpResponse(archive.stream(items), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{batches.zip_filename(batch)}"'
+    return response
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def ledger_response(user, *, fmt: str, card_no: str, month: str, application_id):
+def _ledger_format(fmt: str) -> None:
     if fmt not in ("csv", "xlsx"):
         raise ServiceError("invalid", _("format 须为 csv 或 xlsx。"), errors={"format": [_("取值无效。")]})
+
+
+def ledger_response(user, *, fmt: str, card_no: str, month: str, application_id):
+    _ledger_format(fmt)
     f = ledger.ledger_filter(user, card_no=card_no, month=month, application_id=application_id)
+    return _ledger_file(user, f, fmt)
+
+
+def period_ledger_response(user, *, fmt: str, month_from: str, month_to: str):
+    """The ledger of a period (from month to month) across every card of the account, with
+    per-seller and per-rate subtotals: CSV streamed, XLSX written to a temporary file."""
+    _ledger_format(fmt)
+    return _ledger_file(user, ledger.period_filter(user, month_from=month_from, month_to=month_to), fmt)
+
+
+def _ledger_file(user, f, fmt: str):
     if fmt == "xlsx":
         return FileResponse(
             ledger.xlsx_file(user, f), as_attachment=True, filename=ledger.filename(f, "xlsx"), content_type=XLSX

@@ -255,3 +255,37 @@ def test_reversing_and_failing_read_only_the_months_partitions(world):
     for captured in (reversing.captured_queries, failing.captured_queries):
         touched = partitions_touched(captured)
         assert touched and all(name.endswith("2026_09") for name in touched), touched
+
+
+@pytest.mark.django_db
+def test_a_batch_across_cards_reads_only_the_months_partitions(world):
+    """批量开票: the preview, the submit and the issuing of every card-month of the batch read
+    the trips and segments of the batch's month alone, however many cards it spans."""
+    from invoices.models import Batch
+
+    from .test_batches import add_cards
+
+    partitions.ensure(["2026-08", "2026-09"])
+    [second] = add_cards(world, [51])
+    push(world, "BA", world.when, n=2)
+    push(world, "BO", world.when - timedelta(days=31), n=2)
+    items = [trip(f"BB{i}", second, world.when + timedelta(hours=i), THREE) for i in range(2)]
+    items.append(trip("BBO", second, world.when - timedelta(days=31), THREE))
+    assert world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json").json()["created"] == 3
+    title_id = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json").json()["id"]
+    body = {"month": "2026-09", "mode": "monthly", "title_id": title_id}
+    with CaptureQueriesContext(connection) as preview:
+        plan = world.user.post("/api/v1/app/batches/preview", body, format="json").json()
+    assert plan["invoice_count"] == 6 and len(plan["cards"]) == 2
+    with CaptureQueriesContext(connection) as submit:
+        r = world.user.post("/api/v1/app/batches", body | {"plan_digest": plan["plan_digest"]}, format="json")
+    assert r.status_code == 202, r.content
+    batch = Batch.objects.get(pk=r.json()["id"])
+    with CaptureQueriesContext(connection) as issuing:
+        for app in Application.objects.filter(batch=batch).order_by("id"):
+            application_issue(application_id=app.pk)
+    assert Invoice.objects.filter(application__batch=batch).count() == 6
+    assert set(Transit.objects.filter(month="2026-08").values_list("state", flat=True)) == {InvoiceState.OPEN}
+    for captured in (preview.captured_queries, submit.captured_queries, issuing.captured_queries):
+        touched = partitions_touched(captured)
+        assert touched and all(name.endswith("2026_09") for name in touched), touched

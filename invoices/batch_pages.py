@@ -1,0 +1,241 @@
+"""Pages of 批量开票 (a month across many cards: form, confirmation, progress, ZIP) and of the
+finance ledger of a period across every card. Forms shape what a person sent; the services in
+``invoices.batches`` and ``invoices.ledger`` decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import TemplateView
+
+from cards.selectors import bound_cards, titles
+from piaogen.errors import ServiceError
+
+from . import batches, selectors
+from .documents.responses import batch_zip_response, period_ledger_response
+from .models import Application
+
+
+class BatchForm(forms.Form):
+    """批量开票 and its confirmation step: the month, mode, title and e-mail, and the cards —
+    every bound card (``scope=all``) or the ticked ones (``scope=selected``)."""
+
+    STEPS = ("preview", "confirm", "edit")
+
+    month = forms.CharField(max_length=7)
+    mode = forms.ChoiceField(choices=Application.Mode.choices, required=False)
+    scope = forms.ChoiceField(choices=[("all", "all"), ("selected", "selected")], required=False)
+    title_id = forms.IntegerField(
+        min_value=1,
+        max_value=2**62,
+        error_messages={"required": gettext_lazy("请选择发票抬头。"), "invalid": gettext_lazy("请选择发票抬头。")},
+    )
+    email = forms.EmailField(
+        required=False, max_length=254, error_messages={"invalid": gettext_lazy("邮箱地址格式不正确。")}
+    )
+    plan_digest = forms.CharField(required=False, max_length=64)
+    step = forms.ChoiceField(choices=[(s, s) for s in STEPS], required=False)
+
+    def __init__(self, data, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.card_nos = [c[:40] for c in data.getlist("card_nos")[: batches.MAX_CARDS + 1]]
+
+    @property
+    def first_error(self) -> str:
+        for errors in self.errors.values():
+            return str(errors[0])
+        return ""
+
+    def service_inputs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "month": d["month"],
+            "mode": d["mode"] or Application.Mode.PER_TRIP,
+            "title_id": d["title_id"],
+            "card_nos": self.card_nos if d["scope"] == "selected" else None,
+        }
+
+
+def _default_month() -> str:
+    """Last month: the newest whose trips are all in (trips appear from the N-th day after)."""
+    return selectors.recent_months(2)[1]
+
+
+class BatchApplyView(LoginRequiredMixin, TemplateView):
+    """批量开票: a month across every bound card, or the ticked ones; then the confirmation —
+    documents, sellers and total, each card's share, the cards left out and why — and only
+    确认开票 submits."""
+
+    template_name = "invoices/batch_apply.html"
+    confirm_template_name = "invoices/batch_confirm.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        form = kwargs.get("form")
+        values = form.cleaned_data if form is not None and hasattr(form, "cleaned_data") else {}
+        data = form.data if form is not None else {}
+        months = selectors.recent_months(12)
+        month = data.get("month") or self.request.GET.get("month") or _default_month()
+        if month not in months:
+            month = _default_month()
+        bindings = list(bound_cards(self.request.user)[: batches.MAX_CARDS + 1])
+        user_titles = list(titles(self.request.user))
+        default_title = values.get("title_id")
+        if default_title is None:
+            defaults = [b.default_title_id for b in bindings if b.default_title_id]
+            default_title = defaults[0] if defaults else (user_titles[0].pk if user_titles else None)
+        ctx.update(
+            bindings=bindings,
+            months=months,
+            month=month,
+            titles=user_titles,
+            default_title_id=default_title,
+            mode=values.get("mode") or Application.Mode.PER_TRIP,
+            email=values.get("email", ""),
+            scope=(data.get("scope") or "all") if form is not None else "all",
+            picked=set(form.card_nos) if form is not None else set(),
+            error=kwargs.get("error"),
+            max_cards=batches.MAX_CARDS,
+            recent=batches.recent_batches(self.request.user),
+        )
+        return ctx
+
+    def _form_again(self, form, error: str):
+        return self.render_to_response(self.get_context_data(form=form, error=error))
+
+    def _confirmation(self, form, plan: batches.BatchPlan, error: str = ""):
+        return TemplateResponse(
+            self.request,
+            self.confirm_template_name,
+            {
+                "plan": plan,
+                "form": form,
+                "email": form.cleaned_data.get("email") or plan.title.email,
+                "card_nos": form.card_nos if form.cleaned_data["scope"] == "selected" else [],
+                "error": error,
+            },
+        )
+
+    def post(self, request):
+        form = BatchForm(request.POST)
+        if not form.is_valid():
+            return self._form_again(form, form.first_error)
+        step = form.cleaned_data["step"] or "preview"
+        if step == "edit":
+            return self._form_again(form, "")
+        if form.cleaned_data["scope"] == "selected" and not form.card_nos:
+            return self._form_again(form, _("请勾选要开票的ETC卡，或选择“全部已绑定的ETC卡”。"))
+        try:
+            if step == "preview":
+                return self._confirmation(form, batches.batch_preview(user=request.user, **form.service_inputs()))
+            batch = batches.batch_submit(
+                user=request.user,
+                email=form.cleaned_data["email"],
+                plan_digest=form.cleaned_data["plan_digest"] or "-",  # the confirmation always carries one
+                **form.service_inputs(),
+            )
+        except ServiceError as exc:
+            if exc.code == "plan_changed":
+                try:
+                    plan = batches.batch_preview(user=request.user, **form.service_inputs())
+                    return self._confirmation(form, plan, error=exc.message)
+                except ServiceError as again:
+                    exc = again
+            return self._form_again(form, exc.message)
+        messages.success(request, _("批量开票已提交，正在开票。"))
+        return redirect("invoices:batch", pk=batch.pk)
+
+
+class BatchView(LoginRequiredMixin, TemplateView):
+    """A batch's progress (the page polls while any application is issuing), its per-card
+    applications with their ZIPs, the cards left out, and the batch's ZIP once done."""
+
+    template_name = "invoices/batch.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        batch = batches.batch_of(self.request.user, kwargs["pk"])
+        progress = batches.batch_progress(batch)
+        ctx.update(
+            batch=batch,
+            progress=progress,
+            applications=batches.batch_applications(batch),
+            pending=progress.pending,
+            mode_label=Application.Mode(batch.mode).label,
+        )
+        return ctx
+
+
+class BatchStatusView(LoginRequiredMixin, View):
+    """What the batch page polls: its status and how many card-months are done."""
+
+    def get(self, request, pk: int):
+        batch = batches.batch_of(request.user, pk)
+        p = batches.batch_progress(batch)
+        return JsonResponse(
+            {
+                "id": batch.pk,
+                "status": p.status,
+                # the page shows this line while it waits; it reloads when the status changes
+                "status_label": _("%(status)s：已完成 %(done)s / %(n)s 张卡")
+                % {"status": p.status_label, "done": p.done, "n": p.applications},
+                "done": p.done,
+                "applications": p.applications,
+                "invoice_count": p.invoice_count,
+            }
+        )
+
+
+class BatchZipView(LoginRequiredMixin, View):
+    def get(self, request, pk: int):
+        batch = batches.batch_of(request.user, pk)
+        try:
+            return batch_zip_response(batch)
+        except ServiceError as exc:
+            return render(
+                request,
+                "invoices/document_pending.html",
+                {
+                    "message": exc.message,
+                    "back_url": reverse("invoices:batch", args=[batch.pk]),
+                    "refresh": exc.code == "not_ready",
+                },
+                status=exc.status,
+            )
+
+
+class PeriodLedgerView(LoginRequiredMixin, View):
+    """我的发票 → 财务台账: a period of months across every card of the account."""
+
+    def get(self, request):
+        params = request.GET
+        try:
+            return period_ledger_response(
+                request.user,
+                fmt=params.get("format", "csv"),
+                month_from=params.get("from", ""),
+                month_to=params.get("to", ""),
+            )
+        except ServiceError as exc:
+            return render(
+                request,
+                "invoices/document_pending.html",
+                {"message": exc.message, "back_url": reverse("invoices:list"), "refresh": False},
+                status=exc.status,
+            )
+
+
+def ledger_period_defaults() -> dict:
+    """The period the 我的发票 form offers: this year's January to last month."""
+    today = timezone.localdate()
+    last = selectors.recent_months(2, today)[1]
+    return {"from": f"{last[:4]}-01", "to": last}
