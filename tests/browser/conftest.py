@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,10 +42,14 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from accounts.roles import AGENT, SUPERVISOR
 from accounts.seed import STAFF, STAFF_PASSWORD
+from tests.helpers.processes import free_port
+from tests.helpers.sms import SmsOutbox
+from tests.helpers.waiting import wait_for
+from tests.helpers.world import resident_id as shared_resident_id
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -115,61 +118,7 @@ PARTNERS = {
 }
 
 
-def wait_for(predicate, *, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout:.0f} s")
-        time.sleep(interval)
-
-
-# --- what a user's phone receives ------------------------------------------------------------
-
-
-class SmsOutbox:
-    """The file the server's SMS backend appends one JSON object a line to."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def messages(self, mobile: str | None = None, purpose: str | None = None) -> list[dict]:
-        if not self.path.exists():
-            return []
-        rows = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:  # blank, or the line a web worker is appending right now
-                continue
-        return [
-            m
-            for m in rows
-            if (mobile is None or m["mobile"] == mobile) and (purpose is None or m["purpose"] == purpose)
-        ]
-
-    def wait_code(self, mobile: str, purpose: str, *, after: int = 0) -> str:
-        """The newest code to ``mobile`` for ``purpose`` among messages past the first ``after``."""
-
-        def newest():
-            found = self.messages(mobile, purpose)[after:]
-            return found[-1]["code"] if found else None
-
-        return wait_for(newest, timeout=15, what=f"SMS code ({purpose}) to {mobile}")
-
-    def count(self, mobile: str, purpose: str) -> int:
-        return len(self.messages(mobile, purpose))
-
-
 # --- the live server --------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _http_status(url: str) -> int:
@@ -231,7 +180,7 @@ class LiveServer:
         self.root = root
         self.var = root / "var"
         self.var.mkdir(parents=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "runall.log"
         self.sms = SmsOutbox(root / "sms.jsonl")
@@ -427,8 +376,7 @@ def make_uscc(body17: str) -> str:
 
 
 def resident_id(serial: int) -> str:
-    body = f"44030519900101{serial % 1000:03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum wants a placeholder check digit
+    return shared_resident_id(serial, prefix="44030519900101")
 
 
 OPERATORS = [

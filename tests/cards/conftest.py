@@ -69,6 +69,16 @@ def beijing(db) -> Issuer:
 
 
 @pytest.fixture
+def person(client, make_user, registry):
+    """A signed-in user, the card registered and SMS codes free to be asked for again."""
+    registry(card_item())
+    user = make_user()
+    client.force_login(user)
+    age_sms_codes()
+    return user
+
+
+@pytest.fixture
 def start(sms):
     def run(user, *, card_no=CARD_NO, id_type="resident_id", id_number=PERSON_ID, mobile=RESERVED):
         age_sms_codes()

@@ -273,15 +273,6 @@ def test_at_the_ceiling_a_wrong_id_is_still_named_before_the_name(app_client, re
 # --- the page ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def person(client, make_user, registry):
-    registry(card_item())
-    user = make_user()
-    client.force_login(user)
-    age_sms_codes()
-    return user
-
-
 def form(**overrides) -> dict:
     return {"card_no": CARD_NO, "id_type": "resident_id", "id_number": PERSON_ID, "mobile": RESERVED, **overrides}
 

@@ -10,15 +10,6 @@ from tests.conftest import age_sms_codes
 from .conftest import CARD_NO, OTHER_ID, PERSON_ID, RESERVED, card_item
 
 
-@pytest.fixture
-def person(client, make_user, registry):
-    registry(card_item())
-    user = make_user()
-    client.force_login(user)
-    age_sms_codes()
-    return user
-
-
 def details(**overrides) -> dict:
     return {
         "card_no": CARD_NO,

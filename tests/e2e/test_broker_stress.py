@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import connection
 
 from piaogen.models import SetAsideMessage
-from tests.e2e.conftest import _database_url, wait_for
+from tests.helpers.processes import worker_env
+from tests.helpers.waiting import wait_for
 
 PRODUCERS = 4
 PER_PRODUCER = int(os.environ.get("STRESS_PER_PRODUCER", "2500"))
@@ -47,14 +48,7 @@ def test_ten_thousand_messages_from_four_producers_each_run_exactly_once(real_wo
         cursor.execute("CREATE TABLE stress_effect (msg_key varchar(40) PRIMARY KEY, runs integer NOT NULL)")
     broker = settings.CELERY_BROKER_URL
     worker = Worker(tmp_path, broker, concurrency=2, queues="stress")
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="piaogen.test_settings",
-        DATABASE_URL=_database_url(),
-        PIAOGEN_VAR_DIR=str(settings.VAR_DIR),
-        CELERY_BROKER_URL=broker,
-        CELERY_TASK_ALWAYS_EAGER="0",
-    )
+    env = worker_env(broker)
     started = time.monotonic()
     producers = [
         subprocess.Popen(

@@ -29,7 +29,8 @@ from django.utils import timezone
 from accounts.models import User
 from support import cti
 from support.models import AgentExtension, Call
-from tests.e2e.conftest import _database_url, gunicorn
+from tests.e2e.conftest import gunicorn
+from tests.helpers.processes import database_url
 
 pytestmark = pytest.mark.worker
 
@@ -61,7 +62,7 @@ def site(transactional_db, django_db_serialized_rollback, tmp_path):
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
         SECRET_KEY=settings.SECRET_KEY,  # the same keys: mobiles are found by their digest
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         PIAOGEN_VAR_DIR=str(tmp_path / "var"),
         PYTHONUNBUFFERED="1",
     )

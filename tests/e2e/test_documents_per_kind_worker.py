@@ -8,9 +8,9 @@ import zipfile
 import pytest
 
 from invoices.models import Application, ApplicationEvent, Invoice
+from tests.helpers.waiting import wait_for
 
 from ..invoices.test_invoicing import title
-from .conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.regimes]
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from invoices.models import Application, ApplicationEvent, Invoice
+from tests.helpers.waiting import wait_for
 
 from ..invoices.conftest import trip
 from ..invoices.test_invoicing import THREE, title
-from .conftest import wait_for
 
 pytestmark = pytest.mark.worker
 

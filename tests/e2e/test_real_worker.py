@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 
 from invoices.models import Application, Invoice
+from tests.helpers.waiting import wait_for
 
 from ..invoices.conftest import trip
 from ..invoices.test_invoicing import THREE, title
-from .conftest import wait_for
 
 # The worker process runs under the product's regime dates: today's trips give fiscal e-bills
 # for the loan-repayment share and 数电 invoices for the rest.
@@ -25,7 +25,7 @@ def test_a_worker_process_issues_a_submitted_application(world, real_worker):
         format="json",
     )
     assert r.status_code == 202
-    app = wait_for(lambda: Application.objects.filter(pk=r.json()["id"], status="issued").first())
+    app = wait_for(lambda: Application.objects.filter(pk=r.json()["id"], status="issued").first(), timeout=60)
     assert app.invoice_count == 15 == Invoice.objects.count()
     for kind, count, sequence in (("fiscal_e_bill", 5, slice(None)), ("digital_e_invoice", 10, slice(5, None))):
         numbers = sorted(

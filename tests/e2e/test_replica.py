@@ -26,8 +26,9 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.e2e.conftest import gunicorn, wait_for
-from tests.reliability.conftest import free_port
+from tests.e2e.conftest import gunicorn
+from tests.helpers.processes import free_port
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.worker
 

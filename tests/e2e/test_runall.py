@@ -19,8 +19,9 @@ from django.conf import settings
 
 from invoices.models import Application, Invoice
 from invoices.numbering import sequence_of
-from tests.e2e.conftest import _database_url, wait_for
-from tests.reliability.conftest import free_port, push_trips, submit
+from tests.helpers.processes import free_port, worker_env
+from tests.helpers.waiting import wait_for
+from tests.reliability.conftest import push_trips, submit
 
 SPAWNED = re.compile(rb"spawned: 'worker' with pid (\d+)")
 
@@ -70,17 +71,7 @@ def test_runall_restarts_a_killed_worker_keeps_serving_and_stops_cleanly(world, 
     stall = tmp_path / "stalled"
     port = free_port()
     log = tmp_path / "runall.log"
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="piaogen.test_settings",
-        DATABASE_URL=_database_url(),
-        CELERY_TASK_ALWAYS_EAGER="0",
-        PIAOGEN_VAR_DIR=str(settings.VAR_DIR),
-        SMS_BACKEND="file",
-        PIAOGEN_STALL_FILE=str(stall),
-    )
-    if settings.CELERY_BROKER_URL.startswith("redis"):
-        env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    env = worker_env(PIAOGEN_STALL_FILE=str(stall))
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -1,20 +1,18 @@
 """Trips need operators, a registry card and a binding: made through the partner and App APIs,
 as the real partners and users make them."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
-from stdnum.cn import ric
 
 from piaogen.demo import demo_uscc
+from tests.helpers.world import bind_card, resident_id, trip
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-
-def resident_id(serial: int) -> str:
-    body = f"41010519900101{serial:03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum wants a placeholder check digit
+__all__ = ["OPERATORS", "SHANGHAI", "card_item", "resident_id", "trip", "world"]
 
 
 def card_item(card_no: str, mobile: str, id_number: str, card_type: str = "account", **extra) -> dict:
@@ -94,23 +92,6 @@ OPERATORS = {
 }
 
 
-def trip(transit_id: str, card_no: str, when: datetime, split: list[tuple[str, int]], **extra) -> dict:
-    return {
-        "transit_id": transit_id,
-        "card_no": card_no,
-        "plate": "豫A12345",
-        "plate_color": 0,
-        "vehicle_class": "passenger",
-        "entry_station": "郑州站",
-        "entry_time": when.isoformat(),
-        "exit_station": "安阳站",
-        "exit_time": (when + timedelta(hours=2)).isoformat(),
-        "fee": sum(f for _, f in split),
-        "segments": [{"section_code": c, "fee": f} for c, f in split],
-        **extra,
-    }
-
-
 @pytest.fixture
 def world(db, partner_client, app_client, sms):
     """A clearing centre with operators, an issuer with two cards, a user with one bound card."""
@@ -125,24 +106,7 @@ def world(db, partner_client, app_client, sms):
     assert r.status_code == 200 and not r.json()["rejected"], r.content
     user = app_client()
 
-    def bind(client, item):
-        r = client.post(
-            "/api/v1/app/cards",
-            {
-                "card_no": item["card_no"],
-                "id_type": "resident_id",
-                "id_number": item["id_number"],
-                "mobile": item["mobile"],
-            },
-            format="json",
-        )
-        assert r.status_code == 202, r.content
-        code = sms.last_code(item["mobile"], "bind")
-        r = client.post(
-            "/api/v1/app/cards/confirm", {"binding_id": r.json()["binding_id"], "code": code}, format="json"
-        )
-        assert r.status_code == 201, r.content
-
+    bind = partial(bind_card, sms=sms)
     bind(user, cards[0])
 
     class World:
@@ -153,6 +117,14 @@ def world(db, partner_client, app_client, sms):
     w.card_no = cards[0]["card_no"]
     w.when = datetime(2026, 9, 5, 8, 0, tzinfo=SHANGHAI)
     return w
+
+
+@pytest.fixture
+def no_queue(monkeypatch):
+    """Submitting commits for real; the issuing task stays off so that threads race for it."""
+    from invoices import tasks
+
+    monkeypatch.setattr(tasks.issue_application, "delay", lambda *a, **k: None)
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,18 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
+# The enterprise title the documents are issued to.
+COMPANY = {
+    "kind": "enterprise",
+    "name": "演示科技有限公司",
+    "tax_id": COMPANY_TAX_ID,
+    "address": "北京市演示路1号",
+    "phone": "010-12345678",
+    "bank": "演示银行",
+    "bank_account": "6222000000000001",
+}
+
+
 def stored(path: str) -> bytes:
     with storage.open_file(path) as f:
         return f.read()
@@ -48,16 +60,7 @@ def stored(path: str) -> bytes:
 def issue(world, applied, **title_fields):
     """Three invoices (3 % taxable 97.33, 5 % taxable 12.00, 不征税 5.00) for an enterprise title."""
     push(world, [("T1", THREE)])
-    fields = {
-        "kind": "enterprise",
-        "name": "演示科技有限公司",
-        "tax_id": COMPANY_TAX_ID,
-        "address": "北京市演示路1号",
-        "phone": "010-12345678",
-        "bank": "演示银行",
-        "bank_account": "6222000000000001",
-    } | title_fields
-    r = applied(title_id=title(world.user, **fields))
+    r = applied(title_id=title(world.user, **(COMPANY | title_fields)))
     assert r.status_code == 202, r.content
     return Application.objects.get(pk=r.json()["id"])
 

@@ -22,7 +22,7 @@ from invoices.regimes import DocumentKind
 
 from . import test_invoicing
 from .conftest import trip
-from .test_documents import page_texts, pdf_text, reverse_invoice, stored
+from .test_documents import COMPANY, page_texts, pdf_text, reverse_invoice, stored
 from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
 
 pytestmark = [pytest.mark.regimes, pytest.mark.documents]
@@ -34,15 +34,6 @@ FISCAL_NS = {"t": "urn:piaogen:toll-fiscal-e-bill:1"}
 DIGITAL_NS = {"t": "urn:piaogen:toll-digital-invoice:1"}
 VAT_NS = {"t": "urn:piaogen:toll-invoice:1"}
 EMAIL = "finance@example.com"
-COMPANY = {
-    "kind": "enterprise",
-    "name": "演示科技有限公司",
-    "tax_id": COMPANY_TAX_ID,
-    "address": "北京市演示路1号",
-    "phone": "010-12345678",
-    "bank": "演示银行",
-    "bank_account": "6222000000000001",
-}
 
 
 def issue_today(world, applied, **title_fields) -> Application:

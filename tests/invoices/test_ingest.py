@@ -196,6 +196,24 @@ def test_recharges_from_the_issuer_of_the_card(world, partner_client):
     assert world.clearing.post("/api/v1/partner/recharges", {"recharges": [item]}, format="json").status_code == 403
 
 
+def fast_path_trip(**change) -> dict:
+    """A trip as the fast path meets it, ``change`` applied (a fresh dict each time)."""
+    return {
+        "transit_id": "T-1",
+        "card_no": "41010000000000000001",
+        "plate": "豫A12345",
+        "plate_color": 0,
+        "vehicle_class": "passenger",
+        "entry_station": "郑州站",
+        "entry_time": "2026-05-01T08:00:00+08:00",
+        "exit_station": "安阳站",
+        "exit_time": "2026-05-01T10:30:00+08:00",
+        "fee": 300,
+        "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
+        **change,
+    }
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -214,20 +232,7 @@ def test_the_fast_path_cleans_and_fingerprints_a_trip_exactly_as_the_field_by_fi
     from invoices import ingest
     from piaogen.bulk import fingerprint
 
-    item = {
-        "transit_id": "T-1",
-        "card_no": "41010000000000000001",
-        "plate": "豫A12345",
-        "plate_color": 0,
-        "vehicle_class": "passenger",
-        "entry_station": "郑州站",
-        "entry_time": "2026-05-01T08:00:00+08:00",
-        "exit_station": "安阳站",
-        "exit_time": "2026-05-01T10:30:00+08:00",
-        "fee": 300,
-        "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
-        **change,
-    }
+    item = fast_path_trip(**change)
     slow = ingest._clean_transit(item)
     fast = ingest._fast_transit(item, timezone.now() + timedelta(hours=1))
     assert fast == slow
@@ -259,20 +264,7 @@ def test_the_fast_path_leaves_anything_doubtful_to_the_field_by_field_one(change
 
     from invoices import ingest
 
-    item = {
-        "transit_id": "T-1",
-        "card_no": "41010000000000000001",
-        "plate": "豫A12345",
-        "plate_color": 0,
-        "vehicle_class": "passenger",
-        "entry_station": "郑州站",
-        "entry_time": "2026-05-01T08:00:00+08:00",
-        "exit_station": "安阳站",
-        "exit_time": "2026-05-01T10:30:00+08:00",
-        "fee": 300,
-        "segments": [{"section_code": "S-A3", "fee": 100}, {"section_code": "S-B5", "fee": 200}],
-        **change,
-    }
+    item = fast_path_trip(**change)
     assert ingest._fast_transit(item, timezone.now() + timedelta(hours=1)) is None
 
 

@@ -1,14 +1,15 @@
 """Exactly once, with gap-free numbers: a failure in the middle of issuing, and two issuers
 at the same application or the same seller at once."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 from invoices import services
-from invoices.models import Application, Invoice, InvoiceCounter, InvoiceLine
+from invoices.models import Application, Invoice, InvoiceCounter
+from tests.helpers.faults import fail_line_writes
+from tests.helpers.races import issue_at_once
 
 from .conftest import trip
 from .test_invoicing import THREE, title
@@ -31,62 +32,34 @@ def push(world, n, prefix="T", start=None):
 def test_a_failure_mid_issue_leaves_nothing_and_no_gap(world, monkeypatch):
     push(world, 4)
     app_id = submit(world)  # eager task did not run: on_commit never fires inside the test transaction
-    original = services.insert_rows
-
-    def boom(model, *args, **kwargs):  # the lines' write fails after the invoices' succeeded
-        if model is InvoiceLine:
-            raise DatabaseError("disk full")
-        return original(model, *args, **kwargs)
-
-    monkeypatch.setattr(services, "insert_rows", boom)
+    heal = fail_line_writes(monkeypatch)  # the lines' write fails after the invoices' succeeded
     with pytest.raises(DatabaseError):
         services.application_issue(application_id=app_id)
     # invoices were written and numbers taken before the failure: all of it rolled back
     assert not Invoice.objects.exists()
     assert not InvoiceCounter.objects.filter(next_number__gt=1).exists()
     assert Application.objects.get().status == "issuing"
-    monkeypatch.setattr(services, "insert_rows", original)
+    heal()
     services.application_issue(application_id=app_id)
     numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
     assert numbers == list(range(1, 13))
     assert Application.objects.get().status == "issued"
 
 
-@pytest.fixture
-def no_queue(monkeypatch):
-    """Submitting commits for real here; keep the task off so the threads below race for it."""
-    from invoices import tasks
-
-    monkeypatch.setattr(tasks.issue_application, "delay", lambda *a, **k: None)
-
-
-def _issue_in_thread(app_id, errors):
-    try:
-        services.application_issue(application_id=app_id)
-    except Exception as exc:  # reported to the test, which asserts there were none
-        errors.append(exc)
-    finally:
-        connection.close()
-
-
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_issuers_of_one_application_at_once_issue_it_once(world, no_queue):
     push(world, 20)
     app_id = submit(world)
     assert Application.objects.get().status == "submitted"
-    errors: list = []
-    threads = [threading.Thread(target=_issue_in_thread, args=(app_id, errors)) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert issue_at_once([app_id] * 3) == []
     assert Application.objects.get().status == "issued"
     assert Invoice.objects.count() == 60
     pairs = list(Invoice.objects.values_list("code", "number"))
     assert len(set(pairs)) == 60
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_issuers_of_one_seller_at_once_never_share_a_number(world, no_queue):
     push(world, 10, prefix="A")
@@ -95,13 +68,7 @@ def test_issuers_of_one_seller_at_once_never_share_a_number(world, no_queue):
     items = [trip(f"B{i}", world.cards[1]["card_no"], world.when + timedelta(hours=i), THREE) for i in range(10)]
     world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
     second = submit(world, card_no=world.cards[1]["card_no"])
-    errors: list = []
-    threads = [threading.Thread(target=_issue_in_thread, args=(a, errors)) for a in (first, second, first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert issue_at_once([first, second, first, second]) == []
     assert set(Application.objects.values_list("status", flat=True)) == {"issued"}
     numbers = sorted(int(n) for n in Invoice.objects.values_list("number", flat=True))
     assert numbers == list(range(1, 61))  # one counter, both applications: no gap, no repeat

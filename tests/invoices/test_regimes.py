@@ -3,18 +3,19 @@ numbering of each kind (gap-free and exactly once, under concurrency and crashes
 re-issue per kind, and the summary sheet of recharges."""
 
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 from cards.models import Binding
 from invoices import numbering, regimes, services
-from invoices.models import Application, DocumentCounter, Invoice, InvoiceLine, RedLetterConfirmation
+from invoices.models import Application, DocumentCounter, Invoice, RedLetterConfirmation
 from invoices.regimes import DocumentKind
+from tests.helpers.faults import fail_line_writes
+from tests.helpers.races import issue_at_once
 
 from .conftest import trip
 from .test_invoicing import COMPANY_TAX_ID, THREE, title
@@ -184,19 +185,12 @@ def test_a_failure_mid_issue_takes_back_every_kind_of_number(
         format="json",
     )
     app_id = r.json()["id"]
-    original = services.insert_rows
-
-    def boom(model, *args, **kwargs):
-        if model is InvoiceLine:
-            raise DatabaseError("disk full")
-        return original(model, *args, **kwargs)
-
-    monkeypatch.setattr(services, "insert_rows", boom)
+    heal = fail_line_writes(monkeypatch)
     with pytest.raises(DatabaseError):
         services.application_issue(application_id=app_id)
     assert not Invoice.objects.exists()
     assert not DocumentCounter.objects.filter(next_number__gt=1).exists()
-    monkeypatch.setattr(services, "insert_rows", original)
+    heal()
     services.application_issue(application_id=app_id)
     assert sorted(int(n) for n in Invoice.objects.filter(document_kind=FISCAL).values_list("number", flat=True)) == [
         1,
@@ -207,18 +201,9 @@ def test_a_failure_mid_issue_takes_back_every_kind_of_number(
     assert digital == list(range(1, 7))
 
 
-def _issue_in_thread(app_id, errors):
-    try:
-        services.application_issue(application_id=app_id)
-    except Exception as exc:  # reported to the test, which asserts there were none
-        errors.append(exc)
-    finally:
-        connection.close()
-
-
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_issuers_at_once_never_share_or_skip_a_fiscal_or_digital_number(world, monkeypatch):
-    monkeypatch.setattr("invoices.tasks.issue_application.delay", lambda *a, **k: None)
+def test_issuers_at_once_never_share_or_skip_a_fiscal_or_digital_number(world, no_queue):
     push(world, [(f"A{i}", world.when + timedelta(hours=i), THREE) for i in range(8)])
     tid = title(world.user)
     body = {"kind": "consumption", "card_no": world.card_no, "month": "2026-09", "title_id": tid}
@@ -228,13 +213,7 @@ def test_issuers_at_once_never_share_or_skip_a_fiscal_or_digital_number(world, m
     items = [trip(f"B{i}", second_card, world.when + timedelta(hours=i), THREE) for i in range(8)]
     world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
     second = world.user.post("/api/v1/app/applications", body | {"card_no": second_card}, format="json").json()["id"]
-    errors: list = []
-    threads = [threading.Thread(target=_issue_in_thread, args=(a, errors)) for a in (first, second, first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert issue_at_once([first, second, first, second]) == []
     assert set(Application.objects.values_list("status", flat=True)) == {"issued"}
     fiscal = sorted(int(n) for n in Invoice.objects.filter(document_kind=FISCAL).values_list("number", flat=True))
     assert fiscal == list(range(1, 17))

@@ -1,16 +1,15 @@
 """Reversing one invoice of a trip reopens exactly its share (seller and rate): the trip is open
 again for that share alone, applying again issues it and nothing a live invoice still covers."""
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from invoices import services
 from invoices.models import Application, Invoice, InvoiceLine, Transit
 from invoices.selectors import covered_shares
+from tests.helpers.races import issue_at_once
 
 from . import test_invoicing
 from .conftest import trip
@@ -192,23 +191,7 @@ def test_pages_show_the_remaining_share_of_a_partly_invoiced_trip(
 # --- reversing and applying at once, on a real database ---------------------------------------------
 
 
-@pytest.fixture
-def no_queue(monkeypatch):
-    from invoices import tasks
-
-    monkeypatch.setattr(tasks.issue_application, "delay", lambda *a, **k: None)
-
-
-def _issue(app_id, errors, barrier):
-    try:
-        barrier.wait(10)
-        services.application_issue(application_id=app_id)
-    except Exception as exc:  # reported to the test, which asserts there were none
-        errors.append(exc)
-    finally:
-        connection.close()
-
-
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_reversing_one_share_while_another_is_applied_for_never_covers_a_share_twice(world, no_queue):
     push(world, [("T1", THREE)])
@@ -228,14 +211,7 @@ def test_reversing_one_share_while_another_is_applied_for_never_covers_a_share_t
     )
     b = Invoice.objects.get(seller_name="乙一级公路公司", status="normal")
     second = services.invoice_reverse(user=world.user.user, invoice_id=b.pk)
-    errors: list = []
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=_issue, args=(x.pk, errors, barrier)) for x in (again, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert issue_at_once([again.pk, second.pk], barrier=True) == []
     assert set(Application.objects.values_list("status", flat=True)) == {"issued"}
     shares = live_shares()
     assert set(shares.values()) == {1}  # never a share covered twice

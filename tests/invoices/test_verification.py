@@ -241,6 +241,21 @@ def redis_cache(settings):
     cache.clear()
 
 
+@pytest.fixture(params=["database", "redis"])
+def counters(request, settings):
+    """The day's counts in the database (no Redis) and in Redis, as in production."""
+    if request.param == "redis":
+        settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
+        from django.core.cache import cache
+
+        cache.clear()
+        yield request.param
+        cache.clear()
+    else:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        yield request.param
+
+
 def wrong_check(inv: Invoice) -> dict:
     return params(inv, check="000000" if inv.check_code[-6:] != "000000" else "111111")
 

@@ -7,8 +7,6 @@ server that forgets its statements."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.db import OperationalError, connection
 from rest_framework.test import APIClient
@@ -20,27 +18,12 @@ from invoices.models import Invoice
 from piaogen import middleware
 
 from . import test_verification
-from .test_verification import URL, params, wrong_check
+from .test_verification import REDIS_URL, URL, params, wrong_check
 
-applied, issued = test_verification.applied, test_verification.issued  # the fixtures
+# the fixtures
+applied, issued, counters = test_verification.applied, test_verification.issued, test_verification.counters
 
 LEAN = "piaogen.middleware.LeanGetMiddleware"
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
-
-
-@pytest.fixture(params=["database", "redis"])
-def counters(request, settings):
-    """The day's counts in the database (no Redis) and in Redis, as in production."""
-    if request.param == "redis":
-        settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
-        from django.core.cache import cache
-
-        cache.clear()
-        yield request.param
-        cache.clear()
-    else:
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-        yield request.param
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ never stopped by anyone else's checks."""
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,26 +16,10 @@ from invoices.models import Invoice, VerificationCounter
 from piaogen import throttling
 
 from . import test_verification
-from .test_verification import URL, params, wrong_check
+from .test_verification import REDIS_URL, URL, params, wrong_check
 
-applied, issued = test_verification.applied, test_verification.issued  # the fixtures
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
-
-
-@pytest.fixture(params=["database", "redis"])
-def counters(request, settings):
-    """The day's counts in the database (no Redis) and in Redis, as in production."""
-    if request.param == "redis":
-        settings.CACHES = {"default": {"BACKEND": "piaogen.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
-        from django.core.cache import cache
-
-        cache.clear()
-        yield request.param
-        cache.clear()
-    else:
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-        yield request.param
+# the fixtures
+applied, issued, counters = test_verification.applied, test_verification.issued, test_verification.counters
 
 
 def check(client: APIClient, inv, address: str, **override):

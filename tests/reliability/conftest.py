@@ -7,9 +7,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,11 +16,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.e2e.conftest import _database_url, real_worker, wait_for  # noqa: F401  (fixtures and helpers)
+from tests.e2e.conftest import real_worker  # noqa: F401  (the fixture)
+from tests.helpers.processes import CeleryWorker, free_port, started_workers, worker_env
+from tests.helpers.waiting import wait_for
 from tests.invoices.conftest import trip, world  # noqa: F401
 from tests.invoices.test_invoicing import THREE, title
 
-__all__ = ["THREE", "push_trips", "submit", "title", "trip", "wait_for"]
+__all__ = ["THREE", "free_port", "push_trips", "submit", "title", "trip", "wait_for"]
 
 
 def push_trips(w, n: int, prefix: str = "T", card_no: str | None = None, month_start=None) -> list[str]:
@@ -47,12 +47,6 @@ def submit(w, client=None, card_no=None, month="2026-09", **extra) -> int:
     r = client.post("/api/v1/app/applications", body | extra, format="json")
     assert r.status_code == 202, r.content
     return r.json()["id"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:
@@ -157,7 +151,7 @@ def own_redis(tmp_path):
     server.stop()
 
 
-class Worker:
+class Worker(CeleryWorker):
     """``celery worker`` in its own process group against the test database and ``broker``;
     ``stall_file`` makes it freeze mid-issue (tests/reliability/worker_app.py)."""
 
@@ -171,87 +165,22 @@ class Worker:
         transport_options: dict | None = None,
         queues: str = "default",
     ):
-        self.log = tmp / f"worker-{time.monotonic_ns()}.log"
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="piaogen.test_settings",
-            DATABASE_URL=_database_url(),
-            CELERY_TASK_ALWAYS_EAGER="0",
-            PIAOGEN_VAR_DIR=str(settings.VAR_DIR),
-            SMS_BACKEND="file",
-            CELERY_BROKER_URL=broker,
-            PIAOGEN_TRANSPORT_OPTIONS=json.dumps(transport_options or {}),
-        )
+        env = worker_env(broker, PIAOGEN_TRANSPORT_OPTIONS=json.dumps(transport_options or {}))
         env.pop("PIAOGEN_STALL_FILE", None)
         if stall_file is not None:
             env["PIAOGEN_STALL_FILE"] = str(stall_file)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tests.reliability.worker_app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--queues",
-                queues,
-                "--concurrency",
-                str(concurrency),
-                "--pool",
-                "prefork",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--hostname",
-                f"rel-{os.getpid()}-{time.monotonic_ns()}@localhost",
-            ],
-            env=env,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=settings.BASE_DIR,
-            start_new_session=True,
+        super().__init__(
+            tmp,
+            env,
+            app="tests.reliability.worker_app",
+            queues=queues,
+            concurrency=concurrency,
+            name="rel",
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
-            if b"ready." in self.log.read_bytes():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"worker not ready: {self.log.read_text()[-3000:]}")
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=20)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                self.kill()
 
 
 @pytest.fixture
 def workers(real_worker, tmp_path):  # noqa: F811  (the fixture imported above)
     """Starts reliability workers on demand (against a broker the test names); each is stopped
     at the end. ``real_worker`` makes the database transactional and turns eager mode off."""
-    started: list[Worker] = []
-
-    def start(broker: str, **kwargs) -> Worker:
-        worker = Worker(tmp_path, broker, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+    yield from started_workers(lambda broker, **kwargs: Worker(tmp_path, broker, **kwargs))

@@ -63,6 +63,7 @@ def _confirm(user, binding_id, code, barrier, outcomes):
         connection.close()
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_confirmations_of_one_card_at_once_bind_it_once(world, make_user, sms):
     card = world.cards[1]  # not bound yet
@@ -95,6 +96,7 @@ def test_two_confirmations_of_one_card_at_once_bind_it_once(world, make_user, sm
     assert BindingAttempt.objects.filter(card__card_no=card["card_no"], outcome="bound").count() == 1
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_one_confirmation_sent_twice_at_once_binds_once(world, sms):
     card = world.cards[1]

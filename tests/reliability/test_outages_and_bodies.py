@@ -4,7 +4,6 @@ never a half-written batch."""
 from __future__ import annotations
 
 import json
-import socket
 
 import orjson
 import pytest
@@ -13,15 +12,10 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from invoices.models import Transit
 from piaogen.throttling import local_counters
+from tests.helpers.processes import free_port
 from tests.invoices.conftest import trip
 
 THREE = [("S-A3", 9733), ("S-B5", 1200), ("S-C0", 500)]
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed once we return: connections are refused
 
 
 @pytest.fixture
@@ -29,7 +23,7 @@ def redis_down(settings):
     settings.CACHES = {
         "default": {
             "BACKEND": "piaogen.cache.PooledRedisCache",
-            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/5",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/5",  # nothing listens there
             "OPTIONS": {"socket_connect_timeout": 0.2},
         }
     }

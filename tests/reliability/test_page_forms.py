@@ -77,9 +77,9 @@ def pages(world, client):
         "bank_account": "",
         "email": "",
     }
-    forms = [
-        (reverse("accounts:login"), {"mobile": "13700000001", "password": "secret123abc"}),
-        (
+    forms = {
+        "accounts:login": (reverse("accounts:login"), {"mobile": "13700000001", "password": "secret123abc"}),
+        "accounts:register": (
             reverse("accounts:register"),
             {
                 "mobile": "13700000555",
@@ -90,9 +90,15 @@ def pages(world, client):
                 "tax_id": "",
             },
         ),
-        (reverse("accounts:password_reset"), {"mobile": "13700000001", "code": "123456", "password": "abc12345678"}),
-        (reverse("accounts:profile"), {"old_password": "secret123abc", "new_password": "abc12345678x"}),
-        (
+        "accounts:password_reset": (
+            reverse("accounts:password_reset"),
+            {"mobile": "13700000001", "code": "123456", "password": "abc12345678"},
+        ),
+        "accounts:profile": (
+            reverse("accounts:profile"),
+            {"old_password": "secret123abc", "new_password": "abc12345678x"},
+        ),
+        "cards:bind": (
             reverse("cards:bind"),
             {
                 "card_no": world.cards[1]["card_no"],
@@ -102,10 +108,10 @@ def pages(world, client):
                 "mobile": world.cards[1]["mobile"],
             },
         ),
-        (reverse("cards:title_new"), title_fields),
-        (reverse("cards:title_edit", args=[title.pk]), title_fields),
-        (reverse("cards:default_title", args=[card]), {"title_id": str(title.pk)}),
-        (
+        "cards:title_new": (reverse("cards:title_new"), title_fields),
+        "cards:title_edit": (reverse("cards:title_edit", args=[title.pk]), title_fields),
+        "cards:default_title": (reverse("cards:default_title", args=[card]), {"title_id": str(title.pk)}),
+        "invoices:apply": (
             reverse("invoices:apply"),
             {
                 "card": card,
@@ -117,9 +123,12 @@ def pages(world, client):
                 "scope": "",
             },
         ),
-        (reverse("invoices:title_change", args=[app_id]), {"title_id": str(title.pk), "email": "", "confirm": "no"}),
-        (reverse("invoices:reverse", args=[invoice.pk]), {"reason": "开错了", "confirm": "no"}),
-        (
+        "invoices:title_change": (
+            reverse("invoices:title_change", args=[app_id]),
+            {"title_id": str(title.pk), "email": "", "confirm": "no"},
+        ),
+        "invoices:reverse": (reverse("invoices:reverse", args=[invoice.pk]), {"reason": "开错了", "confirm": "no"}),
+        "support:ticket_new": (
             reverse("support:ticket_new"),
             {
                 "category": "invoicing",
@@ -131,17 +140,23 @@ def pages(world, client):
                 "invoice": "",
             },
         ),
-        (reverse("support:ticket_message", args=[ticket.pk]), {"body": "补充"}),
-        (reverse("support:ticket_rate", args=[ticket.pk]), {"rating": "5", "comment": ""}),
-        (reverse("support:ticket_reopen", args=[ticket.pk]), {"reason": "还没解决"}),
-    ]
-    searches = [
-        (reverse("verify"), {"code": "041002600112", "number": "00000001", "date": "20260905", "check": "123456"}),
-        (reverse("support:search"), {"q": "绑卡"}),
-        (reverse("support:diagnose"), {"date": "2026-09-05", "application": str(app_id), "invoice": str(invoice.pk)}),
-        (reverse("invoices:transits"), {"card": card, "month": "2026-09"}),
-        (reverse("invoices:list"), {"card": card, "month": "2026-09", "view": "trip"}),
-    ]
+        "support:ticket_message": (reverse("support:ticket_message", args=[ticket.pk]), {"body": "补充"}),
+        "support:ticket_rate": (reverse("support:ticket_rate", args=[ticket.pk]), {"rating": "5", "comment": ""}),
+        "support:ticket_reopen": (reverse("support:ticket_reopen", args=[ticket.pk]), {"reason": "还没解决"}),
+    }
+    searches = {
+        "verify": (
+            reverse("verify"),
+            {"code": "041002600112", "number": "00000001", "date": "20260905", "check": "123456"},
+        ),
+        "support:search": (reverse("support:search"), {"q": "绑卡"}),
+        "support:diagnose": (
+            reverse("support:diagnose"),
+            {"date": "2026-09-05", "application": str(app_id), "invoice": str(invoice.pk)},
+        ),
+        "invoices:transits": (reverse("invoices:transits"), {"card": card, "month": "2026-09"}),
+        "invoices:list": (reverse("invoices:list"), {"card": card, "month": "2026-09", "view": "trip"}),
+    }
     return forms, searches
 
 
@@ -155,35 +170,80 @@ def _check(response, where, failures):
     return True
 
 
-@pytest.mark.django_db
-def test_every_form_field_with_every_bad_value(pages, client, settings):
+# The forms ``pages`` posts and the searches it sends, by URL name: each is a case of its own.
+POSTED = [
+    "accounts:login",
+    "accounts:register",
+    "accounts:password_reset",
+    "accounts:profile",
+    "cards:bind",
+    "cards:title_new",
+    "cards:title_edit",
+    "cards:default_title",
+    "invoices:apply",
+    "invoices:title_change",
+    "invoices:reverse",
+    "support:ticket_new",
+    "support:ticket_message",
+    "support:ticket_rate",
+    "support:ticket_reopen",
+]
+SEARCHED = ["verify", "support:search", "support:diagnose", "invoices:transits", "invoices:list"]
+
+
+@pytest.fixture
+def lenient(settings):
+    """No login or SMS limit gets in the way of hundreds of submissions from one client."""
     settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 10**6
     settings.LOGIN_MAX_FAILURES_PER_CLIENT_ACCOUNT = settings.SMS_MAX_PER_ADDRESS = 10**6
+
+
+@pytest.mark.django_db
+def test_the_cases_are_every_form_and_search_and_over_500_submissions(pages):
     forms, searches = pages
+    assert list(forms) == POSTED and list(searches) == SEARCHED
+    tried = sum(len(base) for _url, base in [*forms.values(), *searches.values()]) * len(BAD_VALUES)
+    print(f"\npage forms: {tried} submissions")
+    assert tried > 500
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", POSTED)
+def test_every_form_field_with_every_bad_value(name, pages, client, lenient):
+    forms, _searches = pages
+    url, base = forms[name]
     failures: list = []
     tried = 0
-    for url, base in forms:
-        for field in base:
-            for label, value in BAD_VALUES.items():
-                before = counts()
-                r = client.post(url, {**base, field: value})
-                tried += 1
-                where = f"POST {url} {field}={label}"
-                if not _check(r, where, failures):
-                    continue
-                if r.status_code != 302:  # refused (or a confirmation step): nothing stored, not even half
-                    changed = {k for k, v in counts().items() if before.get(k) != v}
-                    if changed:
-                        failures.append((where, r.status_code, sorted(changed)))
-                if not client.session.get("_auth_user_id"):
-                    client.force_login(pages_user())
-    for url, base in searches:
-        for field in base:
-            for label, value in BAD_VALUES.items():
-                tried += 1
-                _check(client.get(url, {**base, field: value}), f"GET {url} {field}={label}", failures)
-    print(f"\npage forms: {tried} submissions, {len(failures)} failures")
-    assert tried > 500
+    for field in base:
+        for label, value in BAD_VALUES.items():
+            before = counts()
+            r = client.post(url, {**base, field: value})
+            tried += 1
+            where = f"POST {url} {field}={label}"
+            if not _check(r, where, failures):
+                continue
+            if r.status_code != 302:  # refused (or a confirmation step): nothing stored, not even half
+                changed = {k for k, v in counts().items() if before.get(k) != v}
+                if changed:
+                    failures.append((where, r.status_code, sorted(changed)))
+            if not client.session.get("_auth_user_id"):
+                client.force_login(pages_user())
+    assert tried == len(base) * len(BAD_VALUES)
+    assert not failures, failures[:30]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", SEARCHED)
+def test_every_search_field_with_every_bad_value(name, pages, client, lenient):
+    _forms, searches = pages
+    url, base = searches[name]
+    failures: list = []
+    tried = 0
+    for field in base:
+        for label, value in BAD_VALUES.items():
+            tried += 1
+            _check(client.get(url, {**base, field: value}), f"GET {url} {field}={label}", failures)
+    assert tried == len(base) * len(BAD_VALUES)
     assert not failures, failures[:30]
 
 

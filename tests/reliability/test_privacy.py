@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.views.debug import technical_500_response
 
 from accounts.models import User
-from cards.models import BindingAttempt
+from cards.models import BindingAttempt, BulkBinding
 from invoices import services
-from invoices.models import Application, Invoice
+from invoices.models import Application, Batch, Invoice
 from support import services as support_services
 from support.models import Call, Ticket
 from tests.conftest import age_sms_codes
@@ -160,6 +160,9 @@ def seeded(raw_log, world, app_client, make_user, sms, django_capture_on_commit_
     s.ticket = Ticket.objects.get(user=user)
     s.title = user.invoice_titles.first()
     s.attempt = BindingAttempt.objects.get(user=user, outcome="pending")
+    s.bulk = BulkBinding.objects.create(user=user)
+    s.batch = Batch.objects.create(user=user, month="2026-09", mode=Application.Mode.PER_TRIP, title=s.title)
+    Application.objects.filter(pk=app_id).update(batch=s.batch)
     return s
 
 
@@ -180,6 +183,10 @@ def _site_urls(s) -> dict[str, str]:
     """Every named page of the site (outside the console and the APIs) with the user's own objects."""
     args = {
         "cards:bind_confirm": [s.attempt.public_id],
+        "cards:bulk_confirm": [s.bulk.public_id],
+        "invoices:batch": [s.batch.pk],
+        "invoices:batch_status": [s.batch.pk],
+        "invoices:batch_zip": [s.batch.pk],
         "cards:title_edit": [s.title.pk],
         "cards:title_delete": [s.title.pk],
         "cards:unbind": [CARD_NO],
@@ -200,6 +207,7 @@ def _site_urls(s) -> dict[str, str]:
         "invoices:transits": f"?card={CARD_NO}&month=2026-09",
         "invoices:list": f"?card={CARD_NO}",
         "invoices:ledger": f"?card={CARD_NO}&format=csv",
+        "invoices:period_ledger": "?from=2026-09&to=2026-09&format=csv",
         "invoices:card_month_zip": f"?card={CARD_NO}&month=2026-09",
         "support:search": "?q=绑卡",
         "support:diagnose": f"?application={s.application.pk}&invoice={s.invoice.pk}&date=2026-09-05",

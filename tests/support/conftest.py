@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group
-from stdnum.cn import ric
 
 from accounts.models import User
 from piaogen.demo import demo_uscc
 from tests.conftest import age_sms_codes
+from tests.helpers.world import bind_card, resident_id, trip
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 USER_MOBILE = "13512340001"
@@ -63,11 +63,6 @@ OPERATORS = {
 }
 
 
-def resident_id(serial: int) -> str:
-    body = f"41010519900101{serial:03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum wants a placeholder check digit
-
-
 def card_item(card_no: str, mobile: str, id_number: str, plate: str = PLATE_A) -> dict:
     return {
         "card_no": card_no,
@@ -80,22 +75,6 @@ def card_item(card_no: str, mobile: str, id_number: str, plate: str = PLATE_A) -
         "id_number": id_number,
         "mobile": mobile,
         "status": "active",
-    }
-
-
-def trip(transit_id: str, card_no: str, when: datetime, split: list[tuple[str, int]], plate: str = PLATE_A) -> dict:
-    return {
-        "transit_id": transit_id,
-        "card_no": card_no,
-        "plate": plate,
-        "plate_color": 0,
-        "vehicle_class": "passenger",
-        "entry_station": "郑州站",
-        "entry_time": when.isoformat(),
-        "exit_station": "安阳站",
-        "exit_time": (when + timedelta(hours=2)).isoformat(),
-        "fee": sum(f for _, f in split),
-        "segments": [{"section_code": c, "fee": f} for c, f in split],
     }
 
 
@@ -142,22 +121,7 @@ def world(db, partner_client, app_client, make_user, sms, django_capture_on_comm
 
     def bind(client, item):
         age_sms_codes()
-        r = client.post(
-            "/api/v1/app/cards",
-            {
-                "card_no": item["card_no"],
-                "id_type": "resident_id",
-                "id_number": item["id_number"],
-                "mobile": item["mobile"],
-            },
-            format="json",
-        )
-        assert r.status_code == 202, r.content
-        code = sms.last_code(item["mobile"], "bind")
-        r = client.post(
-            "/api/v1/app/cards/confirm", {"binding_id": r.json()["binding_id"], "code": code}, format="json"
-        )
-        assert r.status_code == 201, r.content
+        bind_card(client, item, sms)
 
     bind(w.app, cards[0])
     bind(w.other_app, cards[2])
