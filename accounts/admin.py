@@ -7,6 +7,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from cards.admin import IssuerInline
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 
 from . import services
@@ -15,7 +16,6 @@ from .models import (
     AppToken,
     CrossPartnerRefusal,
     Partner,
-    PartnerNetworkCode,
     PartnerToken,
     SmsCode,
     User,
@@ -127,11 +127,6 @@ class UserAdmin(MobileSearchRedirectMixin, SimpleHistoryAdmin, BaseUserAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
-class NetworkCodeInline(admin.TabularInline):
-    model = PartnerNetworkCode
-    extra = 0
-
-
 class PartnerTokenInline(admin.TabularInline):
     """Each token's prefix, creation and last use; the token itself is never stored."""
 
@@ -150,8 +145,8 @@ class PartnerTokenInline(admin.TabularInline):
 class PartnerAdmin(SimpleHistoryAdmin):
     list_display = ("id", "name", "kind", "tax_id", "is_active", "created_at")
     list_filter = ("kind", "is_active")
-    search_fields = ("name", "tax_id", "network_codes__code")
-    inlines = [NetworkCodeInline, PartnerTokenInline]
+    search_fields = ("name", "tax_id", "issuers__network_codes__code")
+    inlines = [IssuerInline, PartnerTokenInline]
     actions = ["issue_token"]
 
     @admin.action(description=_("签发新令牌（原令牌仍有效，需另行吊销）"), permissions=["change"])

@@ -219,23 +219,9 @@ class Partner(models.Model):
 
     @property
     def network_code_list(self) -> list[str]:
-        return [n.code for n in self.network_codes.all()]
-
-
-class PartnerNetworkCode(models.Model):
-    """A card network code (the first four digits of a card number) owned by an issuer."""
-
-    partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="network_codes", verbose_name=_("合作方")
-    )
-    code = models.CharField(_("卡片网络编号"), max_length=4, unique=True)
-
-    class Meta:
-        verbose_name = _("卡片网络编号")
-        verbose_name_plural = _("卡片网络编号")
-
-    def __str__(self) -> str:
-        return self.code
+        """The card network codes of the issuers this partner acts for (``cards.Issuer.partner``:
+        the issuer owns its codes)."""
+        return sorted(n.code for issuer in self.issuers.all() for n in issuer.network_codes.all())
 
 
 class PartnerToken(models.Model):

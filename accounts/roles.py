@@ -27,6 +27,8 @@ _READ = {
     "cards.binding": {"view"},
     "cards.bindingattempt": {"view"},
     "cards.invoicetitle": {"view"},
+    "cards.autoinvoicesetting": {"view"},
+    "cards.autoinvoicerun": {"view"},
     "invoices.operator": {"view"},
     "invoices.roadsection": {"view"},
     "invoices.transit": {"view"},

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cards.models import Issuer, IssuerNetworkCode  # an issuer owns its network codes
 from piaogen import limits
 from piaogen.crypto import lookup_digest, new_token, token_digest
 from piaogen.errors import RateLimited, ServiceError
@@ -28,7 +29,6 @@ from .models import (
     CrossPartnerRefusal,
     OutboundSms,
     Partner,
-    PartnerNetworkCode,
     PartnerToken,
     SmsCode,
     User,
@@ -514,7 +514,13 @@ def app_token_revoke(*, token: AppToken) -> None:
 def partner_create(
     *, kind: str, name: str, network_codes: list[str] | tuple[str, ...] = (), tax_id: str = ""
 ) -> tuple[Partner, str]:
-    """Creates a partner and its first token; returns both (the token in clear, once)."""
+    """Creates a partner and its first token; returns both (the token in clear, once).
+
+    An issuer's partner names its card network codes: it becomes the partner account of the
+    issuers that own them (``cards.Issuer.partner``), so it may push their cards and recharges.
+    Each code must be configured for an issuer (the platform operator loads issuers first) whose
+    codes no other partner acts for yet.
+    """
     errors: dict[str, list[str]] = {}
     if kind not in Partner.Kind.values:
         errors["kind"] = [_("类型须为 issuer、clearing 或 enterprise。")]
@@ -528,9 +534,17 @@ def partner_create(
         bad = [c for c in codes if not (len(c) == 4 and c.isdigit())]
         if bad:
             errors["network_codes"] = [_("卡片网络编号须为4位数字：%(codes)s") % {"codes": ", ".join(bad)}]
-        taken = list(PartnerNetworkCode.objects.filter(code__in=codes).values_list("code", flat=True))
-        if taken:
-            errors["network_codes"] = [_("卡片网络编号已属于其他发行方：%(codes)s") % {"codes": ", ".join(taken)}]
+        else:
+            known = dict(IssuerNetworkCode.objects.filter(code__in=codes).values_list("code", "issuer__partner_id"))
+            unknown = [c for c in codes if c not in known]
+            taken = sorted(c for c, owner in known.items() if owner is not None)
+            if unknown:
+                errors["network_codes"] = [
+                    _("平台尚未配置卡片网络编号 %(codes)s 的发行方，请先在发行方配置中添加。")
+                    % {"codes": ", ".join(unknown)}
+                ]
+            elif taken:
+                errors["network_codes"] = [_("卡片网络编号已属于其他发行方：%(codes)s") % {"codes": ", ".join(taken)}]
     elif codes:
         errors["network_codes"] = [_("只有发行方拥有卡片网络编号。")]
     tax_id = normalize_uscc(tax_id)
@@ -545,7 +559,15 @@ def partner_create(
         raise ServiceError("invalid", next(iter(errors.values()))[0], errors=errors)
     with transaction.atomic():
         partner = Partner.objects.create(kind=kind, name=name, tax_id=tax_id)
-        PartnerNetworkCode.objects.bulk_create([PartnerNetworkCode(partner=partner, code=c) for c in codes])
+        if codes:
+            owners = IssuerNetworkCode.objects.filter(code__in=codes).values("issuer_id")
+            issuers = list(Issuer.objects.select_for_update().filter(pk__in=owners).order_by("pk"))
+            if any(issuer.partner_id is not None for issuer in issuers):  # another partner came first
+                message = _("卡片网络编号已属于其他发行方：%(codes)s") % {"codes": ", ".join(codes)}
+                raise ServiceError("invalid", message, errors={"network_codes": [message]})
+            for issuer in issuers:
+                issuer.partner = partner
+                issuer.save(update_fields=["partner"])
         token = partner_token_issue(partner=partner)
     return partner, token
 

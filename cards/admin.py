@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import mobile_digest
+from invoices.documents.mail import mask_email
 from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_name, mask_text
@@ -19,6 +20,8 @@ from piaogen.masking import mask_name, mask_text
 from . import services
 from .identity import normalize_card_no, normalize_id_number
 from .models import (
+    AutoInvoiceRun,
+    AutoInvoiceSetting,
     Binding,
     BindingAttempt,
     BindingCapLift,
@@ -59,9 +62,38 @@ class IssuerNetworkCodeInline(admin.TabularInline):
     extra = 0
 
 
+@admin.display(description=_("卡片网络编号"))
+def network_code_list(issuer: Issuer) -> str:
+    return ", ".join(n.code for n in issuer.network_codes.all())
+
+
+class IssuerInline(admin.TabularInline):
+    """The issuers a partner account acts for, with their network codes, on the partner's page:
+    an issuer owns its codes, and its account is chosen on the issuer's own page."""
+
+    model = Issuer
+    fk_name = "partner"
+    extra = 0
+    fields = ("province", "name", "brand", network_code_list)
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+    verbose_name = _("代理的发行方")
+    verbose_name_plural = _("代理的发行方（卡片网络编号）")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("network_codes")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Issuer)
 class IssuerAdmin(SimpleHistoryAdmin):
-    list_display = ("province", "name", "brand", "network_code_list", "hotline", "is_demo", "partner")
+    list_display = ("province", "name", "brand", network_code_list, "hotline", "is_demo", "partner")
     list_display_links = ("province", "name")
     list_filter = ("is_demo",)
     list_select_related = ("partner",)
@@ -70,10 +102,6 @@ class IssuerAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("network_codes")
-
-    @admin.display(description=_("卡片网络编号"))
-    def network_code_list(self, obj):
-        return ", ".join(n.code for n in obj.network_codes.all())
 
 
 class CardBindingInline(admin.TabularInline):
@@ -191,7 +219,6 @@ class BindingAdmin(SimpleHistoryAdmin):
         "ended_at",
         "end_kind",
         "end_reason",
-        "notice_seen_at",
     )
     actions = ["end_by_staff"]
     ordering = ("-bound_at", "-pk")
@@ -382,6 +409,74 @@ class InvoiceTitleAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        found = digest_search(search_term)
+        if found and "mobile" in found:
+            return queryset.filter(user__mobile_digest=found["mobile"]), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(AutoInvoiceSetting)
+class AutoInvoiceSettingAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """自动开票 as the customer set it (account-wide, or a card's own): read-only; the customer
+    changes it on the site or in the App. The history shows each change and when."""
+
+    list_display = ("user", "scope", "enabled", "paused_at", "mode", "email_masked", "updated_at")
+    list_filter = ("enabled", "mode")
+    list_select_related = ("user", "binding__card")
+    search_fields = ("user__mobile_masked", "binding__card__card_no", "binding__card__plate")
+    ordering = ("-updated_at", "-pk")
+    fields = ("user", "scope", "enabled", "paused_at", "mode", "email_masked", "created_at", "updated_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("user__mobile", "binding__card__id_number", "binding__card__mobile")
+
+    def get_search_results(self, request, queryset, search_term):
+        found = digest_search(search_term)
+        if found and "mobile" in found:
+            return queryset.filter(user__mobile_digest=found["mobile"]), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=_("范围"))
+    def scope(self, obj):
+        if obj.binding_id is None:
+            return _("账户下全部卡")
+        return f"{obj.binding.card.plate} · {obj.binding.card.card_no}"
+
+    @admin.display(description=_("收票邮箱"))
+    def email_masked(self, obj):
+        return mask_email(obj.email) if obj.email else _("（默认抬头的收票邮箱）")
+
+
+@admin.register(AutoInvoiceRun)
+class AutoInvoiceRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What automatic invoicing did for each card-month: the application it submitted, or why
+    it did not (无需开票 / 未能申请, told to the customer by message and SMS)."""
+
+    list_display = ("month", "card", "user", "status", "code", "application", "told_at", "updated_at")
+    list_filter = ("status", "code")
+    list_select_related = ("user", "card", "application")
+    search_fields = ("card__card_no", "card__plate", "user__mobile_masked", "month")
+    ordering = ("-month", "-pk")
+    fields = (
+        "user",
+        "card",
+        "month",
+        "status",
+        "code",
+        "message",
+        "mode",
+        "application",
+        "created_at",
+        "updated_at",
+        "told_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("user__mobile", "card__id_number", "card__mobile")
 
     def get_search_results(self, request, queryset, search_term):
         found = digest_search(search_term)

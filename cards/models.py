@@ -33,6 +33,8 @@ class Issuer(models.Model):
     address_phone = models.CharField(_("地址、电话"), max_length=240, blank=True)
     bank_account = models.CharField(_("开户行及账号"), max_length=160, blank=True)
     machine_no = models.CharField(_("机器编号"), max_length=12, blank=True)
+    # The partner account that pushes this issuer's registry and recharges: it owns the issuer's
+    # network codes (IssuerNetworkCode), the one record of who owns a code.
     partner = models.ForeignKey(
         "accounts.Partner",
         verbose_name=_("合作方账户"),
@@ -60,7 +62,10 @@ class Issuer(models.Model):
 
 
 class IssuerNetworkCode(models.Model):
-    """A card network code (卡片网络编号, the first four digits of a card number)."""
+    """A card network code (卡片网络编号, the first four digits of a card number) and the issuer
+    that owns it: the one record of code ownership. A partner may push the cards and recharges of
+    a code when it is the issuer's partner account (``Issuer.partner``; cards.selectors.network_codes_of).
+    """
 
     issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="network_codes", verbose_name=_("发行方"))
     code = models.CharField(_("卡片网络编号"), max_length=4, unique=True)
@@ -201,8 +206,8 @@ class Binding(models.Model):
     ended_at = models.DateTimeField(_("解绑时间"), null=True, blank=True)
     end_kind = models.CharField(_("解绑方式"), max_length=16, choices=EndKind.choices, blank=True)
     end_reason = models.CharField(_("解绑原因"), max_length=200, blank=True)
-    # A passive unbinding is told to the user once, on their next visit.
-    notice_seen_at = models.DateTimeField(null=True, blank=True, verbose_name=_("用户已读通知时间"))
+    # An ending by the issuer or by staff is told in the user's message centre (support.Notification),
+    # and announced once on their next page or in the App's cards answer.
 
     history = HistoricalRecords()
 
@@ -375,3 +380,104 @@ class BindingCapLift(models.Model):
         if self.scope == self.Scope.CARD:
             return _("卡 %(card_no)s 的今日绑卡失败上限") % {"card_no": self.card_no}
         return str(_("账户今日绑卡失败上限"))
+
+
+class AutoInvoiceMode(models.TextChoices):
+    """The same values as ``invoices.Application.Mode``: what each automatic application is."""
+
+    PER_TRIP = "per_trip", _("按次开票")
+    MONTHLY = "monthly", _("按月汇总")
+
+
+class AutoInvoiceSetting(models.Model):
+    """自动开票: each month, once the month's trips are all available, the month is applied for
+    with the card's default title and the ZIP mailed. One row per account (``binding`` empty:
+    every bound card of the account) and at most one per bound card (its own choice, which
+    overrides the account's). ``paused_at`` keeps the choices while nothing is applied for.
+    Written by ``cards.autoinvoice``; the history shows staff who turned what on or off, when."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="auto_invoice_settings", verbose_name=_("用户")
+    )
+    binding = models.ForeignKey(
+        Binding,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="auto_invoice_settings",
+        verbose_name=_("绑定关系（空为账户下全部卡）"),
+    )
+    enabled = models.BooleanField(_("已开启"), default=False)
+    mode = models.CharField(
+        _("开票方式"), max_length=16, choices=AutoInvoiceMode.choices, default=AutoInvoiceMode.MONTHLY
+    )
+    email = models.EmailField(_("收票邮箱"), blank=True, help_text=_("为空时使用发票抬头的收票邮箱"))
+    paused_at = models.DateTimeField(_("暂停时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("最近修改"), default=timezone.now)
+
+    # The address is the customer's; the console shows it masked, and its history leaves it out.
+    history = HistoricalRecords(excluded_fields=["email"])
+
+    class Meta:
+        verbose_name = _("自动开票设置")
+        verbose_name_plural = _("自动开票设置")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(binding__isnull=True), name="autoinvoice_one_account_setting"
+            ),
+            models.UniqueConstraint(
+                fields=["binding"], condition=Q(binding__isnull=False), name="autoinvoice_one_card_setting"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.binding_id or '*'} → {self.user_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.paused_at is None
+
+
+class AutoInvoiceRun(models.Model):
+    """What automatic invoicing did for one card-month: at most one row per card and month (the
+    unique constraint, taken under the card's row lock), so the job runs exactly once however
+    often, and however concurrently, it is started. ``applied``: the application it submitted
+    (its state is the application's); ``skipped``: nothing to do (no trips, all applied for, a
+    stored-value card that takes recharge invoices); ``refused``: the user must act (no default
+    title): told by message and SMS once, tried again on each run until it can be applied for."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("已提交申请")
+        SKIPPED = "skipped", _("无需开票")
+        REFUSED = "refused", _("未能申请")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="auto_invoice_runs", verbose_name=_("用户")
+    )
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="auto_invoice_runs", verbose_name=_("ETC卡"))
+    month = models.CharField(_("月份"), max_length=7)
+    status = models.CharField(_("结果"), max_length=16, choices=Status.choices)
+    code = models.CharField(_("原因代码"), max_length=32, blank=True)
+    message = models.CharField(_("说明"), max_length=300, blank=True)
+    mode = models.CharField(_("开票方式"), max_length=16, choices=AutoInvoiceMode.choices)
+    application = models.OneToOneField(
+        "invoices.Application",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="auto_invoice_run",
+        verbose_name=_("开票申请"),
+    )
+    created_at = models.DateTimeField(_("首次运行"), default=timezone.now)
+    updated_at = models.DateTimeField(_("最近运行"), default=timezone.now)
+    told_at = models.DateTimeField(_("已通知用户"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("自动开票记录")
+        verbose_name_plural = _("自动开票记录")
+        constraints = [models.UniqueConstraint(fields=["card", "month"], name="autoinvoice_once_per_card_month")]
+        indexes = [models.Index(fields=["user", "-month"], name="autoinvoice_run_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.month} {self.get_status_display()}"

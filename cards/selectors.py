@@ -15,7 +15,7 @@ from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Partner, User
 
 from .identity import normalize_card_no
 from .models import (
@@ -48,21 +48,6 @@ def binding_for(user: User, card_no: str) -> Binding:
     if binding is None:
         raise Http404("card not bound to this account")
     return binding
-
-
-def unseen_endings(user: User) -> QuerySet[Binding]:
-    """Bindings ended by the issuer or by staff that the user has not been told about yet."""
-    return (
-        Binding.objects.filter(
-            user=user,
-            ended_at__isnull=False,
-            end_kind__in=[Binding.EndKind.PASSIVE, Binding.EndKind.STAFF],
-            notice_seen_at__isnull=True,
-        )
-        .select_related("card", "card__issuer")
-        .defer(*SENSITIVE_CARD_FIELDS)
-        .order_by("ended_at", "pk")
-    )
 
 
 def titles(user: User) -> QuerySet[InvoiceTitle]:
@@ -102,6 +87,13 @@ def pending_attempt(user: User, binding_id) -> BindingAttempt | None:
         )
         .first()
     )
+
+
+def network_codes_of(partner: Partner) -> set[str]:
+    """The card network codes a partner may push cards and recharges of: those of the issuers it
+    is the partner account of (``Issuer.partner``). The issuer owns the code; this is the one
+    check of code ownership, for card registry pushes and recharge pushes alike."""
+    return set(IssuerNetworkCode.objects.filter(issuer__partner=partner).values_list("code", flat=True))
 
 
 def issuers_by_network_code() -> dict[str, Issuer]:

@@ -27,7 +27,7 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts import services as account_services
 from accounts.identity import normalize_uscc, validate_uscc
-from accounts.models import Partner, PartnerNetworkCode, SmsCode, User, mobile_digest
+from accounts.models import Partner, SmsCode, User, mobile_digest
 from accounts.sms import SmsMessage
 from piaogen.crypto import lookup_digest
 from piaogen.errors import ServiceError
@@ -306,11 +306,10 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
         owned = set(issuer_by_code)
         reason = _("平台载入发行方登记数据")
     else:
-        owned = set(PartnerNetworkCode.objects.filter(partner=partner).values_list("code", flat=True))
+        owned = selectors.network_codes_of(partner)
         reason = _("发行方推送：%(name)s") % {"name": partner.name}
     result = RegistryResult()
     good: dict[str, tuple[int, dict[str, Any]]] = {}
-    others: set[str] | None = None
 
     def reject(index: int, raw: Any, code: str, errors: dict[str, list[str]]) -> None:
         raw_id = raw.get("card_no") if isinstance(raw, dict) else None
@@ -324,10 +323,8 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
             reject(index, raw, "invalid", errors)
             continue
         code = item["card_no"][:4]
-        if code not in owned:
-            if others is None:
-                others = set(PartnerNetworkCode.objects.values_list("code", flat=True))
-            if code in issuer_by_code or code in others:
+        if code not in owned:  # every owned code has its issuer: the issuer owns the code
+            if code in issuer_by_code:
                 reject(
                     index,
                     raw,
@@ -341,14 +338,6 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
                     "unknown_network_code",
                     {"card_no": [_("卡片网络编号 %(code)s 不属于任何已知的发行方。") % {"code": code}]},
                 )
-            continue
-        if code not in issuer_by_code:
-            reject(
-                index,
-                raw,
-                "unknown_network_code",
-                {"card_no": [_("平台尚未配置卡片网络编号 %(code)s 的发行方，请联系平台运营方。") % {"code": code}]},
-            )
             continue
         if item["card_no"] in good:
             first = good[item["card_no"]][0]
@@ -1396,8 +1385,7 @@ def binding_end(*, user: User, card_no: str) -> Binding:
         binding.ended_at = now
         binding.end_kind = Binding.EndKind.ACTIVE
         binding.end_reason = _("用户主动解绑")
-        binding.notice_seen_at = now
-        binding.save(update_fields=["ended_at", "end_kind", "end_reason", "notice_seen_at"])
+        binding.save(update_fields=["ended_at", "end_kind", "end_reason"])
     logger.info("binding ended active binding=%s card=%s", binding.pk, card_no)
     return binding
 
@@ -1535,14 +1523,19 @@ def _binding_ended(bindings: list[Binding]) -> None:
         hook(bindings)
 
 
+# The message centre (support.Notification) is the one store of the notices of bindings ended by
+# an issuer or by staff: it writes them in the ending transaction (BINDING_ENDED_HOOKS above) and
+# registers here what takes those the user has not been shown yet (support/apps.py).
+BINDING_NOTICE_SOURCES: list = []
+
+
 def binding_notices_take(*, user: User) -> list[Binding]:
-    """The user's endings by issuer or staff not told yet; marks them told."""
-    unseen = list(selectors.unseen_endings(user))
-    if unseen:
-        Binding.objects.filter(pk__in=[b.pk for b in unseen], notice_seen_at__isnull=True).update(
-            notice_seen_at=timezone.now()
-        )
-    return unseen
+    """The user's endings by issuer or staff not shown yet, each with its card and issuer; marks
+    them shown (the App's cards answer; pages announce them through the message centre)."""
+    taken: list[Binding] = []
+    for source in BINDING_NOTICE_SOURCES:
+        taken.extend(source(user))
+    return taken
 
 
 def notice_text(binding: Binding) -> str:

@@ -14,7 +14,7 @@ from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 from piaogen.limits import client_address
 
-from . import bulk_lists, selectors, services
+from . import autoinvoice, autoinvoice_pages, bulk_lists, selectors, services
 from .forms import BindConfirmForm, BindForm, BulkBindForm, TitleForm
 from .models import BindingAttempt, BulkBinding
 
@@ -24,9 +24,11 @@ class CardListView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user = self.request.user
-        return super().get_context_data(
-            bindings=list(selectors.bound_cards(user)), titles=list(selectors.titles(user)), **kwargs
-        )
+        bindings = list(selectors.bound_cards(user))
+        account, per_card = autoinvoice.settings_of(user)
+        for b in bindings:  # 自动开票's state, shown on each card
+            b.auto_state = autoinvoice_pages.state_label(autoinvoice.effective(b.pk, account, per_card).state)
+        return super().get_context_data(bindings=bindings, titles=list(selectors.titles(user)), **kwargs)
 
 
 class BindView(LoginRequiredMixin, FormView):

@@ -14,3 +14,8 @@ class InvoicesConfig(AppConfig):
         # Documents and mail follow every issuing, queued once its transaction commits.
         if on_issued not in services.AFTER_ISSUE_HOOKS:
             services.AFTER_ISSUE_HOOKS.append(on_issued)
+        # An automatic application that fails is told by SMS too (invoices/autoinvoice.py).
+        from .autoinvoice import on_application_failed
+
+        if on_application_failed not in services.AFTER_FAIL_HOOKS:
+            services.AFTER_FAIL_HOOKS.append(on_application_failed)

@@ -24,6 +24,7 @@ from accounts.identity import validate_uscc
 from accounts.models import Partner
 from accounts.services import cross_partner_refusals_record
 from cards.models import Card, CardType, PlateColor, VehicleClass
+from cards.selectors import network_codes_of
 from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, fingerprint
 
 from .models import InvoiceState, Operator, Recharge, RoadSection, Transit, TransitChange, TransitKey, TransitSegment
@@ -680,7 +681,7 @@ def _copy_text(value: str) -> str:
 def recharge_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
     items = batch_items(body, "recharges")
     result = BatchResult(extra={"not_owner": 0})
-    own_codes = set(partner.network_codes.values_list("code", flat=True))
+    own_codes = network_codes_of(partner)
     clean: dict[str, tuple[int, dict]] = {}
     for index, item in enumerate(items):
         item_id = item.get("recharge_id") if isinstance(item, dict) else None

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from accounts.models import Partner, PartnerNetworkCode
+from accounts.models import Partner
 from accounts.services import partner_create
 from cards.models import Binding, CardType, InvoiceTitle
 from piaogen.demo import demo_uscc
@@ -101,9 +101,9 @@ def clearing_partner() -> Partner:
 
 def issuer_partner(card) -> Partner:
     """The partner account of the card's issuer, made for the demo when there is none."""
-    owner = PartnerNetworkCode.objects.filter(code=card.card_no[:4]).select_related("partner").first()
+    owner = Partner.objects.filter(issuers__network_codes__code=card.card_no[:4]).first()  # the issuer owns it
     if owner:
-        return owner.partner
+        return owner
     partner, _token = partner_create(
         kind=Partner.Kind.ISSUER, name=f"{card.issuer.name}（演示）", network_codes=[card.card_no[:4]]
     )

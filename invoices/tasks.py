@@ -224,3 +224,39 @@ def maintain_partitions() -> dict:
     from . import partitions
 
     return partitions.maintain()
+
+
+# --- automatic invoicing (自动开票, invoices/autoinvoice.py) ------------------------------------
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+def run_auto_invoices() -> int:
+    """Hourly: queues the card task of every card whose latest available month is due."""
+    from . import autoinvoice
+
+    return autoinvoice.auto_invoice_sweep()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    retry_backoff=30,
+    retry_backoff_max=900,
+    retry_jitter=False,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def auto_invoice_card(self, binding_id: int, month: str) -> None:
+    """One card-month; exactly once by the run row (a second message does nothing)."""
+    from . import autoinvoice
+
+    try:
+        autoinvoice.auto_invoice_card(binding_id=binding_id, month=month)
+    except DatabaseError as exc:
+        if self.request.retries >= self.max_retries:
+            logger.exception(
+                "automatic invoicing of binding %s, %s: gave up; the next run tries again", binding_id, month
+            )
+            return
+        raise self.retry(exc=exc, countdown=backoff(self)) from exc

@@ -100,7 +100,6 @@ MIDDLEWARE = [
     # The chosen language (cookie, then the account's), else zh-hans; never Accept-Language.
     "piaogen.i18n.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "cards.middleware.UnbindingNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Innermost, so that it sees the view and lasts through the template's rendering.
@@ -122,11 +121,11 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "piaogen.context_processors.site",
-                # A signed-in customer is told about unread replies to their tickets on every page…
-                "support.context_processors.notices",
-                # …and the header's badge shows the unread count of their message centre (one
-                # query, made only when a page shows it).
+                # The header's badge shows the unread count of a signed-in user's message centre,
+                # and a card unbound by its issuer or by staff is announced once (one query a page)…
                 "support.context_processors.unread_notifications",
+                # …and a customer is told about unread replies to their tickets on every page.
+                "support.context_processors.notices",
             ],
         },
     },
@@ -318,6 +317,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Monthly partitions ready ahead and the default partitions drained (PostgreSQL; a no-op
     # elsewhere). Hourly, so that a missed day never leaves a month without its partition.
     "maintain-partitions": {"task": "invoices.tasks.maintain_partitions", "schedule": 3600.0},
+    # 自动开票: card-months that became available (or were missed) are applied for, once each.
+    "auto-invoice": {"task": "invoices.tasks.run_auto_invoices", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -55,7 +55,7 @@ PER_PAGE = 20
 # is its ApplicationEvent (reason included); the rest are never changed by staff.
 SKIPPED_HISTORY = {"invoices.application"}
 # Columns a change never shows: bookkeeping and copies of what is shown already.
-SKIPPED_FIELDS = {"updated_at", "fingerprint", "question_tokens", "answer_tokens", "notice_seen_at"}
+SKIPPED_FIELDS = {"updated_at", "fingerprint", "question_tokens", "answer_tokens"}
 
 EVENT_LABELS = {
     "title_corrected": gettext_lazy("开票前更正抬头"),

@@ -5,8 +5,10 @@ which every page of the site already shows (``base.html``); it repeats on each p
 customer opens the ticket, which marks the reply as read.
 
 ``unread_notifications``: the unread count of the message centre for the badge in the site's
-header. Context processors run only when a page is rendered (never for static files or API
-calls), and the count is queried lazily, once, when the template shows it.
+header, and the one-time announcement of a card unbound by its issuer or by staff (the
+message centre's ``Notification``, ``notifications.binding_notices_take``): both in one query
+per page. Context processors run only when a page is rendered (never for static files or API
+calls); on the console's pages the count is queried lazily, once, when the template shows it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from . import selectors
+from cards.services import notice_text
+
+from . import notifications, selectors
 from .models import Ticket
 
 
@@ -51,11 +55,13 @@ def notices(request) -> dict:
 
 
 class UnreadNotifications:
-    """The message centre's badge: ``count`` (one query, the first time it is read) and
-    ``label`` as shown ("99+" past the cap)."""
+    """The message centre's badge: ``count`` (one query, the first time it is read, unless the
+    page's glance already counted) and ``label`` as shown ("99+" past the cap)."""
 
-    def __init__(self, user):
+    def __init__(self, user, count: int | None = None):
         self._user = user
+        if count is not None:
+            self.__dict__["count"] = count  # the cached_property, already known
 
     @cached_property
     def count(self) -> int:
@@ -70,4 +76,12 @@ def unread_notifications(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"notifications_unread": UnreadNotifications(user)}
+    if request.path.startswith((reverse("admin:index"), "/api/")):
+        return {"notifications_unread": UnreadNotifications(user)}  # no announcement on these
+    count = getattr(request, "_notifications_unread", None)
+    if count is None:
+        count, due = selectors.message_centre_glance(user)
+        request._notifications_unread = count
+        for binding in notifications.binding_notices_take(user, due):
+            messages.warning(request, notice_text(binding))
+    return {"notifications_unread": UnreadNotifications(user, count)}

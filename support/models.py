@@ -572,12 +572,24 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+    # An unbinding is also announced once, on the user's next page or in the App's cards answer,
+    # whichever comes first (``notifications.binding_notices_take``); the message itself stays
+    # unread here until the user reads it.
+    shown_at = models.DateTimeField(_("已提示时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("站内消息")
         verbose_name_plural = _("站内消息")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread"),
+            # The unbindings not announced yet: a handful of rows at most.
+            models.Index(
+                fields=["user"],
+                condition=Q(kind="binding_ended", shown_at__isnull=True),
+                name="notification_notice_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["binding"], condition=Q(kind="binding_ended"), name="notification_binding_once"

@@ -3,7 +3,8 @@
 What a user is told, and by whom:
 
 - a card unbound by its issuer (a changed reserved item, a cancellation) or by staff: written in
-  the transaction that ends the binding (``cards.services.BINDING_ENDED_HOOKS``);
+  the transaction that ends the binding (``cards.services.BINDING_ENDED_HOOKS``), and announced
+  once besides, on the next page or in the App's cards answer (``binding_notices_take``);
 - an application issued: written inside the issuing transaction (``invoices.services.ISSUED_HOOKS``,
   in a savepoint of its own), naming the plate, the month or date, the number of invoices and the
   total: it commits with the invoices or not at all;
@@ -151,6 +152,27 @@ def on_bindings_ended(bindings: Iterable) -> None:
     if rows:
         # A binding is told once: a second call for the same binding adds nothing.
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def binding_notices_take(user: User, binding_ids: Iterable[int] | None = None) -> list:
+    """The unbindings the user has not been shown yet, oldest first, each binding with its card
+    and issuer, and marks them shown: announced once, on the next page (``context_processors``,
+    which found ``binding_ids`` already) or in the App's cards answer (``cards.services.
+    BINDING_NOTICE_SOURCES``), whichever comes first. The message stays unread in the centre."""
+    from cards.models import Binding
+    from cards.selectors import SENSITIVE_CARD_FIELDS
+
+    due = Notification.objects.filter(user=user, kind=Kind.BINDING_ENDED, shown_at__isnull=True)
+    ids = list(due.values_list("binding_id", flat=True) if binding_ids is None else binding_ids)
+    if not ids:
+        return []
+    due.filter(binding_id__in=ids).update(shown_at=timezone.now())
+    return list(
+        Binding.objects.filter(pk__in=ids, user=user)
+        .select_related("card", "card__issuer")
+        .defer(*SENSITIVE_CARD_FIELDS)
+        .order_by("ended_at", "pk")
+    )
 
 
 # --- cards: a supervisor lifted today's binding cap --------------------------------------------
@@ -324,6 +346,31 @@ def on_application_failed(app_id: int, reason: str) -> None:
         notify_application_failed(app_id, reason)
     except Exception:
         logger.exception("application %s: the failure notice could not be written", app_id)
+
+
+# --- invoices: automatic invoicing could not apply for a card-month ------------------------------
+
+
+def on_auto_invoice_refused(run) -> None:
+    """``invoices.autoinvoice.REFUSED_HOOKS``: the message of a card-month that automatic
+    invoicing could not apply for (no default title), in the transaction that records it, once."""
+    from cards.models import Card
+
+    card = Card.objects.only("card_no", "plate").get(pk=run.card_id)
+    with speaking_to(run.user_id):
+        values = {"plate": card.plate, "month": _month_label(run.month), "hotline": settings.SUPPORT_HOTLINE}
+        row = _build(
+            user_id=run.user_id,
+            kind=Kind.APPLICATION_FAILED,
+            title=_("%(plate)s %(month)s自动开票未能申请") % values,
+            body=_(
+                "车牌 %(plate)s 的%(month)s通行费没有自动申请开票：这张卡没有默认发票抬头。请在“我的ETC卡”为它设置"
+                "默认抬头，下次自动运行（每小时一次）时会为该月申请；如有疑问请拨打客服热线 %(hotline)s。"
+            )
+            % values,
+            link=reverse("cards:card_auto_invoice", kwargs={"card_no": card.card_no}),
+        )
+    row.save()
 
 
 # --- support: staff replies ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, cast
 
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
+from django.db.models import Avg, Case, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.db.models.functions import ExtractHour, Substr, TruncDate
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
@@ -126,6 +126,24 @@ def unread_notification_count(user: User) -> int:
     """Unread messages of the user, counted up to UNREAD_CAP: one query on the index
     (user, read_at, created_at)."""
     return Notification.objects.filter(user=user, read_at__isnull=True)[:UNREAD_CAP].count()
+
+
+NOTICES_SHOWN = 50  # unbindings announced on one page at most; the others on the next
+
+
+def message_centre_glance(user: User) -> tuple[int, list[int]]:
+    """What every page shows of the user's message centre, in one query: the unread count (up to
+    UNREAD_CAP, as ``unread_notification_count``) and the bindings whose ending the user has not
+    been shown yet (``notifications.binding_notices_take``), oldest notices first in the rows."""
+    due = Q(kind=Notification.Kind.BINDING_ENDED, shown_at__isnull=True)
+    rows = list(
+        Notification.objects.filter(Q(read_at__isnull=True) | due, user=user)
+        .annotate(announce=Case(When(due, then=Value(1)), default=Value(0)))
+        .order_by("-announce", "-created_at", "-pk")
+        .values_list("announce", "read_at", "binding_id")[: UNREAD_CAP + NOTICES_SHOWN]
+    )
+    unread = sum(1 for _announce, read_at, _binding in rows if read_at is None)
+    return min(unread, UNREAD_CAP), [binding for announce, _read, binding in rows if announce][:NOTICES_SHOWN]
 
 
 def attachable(user: User) -> dict[str, QuerySet]:

@@ -2,7 +2,7 @@
 # partner_urlpatterns under /api/v1/partner/.
 from django.urls import path
 
-from . import views
+from . import autoinvoice, views
 
 app_urlpatterns = [
     path("cards", views.CardsView.as_view(), name="app-cards"),
@@ -11,6 +11,8 @@ app_urlpatterns = [
     path("cards/bulk/confirm", views.CardBulkConfirmView.as_view(), name="app-cards-bulk-confirm"),
     path("cards/<str:card_no>", views.CardDetailView.as_view(), name="app-card"),
     path("cards/<str:card_no>/default-title", views.CardDefaultTitleView.as_view(), name="app-card-default-title"),
+    path("cards/<str:card_no>/auto-invoice", autoinvoice.CardAutoInvoiceView.as_view(), name="app-card-auto-invoice"),
+    path("auto-invoice", autoinvoice.AutoInvoiceView.as_view(), name="app-auto-invoice"),
     path("titles", views.TitlesView.as_view(), name="app-titles"),
     path("titles/<int:id>", views.TitleDetailView.as_view(), name="app-title"),
 ]

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from cards.models import Binding
+from support.models import Notification
 
 from .conftest import CARD_NO, card_item
 
@@ -30,8 +31,7 @@ def test_a_changed_mobile_unbinds_and_the_user_is_told_once_on_the_next_page(bou
     client.force_login(bound.user)
     page = client.get(reverse("cards:list")).content.decode()
     assert "已解绑" in page and "发行方更新了预留手机号" in page and "96777" in page and "苏A12345" in page
-    binding.refresh_from_db()
-    assert binding.notice_seen_at is not None
+    assert Notification.objects.get(binding=binding).shown_at is not None
     assert "发行方更新了预留手机号" not in client.get(reverse("cards:list")).content.decode()
 
 
@@ -40,7 +40,7 @@ def test_the_notice_shows_on_any_page_but_not_on_api_calls(bound, registry, clie
     registry(card_item(status="cancelled"))
     api = app_client(bound.user)
     assert api.get("/api/v1/app/me").status_code == 200
-    assert Binding.objects.get().notice_seen_at is None  # an API call elsewhere spends nothing
+    assert Notification.objects.get().shown_at is None  # an API call elsewhere spends nothing
     client.force_login(bound.user)
     assert "发行方已注销该卡" in client.get("/").content.decode()
 

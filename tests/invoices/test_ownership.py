@@ -153,6 +153,7 @@ def test_the_data_migration_gives_existing_rows_their_known_owner(world, partner
         },
         format="json",
     )
+    _partner_network_codes_as_they_were()
     # what the old code left behind: owners overwritten by the last pusher, or never recorded
     Operator.objects.filter(code="OP-A").update(pushed_by=rival.partner)
     Recharge.objects.update(pushed_by=None)
@@ -164,3 +165,20 @@ def test_the_data_migration_gives_existing_rows_their_known_owner(world, partner
     type(rival.partner).objects.filter(pk=rival.partner.pk).update(kind="issuer")
     owners.forwards(apps, SimpleNamespace(connection=connection))
     assert Transit.objects.get().pushed_by_id == world.clearing.partner.pk
+
+
+def _partner_network_codes_as_they_were() -> None:
+    """The migration reads the partner table of network codes of its day (since replaced by the
+    issuers' table, cards.0010_one_network_code_table): made again for this test's transaction,
+    holding each issuer account's codes."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from cards.models import IssuerNetworkCode
+
+    old = MigrationLoader(connection).project_state(("accounts", "0006_sms_code_client")).apps
+    PartnerNetworkCode = old.get_model("accounts", "PartnerNetworkCode")
+    with connection.schema_editor() as editor:
+        editor.create_model(PartnerNetworkCode)
+    owned = IssuerNetworkCode.objects.filter(issuer__partner__isnull=False).values_list("code", "issuer__partner_id")
+    PartnerNetworkCode.objects.bulk_create([PartnerNetworkCode(code=c, partner_id=p) for c, p in owned])

@@ -294,6 +294,8 @@ CUSTOMER_DATA = {
     "cards.binding",
     "cards.bindingattempt",
     "cards.invoicetitle",
+    "cards.autoinvoicesetting",  # 自动开票 as the customer set it, and what the job did
+    "cards.autoinvoicerun",
     "invoices.operator",
     "invoices.roadsection",
     "invoices.transit",

@@ -191,6 +191,7 @@ def _site_urls(s) -> dict[str, str]:
         "cards:title_delete": [s.title.pk],
         "cards:unbind": [CARD_NO],
         "cards:default_title": [CARD_NO],
+        "cards:card_auto_invoice": [CARD_NO],
         "invoices:application": [s.application.pk],
         "invoices:application_status": [s.application.pk],
         "invoices:title_change": [s.application.pk],
