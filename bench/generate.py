@@ -377,6 +377,7 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                                 tax,
                                 pk,
                                 None,
+                                month,
                             )
                         )
                 with raw.copy(
@@ -392,10 +393,14 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
                         copy.write_row(r)
                 with raw.copy(
                     "COPY invoices_invoiceline (invoice_id, seq, item, plate, vehicle_class, date_from, date_to, net,"
-                    " rate, tax, transit_id, recharge_id) FROM STDIN"
+                    " rate, tax, transit_id, recharge_id, month) FROM STDIN"
                 ) as copy:
                     for r in line_rows:
                         copy.write_row(r)
+                # Each invoice's global key (code, number → id, month), as issuing writes it.
+                with raw.copy("COPY invoices_invoicekey (invoice_id, code, number, month) FROM STDIN") as copy:
+                    for r in invoice_rows:
+                        copy.write_row((r[0], r[4], r[5], r[13]))
                 with raw.copy("COPY invoices_applicationitem (application_id, transit_id) FROM STDIN") as copy:
                     for r in item_rows:
                         copy.write_row(r)
@@ -491,6 +496,11 @@ def generate(trips: int, invoices: int, user_trips: int) -> None:
 
     today = timezone.localdate()
     started = time.perf_counter()
+    from invoices import partitions
+
+    # A partitioned database gets a partition for every month the data spans (the product's
+    # hourly task would drain the default partition into them; the loader does not wait for it).
+    partitions.ensure(months_back(today, 25))
     n_cards = max(20, trips // 50)
     n_users = max(2, n_cards // 10)
     clearing, _token = _base(n_cards)

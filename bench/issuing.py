@@ -11,8 +11,9 @@ The documents each issuing queues (render queue) are not consumed and are droppe
 
 The floor, measured in the same run after the one-process per-trip figure: the same invoices and
 lines written again the leanest way, in this process, one transaction per application: ids
-reserved by one ``nextval`` over the block, a COPY of its invoices, a COPY of its lines, one
-counter UPDATE, commit. It pays for what any issuing must write and nothing else (no planning,
+reserved by one ``nextval`` over the block, a COPY of its invoices, a COPY of its lines, a COPY
+of their keys (code and number → id and month, where their uniqueness lives), one counter
+UPDATE, commit. It pays for what any issuing must write and nothing else (no planning,
 no tax, no reading of trips, no task machinery); its rows are deleted afterwards. The worker's
 rate is reported as a share of it.
 """
@@ -154,6 +155,8 @@ def floor(ids: list[int]) -> dict:
     inv_fields = [f for f in Invoice._meta.concrete_fields if not f.primary_key]
     line_fields = [f for f in InvoiceLine._meta.concrete_fields if not f.primary_key]
     code_at = [f.name for f in inv_fields].index("code")
+    number_at = [f.name for f in inv_fields].index("number")
+    month_at = [f.name for f in inv_fields].index("month")
     invoice_at = [f.name for f in line_fields].index("invoice")
     per_app = []
     with connection.cursor() as cursor:
@@ -175,6 +178,7 @@ def floor(ids: list[int]) -> dict:
     DocumentCounter.objects.get_or_create(series="bench-floor")
     inv_copy = "COPY invoices_invoice (id, {}) FROM STDIN".format(", ".join(f.column for f in inv_fields))
     line_copy = "COPY invoices_invoiceline ({}) FROM STDIN".format(", ".join(f.column for f in line_fields))
+    key_copy = "COPY invoices_invoicekey (invoice_id, code, number, month) FROM STDIN"
     written = lines = 0
     started = time.perf_counter()
     for invoices, app_lines in per_app:
@@ -182,11 +186,17 @@ def floor(ids: list[int]) -> dict:
             raw = cursor.cursor
             raw.execute("SELECT nextval('invoices_invoice_id_seq') FROM generate_series(1, %s)", [len(invoices)])
             new_ids = {old[0]: new for old, (new,) in zip(invoices, raw.fetchall(), strict=True)}
+            keys: list[tuple] = []
             with raw.copy(inv_copy) as copy:
                 for row in invoices:
                     values = list(row[1:])
                     values[code_at] = "F" + values[code_at][1:] if values[code_at] else "F"
                     copy.write_row([new_ids[row[0]], *values])
+                    keys.append((new_ids[row[0]], values[code_at], values[number_at], values[month_at]))
+            # Each invoice's global key, as issuing writes it (the unique (code, number) lives there).
+            with raw.copy(key_copy) as copy:
+                for key in keys:
+                    copy.write_row(key)
             with raw.copy(line_copy) as copy:
                 for row in app_lines:
                     values = list(row)
@@ -202,6 +212,11 @@ def floor(ids: list[int]) -> dict:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM invoices_invoiceline WHERE invoice_id IN "
+            "(SELECT id FROM invoices_invoice WHERE application_id = ANY(%s) AND code LIKE 'F%%')",
+            [ids],
+        )
+        cursor.execute(
+            "DELETE FROM invoices_invoicekey WHERE invoice_id IN "
             "(SELECT id FROM invoices_invoice WHERE application_id = ANY(%s) AND code LIKE 'F%%')",
             [ids],
         )

@@ -4,9 +4,11 @@ invoices/partitions.py): rows counted and answers taken before and after, the mo
     PARTITION_ON_MIGRATE=0 .venv/bin/python bench/generate.py --trips 1000000 --invoices 1000000 --user-trips 5000
     .venv/bin/python bench/partition_move.py [--users 20] [--batch 50000]
 
-The bench database must still have plain tables (generated with ``PARTITION_ON_MIGRATE=0``).
-The answers are what a person reads: the App's trip list and the 通行记录 page of every
-card-month of the heavy user and of ``--users`` other users, and the App's invoice list of each.
+The bench database must still have plain tables (generated with ``PARTITION_ON_MIGRATE=0``, or
+generated before invoices were partitioned: then trips are partitioned and invoices and lines
+are moved). The answers are what a person reads: the App's trip list and the 通行记录 page of
+every card-month of the heavy user and of ``--users`` other users, the App's invoice list of each
+card-month with the first 5 of its invoices one by one, and the App's invoice list of each.
 """
 
 from __future__ import annotations
@@ -56,15 +58,21 @@ def answers(user_count: int) -> dict[str, str]:
                 html = re.sub(r'(csrfmiddlewaretoken" value=|nonce=)"[^"]*"', "", html)
                 html = re.sub(r"\s+", " ", re.sub(r'<div class="notice [^"]*" role="status">.*?</div>', "", html))
                 out[f"{user.pk} {card_no} {month}"] = hashlib.sha256(r.content + html.encode()).hexdigest()
+                r = app.get("/api/v1/app/invoices", {"card_no": card_no, "month": month})
+                assert r.status_code == 200, r.content[:300]
+                details = b"".join(app.get(f"/api/v1/app/invoices/{i['id']}").content for i in r.json()[:5])
+                out[f"{user.pk} {card_no} {month} invoices"] = hashlib.sha256(r.content + details).hexdigest()
     return out
 
 
 def counts() -> dict[str, int]:
     from django.db import connection
 
+    from invoices import partitions
+
     with connection.cursor() as cursor:
         result = {}
-        for table in ("invoices_transit", "invoices_transitsegment", "invoices_transitkey"):
+        for table in (*partitions.TABLES, "invoices_transitkey", "invoices_invoicekey"):
             cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - our names
             result[table] = cursor.fetchone()[0]
         return result
@@ -80,7 +88,7 @@ def main() -> None:
 
     from invoices import partitions
 
-    if partitions.is_partitioned("invoices_transit"):
+    if all(partitions.is_partitioned(table) for table in partitions.TABLES):
         raise SystemExit("The bench database is partitioned already: generate it with PARTITION_ON_MIGRATE=0.")
     # the first page a user opens may tell a one-time notice: open them all once
     answers(args.users)

@@ -147,7 +147,7 @@ from django.utils.html import format_html_join  # noqa: E402
 
 from piaogen.errors import ServiceError  # noqa: E402
 
-from . import datafix, services  # noqa: E402
+from . import datafix, selectors, services  # noqa: E402
 from .documents import services as documents_services  # noqa: E402
 from .documents import storage as documents_storage  # noqa: E402
 from .models import Application, ApplicationEvent, Invoice, InvoiceLine, RedLetterConfirmation  # noqa: E402
@@ -399,6 +399,13 @@ class InvoiceAdmin(ReadOnlyAdmin):
     actions = ["rerender"]
     show_full_result_count = False
 
+    def get_object(self, request, object_id, from_field=None):
+        # An invoice is read in its month's partition, found through its key.
+        if from_field is not None:
+            return super().get_object(request, object_id, from_field)
+        month = selectors.invoice_month(object_id)
+        return self.get_queryset(request).filter(pk=object_id, month=month).first() if month else None
+
     @admin.display(description=_("价税合计（元）"), ordering="total")
     def total_yuan(self, obj):
         return fen_to_yuan(obj.total)
@@ -462,7 +469,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
         """Staff download of a stored PDF or XML (view permission), never a render."""
         if kind not in ("pdf", "xml") or not self.has_view_permission(request):
             raise Http404
-        inv = Invoice.objects.filter(pk=pk).first()
+        month = selectors.invoice_month(pk)
+        inv = Invoice.objects.filter(pk=pk, month=month).first() if month else None
         if inv is None:
             raise Http404
         path_ = inv.pdf_path if kind == "pdf" else inv.xml_path

@@ -403,7 +403,9 @@ def zip_members(batch: Batch) -> tuple[int, Iterator[archive.Member]]:
         .order_by("card__card_no", "id")
         .values_list("id", "card__card_no", "summary_no")
     )
-    invoices = Invoice.objects.filter(application__batch=batch, application__status=Application.Status.ISSUED)
+    invoices = Invoice.objects.filter(
+        application__batch=batch, application__status=Application.Status.ISSUED, month=batch.month
+    )
     if invoices.exclude(render_status=Invoice.RenderStatus.RENDERED).exists():
         raise NotReady
     for app_id, _card_no, summary_no in issued:
@@ -412,7 +414,7 @@ def zip_members(batch: Batch) -> tuple[int, Iterator[archive.Member]]:
 
     def members() -> Iterator[archive.Member]:
         for app_id, card_no, summary_no in issued:
-            rows = Invoice.objects.filter(application_id=app_id).order_by("id").only(*_FILE_FIELDS)
+            rows = Invoice.objects.filter(application_id=app_id, month=batch.month).order_by("id").only(*_FILE_FIELDS)
             for member in archive.invoice_members(rows.iterator(chunk_size=500)):
                 yield archive.Member(f"{card_no}/{member.name}", member.path)
             if summary_no:

@@ -290,7 +290,8 @@ def rows(user: User, f: LedgerFilter) -> Iterator[LedgerRow]:
 def _with_rates(chunk: list[Invoice]) -> Iterator[LedgerRow]:
     shares: dict[int, list[tuple[int | None, int, int]]] = {}
     for invoice_id, rate, net, tax in (
-        InvoiceLine.objects.filter(invoice_id__in=[i.pk for i in chunk])
+        # lines bill their invoice's month: only those months' partitions are read
+        InvoiceLine.objects.filter(invoice_id__in=[i.pk for i in chunk], month__in={i.month for i in chunk})
         .values_list("invoice_id", "rate")
         .annotate(Sum("net"), Sum("tax"))
         .order_by()

@@ -338,7 +338,13 @@ class Application(models.Model):
         "self", verbose_name=_("原申请"), on_delete=models.PROTECT, null=True, blank=True, related_name="changes"
     )
     invoice_to_reverse = models.ForeignKey(
-        "Invoice", verbose_name=_("被红冲发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "Invoice",
+        verbose_name=_("被红冲发票"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,  # invoices are partitioned by month on PostgreSQL (docs/scaling.md)
     )
     batch = models.ForeignKey(
         Batch,
@@ -523,9 +529,17 @@ class Invoice(models.Model):
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     red = models.BooleanField(_("红字发票"), default=False)
     original = models.OneToOneField(
-        "self", verbose_name=_("原发票"), on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+        "self",
+        verbose_name=_("原发票"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal",
+        db_constraint=False,
     )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.NORMAL)
+    # The month of the trips (or recharges) it bills: on PostgreSQL the table is partitioned by
+    # it, one partition a month beside the trips of that month (invoices/partitions.py).
     month = models.CharField(_("所属月份"), max_length=7)
     # seller snapshot
     operator = models.ForeignKey(
@@ -568,7 +582,6 @@ class Invoice(models.Model):
         verbose_name = _("发票")
         verbose_name_plural = _("发票")
         constraints = [
-            models.UniqueConstraint(fields=["code", "number"], name="invoice_code_number_unique"),
             models.CheckConstraint(
                 condition=Q(total=models.F("total_net") + models.F("total_tax")), name="invoice_total_adds_up"
             ),
@@ -577,6 +590,9 @@ class Invoice(models.Model):
             ),
         ]
         indexes = [
+            # (code, number) is unique across all months through InvoiceKey; this index finds an
+            # invoice in its partition once the key has named the month.
+            models.Index(fields=["code", "number"], name="invoice_code_number"),
             models.Index(fields=["user", "card", "month"], name="invoice_user_card_month"),
             # 我的发票 and the App's list: a user's newest invoices without sorting all of them.
             models.Index(fields=["user", "-issued_at", "-id"], name="invoice_user_recent"),
@@ -607,7 +623,12 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     # Indexed by invoice_line_seq_unique, which starts with the invoice.
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False, verbose_name=_("发票")
+        Invoice,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,  # invoices are partitioned by month on PostgreSQL (docs/scaling.md)
+        verbose_name=_("发票"),
     )
     seq = models.PositiveSmallIntegerField(verbose_name=_("序号"))
     item = models.CharField(_("项目名称"), max_length=40)
@@ -636,6 +657,9 @@ class InvoiceLine(models.Model):
         db_index=False,
         verbose_name=_("充值记录"),
     )
+    # Its invoice's month, written with it: the partition key of lines on PostgreSQL, so that an
+    # invoice's lines are read from its month's partition alone.
+    month = models.CharField(_("所属月份"), max_length=7, default="")
 
     class Meta:
         verbose_name = _("发票明细")
@@ -647,6 +671,26 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}#{self.seq}"
+
+
+class InvoiceKey(models.Model):
+    """Where an invoice lives: its month, by its id and by its code and number. The one global
+    key of invoices: a second invoice with the same code and number cannot be written (the
+    unique constraint), whatever month either bills; verification and every read by id find the
+    month here and read one partition."""
+
+    invoice_id = models.BigIntegerField(_("发票 ID"), primary_key=True)
+    code = models.CharField(_("发票代码"), max_length=12, blank=True)
+    number = models.CharField(_("发票号码"), max_length=20)
+    month = models.CharField(_("所属月份"), max_length=7)
+
+    class Meta:
+        verbose_name = _("发票号码索引")
+        verbose_name_plural = _("发票号码索引")
+        constraints = [models.UniqueConstraint(fields=["code", "number"], name="invoice_key_code_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.number}".strip()
 
 
 class ApplicationEvent(models.Model):
@@ -679,7 +723,7 @@ class VerificationCounter(models.Model):
     the owner signed in; at most ``VERIFY_MAX_CHECKS_PER_CLIENT_INVOICE``). Incremented by one
     atomic ``UPDATE … SET count = count + 1 … RETURNING``."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     day = models.DateField()
     client = models.CharField(max_length=64, blank=True, default="")
     count = models.PositiveIntegerField(default=0)
@@ -721,7 +765,11 @@ class RedLetterConfirmation(models.Model):
 
     number = models.CharField(_("确认单编号"), max_length=20, unique=True)
     original = models.OneToOneField(
-        Invoice, on_delete=models.PROTECT, related_name="red_confirmation", verbose_name=_("蓝字发票")
+        Invoice,
+        on_delete=models.PROTECT,
+        related_name="red_confirmation",
+        db_constraint=False,
+        verbose_name=_("蓝字发票"),
     )
     application = models.ForeignKey(
         Application, on_delete=models.PROTECT, related_name="red_confirmations", verbose_name=_("开票申请")
@@ -732,6 +780,7 @@ class RedLetterConfirmation(models.Model):
         null=True,
         blank=True,
         related_name="confirmation_of_red",
+        db_constraint=False,
         verbose_name=_("红字发票"),
     )
     total_net = models.BigIntegerField(_("冲红金额（分）"))

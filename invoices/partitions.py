@@ -1,10 +1,13 @@
-"""Monthly partitions of trips and their segments on PostgreSQL (docs/scaling.md, section 1).
+"""Monthly partitions of trips, their segments, invoices and their lines on PostgreSQL
+(docs/scaling.md, section 1).
 
-Both tables are partitioned by LIST on ``month`` ('YYYY-MM', the trip's travel month in
-Asia/Shanghai), one partition a month (``invoices_transit_2026_11``) and a default partition
-that catches a month nobody created ahead. The key of each table becomes (id, month); the
-national trip id's global uniqueness lives in ``TransitKey``; references into the tables carry
-no database constraint (the services and ``on_delete=PROTECT`` guard them).
+The four tables are partitioned by LIST on ``month`` ('YYYY-MM', the travel month in
+Asia/Shanghai of the trip, or the month an invoice bills: a card-month's trips, segments,
+invoices and lines share one month), one partition a month (``invoices_transit_2026_11``) and a
+default partition that catches a month nobody created ahead. The key of each table becomes
+(id, month); the national trip id's global uniqueness lives in ``TransitKey`` and an invoice's
+(code, number) in ``InvoiceKey``; references into the tables carry no database constraint (the
+services and ``on_delete=PROTECT`` guard them).
 
 Three ways in, one code path (``_build`` + ``_swap``):
 
@@ -36,8 +39,10 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 KEY = "month"
-# Trips first: the order tables are built, copied and swapped in.
-TABLES = ("invoices_transit", "invoices_transitsegment")
+# The order tables are built, copied and swapped in: each parent before its children.
+TRIP_TABLES = ("invoices_transit", "invoices_transitsegment")
+INVOICE_TABLES = ("invoices_invoice", "invoices_invoiceline")
+TABLES = TRIP_TABLES + INVOICE_TABLES
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BUILDING = "_p"  # suffix of a partitioned table (and its indexes) while it is built beside the plain one
 PREMOVE = "_premove"  # suffix the plain table keeps after the swap
@@ -208,14 +213,14 @@ def _months_in(cursor, table: str) -> list[str]:
     return sorted(m for (m,) in cursor.fetchall() if MONTH.match(m or ""))
 
 
-def partition_empty_tables(schema_editor=None) -> list[str]:
-    """For the migration: partition every table of ``TABLES`` that is still plain and holds no
+def partition_empty_tables(tables: Iterable[str] = TABLES) -> list[str]:
+    """For the migrations: partition every table of ``tables`` that is still plain and holds no
     row. Returns the tables partitioned; a populated table is left for ``move``."""
     if not enabled() or not settings.PARTITION_ON_MIGRATE:
         return []
     done = []
     with connection.cursor() as cursor:
-        for table in TABLES:
+        for table in tables:
             if is_partitioned(table, cursor):
                 continue
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {_q(table)})")

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from .models import (
     Application,
     Invoice,
+    InvoiceKey,
     InvoiceLine,
     InvoiceState,
     MailResend,
@@ -75,8 +76,12 @@ def future_invoices(trip_id: int, segments: list[SegmentView], covered: set) -> 
 
 def _open_covered(trips) -> set:
     """The covered shares of the open trips among ``trips``: one query, none when none is open."""
-    ids = [t.id for t in trips if t.state == InvoiceState.OPEN]
-    return covered_shares(ids) if ids else set()
+    open_trips = [t for t in trips if t.state == InvoiceState.OPEN]
+    if not open_trips:
+        return set()
+    # A trip's invoices and lines bill its own month (the exit's local month, as its travel date).
+    months = {getattr(t, "month", None) or t.travel_date.strftime("%Y-%m") for t in open_trips}
+    return covered_shares([t.id for t in open_trips], months)
 
 
 def by_transit_ids(transit_ids) -> Q:
@@ -128,15 +133,18 @@ def trip_views(transits) -> list[TripView]:
 # exactly those, and applying again issues them and never a share a live invoice still covers.
 
 
-def covered_shares(transits) -> set[tuple[int, int | None, int | None]]:
+def covered_shares(transits, months=None) -> set[tuple[int, int | None, int | None]]:
     """(trip id, seller operator id, rate in percent or None for 不征税) of every trip share a
-    live (normal, not red-letter) invoice covers. ``transits``: trip ids, or a query of them.
-    One query, on the invoice lines' trip index."""
-    return set(
-        InvoiceLine.objects.filter(
-            transit_id__in=transits, invoice__red=False, invoice__status=Invoice.Status.NORMAL
-        ).values_list("transit_id", "invoice__operator_id", "rate")
+    live (normal, not red-letter) invoice covers. ``transits``: trip ids, or a query of them;
+    ``months``: their months, when known (a trip's invoices and lines bill its own month, so
+    only those months' partitions are read). One query, on the invoice lines' trip index."""
+    lines = InvoiceLine.objects.filter(
+        transit_id__in=transits, invoice__red=False, invoice__status=Invoice.Status.NORMAL
     )
+    if months:
+        months = sorted(set(months))
+        lines = lines.filter(month__in=months, invoice__month__in=months)
+    return set(lines.values_list("transit_id", "invoice__operator_id", "rate"))
 
 
 # --- keyset pages -----------------------------------------------------------------------------
@@ -476,10 +484,53 @@ def recent_months(count: int = 12, today: date | None = None) -> list[str]:
 # --- applications and invoices ----------------------------------------------------------------
 
 
-def invoice_queryset() -> QuerySet[Invoice]:
-    """Invoices with everything their JSON or page needs: two queries for any number."""
-    lines = InvoiceLine.objects.select_related("transit", "recharge").order_by("seq")
-    return Invoice.objects.select_related("original").prefetch_related(Prefetch("lines", queryset=lines))
+def invoice_month(invoice_id) -> str | None:
+    """The month an invoice bills (the partition it and its lines live in), from its key; None
+    when no invoice has that id."""
+    try:
+        pk = int(invoice_id)
+    except (TypeError, ValueError):
+        return None
+    return InvoiceKey.objects.filter(pk=pk).values_list("month", flat=True).first()
+
+
+def invoice_month_of(code: str, number: str) -> str | None:
+    """The month of the invoice of ``code`` and ``number``, from its key; None when none is."""
+    return InvoiceKey.objects.filter(code=code, number=number).values_list("month", flat=True).first()
+
+
+def application_months(app: Application) -> dict:
+    """A filter naming the month of an application's invoices where one month holds them all:
+    a consumption application (one card-month), a reversal (its invoice's month) and a title
+    change of either; a recharge application's invoices may bill several months (none named)."""
+    if not app.month or app.kind == Application.Kind.RECHARGE:
+        return {}
+    if app.kind == Application.Kind.TITLE_CHANGE and app.original_id:
+        original_kind = Application.objects.filter(pk=app.original_id).values_list("kind", flat=True).first()
+        if original_kind == Application.Kind.RECHARGE:
+            return {}
+    return {"month": app.month}
+
+
+def invoice_queryset(months=None) -> QuerySet[Invoice]:
+    """Invoices with everything their JSON or page needs: two queries for any number. With
+    ``months``, their lines are read from those months' partitions alone."""
+    if not months:
+        lines = InvoiceLine.objects.select_related("transit", "recharge").order_by("seq")
+        return Invoice.objects.select_related("original").prefetch_related(Prefetch("lines", queryset=lines))
+    # Everything of those months is read in their partitions alone: the lines, their trips (a
+    # trip's lines bill its own month) and a red-letter invoice's original (same month).
+    months = sorted(set(months))
+    trips = Transit.objects.filter(month__in=months)
+    lines = (
+        InvoiceLine.objects.filter(month__in=months)
+        .select_related("recharge")
+        .prefetch_related(Prefetch("transit", queryset=trips))
+        .order_by("seq")
+    )
+    return Invoice.objects.prefetch_related(
+        Prefetch("lines", queryset=lines), Prefetch("original", queryset=Invoice.objects.filter(month__in=months))
+    )
 
 
 def invoices_of(user, *, card_id: int | None = None, month: str | None = None) -> QuerySet[Invoice]:
@@ -492,7 +543,10 @@ def invoices_of(user, *, card_id: int | None = None, month: str | None = None) -
 
 
 def invoice_of(user, invoice_id) -> Invoice:
-    invoice = invoice_queryset().filter(user=user, pk=invoice_id).first()
+    month = invoice_month(invoice_id)
+    if month is None:
+        raise Http404
+    invoice = invoice_queryset([month]).filter(user=user, pk=invoice_id, month=month).first()
     if invoice is None:
         raise Http404
     return invoice
@@ -510,7 +564,8 @@ def application_of(user, application_id) -> Application:
 
 
 def application_invoices(app: Application) -> list[Invoice]:
-    return list(invoice_queryset().filter(application=app).order_by("id"))
+    month = application_months(app)
+    return list(invoice_queryset(month.values()).filter(application=app, **month).order_by("id"))
 
 
 def buyer_feed(tax_id: str, *, since=None, after: tuple | None = None, limit: int = 100) -> list[Invoice]:
@@ -614,7 +669,7 @@ def invoice_list_page(
 
 def application_invoice_page(app: Application, *, after=None, before=None, size: int = PAGE_SIZE) -> Page:
     """A page of an application's invoices in the order they were issued (keyset on id)."""
-    qs = Invoice.objects.filter(application=app).only(*_INVOICE_LIST_FIELDS)
+    qs = Invoice.objects.filter(application=app, **application_months(app)).only(*_INVOICE_LIST_FIELDS)
     return keyset_page(qs, ("id",), after=after, before=before, size=size)
 
 
@@ -626,7 +681,7 @@ def application_sellers(app: Application) -> list[dict]:
     rows = cast(
         "list[dict[str, Any]]",
         list(
-            Invoice.objects.filter(application=app)
+            Invoice.objects.filter(application=app, **application_months(app))
             .values("seller_name", "red", "document_kind")
             .annotate(count=Count("id"), total=Sum("total"))
             .order_by("red", "seller_name", "document_kind")
@@ -659,13 +714,15 @@ def application_status(user, application_id) -> dict:
     return cast("dict[str, Any]", row)
 
 
-def invoice_line_trips(invoice_ids: list[int]) -> list[tuple]:
+def invoice_line_trips(invoice_ids: list[int], months=None) -> list[tuple]:
     """(invoice id, transit id, entry station, exit station, exit time, recharge id) of every line
-    of these invoices, in line order: what 我的发票 groups by trip."""
+    of these invoices, in line order: what 我的发票 groups by trip. ``months``: the invoices'
+    months (their lines' partitions), when the caller has them."""
+    lines = InvoiceLine.objects.filter(invoice_id__in=invoice_ids)
+    if months:
+        lines = lines.filter(month__in=sorted(set(months)))
     return list(
-        InvoiceLine.objects.filter(invoice_id__in=invoice_ids)
-        .order_by("invoice_id", "seq")
-        .values_list(
+        lines.order_by("invoice_id", "seq").values_list(
             "invoice_id",
             "transit__transit_id",
             "transit__entry_station",
@@ -683,17 +740,22 @@ def application_outcome(app: Application) -> dict | None:
     if app.status != Application.Status.ISSUED:
         return None
     if app.kind == Application.Kind.TITLE_CHANGE:
-        reds = Invoice.objects.filter(application=app, red=True)
+        month = application_months(app)
+        reds = Invoice.objects.filter(application=app, red=True, **month)
         old = reds.values_list("buyer_name", "buyer_tax_id").first()
-        new = Invoice.objects.filter(application=app, red=False).values_list("buyer_name", "buyer_tax_id").first()
+        new = (
+            Invoice.objects.filter(application=app, red=False, **month)
+            .values_list("buyer_name", "buyer_tax_id")
+            .first()
+        )
         return {"kind": app.kind, "old": old, "new": new, "count": reds.count()}
     if app.kind == Application.Kind.REVERSAL and app.invoice_to_reverse_id:
         original = (
-            Invoice.objects.filter(pk=app.invoice_to_reverse_id)
+            Invoice.objects.filter(pk=app.invoice_to_reverse_id, month=app.month)
             .only("id", "code", "number", "seller_name", "total", "card_id", "month")
             .first()
         )
-        trips = InvoiceLine.objects.filter(invoice_id=app.invoice_to_reverse_id, transit__isnull=False)
+        trips = InvoiceLine.objects.filter(invoice_id=app.invoice_to_reverse_id, month=app.month, transit__isnull=False)
         reopened = (
             Transit.objects.filter(id__in=trips.values("transit_id"), month=app.month, state=InvoiceState.OPEN)
             .values_list("month", flat=True)
@@ -748,7 +810,7 @@ def recent_resends(app: Application, limit: int = 3) -> list[MailResend]:
 def red_letter_of(invoice: Invoice) -> Invoice | None:
     """The red-letter invoice that cancels ``invoice``."""
     return (
-        Invoice.objects.filter(original=invoice, red=True)
+        Invoice.objects.filter(original=invoice, red=True, month=invoice.month)  # a red one bills its original's month
         .only("id", "code", "number", "document_kind", "application_id")
         .first()
     )

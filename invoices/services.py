@@ -19,7 +19,7 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -38,6 +38,7 @@ from .models import (
     ApplicationItem,
     CardInvoiceBasis,
     Invoice,
+    InvoiceKey,
     InvoiceLine,
     InvoiceState,
     Operator,
@@ -48,7 +49,7 @@ from .models import (
     TransitSegment,
 )
 from .regimes import DocumentKind
-from .selectors import covered_shares
+from .selectors import application_months, covered_shares, invoice_month
 from .tax import rate_for_section, split
 
 logger = logging.getLogger(__name__)
@@ -377,16 +378,18 @@ def application_submit_recharge(
     return app
 
 
-def _pending_change_exists(invoice_ids) -> bool:
-    """A title change or reversal already waiting on any of these invoices."""
+def _pending_change_exists(invoice_ids, month: str | None = None) -> bool:
+    """A title change or reversal already waiting on any of these invoices (of ``month``, when
+    the caller knows it: their partition alone is read)."""
     pending = Q(status__in=[Application.Status.SUBMITTED, Application.Status.ISSUING])
+    of_invoices = Q(original__invoices__id__in=invoice_ids)
+    if month:
+        of_invoices &= Q(original__invoices__month=month)
     return (
         Application.objects.filter(
             pending, kind=Application.Kind.REVERSAL, invoice_to_reverse_id__in=invoice_ids
         ).exists()
-        or Application.objects.filter(
-            pending, kind=Application.Kind.TITLE_CHANGE, original__invoices__id__in=invoice_ids
-        ).exists()
+        or Application.objects.filter(pending, of_invoices, kind=Application.Kind.TITLE_CHANGE).exists()
     )
 
 
@@ -463,16 +466,17 @@ def application_title_change(*, user: User, application_id: int, title_id, email
 
 
 def invoice_reverse(*, user: User, invoice_id: int, reason: str = "") -> Application:
-    invoice = Invoice.objects.filter(pk=invoice_id, user=user).first()
+    month = invoice_month(invoice_id)
+    invoice = Invoice.objects.filter(pk=invoice_id, month=month, user=user).first() if month else None
     if invoice is None:
         raise ServiceError("not_found", _("找不到该发票。"), status=404)
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk, month=invoice.month)
         if invoice.red:
             raise ServiceError("invalid", _("红字发票不能再红冲。"))
         if invoice.status == Invoice.Status.REVERSED:
             raise ServiceError("already_reversed", _("这张发票已经红冲，不能重复红冲。"))
-        if _pending_change_exists([invoice.pk]):
+        if _pending_change_exists([invoice.pk], invoice.month):
             raise ServiceError("already_reversed", _("这张发票的红冲或换票正在处理中，不能重复申请。"))
         app = Application.objects.create(
             user=user,
@@ -589,7 +593,7 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
                 pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]
             )
     # Shares a live invoice still covers (the trip was partly reversed) are not issued again.
-    covered = covered_shares(transits.values("id"))
+    covered = covered_shares(transits.values("id"), [month] if month else None)
     tz = timezone.get_current_timezone()
     monthly = mode == Application.Mode.MONTHLY
     rates: dict[tuple[int, date], int | None] = {}
@@ -920,15 +924,23 @@ def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> Inv
 
 
 def _targets(app: Application) -> list[Invoice]:
+    """The invoices a reversal or a title change cancels, locked, with their lines, read in the
+    month that holds them (all months for a title change of a recharge application)."""
     if app.kind == Application.Kind.REVERSAL:
-        # A reversal always names its invoice (invoice_reverse).
-        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id)  # type: ignore[misc]
+        # A reversal always names its invoice (invoice_reverse) and bills its month.
+        month: str | None = app.month
+        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id, month=month)  # type: ignore[misc]
     else:
         assert app.original is not None  # a title change names the application it changes
+        month = application_months(app.original).get("month")
         qs = app.original.invoices.filter(red=False)
-    return list(qs.select_for_update().order_by("id").prefetch_related("lines"))
+        if month:
+            qs = qs.filter(month=month)
+    lines = InvoiceLine.objects.filter(month=month) if month else InvoiceLine.objects.all()
+    return list(qs.select_for_update().order_by("id").prefetch_related(Prefetch("lines", queryset=lines)))
 
 
+KEY_COLUMNS = ["invoice_id", "code", "number", "month"]
 LINE_COLUMNS = [
     "invoice_id",
     "seq",
@@ -942,6 +954,7 @@ LINE_COLUMNS = [
     "tax",
     "transit_id",
     "recharge_id",
+    "month",
 ]
 
 
@@ -1018,6 +1031,8 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         row["remarks"] = f"{plan.remarks} 红字发票信息确认单编号:{row['confirmation_no']}"
     confirmation_nos = {id(row): row.pop("confirmation_no") for row, _plan in confirmations}
     created = insert_dicts(Invoice, [row for row, _ in rows])
+    # The global key of each invoice: its (code, number) is unique across all months here.
+    insert_rows(InvoiceKey, KEY_COLUMNS, [(row["id"], row["code"], row["number"], row["month"]) for row in created])
     if confirmations:
         RedLetterConfirmation.objects.bulk_create(
             [
@@ -1050,6 +1065,7 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
                 line.tax,
                 line.transit_id,
                 line.recharge_id,
+                row["month"],
             )
             for row, plan in rows
             for seq, line in enumerate(plan.lines, start=1)
@@ -1082,7 +1098,7 @@ def _reopen_if_uncovered(
     can be applied for again. Trips in an application under way stay as they are: its issuing
     reads the shares when it runs and issues what is uncovered then."""
     if shares:
-        still = covered_shares({s[0] for s in shares})
+        still = covered_shares({s[0] for s in shares}, [month])
         reopen = {s[0] for s in shares if s not in still}
         Transit.objects.filter(id__in=reopen, month=month, state=InvoiceState.INVOICED).update(
             state=InvoiceState.OPEN, updated_at=timezone.now()
@@ -1143,7 +1159,9 @@ def _issue(app: Application) -> list[dict]:
     invoices = _write(app, plans, today)
     if app.kind in (Application.Kind.TITLE_CHANGE, Application.Kind.REVERSAL):
         reversed_ids = [p.original_id for p in plans if p.red]  # a red plan names its original
-        Invoice.objects.filter(id__in=reversed_ids).update(status=Invoice.Status.REVERSED)  # type: ignore[misc]
+        Invoice.objects.filter(  # type: ignore[misc]
+            id__in=reversed_ids, month__in={t.month for t in targets}
+        ).update(status=Invoice.Status.REVERSED)
         if app.kind == Application.Kind.REVERSAL:
             reversed_lines = [(t.operator_id, line) for t in targets for line in t.lines.all()]
             _reopen_if_uncovered(
@@ -1163,7 +1181,10 @@ def _gets_summary(app: Application) -> bool:
         return any(regimes.regime_on(timezone.localtime(d).date()).recharge_summary for d in days)
     source = app.original if app.kind == Application.Kind.TITLE_CHANGE else None
     if app.kind == Application.Kind.REVERSAL and app.invoice_to_reverse_id:
-        source = Application.objects.filter(invoices__id=app.invoice_to_reverse_id).first()
+        source = Application.objects.filter(
+            invoices__id=app.invoice_to_reverse_id,
+            invoices__month=app.month,  # a reversal bills its invoice's month
+        ).first()
     if source is not None and source.kind == Application.Kind.RECHARGE and not source.summary_no:
         return False
     return True

@@ -53,7 +53,7 @@ from datetime import time as dt_time
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -62,7 +62,7 @@ from piaogen import addresses, throttling
 from piaogen.crypto import lookup_digest
 
 from . import selectors
-from .models import Invoice, Recharge, Transit, VerificationCounter
+from .models import Invoice, InvoiceKey, Recharge, Transit, VerificationCounter
 from .regimes import DocumentKind
 from .tax import rate_text
 
@@ -166,33 +166,38 @@ LINE_FIELDS = (
     "line_transit_id",
     "line_recharge_id",
 )
+_MONTH_AT = INVOICE_FIELDS.index("month")
 _CODE, _NUMBER = "\x01code", "\x01number"  # placeholders no real code or number can equal
 
 
 @functools.cache
-def _lookup_sql(vendor: str) -> tuple[str, tuple[int, int]]:
+def _lookup_sql(vendor: str) -> tuple[str, tuple[int, ...]]:
     """The SQL of one check, written by the ORM (quoting, column names) once per process, and
-    the positions of the code and the number among its parameters. The lines' trip and recharge
+    what each of its parameters is (0 the code, 1 the number). The lines' trip and recharge
     ids are scalar subqueries, not joins, and the original of a red-letter invoice is left out:
     on the bench database PostgreSQL spent about 1.5 times as long on the query with the
     original's code and number as two more subqueries, and more with joins instead."""
 
-    def of(model, field: str, ref: str) -> Subquery:
-        return Subquery(model.objects.filter(pk=OuterRef(ref)).values(field))
+    def of(model, field: str, ref: str, **where) -> Subquery:
+        return Subquery(model.objects.filter(pk=OuterRef(ref), **where).values(field))
 
+    # The month comes from the invoice's key, in the same statement: PostgreSQL reads the key
+    # first and then only that month's partitions of invoices and lines.
+    month = Subquery(InvoiceKey.objects.filter(code=_CODE, number=_NUMBER).values("month")[:1])
     qs = (
-        Invoice.objects.filter(code=_CODE, number=_NUMBER)
+        Invoice.objects.filter(code=_CODE, number=_NUMBER, month=month, lines__month=F("month"))
         .annotate(
-            line_transit_id=of(Transit, "transit_id", "lines__transit_id"),
+            # a line's trip bills its month: read in that month's partition alone
+            line_transit_id=of(Transit, "transit_id", "lines__transit_id", month=OuterRef("lines__month")),
             line_recharge_id=of(Recharge, "recharge_id", "lines__recharge_id"),
         )
         .values_list(*INVOICE_FIELDS, *LINE_FIELDS)
         .order_by("lines__seq")
     )
     sql, params = qs.query.sql_with_params()
-    if sorted(params) != sorted([_CODE, _NUMBER]):  # the ORM wrote something this code cannot fill in
+    if set(params) != {_CODE, _NUMBER}:  # the ORM wrote something this code cannot fill in
         raise RuntimeError(f"unexpected parameters of the verification query: {params!r}")
-    return sql, (params.index(_CODE), params.index(_NUMBER))
+    return sql, tuple(0 if p == _CODE else 1 for p in params)
 
 
 def _day(value) -> date:
@@ -210,6 +215,7 @@ class Record:
         "total",
         "original_id",
         "document_kind",
+        "month",
         "original",
         "red_confirmation",
         "rows",
@@ -223,6 +229,7 @@ class Record:
         self.total: int = first[16]
         self.original_id: int | None = first[17]
         self.document_kind: str = first[18]
+        self.month: str = first[_MONTH_AT]
         self.original: dict | None = None  # code and number of the original, read_original()
         self.red_confirmation: dict | None = None  # of a red 数电 invoice, read_original()
         self.rows = rows
@@ -233,7 +240,8 @@ class Record:
         — one query."""
         if self.original_id is not None and self.original is None:
             code, number, confirmation, confirmed_red = (
-                Invoice.objects.filter(pk=self.original_id)
+                # A red-letter invoice bills its original's month.
+                Invoice.objects.filter(pk=self.original_id, month=self.month)
                 .values_list("code", "number", "red_confirmation__number", "red_confirmation__red_invoice_id")
                 .get()
             )
@@ -318,9 +326,8 @@ def find(code: str, number: str) -> Record | None:
     Django's health check (a ``SELECT 1`` before the first query of each request) is left out:
     a connection the server closed fails this read instead, which is then made once more on a
     new connection — a read, so nothing can be done twice."""
-    sql, (at_code, at_number) = _lookup_sql(connection.vendor)
-    params: list = [None, None]
-    params[at_code], params[at_number] = code, number
+    sql, roles = _lookup_sql(connection.vendor)
+    params: list = [(code, number)[role] for role in roles]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -374,19 +381,24 @@ def _read(sql: str, params: list, prepared: bool) -> list[tuple]:
             with connection.wrap_database_errors, raw.cursor() as setup:
                 setup.execute(statement)
             names.add(name)
-        cursor.execute(f"EXECUTE {name}(%s, %s)", params)
+        code_number = [None, None]
+        for role, value in zip(_lookup_sql(connection.vendor)[1], params, strict=True):
+            code_number[role] = value
+        cursor.execute(f"EXECUTE {name}(%s, %s)", code_number)
         return cursor.fetchall()
 
 
 @functools.cache
 def _statement(sql: str) -> tuple[str, str]:
-    """The name of the prepared statement of ``sql`` (the ORM's, two ``%s`` parameters) and
-    the ``PREPARE`` that makes it."""
+    """The name of the prepared statement of ``sql`` (the ORM's ``%s`` parameters, each the
+    code or the number) and the ``PREPARE`` that makes it ($1 the code, $2 the number)."""
     parts = sql.split("%s")
-    if len(parts) != 3:
+    roles = _lookup_sql(connection.vendor)[1]
+    if len(parts) != len(roles) + 1:
         raise RuntimeError("unexpected placeholders in the verification query")
     name = "verify_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
-    return name, f"PREPARE {name} AS {parts[0]}$1{parts[1]}$2{parts[2]}".replace("%%", "%")
+    body = parts[0] + "".join(f"${role + 1}{part}" for role, part in zip(roles, parts[1:], strict=True))
+    return name, f"PREPARE {name} AS {body}".replace("%%", "%")
 
 
 @dataclass
@@ -655,7 +667,11 @@ def owns(user, query: Query) -> bool:
     made only for signed-in users."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return Invoice.objects.filter(code=query.code, number=query.number, user_id=user.pk).exists()
+    month = InvoiceKey.objects.filter(code=query.code, number=query.number).values_list("month", flat=True).first()
+    return (
+        bool(month)
+        and Invoice.objects.filter(code=query.code, number=query.number, month=month, user_id=user.pk).exists()
+    )
 
 
 def check_request(request, view, data, *, user=None) -> Outcome:

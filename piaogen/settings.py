@@ -144,7 +144,7 @@ REPLICA_APPS = env.list("REPLICA_APPS", default=["cards", "invoices", "support"]
 REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=600)
 # A replica that did not answer is left alone this long before it is asked again.
 REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=5)
-# Monthly partitions of trips and segments on PostgreSQL (invoices/partitions.py): a new
+# Monthly partitions of trips, segments, invoices and lines on PostgreSQL (invoices/partitions.py): a new
 # database gets them at `migrate`; the daily task keeps partitions ready from this many months
 # back to this many ahead. PARTITION_ON_MIGRATE=0 keeps plain tables (to move them online later).
 PARTITION_ON_MIGRATE = env.bool("PARTITION_ON_MIGRATE", default=True)

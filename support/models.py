@@ -230,6 +230,7 @@ class Ticket(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,  # invoices are partitioned by month on PostgreSQL (docs/scaling.md)
     )
     application = models.ForeignKey(
         "invoices.Application",

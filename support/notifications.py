@@ -260,7 +260,9 @@ def notify_application_issued(app_id: int, invoice_ids: list[int]) -> Notificati
     app = _application(app_id)
     if app is None or app.status != Application.Status.ISSUED:
         return None
-    sums = Invoice.objects.filter(application_id=app_id).aggregate(
+    from invoices.selectors import application_months
+
+    sums = Invoice.objects.filter(application_id=app_id, **application_months(app)).aggregate(
         normal_count=Count("id", filter=Q(red=False)),
         normal_total=Sum("total", filter=Q(red=False)),
         red_count=Count("id", filter=Q(red=True)),

@@ -170,7 +170,12 @@ def buyer_invoice(partner, code: str, number: str) -> Invoice:
     """A document whose buyer is this enterprise partner; 404 for anything else."""
     if not _well_formed(code, number) or not partner.tax_id:
         raise Http404
-    inv = Invoice.objects.filter(code=code, number=number, buyer_tax_id=partner.tax_id).first()
+    month = selectors.invoice_month_of(code, number)
+    inv = (
+        Invoice.objects.filter(code=code, number=number, month=month, buyer_tax_id=partner.tax_id).first()
+        if month
+        else None
+    )
     if inv is None:
         raise Http404
     return inv

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core import signing
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors, services
 from ..documents import services as documents_services
-from ..models import Application, Invoice, InvoiceLine, RedLetterConfirmation
+from ..models import Application, Invoice, InvoiceLine, RedLetterConfirmation, Transit
 from ..regimes import DocumentKind
 from ..tax import rate_decimal, rate_text
 from . import paging
@@ -104,8 +105,8 @@ INVOICE_COLUMNS = (
     "total_tax",
     "total",
     "original_id",
-    "original__code",
-    "original__number",
+    "original_code",
+    "original_number",
     "document_kind",
     "confirmation_of_red__number",
 )
@@ -120,9 +121,19 @@ _LINE_COLUMNS = (
     "net",
     "rate",
     "tax",
-    "transit__transit_id",
+    "trip_no",
     "recharge__recharge_id",
 )
+
+
+def invoice_values(qs, columns=INVOICE_COLUMNS):
+    """``qs`` as dicts of ``columns``. A red-letter invoice's original is read by subquery in
+    the month both bill (not joined across every month's partition)."""
+    original = Invoice.objects.filter(pk=OuterRef("original_id"), month=OuterRef("month"))
+    return qs.annotate(
+        original_code=Subquery(original.values("code")[:1]),
+        original_number=Subquery(original.values("number")[:1]),
+    ).values(*columns)
 
 
 def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) -> list[dict]:
@@ -154,7 +165,7 @@ def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) ->
                 "total_tax": r["total_tax"],
                 "total": r["total"],
                 "original": (
-                    {"code": r["original__code"], "number": r["original__number"]} if r["original_id"] else None
+                    {"code": r["original_code"], "number": r["original_number"]} if r["original_id"] else None
                 ),
                 "document_kind": r["document_kind"],
                 "document_kind_label": labels.get(r["document_kind"]) or document_kind_label(r["document_kind"]),
@@ -168,10 +179,20 @@ def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) ->
     if not lines_of:
         return out
     days: dict = {}
+    # Lines bill their invoice's month: only those months' partitions are read.
+    months = sorted({r["month"] for r in rows})
     if application_id is not None:
-        lines = InvoiceLine.objects.filter(invoice__application_id=application_id)
+        lines = InvoiceLine.objects.filter(
+            invoice__application_id=application_id, invoice__month__in=months, month__in=months
+        )
     else:
-        lines = InvoiceLine.objects.filter(invoice_id__in=list(lines_of))
+        lines = InvoiceLine.objects.filter(invoice_id__in=list(lines_of), month__in=months)
+    # A line's trip bills the same month: its national id read in that month's partition.
+    lines = lines.annotate(
+        trip_no=Subquery(
+            Transit.objects.filter(pk=OuterRef("transit_id"), month=OuterRef("month")).values("transit_id")[:1]
+        )
+    )
     for (
         invoice_id,
         item,
@@ -568,7 +589,12 @@ class ApplicationDetailView(AppAPIView):
         if row is None:
             raise Http404
         body = application_row_json(row)
-        invoices = Invoice.objects.filter(application_id=row["id"]).order_by("id").values(*DETAIL_COLUMNS)
+        month = selectors.application_months(
+            Application(kind=row["kind"], month=row["month"], original_id=row["original_id"])
+        )
+        invoices = invoice_values(
+            Invoice.objects.filter(application_id=row["id"], **month).order_by("id"), DETAIL_COLUMNS
+        )
         body["invoices"] = invoice_rows_json(list(invoices), application_id=row["id"])
         return Response(body)
 
@@ -646,12 +672,21 @@ class InvoicesView(AppAPIView):
         if card_no:
             from cards.models import Card
 
-            card = Card.objects.filter(card_no=card_no[:20], invoices__user=request.user).only("id").first()
-            if card is None:
-                binding_for(request.user, card_no)  # 404 unless it is the user's card
-                return Response([])
-            card_id = card.pk
-        qs = selectors.user_invoices(request.user, card_id=card_id, month=month).values(*INVOICE_COLUMNS)
+            # Within a month first: that month's partition alone answers the usual case.
+            if month:
+                card_id = (
+                    selectors.user_invoices(request.user, month=month)
+                    .filter(card__card_no=card_no[:20])
+                    .values_list("card_id", flat=True)
+                    .first()
+                )
+            if card_id is None:
+                card = Card.objects.filter(card_no=card_no[:20], invoices__user=request.user).only("id").first()
+                if card is None:
+                    binding_for(request.user, card_no)  # 404 unless it is the user's card
+                    return Response([])
+                card_id = card.pk
+        qs = invoice_values(selectors.user_invoices(request.user, card_id=card_id, month=month))
         page = selectors.keyset_page(
             qs, selectors.INVOICE_ORDER, descending=True, after=after, size=limit, restart=False
         )

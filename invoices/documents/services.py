@@ -63,7 +63,8 @@ def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
     """Renders and stores the PDF and XML of an invoice, once. Safe to run twice: a rendered
     invoice whose files are there is left alone unless ``force`` (the console's re-render)."""
     _refuse_inside_transaction("rendering")
-    inv = selectors.invoice_queryset().filter(pk=invoice_id).first()
+    month = selectors.invoice_month(invoice_id)
+    inv = selectors.invoice_queryset([month]).filter(pk=invoice_id, month=month).first() if month else None
     if inv is None:
         return None
     if (
@@ -73,7 +74,8 @@ def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
         and storage.exists(inv.xml_path)
     ):
         return inv
-    Invoice.objects.filter(pk=inv.pk).update(render_attempts=F("render_attempts") + 1)
+    this = Invoice.objects.filter(pk=inv.pk, month=inv.month)
+    this.update(render_attempts=F("render_attempts") + 1)
     with translation.override("zh-hans"):  # an invoice prints in Chinese whatever the worker's language
         printed = layout.printed_invoice(inv)
         html = render_to_string(layout.template_name(printed.document_kind), {"inv": printed})
@@ -81,14 +83,19 @@ def invoice_render(*, invoice_id: int, force: bool = False) -> Invoice | None:
     xml = invoice_xml(printed)
     pdf_path = storage.write(storage.invoice_path(inv, "pdf"), pdf)
     xml_path = storage.write(storage.invoice_path(inv, "xml"), xml)
-    Invoice.objects.filter(pk=inv.pk).update(
+    this.update(
         render_status=Invoice.RenderStatus.RENDERED,
         render_error="",
         pdf_path=pdf_path,
         xml_path=xml_path,
         pdf_size=len(pdf),
     )
-    inv.refresh_from_db(fields=["render_status", "render_error", "render_attempts", "pdf_path", "xml_path", "pdf_size"])
+    for name, value in (
+        this.values("render_status", "render_error", "render_attempts", "pdf_path", "xml_path", "pdf_size")
+        .get()
+        .items()
+    ):
+        setattr(inv, name, value)
     logger.info("%s %s rendered: %d bytes", inv.document_kind, inv.reference, len(pdf))
     return inv
 
@@ -98,7 +105,10 @@ def invoice_render_failed(*, invoice_id: int, error: str, final: bool) -> None:
     fields = {"render_error": error[:300]}
     if final:
         fields["render_status"] = Invoice.RenderStatus.FAILED
-    Invoice.objects.filter(pk=invoice_id).exclude(render_status=Invoice.RenderStatus.RENDERED).update(**fields)
+    month = selectors.invoice_month(invoice_id)
+    Invoice.objects.filter(pk=invoice_id, month=month).exclude(render_status=Invoice.RenderStatus.RENDERED).update(
+        **fields
+    )
     logger.warning("invoice %s: render failed%s: %s", invoice_id, " (giving up)" if final else "", error[:300])
 
 
@@ -124,11 +134,14 @@ def invoice_rerender(*, invoice_id: int, actor: User, reason: str) -> Invoice:
     a reason that goes into the application's audit trail."""
     if not (reason or "").strip():
         raise ServiceError("invalid", _("请填写操作原因。"), errors={"reason": [_("必填。")]})
-    inv = Invoice.objects.filter(pk=invoice_id).first()
+    month = selectors.invoice_month(invoice_id)
+    inv = Invoice.objects.filter(pk=invoice_id, month=month).first() if month else None
     if inv is None:
         raise ServiceError("not_found", _("找不到该发票。"), status=404)
     with transaction.atomic():
-        Invoice.objects.filter(pk=inv.pk).update(render_status=Invoice.RenderStatus.PENDING, render_error="")
+        Invoice.objects.filter(pk=inv.pk, month=inv.month).update(
+            render_status=Invoice.RenderStatus.PENDING, render_error=""
+        )
         _event(
             inv.application_id,
             "rerender_requested",
@@ -152,11 +165,15 @@ def deliver_when_complete(*, application_id: int) -> bool:
     """Queues the mail as soon as the last document of an application is stored; the render of
     each document calls this after it is stored, so whichever finishes last queues it (the sweep
     is the safety net). True when it queued."""
-    app = Application.objects.filter(pk=application_id).only("status", "email", "emailed_at", "summary_no").first()
+    app = (
+        Application.objects.filter(pk=application_id)
+        .only("status", "email", "emailed_at", "summary_no", "kind", "month", "original_id")
+        .first()
+    )
     if app is None or app.status != Application.Status.ISSUED or not app.email or app.emailed_at:
         return False
     if (
-        Invoice.objects.filter(application_id=application_id)
+        Invoice.objects.filter(application_id=application_id, **selectors.application_months(app))
         .exclude(render_status=Invoice.RenderStatus.RENDERED)
         .exists()
     ):

@@ -8,7 +8,7 @@ from django.db import migrations
 def partition(apps, schema_editor):
     from invoices import partitions
 
-    partitions.partition_empty_tables()
+    partitions.partition_empty_tables(tables=partitions.TRIP_TABLES)
 
 
 class Migration(migrations.Migration):

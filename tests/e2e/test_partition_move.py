@@ -59,7 +59,12 @@ for user in User.objects.filter(is_staff=False).order_by("id"):
             html = re.sub(r'(csrfmiddlewaretoken" value=|nonce=)"[^"]*"', "", html)
             # one-time notices (an unbinding told once) are shown by the first page a person opens
             html = re.sub(r"\s+", " ", re.sub(r'<div class="notice [^"]*" role="status">.*?</div>', "", html))
-            out[f"{user.pk} {card_no} {month}"] = {"app": r.json(), "page": html}
+            invoices = app.get("/api/v1/app/invoices", {"card_no": card_no, "month": month})
+            assert invoices.status_code == 200, invoices.content
+            details = [app.get(f"/api/v1/app/invoices/{i['id']}").json() for i in invoices.json()]
+            out[f"{user.pk} {card_no} {month}"] = {
+                "app": r.json(), "page": html, "invoices": invoices.json(), "details": details
+            }
 print("ANSWERS" + json.dumps(out, ensure_ascii=False, sort_keys=True))
 """
 
@@ -158,6 +163,17 @@ def _counts(url: str) -> dict:
                 "SELECT count(*) FROM invoices_transitsegment s JOIN invoices_transit t ON t.id = s.transit_id"
                 " WHERE s.month <> t.month"
             ),
+            "invoices": q("SELECT count(*) FROM invoices_invoice"),
+            "lines": q("SELECT count(*) FROM invoices_invoiceline"),
+            "invoice_keys": q("SELECT count(*) FROM invoices_invoicekey"),
+            "invoices_without_key": q(
+                "SELECT count(*) FROM invoices_invoice i LEFT JOIN invoices_invoicekey k ON k.invoice_id = i.id"
+                " AND k.month = i.month AND k.code = i.code AND k.number = i.number WHERE k.invoice_id IS NULL"
+            ),
+            "lines_off_month": q(
+                "SELECT count(*) FROM invoices_invoiceline l JOIN invoices_invoice i ON i.id = l.invoice_id"
+                " WHERE l.month <> i.month"
+            ),
         }
 
 
@@ -198,6 +214,7 @@ def test_populated_plain_tables_move_into_monthly_partitions_while_partners_push
     assert written["rounds"] >= 5 and written["changed"] >= 40
 
     assert re.search(r"invoices_transit: \d+ rows before, \d+ after", moved)
+    assert re.search(r"invoices_invoiceline: \d+ rows before, \d+ after", moved)
     status = _run(env, "partitions", "status")
     assert "invoices_transit: " in status and "plain table" not in status and "holds 0 rows" in status
     after = _counts(plain_database)
@@ -206,6 +223,11 @@ def test_populated_plain_tables_move_into_monthly_partitions_while_partners_push
     assert after["keys"] == after["trips"] == after["distinct_ids"]
     assert after["segments"] == before["segments"] + sum(pushed.values())
     assert after["trips_without_key"] == 0 and after["segments_off_month"] == 0
+    # invoices and lines moved too: none lost, each with its key, each line in its invoice's month
+    assert before["invoices"] > 0 and before["lines"] >= before["invoices"]
+    assert (after["invoices"], after["lines"]) == (before["invoices"], before["lines"])
+    assert after["invoice_keys"] == after["invoices"] and after["invoices_without_key"] == 0
+    assert after["lines_off_month"] == 0
     with psycopg.connect(plain_database) as c:
         # each trip's segments are exactly what was last pushed
         got = dict(
@@ -216,7 +238,7 @@ def test_populated_plain_tables_move_into_monthly_partitions_while_partners_push
         )
         assert got == pushed
         # every row sits in its own month's partition
-        for table in ("invoices_transit", "invoices_transitsegment"):
+        for table in ("invoices_transit", "invoices_transitsegment", "invoices_invoice", "invoices_invoiceline"):
             wrong = c.execute(
                 f"SELECT count(*) FROM {table} WHERE tableoid::regclass::text <> '{table}_' || replace(month, '-', '_')"
             ).fetchone()[0]

@@ -1,7 +1,7 @@
-"""Monthly partitions of trips and segments on PostgreSQL (invoices/partitions.py, docs/scaling.md).
+"""Monthly partitions of trips, segments, invoices and lines on PostgreSQL (invoices/partitions.py,
+docs/scaling.md).
 
-The test database is migrated like a new installation, so its trips and segments are partitioned
-by month. These tests prove the shape, that the ingest writes into the right month, that the
+The test database is migrated like a new installation, so those tables are partitioned by month. These tests prove the shape, that the ingest writes into the right month, that the
 daily maintenance drains the default partition, and — with EXPLAIN on the very statements the
 pages, the App and issuing run — that each touches only the partitions of the month it shows.
 """
@@ -9,6 +9,7 @@ pages, the App and issuing run — that each touches only the partitions of the 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -24,7 +25,7 @@ from .conftest import trip
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="monthly partitions are PostgreSQL's")
 
 THREE = [("S-A3", 9733), ("S-B5", 1200), ("S-C0", 500)]
-TABLES = ("invoices_transit", "invoices_transitsegment")
+TABLES = partitions.TABLES
 DEBUG = False  # True prints each statement with the partitions it reads
 
 
@@ -40,30 +41,40 @@ def push(world, prefix: str, when, n: int = 1) -> None:
     assert r.status_code == 200 and r.json()["created"] == n, r.content
 
 
+TABLE_NAMES = "|".join(partitions.TABLES)
+PARTITION = re.compile(rf"^({TABLE_NAMES})_(\d{{4}}_\d{{2}}|default)$")
+
+
 def partitions_touched(captured) -> set[str]:
-    """The partitions of trips and segments each captured statement's plan reads (EXPLAIN of
-    the statement as it was run)."""
+    """The partitions of trips, segments, invoices and lines each captured statement's plan
+    reads: EXPLAIN of the statement as it was run; a read-only statement is run again with
+    ANALYZE, so that partitions pruned while it runs (the month read from a key by a subquery)
+    count as untouched."""
     touched: set[str] = set()
 
-    def walk(node):
+    def walk(node, analyzed):
         name = node.get("Relation Name", "")
         # the parent itself names a ModifyTable or LockRows node; its partitions are what is read
-        if name.startswith(TABLES) and name not in TABLES:
+        if PARTITION.match(name) and (not analyzed or node.get("Actual Loops", 1) > 0):
             touched.add(name)
         for child in node.get("Plans", []):
-            walk(child)
+            walk(child, analyzed)
 
     with connection.cursor() as cursor:
         for q in captured:
             sql = q["sql"]
-            if "invoices_transit" not in sql or not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            verb = sql.lstrip().split(None, 1)[0].upper()
+            if verb != "EXECUTE" and not any(t in sql for t in partitions.TABLES):
+                continue  # (a prepared statement, EXECUTE, names no table: explained anyway)
+            if verb not in ("SELECT", "UPDATE", "DELETE", "EXECUTE"):
                 continue
-            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+            analyzed = verb in ("SELECT", "EXECUTE") and "FOR UPDATE" not in sql and "FOR SHARE" not in sql
+            cursor.execute(("EXPLAIN (ANALYZE, FORMAT JSON) " if analyzed else "EXPLAIN (FORMAT JSON) ") + sql)
             plan = cursor.fetchone()[0]
             before = set(touched)
-            walk((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+            walk((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"], analyzed)
             if DEBUG:
-                print(sorted(touched - before), sql[:300])
+                print(sorted(touched - before), sql[:300], "|||", sql[-500:])
     return touched
 
 
@@ -170,18 +181,16 @@ def test_the_trip_pages_and_lists_read_only_the_months_partitions(world, client)
     with CaptureQueriesContext(connection) as app_list:
         r = world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": "2026-09"})
     assert [t["transit_id"] for t in r.json()] == ["A0", "A1", "A2"]
-    assert partitions_touched(app_list.captured_queries) == {
-        "invoices_transit_2026_09",
-        "invoices_transitsegment_2026_09",
-    }
+    touched = partitions_touched(app_list.captured_queries)
+    assert {"invoices_transit_2026_09", "invoices_transitsegment_2026_09"} <= touched
+    assert all(name.endswith("2026_09") for name in touched), touched  # invoice lines of its trips too
 
     with CaptureQueriesContext(connection) as paged:
         r = world.user.get("/api/v1/app/transits", {"card_no": world.card_no, "month": "2026-08", "limit": 1})
     assert [t["transit_id"] for t in r.json()] == ["E0"]
-    assert partitions_touched(paged.captured_queries) == {
-        "invoices_transit_2026_08",
-        "invoices_transitsegment_2026_08",
-    }
+    touched = partitions_touched(paged.captured_queries)
+    assert {"invoices_transit_2026_08", "invoices_transitsegment_2026_08"} <= touched
+    assert all(name.endswith("2026_08") for name in touched), touched
 
     client.force_login(world.user.user)
     with CaptureQueriesContext(connection) as page:
@@ -289,3 +298,118 @@ def test_a_batch_across_cards_reads_only_the_months_partitions(world):
     for captured in (preview.captured_queries, submit.captured_queries, issuing.captured_queries):
         touched = partitions_touched(captured)
         assert touched and all(name.endswith("2026_09") for name in touched), touched
+
+
+# --- invoices and lines ----------------------------------------------------------------------
+
+
+def issue_month(world, prefix: str, when, n: int = 1, title_id=None) -> Application:
+    """Trips of one month pushed, applied for per trip and issued: three invoices a trip."""
+    push(world, prefix, when, n=n)
+    if title_id is None:
+        title_id = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json").json()[
+            "id"
+        ]
+    month = when.strftime("%Y-%m")
+    r = world.user.post(
+        "/api/v1/app/applications",
+        {"kind": "consumption", "card_no": world.card_no, "month": month, "mode": "per_trip", "title_id": title_id},
+        format="json",
+    )
+    assert r.status_code == 202, r.content
+    application_issue(application_id=r.json()["id"])
+    app = Application.objects.get(pk=r.json()["id"])
+    assert app.status == Application.Status.ISSUED
+    return app
+
+
+@pytest.mark.django_db
+def test_invoices_lines_and_keys_land_in_their_months_partition(world):
+    from django.db import IntegrityError, transaction
+
+    from invoices.models import InvoiceKey, InvoiceLine
+
+    partitions.ensure(["2026-08", "2026-09"])
+    september = issue_month(world, "V", world.when, n=2)
+    august = issue_month(world, "W", world.when - timedelta(days=31))
+    assert rows_in("invoices_invoice_2026_09") == 6 and rows_in("invoices_invoiceline_2026_09") == 6
+    assert rows_in("invoices_invoice_2026_08") == 3 and rows_in("invoices_invoiceline_2026_08") == 3
+    assert rows_in("invoices_invoice_default") == rows_in("invoices_invoiceline_default") == 0
+    for app, month in ((september, "2026-09"), (august, "2026-08")):
+        invoices = Invoice.objects.filter(application=app)
+        keys = dict(InvoiceKey.objects.filter(invoice_id__in=invoices.values("id")).values_list("invoice_id", "month"))
+        assert keys == {pk: month for pk in invoices.values_list("id", flat=True)}
+        assert set(InvoiceLine.objects.filter(invoice__application=app).values_list("month", flat=True)) == {month}
+    # (code, number) is unique across months through the key: a second key of an August
+    # invoice's code and number in September cannot be written.
+    taken = Invoice.objects.filter(application=august).first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        InvoiceKey.objects.create(invoice_id=10**12, code=taken.code, number=taken.number, month="2026-09")
+
+
+@pytest.mark.django_db
+def test_invoice_pages_documents_and_verification_read_only_the_months_partitions(world, client, api):
+    """An invoice by its id (page, App, PDF), an application (page, App), a card-month of
+    我的发票 and a public check by code and number: each reads the invoices and lines of the
+    month it shows alone, though other months hold invoices of the same user and card."""
+    partitions.ensure(["2026-07", "2026-08", "2026-09"])
+    app = issue_month(world, "X", world.when, n=2)
+    issue_month(world, "Y", world.when - timedelta(days=31))
+    issue_month(world, "Z", world.when - timedelta(days=62))
+    invoice = Invoice.objects.filter(application=app).order_by("id").first()
+    client.force_login(world.user.user)
+
+    reads = {}
+    with CaptureQueriesContext(connection) as reads["invoice page"]:
+        r = client.get(f"/invoices/{invoice.pk}/")
+    assert r.status_code == 200 and invoice.number in r.content.decode()
+    with CaptureQueriesContext(connection) as reads["App invoice"]:
+        r = world.user.get(f"/api/v1/app/invoices/{invoice.pk}")
+    assert r.status_code == 200 and r.json()["number"] == invoice.number and len(r.json()["lines"]) == 1
+    with CaptureQueriesContext(connection) as reads["application page"]:
+        r = client.get(f"/applications/{app.pk}/")
+    assert r.status_code == 200
+    with CaptureQueriesContext(connection) as reads["App application"]:
+        r = world.user.get(f"/api/v1/app/applications/{app.pk}")
+    assert r.status_code == 200 and len(r.json()["invoices"]) == 6
+    with CaptureQueriesContext(connection) as reads["我的发票 of a card-month"]:
+        r = world.user.get("/api/v1/app/invoices", {"card_no": world.card_no, "month": "2026-09"})
+    assert r.status_code == 200 and len(r.json()) == 6
+    with CaptureQueriesContext(connection) as reads["check"]:
+        r = api.get(
+            "/api/v1/verify",
+            {
+                "code": invoice.code,
+                "number": invoice.number,
+                "date": invoice.issued_on.strftime("%Y%m%d"),
+                "check": invoice.check_code[-6:],
+            },
+        )
+    assert r.status_code == 200 and r.json()["result"] == "genuine"
+    for what, captured in reads.items():
+        touched = partitions_touched(captured.captured_queries)
+        assert touched and all(name.endswith("2026_09") for name in touched), (what, touched)
+    # An id no invoice has: 404, read from no partition at all.
+    with CaptureQueriesContext(connection) as missing:
+        assert client.get("/invoices/999999999/").status_code == 404
+    assert partitions_touched(missing.captured_queries) == set()
+
+
+@pytest.mark.django_db
+def test_reversing_an_invoice_writes_and_reads_only_its_months_partitions(world):
+    from invoices.services import invoice_reverse
+
+    partitions.ensure(["2026-08", "2026-09"])
+    app = issue_month(world, "U", world.when)
+    issue_month(world, "T", world.when - timedelta(days=31))
+    invoice = Invoice.objects.filter(application=app).order_by("id").first()
+    with CaptureQueriesContext(connection) as reversing:
+        red = invoice_reverse(user=world.user.user, invoice_id=invoice.pk)
+        application_issue(application_id=red.pk)
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.REVERSED
+    [red_invoice] = Invoice.objects.filter(application_id=red.pk)
+    assert red_invoice.red and red_invoice.original_id == invoice.pk and red_invoice.month == "2026-09"
+    touched = partitions_touched(reversing.captured_queries)
+    assert {"invoices_invoice_2026_09", "invoices_invoiceline_2026_09"} <= touched
+    assert all(name.endswith("2026_09") for name in touched), touched

@@ -1,4 +1,4 @@
-"""``manage.py partitions``: the monthly partitions of trips and segments (invoices/partitions.py)."""
+"""``manage.py partitions``: the monthly partitions of trips, segments, invoices and lines (invoices/partitions.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from invoices import partitions
 
 
 class Command(BaseCommand):
-    help = "Monthly partitions of trips and segments on PostgreSQL: status, ensure, move, drop-premove."
+    help = "Monthly partitions of trips, segments, invoices and lines on PostgreSQL: status, ensure, move, drop-premove."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
