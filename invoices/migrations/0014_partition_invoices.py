@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("invoices", "0013_invoice_keys"),
         # The ticket's reference to an invoice loses its constraint first: the plain table is replaced.
-        ("support", "0011_invoice_keys"),
+        ("support", "0012_invoice_keys"),
     ]
 
     operations = [migrations.RunPython(partition, migrations.RunPython.noop, elidable=False)]

@@ -8,7 +8,9 @@ from invoices import partitions
 
 
 class Command(BaseCommand):
-    help = "Monthly partitions of trips, segments, invoices and lines on PostgreSQL: status, ensure, move, drop-premove."
+    help = (
+        "Monthly partitions of trips, segments, invoices and lines on PostgreSQL: status, ensure, move, drop-premove."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

@@ -10,7 +10,7 @@ from piaogen.migration_ops import AlterFieldInPlace
 class Migration(migrations.Migration):
     dependencies = [
         ("invoices", "0013_invoice_keys"),
-        ("support", "0010_transit_keys"),
+        ("support", "0011_binding_notices"),
     ]
 
     operations = [
