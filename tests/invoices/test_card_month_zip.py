@@ -168,3 +168,24 @@ def test_another_month_of_the_same_card_is_its_own_zip(world, applied, client):
     page = client.get(reverse("invoices:list")).content.decode()
     links = re.findall(r'href="/invoices/zip/\?card=(\d+)&amp;month=([\d-]+)"', page)
     assert links == [(world.card_no, "2026-10"), (world.card_no, "2026-09")]  # newest month first
+
+
+@pytest.mark.django_db
+def test_the_card_months_are_counted_newest_month_first(world, applied):
+    """按卡按月下载's rows: one per (card, month) with its invoice count, newest month first,
+    cut at the limit (counted per card-month, then the cards read: selectors.invoice_card_months)."""
+    from invoices import selectors
+
+    push(world, [("S1", THREE)])  # September: three invoices
+    august = trip("A1", world.card_no, world.when - timedelta(days=31), [("S-A3", 1000)])
+    assert world.clearing.post("/api/v1/partner/transits", {"transits": [august]}, format="json").json()["created"]
+    personal = title(world.user)
+    assert applied(title_id=personal).status_code == 202
+    assert applied(title_id=personal, month="2026-08").status_code == 202
+    rows = selectors.invoice_card_months(world.user.user)
+    assert [(r["card__card_no"], r["card__plate"], r["month"], r["count"]) for r in rows] == [
+        (world.card_no, "豫A12345", "2026-09", 3),
+        (world.card_no, "豫A12345", "2026-08", 1),
+    ]
+    assert [r["month"] for r in selectors.invoice_card_months(world.user.user, limit=1)] == ["2026-09"]
+    assert selectors.invoice_card_months(world.user.user, month="2026-07") == []
