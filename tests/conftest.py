@@ -21,6 +21,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def local_midday(monkeypatch):
+    """Runs the test's clock from noon of today (Asia/Shanghai) onwards: a test that moves SMS codes
+    back by minutes and counts them per local day must not see them fall into yesterday when it
+    happens to run just after midnight."""
+    from django.utils import timezone
+
+    real_now = timezone.now
+    local = timezone.localtime(real_now())
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    offset = noon - local
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
+    return noon
+
+
+@pytest.fixture
 def sms(settings, tmp_path) -> SmsOutbox:
     settings.SMS_BACKEND = "accounts.sms.FileBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "sms.jsonl")
