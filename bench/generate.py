@@ -410,6 +410,13 @@ def _background(trips: int, invoices: int, users, titles, card_ids: list[int], t
             "(SELECT application_id, count(*) n, sum(total) t FROM invoices_invoice GROUP BY application_id) s "
             "WHERE a.id = s.application_id AND a.invoice_count = 0"
         )
+        # Each user's invoices counted per card and month, as issuing counts them (InvoiceMonth).
+        cursor.execute(
+            "INSERT INTO invoices_invoicemonth (user_id, card_id, month, count, first_issued_at, last_issued_at) "
+            "SELECT user_id, card_id, month, count(*), min(issued_at), max(issued_at) FROM invoices_invoice "
+            "GROUP BY user_id, card_id, month ON CONFLICT (user_id, card_id, month) DO UPDATE SET "
+            "count = excluded.count, first_issued_at = excluded.first_issued_at, last_issued_at = excluded.last_issued_at"
+        )
         cursor.execute("SET session_replication_role = origin")
     assert settings.INVOICE_NUMBERS_PER_BATCH >= invoice_no
 

@@ -8,7 +8,7 @@ for or invoiced.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -691,6 +691,31 @@ class InvoiceKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.number}".strip()
+
+
+class InvoiceMonth(models.Model):
+    """A user's invoices of one card and month, counted, with the first and last time one of
+    them was issued: what the lists across months read instead of every month's partition.
+    Issuing adds to it in the transaction that writes the invoices (``services._write``), and
+    invoices are never deleted, so it is exact. 我的发票's 按卡按月下载 is these rows; the
+    newest-first lists choose from them the months a page can hold and read only those months'
+    partitions (``selectors.page_months``)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("用户"))
+    card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="+", verbose_name=_("ETC卡"))
+    month = models.CharField(_("所属月份"), max_length=7)
+    count = models.PositiveIntegerField(_("发票张数"), default=0)
+    first_issued_at = models.DateTimeField(_("最早开具时间"))
+    last_issued_at = models.DateTimeField(_("最近开具时间"))
+
+    class Meta:
+        verbose_name = _("按卡按月发票汇总")
+        verbose_name_plural = _("按卡按月发票汇总")
+        constraints = [models.UniqueConstraint(fields=["user", "card", "month"], name="invoice_month_unique")]
+        indexes = [models.Index(F("user"), F("month").desc(), name="invoice_month_user_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.month} ×{self.count}"
 
 
 class ApplicationEvent(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -18,6 +18,7 @@ from .models import (
     Invoice,
     InvoiceKey,
     InvoiceLine,
+    InvoiceMonth,
     InvoiceState,
     MailResend,
     Recharge,
@@ -649,47 +650,84 @@ def card_month_summaries(user, invoices: list[Invoice]) -> list[Application]:
 
 def invoice_card_months(user, *, card_id: int | None = None, month: str | None = None, limit: int = 24) -> list[dict]:
     """我的发票's 按卡按月下载: the user's (card, month) pairs that have invoices, newest month
-    first, with the card's plate and number and the invoice count: one aggregate query per
-    (card, month), then one read of those cards. (Joining every invoice to its card made
-    PostgreSQL probe the cards table once per invoice once that table is large: docs/performance.md,
-    Growth.)"""
-    from cards.models import Card
-
-    groups = list(
-        user_invoices(user, card_id=card_id, month=month)
-        .values("card_id", "month")
-        .annotate(count=Count("id"))
-        .order_by()
+    first and cards in number order, with the card's plate and number and the invoice count:
+    the user's ``InvoiceMonth`` rows, read newest month first from their index (no invoice
+    partition is read, and a fleet's older months are not)."""
+    qs = InvoiceMonth.objects.filter(user=user)
+    if card_id is not None:
+        qs = qs.filter(card_id=card_id)
+    if month:
+        qs = qs.filter(month=month)
+    return list(
+        qs.order_by("-month", "card__card_no").values("card_id", "card__card_no", "card__plate", "month", "count")[
+            :limit
+        ]
     )
-    if not groups:
-        return []
-    cards = {
-        pk: (no, plate)
-        for pk, no, plate in Card.objects.filter(pk__in={g["card_id"] for g in groups}).values_list(
-            "pk", "card_no", "plate"
-        )
-    }
-    rows = [
-        {
-            "card_id": g["card_id"],
-            "card__card_no": cards[g["card_id"]][0],
-            "card__plate": cards[g["card_id"]][1],
-            "month": g["month"],
-            "count": g["count"],
-        }
-        for g in groups
-    ]
-    rows.sort(key=lambda r: r["card__card_no"])
-    rows.sort(key=lambda r: r["month"], reverse=True)  # newest month first, cards in number order
-    return rows[:limit]
+
+
+def page_months(user, *, card_id: int | None = None, after=None, before=None, size: int = PAGE_SIZE) -> list[str]:
+    """The months whose invoices can be on a page of the user's invoices newest first (the page
+    after the row ``after``, before the row ``before``, or the first), and one row beyond it,
+    read from ``InvoiceMonth`` (how many each month holds, issued between when and when): the
+    months are taken from the page's edge inwards until the rows counted fill the page and one
+    more, and every month that could still hold a row nearer the edge than the earliest of
+    those is added. A list reads these months' partitions only, and gets the same page as
+    reading every month."""
+    qs = InvoiceMonth.objects.filter(user=user)
+    if card_id is not None:
+        qs = qs.filter(card_id=card_id)
+    stats = list(
+        qs.values("month")
+        .annotate(n=Sum("count"), first=Min("first_issued_at"), last=Max("last_issued_at"))
+        .order_by()
+        .values_list("month", "n", "first", "last")
+    )
+    backward = before is not None and after is None
+    cursor = (before if backward else after)[0] if (before if backward else after) is not None else None
+    if backward:
+        # newer than the cursor, read oldest first: a month's rows are at or after max(first, cursor)
+        candidates = [(max(first, cursor), first > cursor, m, n, last) for m, n, first, last in stats if last >= cursor]
+        candidates.sort()
+    else:
+        candidates = [
+            (min(last, cursor) if cursor else last, cursor is None or last < cursor, m, n, first)
+            for m, n, first, last in stats
+            if cursor is None or first <= cursor
+        ]
+        candidates.sort(reverse=True)
+    chosen: list[str] = []
+    counted, limit = 0, None
+    for edge, whole, month, n, far in candidates:
+        if counted > size and limit is not None and (edge > limit if backward else edge < limit):
+            break
+        chosen.append(month)
+        if whole:
+            counted += n  # every one of its rows is beyond the cursor
+        limit = far if limit is None else (max(limit, far) if backward else min(limit, far))
+    return chosen
 
 
 def invoice_list_page(
     user, *, card_id: int | None = None, month: str | None = None, after=None, before=None, size: int = PAGE_SIZE
 ) -> Page:
-    """我的发票: a page of the user's invoices, newest first (keyset on issued_at, id)."""
+    """我的发票: a page of the user's invoices, newest first (keyset on issued_at, id). Without a
+    month, only the months ``page_months`` names are read."""
     qs = user_invoices(user, card_id=card_id, month=month).only(*_INVOICE_LIST_FIELDS)
-    return keyset_page(qs, INVOICE_ORDER, descending=True, after=after, before=before, size=size)
+    if month:
+        return keyset_page(qs, INVOICE_ORDER, descending=True, after=after, before=before, size=size)
+    months = page_months(user, card_id=card_id, after=after, before=before, size=size)
+    page = keyset_page(
+        qs.filter(month__in=months),
+        INVOICE_ORDER,
+        descending=True,
+        after=after,
+        before=before,
+        size=size,
+        restart=False,
+    )
+    if not page.rows and (after is not None or before is not None):  # a cursor past the end: the first page
+        return invoice_list_page(user, card_id=card_id, size=size)
+    return page
 
 
 def application_invoice_page(app: Application, *, after=None, before=None, size: int = PAGE_SIZE) -> Page:
@@ -822,7 +860,8 @@ def open_applications(user, *, limit: int = HOME_ROWS) -> list[Application]:
 
 def newest_invoices(user, *, limit: int = HOME_ROWS) -> list[Invoice]:
     """The user's newest invoices, as the lists show them (no lines)."""
-    return list(user_invoices(user).only(*_INVOICE_LIST_FIELDS).order_by("-issued_at", "-id")[:limit])
+    qs = user_invoices(user).filter(month__in=page_months(user, size=limit))
+    return list(qs.only(*_INVOICE_LIST_FIELDS).order_by("-issued_at", "-id")[:limit])
 
 
 def recent_resends(app: Application, limit: int = 3) -> list[MailResend]:

@@ -40,6 +40,7 @@ from .models import (
     Invoice,
     InvoiceKey,
     InvoiceLine,
+    InvoiceMonth,
     InvoiceState,
     Operator,
     Recharge,
@@ -1033,6 +1034,7 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
     created = insert_dicts(Invoice, [row for row, _ in rows])
     # The global key of each invoice: its (code, number) is unique across all months here.
     insert_rows(InvoiceKey, KEY_COLUMNS, [(row["id"], row["code"], row["number"], row["month"]) for row in created])
+    _count_months(created)
     if confirmations:
         RedLetterConfirmation.objects.bulk_create(
             [
@@ -1072,6 +1074,39 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         ],
     )
     return created
+
+
+def _count_months(created: list[dict]) -> None:
+    """Adds the invoices just written to their user's, card's and month's ``InvoiceMonth`` row
+    (one statement; rows in key order, so that two issuers lock shared rows in the same order)."""
+    from django.db import connection
+
+    groups: dict[tuple[int, int, str], list] = {}
+    for row in created:
+        group = groups.setdefault(
+            (row["user_id"], row["card_id"], row["month"]), [0, row["issued_at"], row["issued_at"]]
+        )
+        group[0] += 1
+        group[1] = min(group[1], row["issued_at"])
+        group[2] = max(group[2], row["issued_at"])
+    if not groups:
+        return
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    table = InvoiceMonth._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(groups))
+    params: list = []
+    for (user_id, card_id, month), (count, first, last) in sorted(groups.items()):
+        params += [user_id, card_id, month, count, adapt(first), adapt(last)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, card_id, month, count, first_issued_at, last_issued_at) VALUES {values} "
+            "ON CONFLICT (user_id, card_id, month) DO UPDATE SET "
+            f"count = {table}.count + excluded.count, "
+            f"first_issued_at = {least}({table}.first_issued_at, excluded.first_issued_at), "
+            f"last_issued_at = {greatest}({table}.last_issued_at, excluded.last_issued_at)",
+            params,
+        )
 
 
 def _red_reason(app: Application) -> str:

@@ -33,11 +33,16 @@ reached, the counts are database rows incremented by one atomic ``UPDATE … RET
 two are not added up: across an outage an invoice can get up to one more day's checks, which
 leaves the 6 digits as far out of reach.
 
-A check is one query: the invoice by its code and number, with its lines (a genuine red-letter
-invoice takes one more, for the code and number of the invoice it cancels). The SQL is written
-by the ORM once per process, and the answer's JSON is built from the rows (``Record.as_json``,
-the Invoice of api.md, equal to ``invoice_json``; a test holds them together): compiling an ORM
-query and building model instances cost more than all the rest of a check.
+A check is two short queries: the month the invoice bills, from its key (``InvoiceKey``, one
+index read; an unknown code and number ends there), then the invoice with its lines, read by a
+statement written for that month, whose month is part of its text (a genuine red-letter invoice
+takes one more, for the code and number of the invoice it cancels). Invoices and lines are
+partitioned by that month: a statement naming its month is planned against that month's
+partitions alone, where one reading the month at run time made PostgreSQL open and lock every
+partition on each check (docs/performance.md, verification). The SQL is written by the ORM
+once per process, and the answer's JSON is built from the rows (``Record.as_json``, the Invoice
+of api.md, equal to ``invoice_json``; a test holds them together): compiling an ORM query and
+building model instances cost more than all the rest of a check.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from datetime import time as dt_time
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -170,34 +175,47 @@ _MONTH_AT = INVOICE_FIELDS.index("month")
 _CODE, _NUMBER = "\x01code", "\x01number"  # placeholders no real code or number can equal
 
 
+_MONTH = "\x01month"
+_MONTH_FORMAT = re.compile(r"^\d{4}-\d{2}$")
+
+
+@functools.cache
+def _key_sql(vendor: str) -> tuple[str, tuple[int, ...]]:
+    """The SQL of a check's first read: the month of the invoice of a code and number, from its
+    key (the table that keeps codes and numbers unique across months), and its parameters' roles."""
+    qs = InvoiceKey.objects.filter(code=_CODE, number=_NUMBER).values_list("month")
+    sql, params = qs.query.sql_with_params()
+    if set(params) != {_CODE, _NUMBER}:
+        raise RuntimeError(f"unexpected parameters of the verification key query: {params!r}")
+    return sql, tuple(0 if p == _CODE else 1 for p in params)
+
+
 @functools.cache
 def _lookup_sql(vendor: str) -> tuple[str, tuple[int, ...]]:
-    """The SQL of one check, written by the ORM (quoting, column names) once per process, and
-    what each of its parameters is (0 the code, 1 the number). The lines' trip and recharge
-    ids are scalar subqueries, not joins, and the original of a red-letter invoice is left out:
-    on the bench database PostgreSQL spent about 1.5 times as long on the query with the
-    original's code and number as two more subqueries, and more with joins instead."""
+    """The SQL of a check's second read, written by the ORM (quoting, column names) once per
+    process, and what each of its parameters is (0 the code, 1 the number, 2 the month, which
+    ``_statement`` writes into the text of each month's statement). The lines' trip and
+    recharge ids are scalar subqueries, not joins, and the original of a red-letter invoice is
+    left out: on the bench database PostgreSQL spent about 1.5 times as long on the query with
+    the original's code and number as two more subqueries, and more with joins instead."""
 
     def of(model, field: str, ref: str, **where) -> Subquery:
         return Subquery(model.objects.filter(pk=OuterRef(ref), **where).values(field))
 
-    # The month comes from the invoice's key, in the same statement: PostgreSQL reads the key
-    # first and then only that month's partitions of invoices and lines.
-    month = Subquery(InvoiceKey.objects.filter(code=_CODE, number=_NUMBER).values("month")[:1])
     qs = (
-        Invoice.objects.filter(code=_CODE, number=_NUMBER, month=month, lines__month=F("month"))
+        Invoice.objects.filter(code=_CODE, number=_NUMBER, month=_MONTH, lines__month=_MONTH)
         .annotate(
             # a line's trip bills its month: read in that month's partition alone
-            line_transit_id=of(Transit, "transit_id", "lines__transit_id", month=OuterRef("lines__month")),
+            line_transit_id=of(Transit, "transit_id", "lines__transit_id", month=_MONTH),
             line_recharge_id=of(Recharge, "recharge_id", "lines__recharge_id"),
         )
         .values_list(*INVOICE_FIELDS, *LINE_FIELDS)
         .order_by("lines__seq")
     )
     sql, params = qs.query.sql_with_params()
-    if set(params) != {_CODE, _NUMBER}:  # the ORM wrote something this code cannot fill in
+    if set(params) != {_CODE, _NUMBER, _MONTH}:  # the ORM wrote something this code cannot fill in
         raise RuntimeError(f"unexpected parameters of the verification query: {params!r}")
-    return sql, tuple(0 if p == _CODE else 1 for p in params)
+    return sql, tuple({_CODE: 0, _NUMBER: 1, _MONTH: 2}[p] for p in params)
 
 
 def _day(value) -> date:
@@ -320,28 +338,34 @@ class Record:
 
 
 def find(code: str, number: str) -> Record | None:
-    """The invoice of ``code`` and ``number`` with its lines, in one query; None when none is.
+    """The invoice of ``code`` and ``number`` with its lines; None when none is. Two reads: the
+    month from the invoice's key, then the invoice and its lines in that month.
 
-    On PostgreSQL the query is a statement prepared once per connection (``_Prepared``), and
-    Django's health check (a ``SELECT 1`` before the first query of each request) is left out:
-    a connection the server closed fails this read instead, which is then made once more on a
-    new connection — a read, so nothing can be done twice."""
-    sql, roles = _lookup_sql(connection.vendor)
-    params: list = [(code, number)[role] for role in roles]
+    On PostgreSQL each read is a statement prepared once per connection (``_Prepared``; the
+    second one per month, with the month in its text so that it is planned against that month's
+    partitions alone), and Django's health check (a ``SELECT 1`` before the first query of each
+    request) is left out: a connection the server closed fails the first read instead, which is
+    then made once more on a new connection — reads, so nothing can be done twice."""
     if connection.vendor != "postgresql":
+        key_sql, key_roles = _key_sql(connection.vendor)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(key_sql, [(code, number)[role] for role in key_roles])
+            found = cursor.fetchone()
+            if found is None:
+                return None
+            sql, roles = _lookup_sql(connection.vendor)
+            cursor.execute(sql, [(code, number, found[0])[role] for role in roles])
             rows = cursor.fetchall()
         return Record(rows) if rows else None
     prepared = _Prepared.usable
     try:
-        rows = _read(sql, params, prepared)
+        rows = _read(code, number, prepared)
     except DatabaseError as exc:
         if connection.in_atomic_block or isinstance(exc, (DataError, IntegrityError)):
             raise
         connection.close()
         try:
-            rows = _read(sql, params, prepared)
+            rows = _read(code, number, prepared)
         except DatabaseError as again:
             if not prepared or getattr(again.__cause__, "sqlstate", None) not in _Prepared.GONE:
                 raise
@@ -350,12 +374,12 @@ def find(code: str, number: str) -> Record | None:
             _Prepared.usable = False
             logger.warning("verification: prepared statements refused (%s); plain queries from now on", again)
             connection.close()
-            rows = _read(sql, params, False)
+            rows = _read(code, number, False)
     return Record(rows) if rows else None
 
 
 class _Prepared:
-    """The check's query as a statement each PostgreSQL connection prepares once (``PREPARE``,
+    """A check's queries as statements each PostgreSQL connection prepares once (``PREPARE``,
     then ``EXECUTE`` with the code and the number): PostgreSQL spent about two thirds of its
     time on a check parsing and planning the query again (Django binds parameters on the
     client, so psycopg prepares nothing), about 0.2 ms of a 0.3 ms check. The ``PREPARE``
@@ -368,36 +392,50 @@ class _Prepared:
     on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # psycopg connection → prepared names
 
 
-def _read(sql: str, params: list, prepared: bool) -> list[tuple]:
+def _read(code: str, number: str, prepared: bool) -> list[tuple]:
     connection.health_check_done = True  # this read proves the connection (find)
+    key_sql, key_roles = _key_sql(connection.vendor)
+    sql, roles = _lookup_sql(connection.vendor)
     with connection.cursor() as cursor:
         if not prepared:
-            cursor.execute(sql, params)
+            cursor.execute(key_sql, [(code, number)[role] for role in key_roles])
+            found = cursor.fetchone()
+            if found is None:
+                return []
+            cursor.execute(sql, [(code, number, found[0])[role] for role in roles])
             return cursor.fetchall()
-        name, statement = _statement(sql)
         raw = connection.connection
         names = _Prepared.on.setdefault(raw, set())
-        if name not in names:
-            with connection.wrap_database_errors, raw.cursor() as setup:
-                setup.execute(statement)
-            names.add(name)
-        code_number = [None, None]
-        for role, value in zip(_lookup_sql(connection.vendor)[1], params, strict=True):
-            code_number[role] = value
-        cursor.execute(f"EXECUTE {name}(%s, %s)", code_number)
+
+        def execute(name: str, statement: str) -> None:
+            if name not in names:
+                with connection.wrap_database_errors, raw.cursor() as setup:
+                    setup.execute(statement)
+                names.add(name)
+            cursor.execute(f"EXECUTE {name}(%s, %s)", [code, number])
+
+        execute(*_statement(key_sql, key_roles, ""))
+        found = cursor.fetchone()
+        if found is None:
+            return []
+        execute(*_statement(sql, roles, found[0]))
         return cursor.fetchall()
 
 
 @functools.cache
-def _statement(sql: str) -> tuple[str, str]:
+def _statement(sql: str, roles: tuple[int, ...], month: str) -> tuple[str, str]:
     """The name of the prepared statement of ``sql`` (the ORM's ``%s`` parameters, each the
-    code or the number) and the ``PREPARE`` that makes it ($1 the code, $2 the number)."""
+    code, the number or the month as ``roles`` say) for ``month``, and the ``PREPARE`` that makes
+    it: $1 the code, $2 the number, the month written into the text as a literal, so that
+    PostgreSQL plans the statement against that month's partitions alone."""
     parts = sql.split("%s")
-    roles = _lookup_sql(connection.vendor)[1]
     if len(parts) != len(roles) + 1:
         raise RuntimeError("unexpected placeholders in the verification query")
-    name = "verify_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
-    body = parts[0] + "".join(f"${role + 1}{part}" for role, part in zip(roles, parts[1:], strict=True))
+    if 2 in roles and not _MONTH_FORMAT.match(month):
+        raise RuntimeError(f"unexpected month of an invoice key: {month!r}")
+    values = ("$1", "$2", f"'{month}'")
+    body = parts[0] + "".join(values[role] + part for role, part in zip(roles, parts[1:], strict=True))
+    name = "verify_" + hashlib.sha256(f"{sql}\x00{month}".encode()).hexdigest()[:16]
     return name, f"PREPARE {name} AS {body}".replace("%%", "%")
 
 

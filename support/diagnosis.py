@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from cards.models import Binding, BindingAttempt, Issuer, IssuerNetworkCode
 from invoices import tax as tax_rules
-from invoices.models import Application, Invoice, Transit, TransitSegment
-from invoices.selectors import by_transit_ids, transit_availability, trip_views
+from invoices.models import Application, Invoice, InvoiceLine, Transit, TransitSegment
+from invoices.selectors import by_transit_ids, invoice_month, transit_availability, trip_views
 
 # What to do after each failed outcome of a binding attempt.
 BINDING_ADVICE = {
@@ -238,9 +238,11 @@ def invoice_tax(user: User, invoice_id) -> InvoiceTax:
     ledger's rule (``invoices.tax.deductibility``: a taxable VAT or 数电 invoice with an
     enterprise title), and, for this one document as it stands, neither a red-letter one nor a
     reversed one."""
+    pk = _int(invoice_id)
+    month = invoice_month(pk)  # one partition of invoices and of lines
     invoice = (
-        Invoice.objects.filter(user=user, pk=_int(invoice_id))
-        .prefetch_related("lines")
+        Invoice.objects.filter(user=user, pk=pk, month=month)
+        .prefetch_related(Prefetch("lines", queryset=InvoiceLine.objects.filter(month=month)))
         .only(
             "code",
             "number",

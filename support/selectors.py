@@ -25,6 +25,7 @@ from cards.identity import normalize_card_no, normalize_plate, plate_kind
 from cards.models import Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
 from cards.selectors import CapStatus, binding_cap_status
 from invoices.models import Application, Invoice, Transit, TransitSegment
+from invoices.selectors import page_months
 
 from . import search
 from .models import Call, Category, Faq, FaqCategory, Notification, Queue, Ticket, TicketMessage
@@ -153,7 +154,9 @@ def attachable(user: User) -> dict[str, QuerySet]:
         "cards": Card.objects.filter(bindings__user=user).distinct().defer("id_number", "mobile").order_by("card_no"),
         "transits": Transit.objects.filter(card_id__in=active).order_by("-exit_time", "-pk")[:50],
         "applications": Application.objects.filter(user=user).order_by("-created_at", "-pk")[:30],
-        "invoices": Invoice.objects.filter(user=user).order_by("-issued_at", "-pk")[:50],
+        "invoices": Invoice.objects.filter(user=user, month__in=page_months(user, size=50)).order_by(
+            "-issued_at", "-pk"
+        )[:50],
     }
 
 
@@ -286,7 +289,11 @@ def customer_view(user_id) -> CustomerView:
         .defer("card__id_number", "card__mobile")
         .order_by("-created_at", "-pk")[:LIST_LIMIT]
     )
-    invoices = list(Invoice.objects.filter(user=user).order_by("-issued_at", "-pk")[:LIST_LIMIT])
+    invoices = list(
+        Invoice.objects.filter(user=user, month__in=page_months(user, size=LIST_LIMIT)).order_by("-issued_at", "-pk")[
+            :LIST_LIMIT
+        ]
+    )
     tickets = list(
         Ticket.objects.filter(user=user)
         .select_related("assignee")

@@ -17,7 +17,7 @@ from django.views.generic import TemplateView
 
 from cards.models import Binding
 from invoices.models import Application, Invoice, Transit
-from invoices.selectors import transit_availability
+from invoices.selectors import page_months, transit_availability
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 
@@ -123,7 +123,7 @@ class DiagnoseView(LoginRequiredMixin, TemplateView):
         )
         ctx["my_applications"] = list(Application.objects.filter(user=user).order_by("-created_at", "-pk")[:20])
         ctx["my_invoices"] = list(
-            Invoice.objects.filter(user=user)
+            Invoice.objects.filter(user=user, month__in=page_months(user, size=30))
             .only("code", "number", "seller_name", "total")
             .order_by("-issued_at", "-pk")[:30]
         )

@@ -670,25 +670,21 @@ class InvoicesView(AppAPIView):
         )
         card_id = None
         if card_no:
-            from cards.models import Card
+            from invoices.models import InvoiceMonth
 
-            # Within a month first: that month's partition alone answers the usual case.
-            if month:
-                card_id = (
-                    selectors.user_invoices(request.user, month=month)
-                    .filter(card__card_no=card_no[:20])
-                    .values_list("card_id", flat=True)
-                    .first()
-                )
+            # The card among the user's cards with invoices (no invoice partition is read).
+            held = InvoiceMonth.objects.filter(user=request.user, card__card_no=card_no[:20])
+            card_id = (held.filter(month=month) if month else held).values_list("card_id", flat=True).first()
+            if card_id is None and month and held.exists():
+                return Response([])  # a card of the user's invoices, none of them that month
             if card_id is None:
-                card = Card.objects.filter(card_no=card_no[:20], invoices__user=request.user).only("id").first()
-                if card is None:
-                    binding_for(request.user, card_no)  # 404 unless it is the user's card
-                    return Response([])
-                card_id = card.pk
-        qs = invoice_values(selectors.user_invoices(request.user, card_id=card_id, month=month))
+                binding_for(request.user, card_no)  # 404 unless it is the user's card
+                return Response([])
+        base = selectors.user_invoices(request.user, card_id=card_id, month=month)
+        if not month:  # newest first across months: the months this page can hold, alone
+            base = base.filter(month__in=selectors.page_months(request.user, card_id=card_id, after=after, size=limit))
         page = selectors.keyset_page(
-            qs, selectors.INVOICE_ORDER, descending=True, after=after, size=limit, restart=False
+            invoice_values(base), selectors.INVOICE_ORDER, descending=True, after=after, size=limit, restart=False
         )
         return paging.paged_response(request, invoice_rows_json(page.rows), page, limit)
 

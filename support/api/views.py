@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from cards.identity import normalize_card_no
 from cards.models import Card
 from invoices.models import Application, Invoice, Transit
-from invoices.selectors import by_transit_ids
+from invoices.selectors import by_transit_ids, invoice_month
 from piaogen.api import AppAPIView, ErrorSerializer
 from piaogen.errors import ServiceError
 
@@ -93,7 +93,9 @@ class TicketsView(AppAPIView):
             _("只能附上您自己的开票申请。"),
         )
         invoice = _own(
-            Invoice.objects.filter(pk=d.get("invoice_id") or 0, user=user),
+            Invoice.objects.filter(
+                pk=d.get("invoice_id") or 0, user=user, month=invoice_month(d.get("invoice_id") or 0)
+            ),
             "invoice_id",
             d.get("invoice_id"),
             _("只能附上您自己的发票。"),

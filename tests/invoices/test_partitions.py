@@ -389,10 +389,30 @@ def test_invoice_pages_documents_and_verification_read_only_the_months_partition
     for what, captured in reads.items():
         touched = partitions_touched(captured.captured_queries)
         assert touched and all(name.endswith("2026_09") for name in touched), (what, touched)
+    # The check's statement names its month: its plan (the generic one too, the plan a prepared
+    # statement settles on) holds that month's partitions alone, so PostgreSQL neither opens nor
+    # locks another month's on a check, where pruning at run time opened every one of them.
+    planned: set[str] = set()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        for q in reads["check"].captured_queries:
+            if not q["sql"].startswith("EXECUTE"):
+                continue  # the counters' savepoints and fallbacks
+            cursor.execute("EXPLAIN (FORMAT JSON) " + q["sql"])
+            plan = cursor.fetchone()[0]
+            planned |= set(re.findall(r'"Relation Name": "([a-z_0-9]+)"', json.dumps(plan)))
+    planned = {name for name in planned if PARTITION.match(name)}
+    assert planned and all(name.endswith("2026_09") for name in planned), planned
     # An id no invoice has: 404, read from no partition at all.
     with CaptureQueriesContext(connection) as missing:
         assert client.get("/invoices/999999999/").status_code == 404
     assert partitions_touched(missing.captured_queries) == set()
+    # Nor does a check of a code and number no invoice has.
+    with CaptureQueriesContext(connection) as missing:
+        r = api.get(
+            "/api/v1/verify", {"code": invoice.code, "number": "99999997", "date": "20260901", "check": "000000"}
+        )
+    assert r.json()["result"] == "not_found" and partitions_touched(missing.captured_queries) == set()
 
 
 @pytest.mark.django_db
@@ -413,3 +433,48 @@ def test_reversing_an_invoice_writes_and_reads_only_its_months_partitions(world)
     touched = partitions_touched(reversing.captured_queries)
     assert {"invoices_invoice_2026_09", "invoices_invoiceline_2026_09"} <= touched
     assert all(name.endswith("2026_09") for name in touched), touched
+
+
+@pytest.mark.django_db
+def test_lists_across_months_read_only_the_months_on_their_page(world, client, monkeypatch):
+    """我的发票 newest first with no month chosen (the App's list, by card too, and the home
+    page's newest invoices) reads the partitions of the months its page holds, chosen from the
+    user's ``InvoiceMonth`` rows; 按卡按月下载 reads those rows and no invoice partition."""
+    from django.utils import timezone
+
+    from invoices import selectors
+
+    partitions.ensure(["2026-07", "2026-08", "2026-09"])
+    real, at = timezone.now, {"shift": timedelta(hours=-2)}
+    monkeypatch.setattr(timezone, "now", lambda: real() + at["shift"])
+    issue_month(world, "Z", world.when - timedelta(days=62))  # issued two hours ago
+    at["shift"] = timedelta(hours=-1)
+    issue_month(world, "Y", world.when - timedelta(days=31))  # an hour ago
+    at["shift"] = timedelta(0)
+    issue_month(world, "X", world.when, n=2)  # now: six invoices of September
+    client.force_login(world.user.user)
+
+    reads = {}
+    with CaptureQueriesContext(connection) as reads["App list"]:
+        r = world.user.get("/api/v1/app/invoices", {"limit": 4})
+    assert r.status_code == 200 and [row["month"] for row in r.json()] == ["2026-09"] * 4 and r.get("Link")
+    first_link = r.get("Link")
+    with CaptureQueriesContext(connection) as reads["App list of a card"]:
+        r = world.user.get("/api/v1/app/invoices", {"limit": 5, "card_no": world.card_no})
+    assert r.status_code == 200 and len(r.json()) == 5
+    with CaptureQueriesContext(connection) as reads["home page"]:
+        r = client.get("/")
+    assert r.status_code == 200
+    assert len(selectors.newest_invoices(world.user.user)) == selectors.HOME_ROWS
+    for what, captured in reads.items():
+        touched = partitions_touched(captured.captured_queries)
+        assert touched and all(name.endswith("2026_09") for name in touched), (what, touched)
+    # The next App page reaches back into August. The month its cursor falls in is not counted
+    # (how many of its rows lie beyond the cursor is not kept), so it may read one month more
+    # than it shows: July here, never a month the rows counted so far rule out.
+    r = world.user.get(re.match(r"<([^>]+)>", first_link).group(1))
+    assert [row["month"] for row in r.json()] == ["2026-09", "2026-09", "2026-08", "2026-08"]
+    with CaptureQueriesContext(connection) as card_months:
+        rows = selectors.invoice_card_months(world.user.user)
+    assert [(row["month"], row["count"]) for row in rows] == [("2026-09", 6), ("2026-08", 3), ("2026-07", 3)]
+    assert partitions_touched(card_months.captured_queries) == set()

@@ -207,12 +207,19 @@ def test_one_query_a_check_and_the_statement_is_prepared(api, issued, settings, 
 
     cache.clear()
     api.get(URL, params(issued, number="99999999"))  # prepares it on this connection, if not yet
-    with django_assert_num_queries(1) as captured:
+    api.get(URL, params(issued), REMOTE_ADDR="10.68.0.2")  # prepares its month's statement
+    # Two reads: the month from the invoice's key, then the invoice in that month's statement.
+    with django_assert_num_queries(2) as captured:
         assert api.get(URL, params(issued), REMOTE_ADDR="10.68.0.1").json()["result"] == "genuine"
-    assert captured.captured_queries[0]["sql"].startswith("EXECUTE verify_")
+    assert all(q["sql"].startswith("EXECUTE verify_") for q in captured.captured_queries)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'verify%%'")
-        assert cursor.fetchone()[0] == 1
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'verify%%'")
+        statements = [row[0] for row in cursor.fetchall()]
+    # one for the key, one for the month of the invoice checked, with the month in its text
+    assert len(statements) == 2 and sum(f"'{issued.month}'" in text for text in statements) == 1
+    # a code and number no invoice has: the key's read alone
+    with django_assert_num_queries(1):
+        assert api.get(URL, params(issued, number="99999998"), REMOTE_ADDR="10.68.0.3").json()["result"] == "not_found"
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -244,7 +251,7 @@ def test_where_statements_are_never_kept_plain_queries_take_over(api, issued, mo
     """A server (or pooler) on which a prepared statement is never there: one warning, then
     plain queries, and no check fails."""
     monkeypatch.setattr(verification._Prepared, "usable", True)
-    monkeypatch.setattr(verification, "_statement", lambda sql: ("verify_nowhere", "SELECT 1"))
+    monkeypatch.setattr(verification, "_statement", lambda *statement: ("verify_nowhere", "SELECT 1"))
     r = api.get(URL, params(issued), REMOTE_ADDR="10.71.0.1")
     assert r.status_code == 200 and r.json()["result"] == "genuine"
     assert verification._Prepared.usable is False and "prepared statements refused" in caplog.text
@@ -256,7 +263,7 @@ def test_where_statements_are_never_kept_plain_queries_take_over(api, issued, mo
 def test_inside_a_transaction_a_failed_read_is_not_retried(issued, monkeypatch):
     """A transaction cannot go on after an error: the error is the caller's (no reconnection
     under it)."""
-    monkeypatch.setattr(verification, "_statement", lambda sql: ("verify_nowhere", "SELECT 1"))
+    monkeypatch.setattr(verification, "_statement", lambda *statement: ("verify_nowhere", "SELECT 1"))
     with pytest.raises(Exception) as raised:
         verification.find(issued.code, issued.number)
     assert "verify_nowhere" in str(raised.value)
