@@ -325,13 +325,40 @@ def card_month_totals(card_id: int, month: str, *, open_only: bool = False) -> t
     return agg["n"], agg["fee"] or 0
 
 
+def month_bands(today: date | None = None) -> list[Q]:
+    """The months, newest first, in three bands: the last three (and any later), the nine
+    before them, and everything older. A read of "the newest" trips walks the bands and stops
+    at the first that answers it: each band is a condition on the month PostgreSQL prunes
+    partitions by when it plans, so an active card's newest trips are read in the last three
+    months' partitions alone instead of one index descent in every month's."""
+    recent = recent_months(12, today)
+    return [Q(month__gte=recent[2]), Q(month__lt=recent[2], month__gte=recent[11]), Q(month__lt=recent[11])]
+
+
+def newest_trips(qs: QuerySet, limit: int, today: date | None = None) -> list:
+    """The ``limit`` newest trips of ``qs`` (newest exit first), read band by band
+    (``month_bands``): a trip's month is the month of its exit, so every trip of a band left
+    newer than every trip of a band after it."""
+    rows: list = []
+    for band in month_bands(today):
+        rows += list(qs.filter(band).order_by("-exit_time", "-pk")[: limit - len(rows)])
+        if len(rows) >= limit:
+            break
+    return rows
+
+
 def newest_trip_month(card_id: int, *, open_only: bool = False) -> str | None:
     """The newest month in which the card has trips (not yet applied for, with ``open_only``):
-    where the trip and apply pages open. One index scan (transit_card_month)."""
+    where the trip and apply pages open. One index scan (transit_card_month) in the months of
+    the newest band that has one (``month_bands``)."""
     qs = Transit.objects.filter(card_id=card_id)
     if open_only:
         qs = qs.filter(state=InvoiceState.OPEN)
-    return qs.order_by("-month").values_list("month", flat=True).first()
+    for band in month_bands():
+        month = qs.filter(band).order_by("-month").values_list("month", flat=True).first()
+        if month is not None:
+            return month
+    return None
 
 
 def newest_recharge_month(card_id: int, *, open_only: bool = False) -> str | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, cast
 
-from django.db.models import Avg, Case, Count, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Avg, Case, Count, F, Prefetch, Q, QuerySet, Value, When, prefetch_related_objects
 from django.db.models.functions import ExtractHour, Substr, TruncDate
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
@@ -25,7 +25,7 @@ from cards.identity import normalize_card_no, normalize_plate, plate_kind
 from cards.models import Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
 from cards.selectors import CapStatus, binding_cap_status
 from invoices.models import Application, Invoice, Transit, TransitSegment
-from invoices.selectors import page_months
+from invoices.selectors import newest_trips, page_months
 
 from . import search
 from .models import Call, Category, Faq, FaqCategory, Notification, Queue, Ticket, TicketMessage
@@ -147,12 +147,12 @@ def message_centre_glance(user: User) -> tuple[int, list[int]]:
     return min(unread, UNREAD_CAP), [binding for announce, _read, binding in rows if announce][:NOTICES_SHOWN]
 
 
-def attachable(user: User) -> dict[str, QuerySet]:
+def attachable(user: User) -> dict[str, Any]:
     """The user's own things a ticket may be about: cards, recent trips, applications, invoices."""
     active = Binding.objects.filter(user=user, ended_at__isnull=True).values("card_id")
     return {
         "cards": Card.objects.filter(bindings__user=user).distinct().defer("id_number", "mobile").order_by("card_no"),
-        "transits": Transit.objects.filter(card_id__in=active).order_by("-exit_time", "-pk")[:50],
+        "transits": newest_trips(Transit.objects.filter(card_id__in=active), 50),
         "applications": Application.objects.filter(user=user).order_by("-created_at", "-pk")[:30],
         "invoices": Invoice.objects.filter(user=user, month__in=page_months(user, size=50)).order_by(
             "-issued_at", "-pk"
@@ -274,15 +274,10 @@ def customer_view(user_id) -> CustomerView:
     cap = binding_cap_status(user)
     card_ids = {b.card_id for b in bindings}
     segments = TransitSegment.objects.select_related("operator").order_by("seq")
-    transits = (
-        list(
-            Transit.objects.filter(card_id__in=card_ids)
-            .prefetch_related(Prefetch("segments", queryset=segments))
-            .order_by("-exit_time", "-pk")[:LIST_LIMIT]
-        )
-        if card_ids
-        else []
-    )
+    transits = newest_trips(Transit.objects.filter(card_id__in=card_ids), LIST_LIMIT) if card_ids else []
+    # their segments in their months' partitions alone
+    months = sorted({t.month for t in transits})
+    prefetch_related_objects(transits, Prefetch("segments", queryset=segments.filter(month__in=months)))
     applications = list(
         Application.objects.filter(user=user)
         .select_related("card", "title")

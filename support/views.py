@@ -17,7 +17,7 @@ from django.views.generic import TemplateView
 
 from cards.models import Binding
 from invoices.models import Application, Invoice, Transit
-from invoices.selectors import page_months, transit_availability
+from invoices.selectors import newest_trips, page_months, transit_availability
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 
@@ -116,10 +116,11 @@ class DiagnoseView(LoginRequiredMixin, TemplateView):
         if params.get("invoice"):
             ctx["invoice_tax"] = diagnosis.invoice_tax(user, params["invoice"])
         active = Binding.objects.filter(user=user, ended_at__isnull=True).values("card_id")
-        ctx["my_transits"] = list(
-            Transit.objects.filter(card_id__in=active)
-            .only("transit_id", "exit_time", "entry_station", "exit_station", "fee")
-            .order_by("-exit_time", "-pk")[:30]
+        ctx["my_transits"] = newest_trips(
+            Transit.objects.filter(card_id__in=active).only(
+                "transit_id", "exit_time", "entry_station", "exit_station", "fee"
+            ),
+            30,
         )
         ctx["my_applications"] = list(Application.objects.filter(user=user).order_by("-created_at", "-pk")[:20])
         ctx["my_invoices"] = list(

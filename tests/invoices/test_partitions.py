@@ -478,3 +478,44 @@ def test_lists_across_months_read_only_the_months_on_their_page(world, client, m
         rows = selectors.invoice_card_months(world.user.user)
     assert [(row["month"], row["count"]) for row in rows] == [("2026-09", 6), ("2026-08", 3), ("2026-07", 3)]
     assert partitions_touched(card_months.captured_queries) == set()
+
+
+@pytest.mark.django_db
+def test_the_newest_trips_are_read_in_the_newest_band_of_months(world, client):
+    """Where the trip and apply pages open (the card's newest month), and the console's and the
+    diagnosis page's latest trips, read the partitions of the last three months when those
+    months answer them, and go back a band only for what they still lack."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from cards.models import Card
+    from invoices import selectors
+
+    from .conftest import SHANGHAI
+
+    recent = selectors.recent_months(12, timezone.localdate())
+    last, older = recent[1], recent[6]  # last month, and half a year ago (the second band)
+    partitions.ensure([last, older])
+    push(world, "NEW", datetime(int(last[:4]), int(last[5:]), 2, 8, tzinfo=SHANGHAI), n=2)
+    push(world, "OLD", datetime(int(older[:4]), int(older[5:]), 2, 8, tzinfo=SHANGHAI), n=2)
+    card_id = Card.objects.get(card_no=world.card_no).pk
+    trips = Transit.objects.filter(card_id=card_id)
+
+    client.force_login(world.user.user)
+    with CaptureQueriesContext(connection) as newest:
+        assert selectors.newest_trip_month(card_id) == last
+        assert selectors.newest_trip_month(card_id, open_only=True) == last
+        assert [t.transit_id for t in selectors.newest_trips(trips, 2)] == ["NEW1", "NEW0"]
+        r = client.get("/trips/", {"card": world.card_no})  # opens on the newest month
+    assert r.status_code == 200 and "本月共 2 次通行" in r.content.decode()
+    touched = partitions_touched(newest.captured_queries)
+    # the last three months and those after (partitions made ahead, empty: a trip's exit is not
+    # refused for being in the future, so the band has no upper end), and the default one
+    band_start = recent[2].replace("-", "_")
+    assert touched and all(name.endswith("default") or name[-7:] >= band_start for name in touched), touched
+    assert not any(name.endswith(older.replace("-", "_")) for name in touched)
+    # three trips: the newest band holds two, the third comes from the band before, in order
+    with CaptureQueriesContext(connection) as longer:
+        assert [t.transit_id for t in selectors.newest_trips(trips, 3)] == ["NEW1", "NEW0", "OLD1"]
+    assert any(name.endswith(older.replace("-", "_")) for name in partitions_touched(longer.captured_queries))
