@@ -31,6 +31,7 @@ FULL = {
     "cti": ["cti.py", "--rate", "200", "--seconds", "30"],
     "growth": ["growth.py", "--sizes", "10000,100000,1000000"],
     "partitions": ["partitions.py", "--rounds", "3"],
+    "fleet": ["fleet.py", "--cards", "500", "--trips", "30000", "--zip-cards", "50"],
 }
 SMOKE = {
     "generate": ["generate.py", "--trips", "2000", "--invoices", "2000", "--user-trips", "100"],
@@ -53,6 +54,7 @@ SMOKE = {
         "--user-trips",
         "100",
     ],
+    "fleet": ["fleet.py", "--cards", "3", "--trips", "30", "--zip-cards", "1", "--n", "1", "--size", "2000"],
 }
 SMOKE_DB = "piaogen_bench_smoke"
 

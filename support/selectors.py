@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from accounts.identity import is_mobile, normalize_mobile
 from accounts.models import User, mobile_digest
 from cards.identity import normalize_card_no, normalize_plate, plate_kind
-from cards.models import Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
+from cards.models import AutoInvoiceRun, AutoInvoiceSetting, Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
 from cards.selectors import CapStatus, binding_cap_status
 from invoices.models import Application, Invoice, Transit, TransitSegment
 from invoices.selectors import newest_trips, page_months
@@ -238,6 +238,9 @@ class CustomerView:
     counts: dict[str, int] = field(default_factory=dict)
     notifications: list[Notification] = field(default_factory=list)
     cap: CapStatus | None = None
+    # 自动开票: the account's setting first, then each card's; the latest runs, newest month first
+    auto_settings: list[AutoInvoiceSetting] = field(default_factory=list)
+    auto_runs: list[AutoInvoiceRun] = field(default_factory=list)
 
 
 def customer_view(user_id) -> CustomerView:
@@ -306,8 +309,32 @@ def customer_view(user_id) -> CustomerView:
         "bindings_active": sum(1 for b in bindings if b.ended_at is None),
     }
     notifications = list(Notification.objects.filter(user=user).order_by("-created_at", "-pk")[:LIST_LIMIT])
+    auto_settings = sorted(
+        AutoInvoiceSetting.objects.filter(user=user)
+        .select_related("binding__card")
+        .defer("binding__card__id_number", "binding__card__mobile"),
+        key=lambda s: (s.binding_id is not None, s.binding.card.card_no if s.binding_id else ""),
+    )
+    auto_runs = list(
+        AutoInvoiceRun.objects.filter(user=user)
+        .select_related("card", "application")
+        .defer("card__id_number", "card__mobile")
+        .order_by("-month", "card__card_no")[:LIST_LIMIT]
+    )
     return CustomerView(
-        user, bindings, failed, transits, applications, invoices, tickets, calls, counts, notifications, cap
+        user,
+        bindings,
+        failed,
+        transits,
+        applications,
+        invoices,
+        tickets,
+        calls,
+        counts,
+        notifications,
+        cap,
+        auto_settings,
+        auto_runs,
     )
 
 

@@ -46,3 +46,11 @@ def customer_search_label() -> str:
 def masked(value) -> str:
     """Free text a person typed, with every personal number masked (``mask_text``)."""
     return mask_text(str(value or ""))
+
+
+@register.filter
+def masked_email(value) -> str:
+    """An e-mail address the customer gave, masked as the console shows it everywhere."""
+    from invoices.documents.mail import mask_email
+
+    return mask_email(str(value)) if value else ""

@@ -11,7 +11,17 @@ from datetime import date, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import SERVER_SETTINGS, SHANGHAI, log_in, make_uscc, nav, previous_month, wait_for
+from .conftest import (
+    AGENT_MOBILE,
+    SERVER_SETTINGS,
+    SHANGHAI,
+    log_in,
+    make_uscc,
+    nav,
+    previous_month,
+    staff_log_in,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -122,3 +132,25 @@ def test_auto_invoice(open_page, world, journey, live):
     journey.user_page(page, "card-paused")
     state = world.app("GET", f"cards/{person.card_no}/auto-invoice", person=person)
     assert state["source"] == "card" and state["paused"] is True and state["next_run"] is None
+
+    # The customer calls the hotline: the agent finds them by plate and sees, in the customer
+    # view, what they set and what the job did: the account-wide setting on, the card's own
+    # paused, the month's run with its application, and the address masked.
+    agent = open_page()
+    staff_log_in(agent, AGENT_MOBILE)
+    agent.get_by_role("link", name="客户视图").first.click()
+    agent.wait_for_url("**/admin/support/customer/")
+    agent.get_by_label("手机号 / 卡号 / 车牌 / 发票号码 / 工单号 / 姓名").fill(person.plate)
+    agent.get_by_role("button", name="查找客户").click()
+    agent.wait_for_url(re.compile(r"/admin/support/customer/\d+/$"))
+    section = agent.locator("#auto-invoice")
+    settings_rows = section.locator("#auto-invoice-settings tbody tr")
+    expect(settings_rows.filter(has_text="账户下全部卡")).to_contain_text("已开启")
+    expect(settings_rows.filter(has_text=person.plate)).to_contain_text("已暂停")
+    expect(section).not_to_contain_text(email)  # the address, masked
+    expect(section).to_contain_text(email.split("@")[1])
+    run = section.locator("#auto-invoice-runs tbody tr").filter(has_text=label)
+    expect(run).to_contain_text("已提交申请")
+    expect(run).to_contain_text("已开票")
+    expect(run.get_by_role("link", name=re.compile(r"#\d+"))).to_be_visible()
+    journey.shot(agent, "agent-customer-auto-invoice")

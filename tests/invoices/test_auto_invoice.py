@@ -449,6 +449,13 @@ def test_the_console_shows_the_state_read_only_and_masked(trips, client, make_us
     assert "f***@example.com" in body and "账户下全部卡" in body
     body = client.get(reverse("admin:cards_autoinvoicerun_changelist") + f"?q={customer.mobile}").content.decode()
     assert "no_default_title" in body and MONTH in body
+    # The customer view, where an agent on the phone looks first: the setting, the refused
+    # month with what the customer was told, the address masked.
+    body = client.get(reverse("admin:support_customer_view", args=[customer.pk])).content.decode()
+    section = body[body.index('id="auto-invoice"') : body.index('id="invoices"')]
+    assert "账户下全部卡" in section and "已开启" in section and "f***@example.com" in section
+    assert MONTH in section and "未能申请" in section and "已通知用户" in section and "没有默认发票抬头" in section
+    assert EMAIL not in body and customer.mobile not in body
     # read-only: nothing to add, change or delete
     assert client.get(reverse("admin:cards_autoinvoicerun_add")).status_code == 403
     r = client.post(reverse("admin:cards_autoinvoicesetting_change", args=[setting.pk]), {"enabled": ""})
