@@ -42,6 +42,16 @@ def bound_cards(user: User) -> QuerySet[Binding]:
     )
 
 
+def card_search(query: str) -> Q:
+    """Bindings whose card's plate or number holds ``query`` (what a fleet's clerk types to find
+    one of hundreds of cards: "F00012", "豫F", the last digits of the number)."""
+    digits = "".join(query.split())
+    condition = Q(card__plate__icontains=digits)
+    if digits.isdigit():
+        condition |= Q(card__card_no__contains=digits)
+    return condition
+
+
 def binding_for(user: User, card_no: str) -> Binding:
     """The user's active binding of ``card_no``; Http404 when the card is not bound to them."""
     binding = bound_cards(user).filter(card__card_no=normalize_card_no(card_no)).first()

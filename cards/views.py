@@ -1,5 +1,7 @@
 """Pages: 我的ETC卡, 绑定ETC卡 (two steps), 解绑, 发票抬头. They share the services of the App API."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -10,6 +12,8 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from invoices.regimes import regime_on
+from invoices.selectors import keyset_page
+from invoices.views import KeysetMixin
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 from piaogen.limits import client_address
@@ -19,16 +23,36 @@ from .forms import BindConfirmForm, BindForm, BulkBindForm, TitleForm
 from .models import BindingAttempt, BulkBinding
 
 
-class CardListView(LoginRequiredMixin, TemplateView):
+class CardListView(LoginRequiredMixin, KeysetMixin, TemplateView):
+    """我的ETC卡: the bound cards, newest first, ``CARDS_PAGE_SIZE`` (20) a page, and for an
+    account with more than a page a search by plate or card number: a fleet's 500 cards are
+    not one page of 700 KB."""
+
     template_name = "cards/list.html"
+    cursor_kinds = (datetime, int)
 
     def get_context_data(self, **kwargs):
         user = self.request.user
-        bindings = list(selectors.bound_cards(user))
+        query = " ".join((self.request.GET.get("q") or "").split())[:40]
+        cards = selectors.bound_cards(user)
+        total = cards.count()
+        if query:
+            cards = cards.filter(selectors.card_search(query))
+        size = settings.CARDS_PAGE_SIZE
+        page = keyset_page(cards, ("bound_at", "id"), descending=True, size=size, **self.cursors())
+        bindings = page.rows
         account, per_card = autoinvoice.settings_of(user)
         for b in bindings:  # 自动开票's state, shown on each card
             b.auto_state = autoinvoice_pages.state_label(autoinvoice.effective(b.pk, account, per_card).state)
-        return super().get_context_data(bindings=bindings, titles=list(selectors.titles(user)), **kwargs)
+        return super().get_context_data(
+            bindings=bindings,
+            total=total,
+            query=query,
+            searchable=total > size or bool(query),
+            links=self.page_links(page),
+            titles=list(selectors.titles(user)),
+            **kwargs,
+        )
 
 
 class BindView(LoginRequiredMixin, FormView):

@@ -140,10 +140,25 @@ def test_bulk_binding(open_page, world, live, journey, viewport, tmp_path):
     page.get_by_role("button", name="确认绑定").click()
     page.wait_for_url(at_path("/cards/"))
     expect(page.locator(".notice-success")).to_contain_text("批量绑定成功：已绑定 3 张卡")
+    # Two cards a page on this server (CARDS_PAGE_SIZE): the newest two, then the third.
     cards = page.locator("ul.etc-cards > li")
-    expect(cards).to_have_count(3)
-    for truck in trucks:
-        expect(page.locator("ul.etc-cards")).to_contain_text(truck["card_no"])
-        expect(page.locator("ul.etc-cards")).to_contain_text(truck["plate"])
-    expect(page.locator("ul.etc-cards")).not_to_contain_text(elsewhere["card_no"])
+    expect(page.locator("#card-count")).to_contain_text("共绑定 3 张卡")
+    expect(cards).to_have_count(2)
+    seen = page.locator("ul.etc-cards").inner_text()
     journey.user_page(page, "bound")
+    page.get_by_role("link", name="下一页").click()
+    expect(cards).to_have_count(1)
+    seen += page.locator("ul.etc-cards").inner_text()
+    for truck in trucks:
+        assert truck["card_no"] in seen and truck["plate"] in seen, truck
+    assert elsewhere["card_no"] not in seen
+    journey.user_page(page, "bound-page-2")
+    # The clerk looks one truck up by its plate.
+    page.get_by_label("查找车牌或卡号").fill(trucks[1]["plate"][1:])
+    page.get_by_role("button", name="查找", exact=True).click()
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text(trucks[1]["card_no"])
+    expect(page.locator("#card-count")).to_contain_text(f"“{trucks[1]['plate'][1:]}”的查找结果")
+    journey.user_page(page, "bound-search")
+    page.get_by_role("link", name="显示全部").click()
+    expect(cards).to_have_count(2)
