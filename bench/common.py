@@ -135,6 +135,23 @@ def post_json(url: str, body, token: str | None = None, timeout: float = 120):
 OUT = ROOT / "bench" / "out"
 
 
+WRITTEN_TABLES = ("invoices_transit", "invoices_transitsegment", "invoices_invoice", "invoices_invoiceline")
+
+
+def analyze(url: str | None = None) -> None:
+    """What autovacuum does within a minute of a tenth of a table's rows changing: fresh
+    statistics of the tables the benches write (trips, segments, invoices, lines; each month's
+    partition). The bench machines run PostgreSQL with autovacuum off, and the bench databases
+    grow from run to run: without this, plans are made for partitions as they were when they
+    were empty (a scan of every invoice of a month, for each card, in the check of the shares
+    invoices cover)."""
+    import psycopg
+
+    with psycopg.connect(url or database_url(), autocommit=True) as conn:
+        for table in WRITTEN_TABLES:
+            conn.execute(f"ANALYZE {table}")
+
+
 def report(name: str, **figures) -> dict:
     """Prints one figure as a JSON line and appends it to bench/out/<name>.json."""
     line = {"figure": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), **figures}

@@ -146,14 +146,7 @@ def measure(args) -> dict:
             assert not result.rejected, result.rejected[:3]
         return time.perf_counter() - started
 
-    def analyze() -> None:
-        """What autovacuum does within a minute of a table's rows changing by a tenth: the
-        statistics of the tables the fleet's rows went into. (The bench machines run PostgreSQL
-        with autovacuum off: without this, plans are made for the empty partitions of the month
-        as they were when the database was generated.)"""
-        with connection.cursor() as cursor:
-            for table in ("invoices_transit", "invoices_transitsegment", "invoices_invoice", "invoices_invoiceline"):
-                cursor.execute(f"ANALYZE {table}")
+    analyze = common.analyze  # as autovacuum would, once the rows are in (common.analyze)
 
     def issue_all(app_ids: list[int]) -> tuple[int, float]:
         invoices, started = 0, time.perf_counter()

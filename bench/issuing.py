@@ -70,6 +70,7 @@ def prepare(n_apps: int, trips_per_app: int, mode: str, tag: str):
     for i in range(0, len(trips), 5000):
         result = transit_upsert_batch(partner=clearing, body={"transits": trips[i : i + 5000]})
         assert not result.rejected, result.rejected[:2]
+    common.analyze()  # as autovacuum would, before the applications are planned
     ids = []
     for c in cards:
         app = services.application_submit_consumption(
