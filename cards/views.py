@@ -35,11 +35,11 @@ class CardListView(LoginRequiredMixin, KeysetMixin, TemplateView):
         user = self.request.user
         query = " ".join((self.request.GET.get("q") or "").split())[:40]
         cards = selectors.bound_cards(user)
-        total = cards.count()
-        if query:
-            cards = cards.filter(selectors.card_search(query))
         size = settings.CARDS_PAGE_SIZE
-        page = keyset_page(cards, ("bound_at", "id"), descending=True, size=size, **self.cursors())
+        found = cards.filter(selectors.card_search(query)) if query else cards
+        page = keyset_page(found, ("bound_at", "id"), descending=True, size=size, **self.cursors())
+        # one page holding every card: its length is the count (no query for most accounts)
+        total = cards.count() if query or page.next or page.prev else len(page.rows)
         bindings = page.rows
         account, per_card = autoinvoice.settings_of(user)
         for b in bindings:  # 自动开票's state, shown on each card
