@@ -3,6 +3,9 @@ run and the history of what the job did. They call the services the App API call
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
@@ -11,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from invoices.regimes import regime_on
+from invoices.selectors import keyset_page
+from invoices.views import KeysetMixin
 from piaogen.errors import ServiceError
 
 from . import autoinvoice, selectors
@@ -59,20 +64,32 @@ class _Base(LoginRequiredMixin, TemplateView):
         }
 
 
-class AccountAutoInvoiceView(_Base):
-    """自动开票 for every card of the account, and each card's state."""
+class AccountAutoInvoiceView(KeysetMixin, _Base):
+    """自动开票 for every card of the account, and each card's state: ``CARDS_PAGE_SIZE`` cards a
+    page, newest bound first, with a search by plate or card number past one page (as 我的ETC卡)."""
 
     template_name = "cards/auto_invoice.html"
+    cursor_kinds = (datetime, int)
 
     def get_context_data(self, **kwargs):
         user = self.request.user
         account, per_card = autoinvoice.settings_of(user)
         runs = autoinvoice.runs_of(user)
-        bindings = list(selectors.bound_cards(user))
+        query = " ".join((self.request.GET.get("q") or "").split())[:40]
+        every = selectors.bound_cards(user)
+        found = every.filter(selectors.card_search(query)) if query else every
+        page = keyset_page(found, ("bound_at", "id"), descending=True, size=settings.CARDS_PAGE_SIZE, **self.cursors())
+        bindings = page.rows
+        total = every.count() if query or page.next or page.prev else len(bindings)
+        # The months already applied for (or with nothing to apply for) of this page's cards: from
+        # their own runs, not the account's latest, which a fleet's other cards fill.
         settled: dict[int, set[str]] = {}
-        for run in runs:
-            if run.status != AutoInvoiceRun.Status.REFUSED:
-                settled.setdefault(run.card_id, set()).add(run.month)
+        for card_id, month in (
+            AutoInvoiceRun.objects.filter(user=user, card_id__in=[b.card_id for b in bindings])
+            .exclude(status=AutoInvoiceRun.Status.REFUSED)
+            .values_list("card_id", "month")
+        ):
+            settled.setdefault(card_id, set()).add(month)
         cards = []
         for b in bindings:
             eff = autoinvoice.effective(b.pk, account, per_card)
@@ -90,6 +107,10 @@ class AccountAutoInvoiceView(_Base):
                 state=state_label(autoinvoice.Effective(account, "account").state),
                 next=autoinvoice.account_next_run(account),
                 cards=cards,
+                total=total,
+                query=query,
+                searchable=total > settings.CARDS_PAGE_SIZE or bool(query),
+                links=self.page_links(page),
                 runs=run_rows(runs),
                 **kwargs,
             )

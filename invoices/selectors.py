@@ -685,11 +685,8 @@ def invoice_card_months(user, *, card_id: int | None = None, month: str | None =
         qs = qs.filter(card_id=card_id)
     if month:
         qs = qs.filter(month=month)
-    return list(
-        qs.order_by("-month", "card__card_no").values("card_id", "card__card_no", "card__plate", "month", "count")[
-            :limit
-        ]
-    )
+    rows = qs.order_by("-month", "card__card_no").values("card_id", "card__card_no", "card__plate", "month", "count")
+    return [dict(row) for row in rows[:limit]]
 
 
 def page_months(user, *, card_id: int | None = None, after=None, before=None, size: int = PAGE_SIZE) -> list[str]:

@@ -313,7 +313,7 @@ def customer_view(user_id) -> CustomerView:
         AutoInvoiceSetting.objects.filter(user=user)
         .select_related("binding__card")
         .defer("binding__card__id_number", "binding__card__mobile"),
-        key=lambda s: (s.binding_id is not None, s.binding.card.card_no if s.binding_id else ""),
+        key=lambda s: (s.binding is not None, s.binding.card.card_no if s.binding is not None else ""),
     )
     auto_runs = list(
         AutoInvoiceRun.objects.filter(user=user)

@@ -25,7 +25,8 @@ MONTH = "2026-09"  # the world's trips travel in September 2026
 AVAILABLE = date(2026, 10, 10)  # 30 September + 10 natural days (the 2018 regime of the suite)
 ACCOUNT = "/api/v1/app/auto-invoice"
 EMAIL = "finance@example.com"
-BUDGET_PAGE, BUDGET_API = 7, 5  # constant, whatever the number of cards
+# constant, whatever the number of cards (the account page: 8, reading the shown cards' own runs)
+BUDGET_PAGE, BUDGET_API = 8, 5
 
 
 def card_url(card_no: str) -> str:
@@ -490,3 +491,33 @@ def test_pages_and_answers_cost_the_same_whatever_the_cards(
     assert AutoInvoiceRun.objects.count() == 1
     measure()
     assert AutoInvoiceRun.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_the_account_page_pages_its_cards_and_reads_each_cards_own_runs(world, client, settings, monkeypatch):
+    """A fleet's 自动开票 page: ``CARDS_PAGE_SIZE`` cards at a time with a search, and whether a
+    card's month is still due read from that card's own runs, not from the account's latest
+    ones (which a fleet's other cards fill: 500 cards make 500 runs a month)."""
+    from django.utils import timezone
+
+    from cards.models import Card
+
+    numbers = [world.card_no, *add_cards(world, [41, 42, 43, 44])]
+    turn_on(world)
+    user = world.user.user
+    latest = rules.latest_available_month(timezone.localdate())
+    AutoInvoiceRun.objects.bulk_create(
+        AutoInvoiceRun(user=user, card=card, month=latest, status="skipped", mode="monthly")
+        for card in Card.objects.filter(card_no__in=numbers)
+    )
+    monkeypatch.setattr(rules, "runs_of", lambda *a, **k: [])  # the account's latest runs: none of these
+    client.force_login(user)
+    settings.CARDS_PAGE_SIZE = 2
+    url = reverse("cards:auto_invoice")
+    body = client.get(url).content.decode()
+    listed = body[body.index('id="auto-cards"') : body.index("</ul>", body.index('id="auto-cards"'))]
+    assert listed.count("<li>") == 2 and "共绑定 5 张卡" in body and 'rel="next"' in body
+    assert f"{latest} 待自动申请" not in body and listed.count("下一次") == 2
+    body = client.get(url, {"q": numbers[3][-4:]}).content.decode()
+    listed = body[body.index('id="auto-cards"') : body.index("</ul>", body.index('id="auto-cards"'))]
+    assert listed.count("<li>") == 1 and numbers[3] in listed and "显示全部" in body
