@@ -23,6 +23,7 @@ from piaogen.errors import ServiceError
 from . import batches, selectors
 from .documents.responses import batch_zip_response, period_ledger_response
 from .models import Application
+from .views import KeysetMixin
 
 
 class BatchForm(forms.Form):
@@ -155,20 +156,24 @@ class BatchApplyView(LoginRequiredMixin, TemplateView):
         return redirect("invoices:batch", pk=batch.pk)
 
 
-class BatchView(LoginRequiredMixin, TemplateView):
+class BatchView(LoginRequiredMixin, KeysetMixin, TemplateView):
     """A batch's progress (the page polls while any application is issuing), its per-card
-    applications with their ZIPs, the cards left out, and the batch's ZIP once done."""
+    applications with their ZIPs (``batches.PAGE_SIZE`` card-months a page, by card number),
+    the cards left out, and the batch's ZIP once done."""
 
     template_name = "invoices/batch.html"
+    cursor_kinds = (int,)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         batch = batches.batch_of(self.request.user, kwargs["pk"])
         progress = batches.batch_progress(batch)
+        page = batches.batch_application_page(batch, **self.cursors())
         ctx.update(
             batch=batch,
             progress=progress,
-            applications=batches.batch_applications(batch),
+            applications=page.rows,
+            links=self.page_links(page),
             pending=progress.pending,
             mode_label=Application.Mode(batch.mode).label,
         )

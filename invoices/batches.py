@@ -376,6 +376,20 @@ def batch_applications(batch: Batch) -> list[Application]:
     )
 
 
+# The batch's page shows this many card-months a page (a fleet's batch spans up to 500).
+PAGE_SIZE = 50
+
+
+def batch_application_page(batch: Batch, *, after=None, before=None, size: int | None = None):
+    """A page of the batch's applications with their cards, in the order the batch wrote them
+    (its cards in the order they were registered; keyset on the id): one query however many
+    cards the batch spans."""
+    from .selectors import keyset_page
+
+    qs = Application.objects.filter(batch=batch).select_related("card").defer("card__id_number", "card__mobile")
+    return keyset_page(qs, ("id",), after=after, before=before, size=size or PAGE_SIZE)
+
+
 def recent_batches(user: User, limit: int = 5) -> list[Batch]:
     return list(Batch.objects.filter(user=user).order_by("-created_at", "-id")[:limit])
 

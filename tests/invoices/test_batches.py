@@ -399,3 +399,35 @@ def test_a_batch_of_only_failed_card_months_has_no_zip(fleet, django_capture_on_
     r = fleet.user.get(f"{BATCHES}/{batch_id}/zip")
     assert r.status_code == 404 and r.json()["code"] == "no_invoices"
     assert not InvoiceLine.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_batch_page_shows_its_card_months_a_page_at_a_time(
+    client, fleet, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A fleet's batch spans up to 500 card-months: the page shows ``batches.PAGE_SIZE`` of them
+    at a time; the pages together hold each application once, forwards and back."""
+    import re
+    from html import unescape
+
+    from invoices import batches
+
+    r = submit(fleet, django_capture_on_commit_callbacks)
+    assert r.status_code == 202, r.content
+    batch = Batch.objects.get()
+    expected = list(Application.objects.filter(batch=batch).order_by("id").values_list("pk", flat=True))
+    assert len(expected) == 3
+    monkeypatch.setattr(batches, "PAGE_SIZE", 2)
+    client.force_login(fleet.user.user)
+    url = reverse("invoices:batch", args=[batch.pk])
+
+    def shown(page: str) -> list[int]:
+        table = page[page.index('id="batch-applications"') : page.index("</table>")]
+        return [int(pk) for pk in re.findall(r'href="/applications/(\d+)/"', table)]
+
+    first = client.get(url).content.decode()
+    nxt = re.search(r'href="([^"]+)" rel="next"', first)
+    second = client.get(url + unescape(nxt.group(1))).content.decode()
+    assert shown(first) + shown(second) == expected and 'rel="next"' not in second
+    prev = re.search(r'href="([^"]+)" rel="prev"', second)
+    assert shown(client.get(url + unescape(prev.group(1))).content.decode()) == shown(first)
