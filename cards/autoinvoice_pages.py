@@ -3,9 +3,6 @@ run and the history of what the job did. They call the services the App API call
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
@@ -14,12 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from invoices.regimes import regime_on
-from invoices.selectors import keyset_page
-from invoices.views import KeysetMixin
 from piaogen.errors import ServiceError
 
 from . import autoinvoice, selectors
 from .models import AutoInvoiceMode, AutoInvoiceRun
+from .paging import CardPageMixin
 
 
 def state_label(state: str) -> str:
@@ -64,23 +60,17 @@ class _Base(LoginRequiredMixin, TemplateView):
         }
 
 
-class AccountAutoInvoiceView(KeysetMixin, _Base):
+class AccountAutoInvoiceView(CardPageMixin, _Base):
     """自动开票 for every card of the account, and each card's state: ``CARDS_PAGE_SIZE`` cards a
     page, newest bound first, with a search by plate or card number past one page (as 我的ETC卡)."""
 
     template_name = "cards/auto_invoice.html"
-    cursor_kinds = (datetime, int)
 
     def get_context_data(self, **kwargs):
         user = self.request.user
         account, per_card = autoinvoice.settings_of(user)
         runs = autoinvoice.runs_of(user)
-        query = " ".join((self.request.GET.get("q") or "").split())[:40]
-        every = selectors.bound_cards(user)
-        found = every.filter(selectors.card_search(query)) if query else every
-        page = keyset_page(found, ("bound_at", "id"), descending=True, size=settings.CARDS_PAGE_SIZE, **self.cursors())
-        bindings = page.rows
-        total = every.count() if query or page.next or page.prev else len(bindings)
+        bindings, paging = self.card_page(user)
         # The months already applied for (or with nothing to apply for) of this page's cards: from
         # their own runs, not the account's latest, which a fleet's other cards fill.
         settled: dict[int, set[str]] = {}
@@ -107,10 +97,7 @@ class AccountAutoInvoiceView(KeysetMixin, _Base):
                 state=state_label(autoinvoice.Effective(account, "account").state),
                 next=autoinvoice.account_next_run(account),
                 cards=cards,
-                total=total,
-                query=query,
-                searchable=total > settings.CARDS_PAGE_SIZE or bool(query),
-                links=self.page_links(page),
+                **paging,
                 runs=run_rows(runs),
                 **kwargs,
             )

@@ -1,7 +1,5 @@
 """Pages: 我的ETC卡, 绑定ETC卡 (two steps), 解绑, 发票抬头. They share the services of the App API."""
 
-from datetime import datetime
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -12,8 +10,6 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from invoices.regimes import regime_on
-from invoices.selectors import keyset_page
-from invoices.views import KeysetMixin
 from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 from piaogen.limits import client_address
@@ -21,35 +17,25 @@ from piaogen.limits import client_address
 from . import autoinvoice, autoinvoice_pages, bulk_lists, selectors, services
 from .forms import BindConfirmForm, BindForm, BulkBindForm, TitleForm
 from .models import BindingAttempt, BulkBinding
+from .paging import CardPageMixin
 
 
-class CardListView(LoginRequiredMixin, KeysetMixin, TemplateView):
+class CardListView(LoginRequiredMixin, CardPageMixin, TemplateView):
     """我的ETC卡: the bound cards, newest first, ``CARDS_PAGE_SIZE`` (20) a page, and for an
     account with more than a page a search by plate or card number: a fleet's 500 cards are
     not one page of 700 KB."""
 
     template_name = "cards/list.html"
-    cursor_kinds = (datetime, int)
 
     def get_context_data(self, **kwargs):
         user = self.request.user
-        query = " ".join((self.request.GET.get("q") or "").split())[:40]
-        cards = selectors.bound_cards(user)
-        size = settings.CARDS_PAGE_SIZE
-        found = cards.filter(selectors.card_search(query)) if query else cards
-        page = keyset_page(found, ("bound_at", "id"), descending=True, size=size, **self.cursors())
-        # one page holding every card: its length is the count (no query for most accounts)
-        total = cards.count() if query or page.next or page.prev else len(page.rows)
-        bindings = page.rows
+        bindings, paging = self.card_page(user)
         account, per_card = autoinvoice.settings_of(user)
         for b in bindings:  # 自动开票's state, shown on each card
             b.auto_state = autoinvoice_pages.state_label(autoinvoice.effective(b.pk, account, per_card).state)
         return super().get_context_data(
             bindings=bindings,
-            total=total,
-            query=query,
-            searchable=total > size or bool(query),
-            links=self.page_links(page),
+            **paging,
             titles=list(selectors.titles(user)),
             **kwargs,
         )

@@ -75,6 +75,7 @@ def test_a_search_finds_a_card_by_plate_or_by_the_end_of_its_number(fleet, clien
     assert plates(body) == [target["plate"]]
     body = client.get(URL, {"q": "京Z99999"}).content.decode()
     assert plates(body) == [] and "没有车牌或卡号包含“京Z99999”的已绑定ETC卡" in body
+    assert "您还没有绑定ETC卡" not in body  # the account has cards: only the search found none
 
 
 @pytest.mark.django_db

@@ -521,3 +521,6 @@ def test_the_account_page_pages_its_cards_and_reads_each_cards_own_runs(world, c
     body = client.get(url, {"q": numbers[3][-4:]}).content.decode()
     listed = body[body.index('id="auto-cards"') : body.index("</ul>", body.index('id="auto-cards"'))]
     assert listed.count("<li>") == 1 and numbers[3] in listed and "显示全部" in body
+    body = client.get(url, {"q": "京Z99999"}).content.decode()
+    assert 'id="auto-cards"' not in body and "没有车牌或卡号包含“京Z99999”的已绑定ETC卡" in body
+    assert "请先绑定ETC卡" not in body
