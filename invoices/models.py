@@ -718,6 +718,28 @@ class InvoiceMonth(models.Model):
         return f"{self.month} ×{self.count}"
 
 
+class BuyerMonth(models.Model):
+    """The invoices of one buyer (an enterprise title's taxpayer id) and month, counted, with the
+    first and last time one of them was issued: what the enterprise buyer feed reads to choose the
+    months its page can hold, instead of every month's partition (``selectors.buyer_feed``).
+    Written by issuing beside ``InvoiceMonth``, in the same transaction; invoices are never
+    deleted, so it is exact. Personal titles (no taxpayer id) have no row."""
+
+    buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=18)
+    month = models.CharField(_("所属月份"), max_length=7)
+    count = models.PositiveIntegerField(_("发票张数"), default=0)
+    first_issued_at = models.DateTimeField(_("最早开具时间"))
+    last_issued_at = models.DateTimeField(_("最近开具时间"))
+
+    class Meta:
+        verbose_name = _("按购买方按月发票汇总")
+        verbose_name_plural = _("按购买方按月发票汇总")
+        constraints = [models.UniqueConstraint(fields=["buyer_tax_id", "month"], name="buyer_month_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.month} ×{self.count}"
+
+
 class ApplicationEvent(models.Model):
     """The audit trail of an application: every state change, retry, re-send, with who and why."""
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from .models import (
     Application,
+    BuyerMonth,
     Invoice,
     InvoiceKey,
     InvoiceLine,
@@ -597,8 +598,19 @@ def application_invoices(app: Application) -> list[Invoice]:
 
 
 def buyer_feed(tax_id: str, *, since=None, after: tuple | None = None, limit: int = 100) -> list[Invoice]:
-    """An enterprise's invoices, oldest first, keyset-paginated on (issued_at, id)."""
-    qs = invoice_queryset().filter(buyer_tax_id=tax_id)
+    """An enterprise's invoices, oldest first, keyset-paginated on (issued_at, id), issued at or
+    after ``since``. Only the months ``BuyerMonth`` says the page can hold are read (their
+    invoices, lines and trips), not every month's partition."""
+    cursor = max(t for t in (since, after[0] if after else None) if t is not None) if since or after else None
+    stats = list(
+        BuyerMonth.objects.filter(buyer_tax_id=tax_id).values_list(
+            "month", "count", "first_issued_at", "last_issued_at"
+        )
+    )
+    months = choose_months(stats, cursor=cursor, size=limit, ascending=True)
+    if not months:
+        return []
+    qs = invoice_queryset(months).filter(buyer_tax_id=tax_id, month__in=months)
     if since is not None:
         qs = qs.filter(issued_at__gte=since)
     if after is not None:
@@ -692,11 +704,9 @@ def invoice_card_months(user, *, card_id: int | None = None, month: str | None =
 def page_months(user, *, card_id: int | None = None, after=None, before=None, size: int = PAGE_SIZE) -> list[str]:
     """The months whose invoices can be on a page of the user's invoices newest first (the page
     after the row ``after``, before the row ``before``, or the first), and one row beyond it,
-    read from ``InvoiceMonth`` (how many each month holds, issued between when and when): the
-    months are taken from the page's edge inwards until the rows counted fill the page and one
-    more, and every month that could still hold a row nearer the edge than the earliest of
-    those is added. A list reads these months' partitions only, and gets the same page as
-    reading every month."""
+    read from ``InvoiceMonth`` (how many each month holds, issued between when and when),
+    chosen by ``choose_months``. A list reads these months' partitions only, and gets the same
+    page as reading every month."""
     qs = InvoiceMonth.objects.filter(user=user)
     if card_id is not None:
         qs = qs.filter(card_id=card_id)
@@ -706,11 +716,26 @@ def page_months(user, *, card_id: int | None = None, after=None, before=None, si
         .order_by()
         .values_list("month", "n", "first", "last")
     )
-    backward = before is not None and after is None
-    cursor = (before if backward else after)[0] if (before if backward else after) is not None else None
-    if backward:
-        # newer than the cursor, read oldest first: a month's rows are at or after max(first, cursor)
-        candidates = [(max(first, cursor), first > cursor, m, n, last) for m, n, first, last in stats if last >= cursor]
+    if before is not None and after is None:
+        return choose_months(stats, cursor=before[0], size=size, ascending=True)
+    return choose_months(stats, cursor=after[0] if after is not None else None, size=size, ascending=False)
+
+
+def choose_months(stats: list[tuple], *, cursor, size: int, ascending: bool) -> list[str]:
+    """The months a keyset page on issue time can hold, from per-month summaries
+    ``(month, count, first_issued_at, last_issued_at)``: the page starts past ``cursor`` (a time,
+    or None for the first page) and runs newest first, or oldest first when ``ascending``. Months
+    are taken from the page's edge inwards until the rows counted fill the page and one more;
+    then every month that could still hold a row nearer the edge than the farthest of those is
+    added. A month the cursor falls in is not counted (how many of its rows lie beyond the cursor
+    is not kept), so a page may read a month more than it shows, never fewer."""
+    if ascending:
+        # a month's rows past the cursor are at or after max(first, cursor)
+        candidates = [
+            (max(first, cursor) if cursor else first, cursor is None or first > cursor, m, n, last)
+            for m, n, first, last in stats
+            if cursor is None or last >= cursor
+        ]
         candidates.sort()
     else:
         candidates = [
@@ -722,12 +747,12 @@ def page_months(user, *, card_id: int | None = None, after=None, before=None, si
     chosen: list[str] = []
     counted, limit = 0, None
     for edge, whole, month, n, far in candidates:
-        if counted > size and limit is not None and (edge > limit if backward else edge < limit):
+        if counted > size and limit is not None and (edge > limit if ascending else edge < limit):
             break
         chosen.append(month)
         if whole:
             counted += n  # every one of its rows is beyond the cursor
-        limit = far if limit is None else (max(limit, far) if backward else min(limit, far))
+        limit = far if limit is None else (max(limit, far) if ascending else min(limit, far))
     return chosen
 
 

@@ -36,6 +36,7 @@ from .models import (
     Application,
     ApplicationEvent,
     ApplicationItem,
+    BuyerMonth,
     CardInvoiceBasis,
     Invoice,
     InvoiceKey,
@@ -1077,31 +1078,43 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
 
 
 def _count_months(created: list[dict]) -> None:
-    """Adds the invoices just written to their user's, card's and month's ``InvoiceMonth`` row
-    (one statement; rows in key order, so that two issuers lock shared rows in the same order)."""
+    """Adds the invoices just written to their user's, card's and month's ``InvoiceMonth`` row,
+    and those with an enterprise title to their buyer's and month's ``BuyerMonth`` row (one
+    statement each; rows in key order, so that two issuers lock shared rows in the same order:
+    seller counters first, then these, then those)."""
+    by_card: dict[tuple, list] = {}
+    by_buyer: dict[tuple, list] = {}
+    for row in created:
+        keys = [(by_card, (row["user_id"], row["card_id"], row["month"]))]
+        if row.get("buyer_tax_id"):
+            keys.append((by_buyer, (row["buyer_tax_id"], row["month"])))
+        for groups, key in keys:
+            group = groups.setdefault(key, [0, row["issued_at"], row["issued_at"]])
+            group[0] += 1
+            group[1] = min(group[1], row["issued_at"])
+            group[2] = max(group[2], row["issued_at"])
+    _add_counts(InvoiceMonth._meta.db_table, ("user_id", "card_id", "month"), by_card)
+    _add_counts(BuyerMonth._meta.db_table, ("buyer_tax_id", "month"), by_buyer)
+
+
+def _add_counts(table: str, key: tuple[str, ...], groups: dict[tuple, list]) -> None:
+    """Upserts (key…, count, first_issued_at, last_issued_at) rows: counts added, the range widened."""
     from django.db import connection
 
-    groups: dict[tuple[int, int, str], list] = {}
-    for row in created:
-        group = groups.setdefault(
-            (row["user_id"], row["card_id"], row["month"]), [0, row["issued_at"], row["issued_at"]]
-        )
-        group[0] += 1
-        group[1] = min(group[1], row["issued_at"])
-        group[2] = max(group[2], row["issued_at"])
     if not groups:
         return
     least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
-    table = InvoiceMonth._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(groups))
+    columns = ", ".join(key)
+    row = "(" + ", ".join(["%s"] * (len(key) + 3)) + ")"
     params: list = []
-    for (user_id, card_id, month), (count, first, last) in sorted(groups.items()):
-        params += [user_id, card_id, month, count, adapt(first), adapt(last)]
+    for group_key, (count, first, last) in sorted(groups.items()):
+        params += [*group_key, count, adapt(first), adapt(last)]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, card_id, month, count, first_issued_at, last_issued_at) VALUES {values} "
-            "ON CONFLICT (user_id, card_id, month) DO UPDATE SET "
+            f"INSERT INTO {table} ({columns}, count, first_issued_at, last_issued_at) "
+            f"VALUES {', '.join([row] * len(groups))} "
+            f"ON CONFLICT ({columns}) DO UPDATE SET "
             f"count = {table}.count + excluded.count, "
             f"first_issued_at = {least}({table}.first_issued_at, excluded.first_issued_at), "
             f"last_issued_at = {greatest}({table}.last_issued_at, excluded.last_issued_at)",

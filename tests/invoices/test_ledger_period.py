@@ -218,3 +218,11 @@ def test_the_period_ledger_from_the_invoices_page(client, books):
     assert r.status_code == 400 and "起始月份不能晚于结束月份" in r.content.decode()
     client.logout()
     assert client.get(reverse("invoices:period_ledger"), PERIOD).status_code == 302
+
+
+def test_a_period_names_each_of_its_months_across_a_year_end():
+    from invoices.ledger import period_months
+
+    assert period_months("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert period_months("2026-09", "2026-09") == ["2026-09"]
+    assert len(period_months("2025-01", "2026-12")) == 24

@@ -519,3 +519,49 @@ def test_the_newest_trips_are_read_in_the_newest_band_of_months(world, client):
     with CaptureQueriesContext(connection) as longer:
         assert [t.transit_id for t in selectors.newest_trips(trips, 3)] == ["NEW1", "NEW0", "OLD1"]
     assert any(name.endswith(older.replace("-", "_")) for name in partitions_touched(longer.captured_queries))
+
+
+@pytest.mark.django_db
+def test_the_buyer_feed_and_a_periods_ledger_read_only_their_months(world, partner_client, monkeypatch):
+    """The enterprise feed (oldest first, by issue time) reads the months ``BuyerMonth`` says its
+    page can hold; the ledger of a period (by the months invoices bill) reads those months."""
+    from django.utils import timezone
+
+    from invoices import ledger
+    from piaogen.demo import demo_uscc
+
+    tax_id = demo_uscc("91110000MA01DEM00")
+    title = world.user.post(
+        "/api/v1/app/titles", {"kind": "enterprise", "name": "演示公司", "tax_id": tax_id}, format="json"
+    ).json()["id"]
+    partitions.ensure(["2026-07", "2026-08", "2026-09"])
+    real, at = timezone.now, {"shift": timedelta(hours=-2)}
+    monkeypatch.setattr(timezone, "now", lambda: real() + at["shift"])
+    issue_month(world, "Z", world.when - timedelta(days=62), title_id=title)  # July, two hours ago
+    at["shift"] = timedelta(hours=-1)
+    issue_month(world, "Y", world.when - timedelta(days=31), title_id=title)  # August, an hour ago
+    at["shift"] = timedelta(0)
+    issue_month(world, "X", world.when, title_id=title)  # September, now
+    company = partner_client("enterprise", name="演示公司", tax_id=tax_id)
+
+    reads, answers = {}, {}
+    for what, query in {
+        "first page": {"limit": 1},
+        "since half an hour ago": {"since": (real() - timedelta(minutes=30)).isoformat()},
+    }.items():
+        with CaptureQueriesContext(connection) as reads[what]:
+            r = company.get("/api/v1/partner/invoices", query)
+        assert r.status_code == 200, r.content
+        answers[what] = {row["month"] for row in r.json()["results"]}
+    assert answers == {"first page": {"2026-07"}, "since half an hour ago": {"2026-09"}}
+    month_of = {"first page": "2026_07", "since half an hour ago": "2026_09"}
+    for what, captured in reads.items():
+        touched = partitions_touched(captured.captured_queries)
+        assert touched and all(name.endswith(month_of[what]) for name in touched), (what, touched)
+
+    with CaptureQueriesContext(connection) as period:
+        f = ledger.period_filter(world.user.user, month_from="2026-08", month_to="2026-09")
+        rows = list(ledger.rows(world.user.user, f))
+    assert sorted({row.month for row in rows}) == ["2026-08", "2026-09"] and len(rows) == 6
+    touched = partitions_touched(period.captured_queries)
+    assert touched and {name[-7:] for name in touched} == {"2026_08", "2026_09"}, touched
