@@ -1085,7 +1085,7 @@ def _count_months(created: list[dict]) -> None:
     by_card: dict[tuple, list] = {}
     by_buyer: dict[tuple, list] = {}
     for row in created:
-        keys = [(by_card, (row["user_id"], row["card_id"], row["month"]))]
+        keys: list[tuple[dict[tuple, list], tuple]] = [(by_card, (row["user_id"], row["card_id"], row["month"]))]
         if row.get("buyer_tax_id"):
             keys.append((by_buyer, (row["buyer_tax_id"], row["month"])))
         for groups, key in keys:
