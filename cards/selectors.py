@@ -52,6 +52,20 @@ def card_search(query: str) -> Q:
     return condition
 
 
+def bound_cards_named(user: User, *, card_nos: list[str], plates: list[str]) -> list[tuple[str, str]]:
+    """(card number, plate) of the user's bound cards whose number is one of ``card_nos`` or
+    whose plate is one of ``plates``, in one query: what a pasted list of a fleet's cards is
+    resolved against (another account's card is never among them)."""
+    if not card_nos and not plates:
+        return []
+    return list(
+        Binding.objects.filter(user=user, ended_at__isnull=True)
+        .filter(Q(card__card_no__in=card_nos) | Q(card__plate__in=plates))
+        .order_by("-bound_at", "-pk")
+        .values_list("card__card_no", "card__plate")
+    )
+
+
 def binding_for(user: User, card_no: str) -> Binding:
     """The user's active binding of ``card_no``; Http404 when the card is not bound to them."""
     binding = bound_cards(user).filter(card__card_no=normalize_card_no(card_no)).first()

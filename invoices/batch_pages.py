@@ -4,7 +4,6 @@ finance ledger of a period across every card. Forms shape what a person sent; th
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import JsonResponse
@@ -13,57 +12,19 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
+from cards.identity import normalize_card_no
+from cards.paging import CardPageMixin
 from cards.selectors import bound_cards, titles
 from piaogen.errors import ServiceError
 
 from . import batches, selectors
 from .documents.responses import batch_zip_response, period_ledger_response
+from .forms import BatchForm, list_entries
 from .models import Application
 from .views import KeysetMixin
-
-
-class BatchForm(forms.Form):
-    """批量开票 and its confirmation step: the month, mode, title and e-mail, and the cards —
-    every bound card (``scope=all``) or the ticked ones (``scope=selected``)."""
-
-    STEPS = ("preview", "confirm", "edit")
-
-    month = forms.CharField(max_length=7)
-    mode = forms.ChoiceField(choices=Application.Mode.choices, required=False)
-    scope = forms.ChoiceField(choices=[("all", "all"), ("selected", "selected")], required=False)
-    title_id = forms.IntegerField(
-        min_value=1,
-        max_value=2**62,
-        error_messages={"required": gettext_lazy("请选择发票抬头。"), "invalid": gettext_lazy("请选择发票抬头。")},
-    )
-    email = forms.EmailField(
-        required=False, max_length=254, error_messages={"invalid": gettext_lazy("邮箱地址格式不正确。")}
-    )
-    plan_digest = forms.CharField(required=False, max_length=64)
-    step = forms.ChoiceField(choices=[(s, s) for s in STEPS], required=False)
-
-    def __init__(self, data, *args, **kwargs):
-        super().__init__(data, *args, **kwargs)
-        self.card_nos = [c[:40] for c in data.getlist("card_nos")[: batches.MAX_CARDS + 1]]
-
-    @property
-    def first_error(self) -> str:
-        for errors in self.errors.values():
-            return str(errors[0])
-        return ""
-
-    def service_inputs(self) -> dict:
-        d = self.cleaned_data
-        return {
-            "month": d["month"],
-            "mode": d["mode"] or Application.Mode.PER_TRIP,
-            "title_id": d["title_id"],
-            "card_nos": self.card_nos if d["scope"] == "selected" else None,
-        }
 
 
 def _default_month() -> str:
@@ -71,8 +32,10 @@ def _default_month() -> str:
     return selectors.recent_months(2)[1]
 
 
-class BatchApplyView(LoginRequiredMixin, TemplateView):
-    """批量开票: a month across every bound card, or the ticked ones; then the confirmation —
+class BatchApplyView(LoginRequiredMixin, CardPageMixin, TemplateView):
+    """批量开票: a month across every bound card (counted, not listed), or the chosen ones — the
+    ticked boxes of a page of cards (``CARDS_PAGE_SIZE``, newest bound first, with a search by
+    plate or card number) and a pasted list of numbers or plates; then the confirmation —
     documents, sellers and total, each card's share, the cards left out and why — and only
     确认开票 submits."""
 
@@ -88,14 +51,31 @@ class BatchApplyView(LoginRequiredMixin, TemplateView):
         month = data.get("month") or self.request.GET.get("month") or _default_month()
         if month not in months:
             month = _default_month()
-        bindings = list(bound_cards(self.request.user)[: batches.MAX_CARDS + 1])
-        user_titles = list(titles(self.request.user))
+        user = self.request.user
+        bindings, paging = self.card_page(user)
+        user_titles = list(titles(user))
         default_title = values.get("title_id")
         if default_title is None:
-            defaults = [b.default_title_id for b in bindings if b.default_title_id]
+            # the newest bound card's default title: on the first page, or read when none there has one
+            first_page = not paging["query"] and not paging["links"].get("prev")
+            defaults = [b.default_title_id for b in bindings if b.default_title_id] if first_page else []
+            if not defaults and paging["total"] > len(bindings):
+                defaults = list(
+                    bound_cards(user).filter(default_title__isnull=False).values_list("default_title_id", flat=True)[:1]
+                )
             default_title = defaults[0] if defaults else (user_titles[0].pk if user_titles else None)
+        picked = set(form.card_nos) if form is not None else set()
+        card_list = data.get("card_list", "") if form is not None else ""
+        # chosen cards this page does not show (coming back from the confirmation): in the list,
+        # where they can be seen and removed, never dropped unseen
+        shown = {b.card.card_no for b in bindings}
+        pasted = {normalize_card_no(entry) for _line, entry in list_entries(card_list)}
+        unseen = [n for n in (form.ticked if form is not None else []) if n not in shown and n not in pasted]
+        if unseen:
+            card_list = "\n".join([*filter(None, [card_list.rstrip()]), *unseen])
         ctx.update(
             bindings=bindings,
+            **paging,
             months=months,
             month=month,
             titles=user_titles,
@@ -103,10 +83,12 @@ class BatchApplyView(LoginRequiredMixin, TemplateView):
             mode=values.get("mode") or Application.Mode.PER_TRIP,
             email=values.get("email", ""),
             scope=(data.get("scope") or "all") if form is not None else "all",
-            picked=set(form.card_nos) if form is not None else set(),
+            picked=picked,
+            card_list=card_list,
+            list_errors=form.list_errors if form is not None else [],
             error=kwargs.get("error"),
             max_cards=batches.MAX_CARDS,
-            recent=batches.recent_batches(self.request.user),
+            recent=batches.recent_batches(user),
         )
         return ctx
 
@@ -127,14 +109,14 @@ class BatchApplyView(LoginRequiredMixin, TemplateView):
         )
 
     def post(self, request):
-        form = BatchForm(request.POST)
+        form = BatchForm(request.POST, user=request.user)
         if not form.is_valid():
             return self._form_again(form, form.first_error)
         step = form.cleaned_data["step"] or "preview"
         if step == "edit":
             return self._form_again(form, "")
         if form.cleaned_data["scope"] == "selected" and not form.card_nos:
-            return self._form_again(form, _("请勾选要开票的ETC卡，或选择“全部已绑定的ETC卡”。"))
+            return self._form_again(form, _("请勾选要开票的ETC卡（或粘贴卡号、车牌），或选择“全部已绑定的ETC卡”。"))
         try:
             if step == "preview":
                 return self._confirmation(form, batches.batch_preview(user=request.user, **form.service_inputs()))

@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from cards.identity import normalize_card_no
 from cards.models import CardType
-from cards.selectors import binding_for, bound_cards, titles
+from cards.picker import pick_card
+from cards.selectors import titles
 from piaogen.errors import ServiceError
 
 from . import selectors, services
@@ -59,7 +59,7 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        bindings, binding, month, months = self.card_and_month()
+        picker, binding, month, months = self.card_and_month()
         basis = CardInvoiceBasis.objects.filter(card_id=binding.card_id).first() if binding else None
         track = self.track(binding, basis)
         page, count, total, recharges = selectors.Page([]), 0, 0, []
@@ -74,7 +74,7 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
         form = kwargs.get("form")
         values = form.cleaned_data if form is not None and hasattr(form, "cleaned_data") else {}
         ctx.update(
-            bindings=bindings,
+            picker=picker,
             binding=binding,
             month=month,
             months=months,
@@ -273,18 +273,16 @@ class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        bindings = list(bound_cards(self.request.user))
-        card_no = self.request.GET.get("card", "")
+        # every card (全部) unless one is asked for, or searched for (a fleet's picker, cards.picker)
+        picker = pick_card(self.request.user, self.request.GET, default_first=False)
+        card_id = picker.chosen.card_id if picker.chosen else None
+        card_no = picker.chosen.card.card_no if picker.chosen else ""
         months = selectors.recent_months(12)
         month = self.request.GET.get("month", "")
         if month and month not in months:
             months.append(month)
-        card_id = None
-        if card_no:
-            wanted = normalize_card_no(card_no)
-            binding = next((b for b in bindings if b.card.card_no == wanted), None)
-            card_id = (binding or binding_for(self.request.user, card_no)).card_id  # 404 if not theirs
         view = self.request.GET.get("view", "application")
+        picker.keeping(month=month, view=view if view != "application" else "")
         page = selectors.invoice_list_page(self.request.user, card_id=card_id, month=month or None, **self.cursors())
         invoices = page.rows
         groups: OrderedDict = OrderedDict()
@@ -324,7 +322,7 @@ class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
             ledger_months=ledger_months,
             ledger_from=f"{ledger_months[1][:4]}-01",
             ledger_to=ledger_months[1],
-            bindings=bindings,
+            picker=picker,
             card_no=card_no,
             month=month,
             months=months,

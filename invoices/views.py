@@ -6,8 +6,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
-from cards.identity import normalize_card_no
-from cards.selectors import binding_for, bound_cards
+from cards.models import CardType
+from cards.picker import pick_card
 
 from . import selectors
 from .models import CardInvoiceBasis, InvoiceState
@@ -17,18 +17,14 @@ MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class CardMonthMixin(LoginRequiredMixin):
-    """Resolves ?card= and ?month= against the user's own bound cards."""
+    """Resolves ?card= and ?month= against the user's own bound cards; past ``CARDS_PAGE_SIZE``
+    cards, ?q= searches them (``cards.picker``)."""
+
+    card_type: str | None = None  # the page takes only cards of this type (充值记录: stored value)
 
     def card_and_month(self):
-        bindings = list(bound_cards(self.request.user))
-        card_no = self.request.GET.get("card") or (bindings[0].card.card_no if bindings else "")
-        binding = None
-        if card_no:
-            wanted = normalize_card_no(card_no)
-            # the bound cards are at hand: only a card that is not among them needs the lookup (404)
-            binding = next((b for b in bindings if b.card.card_no == wanted), None) or binding_for(
-                self.request.user, card_no
-            )
+        picker = pick_card(self.request.user, self.request.GET, card_type=self.card_type)
+        binding = picker.chosen
         months = selectors.recent_months(12)
         month = self.request.GET.get("month") or ""
         if not re.match(MONTH_RE, month):
@@ -37,7 +33,9 @@ class CardMonthMixin(LoginRequiredMixin):
         if month not in months:
             months.append(month)
             months.sort(reverse=True)
-        return bindings, binding, month, months
+        # a search keeps the month asked for; else the found card opens on its own default month
+        picker.keeping(month=month if self.request.GET.get("month") == month else "")
+        return picker, binding, month, months
 
     def default_month(self, binding) -> str | None:
         """The month a page opens on when none is asked for (None: the current month)."""
@@ -134,14 +132,14 @@ class TransitListView(KeysetMixin, CardMonthMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        bindings, binding, month, months = self.card_and_month()
+        picker, binding, month, months = self.card_and_month()
         page, count, total = selectors.Page([]), 0, 0
         if binding:
             count, total = selectors.card_month_totals(binding.card_id, month)
             page = selectors.trip_page(binding.card_id, month, **self.cursors())
             explain(page.rows)
         ctx.update(
-            bindings=bindings,
+            picker=picker,
             binding=binding,
             month=month,
             months=months,
@@ -158,20 +156,18 @@ class TransitListView(KeysetMixin, CardMonthMixin, TemplateView):
 class RechargeListView(CardMonthMixin, TemplateView):
     replica_reads = True  # its GETs tolerate replica lag (piaogen/replica.py)
     template_name = "invoices/recharges.html"
+    card_type = CardType.STORED_VALUE
 
     def default_month(self, binding) -> str | None:
         return selectors.newest_recharge_month(binding.card_id)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        bindings, binding, month, months = self.card_and_month()
-        bindings = [b for b in bindings if b.card.card_type == "stored_value"]
-        if binding and binding.card.card_type != "stored_value":
-            binding = bindings[0] if bindings else None
+        picker, binding, month, months = self.card_and_month()
         rows = list(selectors.recharges_for_card(binding.card_id, month)) if binding else []
         basis = CardInvoiceBasis.objects.filter(card_id=binding.card_id).first() if binding else None
         ctx.update(
-            bindings=bindings,
+            picker=picker,
             binding=binding,
             month=month,
             months=months,

@@ -71,12 +71,55 @@ def test_batch_apply_and_ledger(open_page, world, journey):
     log_in(page, person)
 
     nav(page, "我要开票")
+    # Four cards, two a page on this server (CARDS_PAGE_SIZE): the card picker offers the newest
+    # two and a search; the clerk finds an older card by its plate and it is the one shown.
+    picker = page.locator("#f-card")
+    expect(picker.locator("option")).to_have_count(2)
+    expect(page.locator("#card-count")).to_contain_text(f"共绑定 {len(cards)} 张卡")
+    page.get_by_label("查找车牌或卡号").fill(cards[1].plate)
+    page.get_by_role("button", name="查找", exact=True).click()
+    page.wait_for_url(re.compile(r"/apply/\?q="))
+    expect(picker).to_have_value(cards[1].card_no)
+    expect(page.locator("#card-count")).to_contain_text(f"“{cards[1].plate}”的查找结果")
+    journey.user_page(page, "apply-card-search")
+
     page.get_by_role("link", name="批量开票：一次为多张卡的同一个月开票").click()
     page.wait_for_url(re.compile(r"/batches/new/$"))
     form = page.locator("#batch-form")
     expect(form).to_contain_text(f"全部已绑定的ETC卡（{len(cards)} 张）")
+    expect(form.locator("#batch-cards input[type=checkbox]")).to_have_count(2)  # a page of them
     expect(page.get_by_label("月份", exact=True)).to_have_value(month)
     journey.user_page(page, "batch-apply")
+
+    # the oldest card found by its plate and ticked, another pasted with a plate no card of the
+    # account carries: refused line by line, nothing planned
+    page.get_by_label("查找车牌或卡号").fill(cards[0].plate)
+    page.get_by_role("button", name="查找", exact=True).click()
+    page.wait_for_url(re.compile(r"/batches/new/\?q="))
+    found = form.locator("#batch-cards input[type=checkbox]")
+    expect(found).to_have_count(1)
+    expect(found).to_have_value(cards[0].card_no)
+    journey.user_page(page, "batch-apply-search")
+    form.get_by_label("只开下面勾选的卡").check()
+    found.check()
+    pasted = form.get_by_label("或粘贴卡号/车牌，每行一个")
+    pasted.fill(f"{cards[1].plate}\n京Z99999")
+    form.get_by_label("发票抬头").select_option(str(title_id))
+    form.get_by_role("button", name="下一步：核对开票内容").click()
+    expect(page.locator("#b-list-errors")).to_contain_text("第 2 行：“京Z99999”不是本账户已绑定的ETC卡。")
+    expect(page.get_by_role("alert")).to_contain_text("批量开票没有提交")
+    journey.user_page(page, "batch-apply-paste-refused")
+    # corrected: the ticked card and the pasted one make the batch's two cards
+    pasted.fill(cards[1].plate)
+    form.get_by_role("button", name="下一步：核对开票内容").click()
+    expect(page.get_by_role("heading", name="核对批量开票内容")).to_be_visible()
+    expect(page.locator("#plan-cards")).to_contain_text("所选 2 张卡")
+    journey.user_page(page, "batch-confirm-chosen")
+    page.get_by_role("button", name="返回修改").click()
+    expect(form.get_by_label("或粘贴卡号/车牌，每行一个")).to_have_value(cards[1].card_no)
+    # every card after all: the list emptied, 全部已绑定的ETC卡
+    form.get_by_label("或粘贴卡号/车牌，每行一个").fill("")
+    form.get_by_label(re.compile("全部已绑定的ETC卡")).check()
     form.get_by_label("按次开票：每次通行、每个经营单位一张").check()
     form.get_by_label("发票抬头").select_option(str(title_id))
     form.get_by_role("button", name="下一步：核对开票内容").click()
