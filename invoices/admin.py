@@ -140,9 +140,11 @@ class RechargeAdmin(ReadOnlyAdmin):
 
 from django import forms  # noqa: E402
 from django.contrib import messages  # noqa: E402
+from django.contrib.admin.views.main import SEARCH_VAR  # noqa: E402
 from django.http import Http404  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.urls import path, reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from django.utils.html import format_html_join  # noqa: E402
 
 from piaogen.errors import ServiceError  # noqa: E402
@@ -150,7 +152,8 @@ from piaogen.errors import ServiceError  # noqa: E402
 from . import datafix, selectors, services  # noqa: E402
 from .documents import services as documents_services  # noqa: E402
 from .documents import storage as documents_storage  # noqa: E402
-from .models import Application, ApplicationEvent, Invoice, InvoiceLine, RedLetterConfirmation  # noqa: E402
+from .ledger import MONTH_RE  # noqa: E402
+from .models import Application, ApplicationEvent, Invoice, InvoiceKey, InvoiceLine, RedLetterConfirmation  # noqa: E402
 
 
 class ReasonForm(forms.Form):
@@ -376,6 +379,68 @@ class RenderStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class InvoiceMonthFilter(admin.SimpleListFilter):
+    """所属月份: the console's invoice list reads the partitions of the months it shows. By
+    default, the newest ``NEWEST`` invoices issued (their months and ids read from the keys);
+    a month of the last year; or every month, chosen on purpose. A search by an invoice's
+    number or code, a buyer's taxpayer id or a card number reads the months those hold (from
+    the keys and the summaries), whatever is chosen here unless a month is; other searches
+    (a plate) read the months of the last year. A render-status filter reads every month (its
+    index holds only documents not yet made)."""
+
+    NEWEST = 1000
+    RECENT_MONTHS = 12
+    title = _("所属月份")
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("newest", _("最新开具的 %(n)s 张") % {"n": self.NEWEST}),
+            *[(m, m) for m in self.recent_months()],
+            ("all", _("全部月份（较慢）")),
+        ]
+
+    @classmethod
+    def recent_months(cls) -> list[str]:
+        today = timezone.localdate()
+        index = today.year * 12 + today.month - 1
+        return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index, index - cls.RECENT_MONTHS, -1)]
+
+    @staticmethod
+    def parse(value) -> str:
+        """ "all", a month, or "" for the default."""
+        return value if value == "all" or (value and MONTH_RE.fullmatch(value)) else ""
+
+    def chosen(self) -> str:
+        return self.parse(self.value())
+
+    def choices(self, changelist):
+        chosen = self.chosen() or "newest"
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": value == chosen,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value} if value != "newest" else {}, [self.parameter_name]
+                ),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        chosen = self.chosen()
+        if chosen == "all":
+            return queryset
+        if chosen:
+            return queryset.filter(month=chosen)
+        if request.GET.get(SEARCH_VAR, "").strip():
+            return queryset  # the search chooses the months (InvoiceAdmin.get_search_results)
+        if request.GET.get(RenderStatusFilter.parameter_name):
+            return queryset
+        keys = list(InvoiceKey.objects.order_by("-invoice_id").values_list("invoice_id", "month")[: self.NEWEST])
+        if not keys:
+            return queryset.none()
+        return queryset.filter(month__in={month for _id, month in keys}, id__gte=keys[-1][0])
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
@@ -392,8 +457,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "render_attempts",
         "render_error_short",
     )
-    list_filter = ("document_kind", RenderStatusFilter, "kind", "red", "status", "issued_on")
+    list_filter = (InvoiceMonthFilter, "document_kind", RenderStatusFilter, "kind", "red", "status", "issued_on")
     search_fields = ("=number", "=code", "=buyer_tax_id", "=card__card_no", "plate")
+    search_help_text = _(
+        "按发票号码、代码+号码、购买方纳税人识别号或ETC卡号查找时查全部月份；按车牌号查找时查所选月份（默认近12个月）。"
+    )
     list_select_related = ("card",)
     inlines = [LineInline]
     actions = ["rerender"]
@@ -484,9 +552,17 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.replace(" ", "").strip()
+        if term and not InvoiceMonthFilter.parse(request.GET.get(InvoiceMonthFilter.parameter_name)):
+            # no month chosen: the months the term can be found in, from the keys and summaries
+            queryset = queryset.filter(
+                month__in=selectors.console_search_months(term, InvoiceMonthFilter.recent_months())
+            )
         if len(term) == 20 and term.isdigit():
-            # a VAT invoice's code and number typed together, or a 数电 invoice's number
-            return queryset.filter(Q(code=term[:12], number=term[12:]) | Q(code="", number=term)), False
+            # a VAT invoice's code and number typed together, a 数电 invoice's number, or a card number
+            return (
+                queryset.filter(Q(code=term[:12], number=term[12:]) | Q(code="", number=term) | Q(card__card_no=term)),
+                False,
+            )
         if len(term) == 18 and term.isdigit():  # a fiscal e-bill's code (8) and number (10)
             return queryset.filter(code=term[:8], number=term[8:]), False
         return super().get_search_results(request, queryset, search_term)

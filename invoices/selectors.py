@@ -528,17 +528,52 @@ def invoice_month_of(code: str, number: str) -> str | None:
     return InvoiceKey.objects.filter(code=code, number=number).values_list("month", flat=True).first()
 
 
+def console_search_months(term: str, recent: list[str]) -> list[str]:
+    """The months the console's invoice search reads for ``term`` when no month is chosen: for
+    an identifier (digits and capitals: a number, a code, code and number typed together, a
+    buyer's taxpayer id, a card number) the months its invoices bill, from the keys and the
+    per-month summaries; for anything else (a plate) the ``recent`` months."""
+    term = term.replace(" ", "").upper()
+    if not re.fullmatch(r"[0-9A-Z]{6,32}", term) or not any(c.isdigit() for c in term):
+        return recent
+    keys = Q(code=term) | Q(number=term)
+    if len(term) == 20 and term.isdigit():
+        keys |= Q(code=term[:12], number=term[12:])
+    if len(term) == 18 and term.isdigit():
+        keys |= Q(code=term[:8], number=term[8:])
+    months = set(InvoiceKey.objects.filter(keys).values_list("month", flat=True).distinct())
+    months.update(BuyerMonth.objects.filter(buyer_tax_id=term).values_list("month", flat=True))
+    months.update(InvoiceMonth.objects.filter(card__card_no=term).values_list("month", flat=True).distinct())
+    return sorted(months)
+
+
 def application_months(app: Application) -> dict:
-    """A filter naming the month of an application's invoices where one month holds them all:
-    a consumption application (one card-month), a reversal (its invoice's month) and a title
-    change of either; a recharge application's invoices may bill several months (none named)."""
-    if not app.month or app.kind == Application.Kind.RECHARGE:
-        return {}
-    if app.kind == Application.Kind.TITLE_CHANGE and app.original_id:
+    """A filter naming the months of an application's invoices: a consumption application's
+    card-month, a reversal's invoice's month, a recharge application's recharges' months (its
+    invoices bill those), and for a title change those of the application it changes. One
+    small query for a recharge application or a title change; none otherwise."""
+    kind = app.kind
+    if kind == Application.Kind.TITLE_CHANGE and app.original_id:
         original_kind = Application.objects.filter(pk=app.original_id).values_list("kind", flat=True).first()
         if original_kind == Application.Kind.RECHARGE:
-            return {}
-    return {"month": app.month}
+            return _recharge_months(app.original_id)
+    if kind == Application.Kind.RECHARGE:
+        return _recharge_months(app.pk) if app.pk else {}
+    return {"month": app.month} if app.month else {}
+
+
+def _recharge_months(application_id: int) -> dict:
+    months = sorted(
+        set(Recharge.objects.filter(application_items__application_id=application_id).values_list("month", flat=True))
+    )
+    return {"month__in": months} if months else {}
+
+
+def filter_months(month_filter: dict) -> list[str]:
+    """The months an ``application_months`` filter names (none: every month)."""
+    if "month" in month_filter:
+        return [month_filter["month"]]
+    return list(month_filter.get("month__in", []))
 
 
 def invoice_queryset(months=None) -> QuerySet[Invoice]:
@@ -594,7 +629,7 @@ def application_of(user, application_id) -> Application:
 
 def application_invoices(app: Application) -> list[Invoice]:
     month = application_months(app)
-    return list(invoice_queryset(month.values()).filter(application=app, **month).order_by("id"))
+    return list(invoice_queryset(filter_months(month)).filter(application=app, **month).order_by("id"))
 
 
 def buyer_feed(tax_id: str, *, since=None, after: tuple | None = None, limit: int = 100) -> list[Invoice]:

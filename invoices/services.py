@@ -927,18 +927,16 @@ def _copy_plan(invoice: Invoice, *, red: bool, buyer: dict | None = None) -> Inv
 
 def _targets(app: Application) -> list[Invoice]:
     """The invoices a reversal or a title change cancels, locked, with their lines, read in the
-    month that holds them (all months for a title change of a recharge application)."""
+    months that hold them (a title change of a recharge application: its recharges' months)."""
     if app.kind == Application.Kind.REVERSAL:
         # A reversal always names its invoice (invoice_reverse) and bills its month.
-        month: str | None = app.month
-        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id, month=month)  # type: ignore[misc]
+        months = {"month": app.month}
+        qs = Invoice.objects.filter(pk=app.invoice_to_reverse_id, **months)  # type: ignore[misc]
     else:
         assert app.original is not None  # a title change names the application it changes
-        month = application_months(app.original).get("month")
-        qs = app.original.invoices.filter(red=False)
-        if month:
-            qs = qs.filter(month=month)
-    lines = InvoiceLine.objects.filter(month=month) if month else InvoiceLine.objects.all()
+        months = application_months(app.original)
+        qs = app.original.invoices.filter(red=False, **months)
+    lines = InvoiceLine.objects.filter(**months)
     return list(qs.select_for_update().order_by("id").prefetch_related(Prefetch("lines", queryset=lines)))
 
 

@@ -590,7 +590,7 @@ class ApplicationDetailView(AppAPIView):
             raise Http404
         body = application_row_json(row)
         month = selectors.application_months(
-            Application(kind=row["kind"], month=row["month"], original_id=row["original_id"])
+            Application(pk=row["id"], kind=row["kind"], month=row["month"], original_id=row["original_id"])
         )
         invoices = invoice_values(
             Invoice.objects.filter(application_id=row["id"], **month).order_by("id"), DETAIL_COLUMNS

@@ -565,3 +565,37 @@ def test_the_buyer_feed_and_a_periods_ledger_read_only_their_months(world, partn
     assert sorted({row.month for row in rows}) == ["2026-08", "2026-09"] and len(rows) == 6
     touched = partitions_touched(period.captured_queries)
     assert touched and {name[-7:] for name in touched} == {"2026_08", "2026_09"}, touched
+
+
+@pytest.mark.django_db
+def test_a_recharge_applications_invoices_are_read_in_its_recharges_months(world, client):
+    """A recharge application's invoices bill its recharges' months (one invoice a month): its
+    App answer and its page read those months' partitions and no other."""
+    partitions.ensure(["2026-07", "2026-08", "2026-09"])
+    stored = world.cards[1]
+    world.bind(world.user, stored)
+    items = [
+        {"recharge_id": f"R{i}", "card_no": stored["card_no"], "amount": 50000, "recharged_at": at}
+        for i, at in enumerate(["2026-08-20T10:00:00+08:00", "2026-09-02T10:00:00+08:00"])
+    ]
+    r = world.issuer.post("/api/v1/partner/recharges", {"recharges": items}, format="json")
+    assert r.json()["created"] == 2, r.content
+    title_id = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json").json()["id"]
+    r = world.user.post(
+        "/api/v1/app/applications",
+        {"kind": "recharge", "card_no": stored["card_no"], "recharge_ids": ["R0", "R1"], "title_id": title_id},
+        format="json",
+    )
+    assert r.status_code == 202, r.content
+    application_issue(application_id=r.json()["id"])
+    client.force_login(world.user.user)
+    reads = {}
+    with CaptureQueriesContext(connection) as reads["App answer"]:
+        answer = world.user.get(f"/api/v1/app/applications/{r.json()['id']}").json()
+    assert answer["status"] == "issued" and sorted(i["month"] for i in answer["invoices"]) == ["2026-08", "2026-09"]
+    with CaptureQueriesContext(connection) as reads["page"]:
+        page = client.get(f"/applications/{r.json()['id']}/")
+    assert page.status_code == 200
+    for what, captured in reads.items():
+        touched = partitions_touched(captured.captured_queries)
+        assert touched and {name[-7:] for name in touched} == {"2026_08", "2026_09"}, (what, touched)
