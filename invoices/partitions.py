@@ -77,6 +77,25 @@ def is_partitioned(table: str, cursor=None) -> bool:
         return c.fetchone() is not None
 
 
+def month_partitions(tables: Iterable[str], month: str) -> dict[str, str]:
+    """The partitions of ``month`` that exist now, attached to ``tables`` (table → partition):
+    one catalog query. Issuing writes an application's rows (one month) straight into them,
+    which spares PostgreSQL routing each row through the parent; a month without its own
+    partition (its rows go to the default one) is simply absent from the answer."""
+    tables = list(tables)
+    if not enabled() or not tables:
+        return {}
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT parent.relname, child.relname FROM pg_inherits i"
+            " JOIN pg_class child ON child.oid = i.inhrelid JOIN pg_class parent ON parent.oid = i.inhparent"
+            " WHERE parent.relname = ANY(%s) AND child.relname = ANY(%s)"
+            " AND parent.relnamespace = 'public'::regnamespace",
+            [tables, [partition_name(t, month) for t in tables]],
+        )
+        return dict(c.fetchall())
+
+
 class _same:
     def __init__(self, cursor):
         self.cursor = cursor

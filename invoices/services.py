@@ -31,7 +31,7 @@ from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
 from piaogen.queueing import enqueue
 
-from . import numbering, regimes
+from . import numbering, partitions, regimes
 from .models import (
     Application,
     ApplicationEvent,
@@ -941,6 +941,7 @@ def _targets(app: Application) -> list[Invoice]:
 
 
 KEY_COLUMNS = ["invoice_id", "code", "number", "month"]
+TABLES_WRITTEN = (Invoice._meta.db_table, InvoiceLine._meta.db_table)
 LINE_COLUMNS = [
     "invoice_id",
     "seq",
@@ -1030,7 +1031,11 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         row["confirmation_no"] = numbering.red_confirmation_number(plan.province_code[:2], today.year)
         row["remarks"] = f"{plan.remarks} 红字发票信息确认单编号:{row['confirmation_no']}"
     confirmation_nos = {id(row): row.pop("confirmation_no") for row, _plan in confirmations}
-    created = insert_dicts(Invoice, [row for row, _ in rows])
+    # An application's invoices and lines bill one month (a recharge application's may bill
+    # several): written straight into that month's partitions where they exist.
+    months = {row["month"] for row, _ in rows}
+    into = partitions.month_partitions(TABLES_WRITTEN, months.pop()) if len(months) == 1 else {}
+    created = insert_dicts(Invoice, [row for row, _ in rows], into=into.get(Invoice._meta.db_table))
     # The global key of each invoice: its (code, number) is unique across all months here.
     insert_rows(InvoiceKey, KEY_COLUMNS, [(row["id"], row["code"], row["number"], row["month"]) for row in created])
     _count_months(created)
@@ -1071,6 +1076,7 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
             for row, plan in rows
             for seq, line in enumerate(plan.lines, start=1)
         ],
+        into=into.get(InvoiceLine._meta.db_table),
     )
     return created
 

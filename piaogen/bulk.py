@@ -224,10 +224,11 @@ def _copyable(model) -> bool:
     )
 
 
-def insert_dicts(model, rows: list[dict]) -> list[dict]:
+def insert_dicts(model, rows: list[dict], *, into: str | None = None) -> list[dict]:
     """Inserts rows given as {attname: value} holding every concrete field but the primary key
     (take the defaults from an unsaved instance), and sets ``row["id"]`` on each. PostgreSQL:
-    ids from the table's own sequence, then one COPY; elsewhere ``bulk_create``."""
+    ids from the table's own sequence, then one COPY (into the table ``into`` when given: a
+    partition of the model's table that every row belongs to); elsewhere ``bulk_create``."""
     from django.db import connection
 
     if not rows:
@@ -246,13 +247,14 @@ def insert_dicts(model, rows: list[dict]) -> list[dict]:
         )
         for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
             row[pk.attname] = new_id
-    insert_rows(model, [f.attname for f in model._meta.concrete_fields], rows, as_dicts=True)
+    insert_rows(model, [f.attname for f in model._meta.concrete_fields], rows, as_dicts=True, into=into)
     return rows
 
 
-def insert_rows(model, columns: list[str], rows: list, *, as_dicts: bool = False) -> None:
+def insert_rows(model, columns: list[str], rows: list, *, as_dicts: bool = False, into: str | None = None) -> None:
     """Inserts rows of values in ``columns`` order (attribute names), or dicts keyed by them,
-    for rows whose ids nobody needs back, such as invoice lines: COPY on PostgreSQL,
+    for rows whose ids nobody needs back, such as invoice lines: COPY on PostgreSQL (into the
+    table ``into`` when given: a partition every row belongs to, which PostgreSQL checks),
     ``bulk_create`` elsewhere."""
     from django.db import connection
 
@@ -265,7 +267,8 @@ def insert_rows(model, columns: list[str], rows: list, *, as_dicts: bool = False
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     names = ", ".join(connection.ops.quote_name(by_attname[c].column) for c in columns)
     with connection.wrap_database_errors, connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+        table = connection.ops.quote_name(into or model._meta.db_table)
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             if as_dicts:
                 for row in rows:
                     copy.write_row([row[c] for c in columns])

@@ -599,3 +599,37 @@ def test_a_recharge_applications_invoices_are_read_in_its_recharges_months(world
     for what, captured in reads.items():
         touched = partitions_touched(captured.captured_queries)
         assert touched and {name[-7:] for name in touched} == {"2026_08", "2026_09"}, (what, touched)
+
+
+@pytest.mark.django_db
+def test_issuing_writes_straight_into_the_months_partition_or_through_the_parent(world, monkeypatch):
+    """An application's invoices and lines (one month) are copied straight into that month's
+    partitions when they exist (``partitions.month_partitions``); a month without its own
+    partition is written through the parent, into the default partition, as before."""
+    from invoices import services
+
+    partitions.ensure(["2026-09"])
+    assert partitions.month_partitions(services.TABLES_WRITTEN, "2026-09") == {
+        "invoices_invoice": "invoices_invoice_2026_09",
+        "invoices_invoiceline": "invoices_invoiceline_2026_09",
+    }
+    assert partitions.month_partitions(services.TABLES_WRITTEN, "1999-01") == {}
+    targets = []
+    real = services.insert_rows
+
+    def spy(model, columns, rows, **kw):
+        targets.append((model._meta.db_table, kw.get("into")))
+        return real(model, columns, rows, **kw)
+
+    monkeypatch.setattr(services, "insert_rows", spy)
+    issue_month(world, "D", world.when)
+    assert ("invoices_invoiceline", "invoices_invoiceline_2026_09") in targets
+    assert rows_in("invoices_invoice_2026_09") == rows_in("invoices_invoiceline_2026_09") == 3
+    # a month whose partition is missing: the rows reach the default partition through the parent
+    partitions.ensure(["2026-08"])
+    with connection.cursor() as cursor:  # August's lines lose their partition
+        cursor.execute("ALTER TABLE invoices_invoiceline DETACH PARTITION invoices_invoiceline_2026_08")
+    targets.clear()
+    issue_month(world, "E", world.when - timedelta(days=31))
+    assert ("invoices_invoiceline", None) in targets
+    assert rows_in("invoices_invoice_2026_08") == 3 and rows_in("invoices_invoiceline_default") == 3
