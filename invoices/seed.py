@@ -243,7 +243,33 @@ def run(out) -> list[str]:
     return [
         f"通行记录 trips: {len(OPERATORS)} 家演示经营单位, {created} 条新通行记录（演示）",
         f"开票申请 applications: {issued}",
+        f"自动开票 automatic invoicing: {_auto_invoicing(today)}",
     ]
+
+
+def _auto_invoicing(today: date) -> str:
+    """The demo company's account has automatic invoicing on (monthly, to a demo address) and
+    the job has run once for the latest available month, through the real sweep: its cards'
+    applications are issued, and 自动开票 and the console show the runs. Made once."""
+    from accounts.seed import demo_enterprise_user
+    from cards.autoinvoice import auto_invoice_set
+    from cards.models import AutoInvoiceRun, AutoInvoiceSetting
+
+    from .autoinvoice import auto_invoice_sweep
+
+    company = demo_enterprise_user()
+    if AutoInvoiceSetting.objects.filter(user=company).exists():
+        return "已存在，未重复创建"
+    auto_invoice_set(user=company, enabled=True, mode="monthly", email="demo-fleet@piaogen.invalid")
+    auto_invoice_sweep(today=today, inline=True)
+    runs = list(AutoInvoiceRun.objects.filter(user=company).select_related("application"))
+    for run in runs:
+        if run.application_id and run.application.status == Application.Status.SUBMITTED:
+            _issue(run.application)
+    return (
+        f"{company.mobile} 已开启（按月汇总，演示邮箱 demo-fleet@piaogen.invalid），"
+        f"已为 {len(runs)} 张卡运行一次 → 登录后打开 /cards/auto-invoice/"
+    )
 
 
 def _issue(app) -> None:

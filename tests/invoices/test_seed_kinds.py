@@ -52,3 +52,25 @@ def test_seed_demo_makes_documents_of_every_kind(sms, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
     assert (Invoice.objects.count(), Transit.objects.count(), RedLetterConfirmation.objects.count()) == before
+
+
+def test_seed_demo_turns_on_automatic_invoicing_for_the_demo_company(sms, django_capture_on_commit_callbacks):
+    from accounts.seed import demo_enterprise_user
+    from cards.autoinvoice import latest_available_month
+    from cards.models import AutoInvoiceRun, AutoInvoiceSetting, Binding
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=out)
+    company = demo_enterprise_user()
+    [setting] = AutoInvoiceSetting.objects.filter(user=company)
+    assert setting.enabled and setting.binding_id is None and setting.email.endswith(".invalid")
+    runs = list(AutoInvoiceRun.objects.filter(user=company))
+    bound = Binding.objects.filter(user=company, ended_at__isnull=True).count()
+    assert len(runs) == bound and {run.month for run in runs} == {latest_available_month()}
+    applied = [run for run in runs if run.status == AutoInvoiceRun.Status.APPLIED]
+    assert applied and all(run.application.status == Application.Status.ISSUED for run in applied)
+    assert "自动开票" in out.getvalue() and "演示" in out.getvalue()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    assert AutoInvoiceRun.objects.filter(user=company).count() == len(runs)
