@@ -255,10 +255,13 @@ def measure(args) -> dict:
         return [
             ("我的卡", web, "/cards/"),
             ("批量开票 (new)", web, "/batches/new/"),
+            ("批量开票 (new, a search)", web, f"/batches/new/?q={cards[0][-8:]}"),
             ("批量开票 (batch page)", web, f"/batches/{batch_id}/"),
             ("批量开票 (status poll)", web, f"/batches/{batch_id}/status.json"),
             ("自动开票", web, "/cards/auto-invoice/"),
             ("通行记录 (a card, the month)", web, f"/trips/?card={cards[0]}&month={month}"),
+            ("通行记录 (a search)", web, f"/trips/?q={cards[0][-8:]}&month={month}"),
+            ("我要开票 (a card, the month)", web, f"/apply/?card={cards[0]}&month={month}"),
             ("我的发票", web, "/invoices/"),
             ("我的发票 (a card, the month)", web, f"/invoices/?card={cards[0]}&month={month}"),
             ("首页", web, "/"),
