@@ -11,7 +11,8 @@ The documents each issuing queues (render queue) are not consumed and are droppe
 
 The floor, measured in the same run after the one-process per-trip figure: the same invoices and
 lines written again the leanest way, in this process, one transaction per application: ids
-reserved by one ``nextval`` over the block, a COPY of its invoices, a COPY of its lines, a COPY
+reserved by one ``nextval`` over the block, a COPY of its invoices, a COPY of its lines (each
+straight into the month's partition where the tables are partitioned, as issuing writes), a COPY
 of their keys (code and number → id and month, where their uniqueness lives), one counter
 UPDATE, commit. It pays for what any issuing must write and nothing else (no planning,
 no tax, no reading of trips, no task machinery); its rows are deleted afterwards. The worker's
@@ -151,8 +152,10 @@ def floor(ids: list[int]) -> dict:
     module's docstring): their rows are read back first, then written again, timed."""
     from django.db import connection, transaction
 
+    from invoices import partitions
     from invoices.models import DocumentCounter, Invoice, InvoiceLine
 
+    TABLES = ("invoices_invoice", "invoices_invoiceline")
     inv_fields = [f for f in Invoice._meta.concrete_fields if not f.primary_key]
     line_fields = [f for f in InvoiceLine._meta.concrete_fields if not f.primary_key]
     code_at = [f.name for f in inv_fields].index("code")
@@ -177,12 +180,23 @@ def floor(ids: list[int]) -> dict:
             )
             per_app.append((invoices, cursor.fetchall()))
     DocumentCounter.objects.get_or_create(series="bench-floor")
-    inv_copy = "COPY invoices_invoice (id, {}) FROM STDIN".format(", ".join(f.column for f in inv_fields))
-    line_copy = "COPY invoices_invoiceline ({}) FROM STDIN".format(", ".join(f.column for f in line_fields))
+    inv_columns = ", ".join(f.column for f in inv_fields)
+    line_columns = ", ".join(f.column for f in line_fields)
     key_copy = "COPY invoices_invoicekey (invoice_id, code, number, month) FROM STDIN"
+    # Into each application's month's partitions where they exist, as issuing writes (the names
+    # looked up before the clock starts: the floor is the leanest write there is).
+    targets = []
+    for invoices, _lines in per_app:
+        into = partitions.month_partitions(TABLES, invoices[0][1 + month_at]) if invoices else {}
+        targets.append(
+            (
+                f"COPY {into.get('invoices_invoice', 'invoices_invoice')} (id, {inv_columns}) FROM STDIN",
+                f"COPY {into.get('invoices_invoiceline', 'invoices_invoiceline')} ({line_columns}) FROM STDIN",
+            )
+        )
     written = lines = 0
     started = time.perf_counter()
-    for invoices, app_lines in per_app:
+    for (invoices, app_lines), (inv_copy, line_copy) in zip(per_app, targets, strict=True):
         with transaction.atomic(), connection.cursor() as cursor:
             raw = cursor.cursor
             raw.execute("SELECT nextval('invoices_invoice_id_seq') FROM generate_series(1, %s)", [len(invoices)])
