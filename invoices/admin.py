@@ -6,6 +6,7 @@ from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.history import ReadOnlyPageMixin
 from piaogen.templatetags.money import fen_to_yuan
 
+from .admin_months import InvoiceMonthFilter, TransitMonthFilter
 from .models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitKey, TransitSegment
 
 
@@ -81,9 +82,9 @@ class SegmentInline(admin.TabularInline):
 @admin.register(Transit)
 class TransitAdmin(ReadOnlyAdmin):
     list_display = ("transit_id", "card", "plate", "entry_station", "exit_station", "exit_time", "fee_yuan", "state")
-    list_filter = ("state", "vehicle_class", "month")
+    list_filter = (TransitMonthFilter, "state", "vehicle_class")
     search_fields = ("=card__card_no", "plate")
-    search_help_text = _("输入通行记录编号、卡号或车牌号。")
+    search_help_text = _("输入通行记录编号（查全部月份）、卡号或车牌号（查所选月份，默认近12个月）。")
     list_select_related = ("card",)
     date_hierarchy = "exit_time"
     inlines = [SegmentInline]
@@ -99,6 +100,8 @@ class TransitAdmin(ReadOnlyAdmin):
         term = search_term.strip()
         if term and TransitKey.objects.filter(transit_id=term[:64]).exists():
             return queryset.filter(by_transit_ids([term])), False
+        if term and not TransitMonthFilter.parse(request.GET.get(TransitMonthFilter.parameter_name)):
+            queryset = queryset.filter(month__in=TransitMonthFilter.recent_months())
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("通行费（元）"), ordering="fee")
@@ -140,11 +143,9 @@ class RechargeAdmin(ReadOnlyAdmin):
 
 from django import forms  # noqa: E402
 from django.contrib import messages  # noqa: E402
-from django.contrib.admin.views.main import SEARCH_VAR  # noqa: E402
 from django.http import Http404  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.urls import path, reverse  # noqa: E402
-from django.utils import timezone  # noqa: E402
 from django.utils.html import format_html_join  # noqa: E402
 
 from piaogen.errors import ServiceError  # noqa: E402
@@ -152,8 +153,7 @@ from piaogen.errors import ServiceError  # noqa: E402
 from . import datafix, selectors, services  # noqa: E402
 from .documents import services as documents_services  # noqa: E402
 from .documents import storage as documents_storage  # noqa: E402
-from .ledger import MONTH_RE  # noqa: E402
-from .models import Application, ApplicationEvent, Invoice, InvoiceKey, InvoiceLine, RedLetterConfirmation  # noqa: E402
+from .models import Application, ApplicationEvent, Invoice, InvoiceLine, RedLetterConfirmation  # noqa: E402
 
 
 class ReasonForm(forms.Form):
@@ -377,68 +377,6 @@ class RenderStatusFilter(admin.SimpleListFilter):
         if value in ("rendered", "pending", "failed"):
             return queryset.filter(render_status=value)
         return queryset
-
-
-class InvoiceMonthFilter(admin.SimpleListFilter):
-    """所属月份: the console's invoice list reads the partitions of the months it shows. By
-    default, the newest ``NEWEST`` invoices issued (their months and ids read from the keys);
-    a month of the last year; or every month, chosen on purpose. A search by an invoice's
-    number or code, a buyer's taxpayer id or a card number reads the months those hold (from
-    the keys and the summaries), whatever is chosen here unless a month is; other searches
-    (a plate) read the months of the last year. A render-status filter reads every month (its
-    index holds only documents not yet made)."""
-
-    NEWEST = 1000
-    RECENT_MONTHS = 12
-    title = _("所属月份")
-    parameter_name = "month"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("newest", _("最新开具的 %(n)s 张") % {"n": self.NEWEST}),
-            *[(m, m) for m in self.recent_months()],
-            ("all", _("全部月份（较慢）")),
-        ]
-
-    @classmethod
-    def recent_months(cls) -> list[str]:
-        today = timezone.localdate()
-        index = today.year * 12 + today.month - 1
-        return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index, index - cls.RECENT_MONTHS, -1)]
-
-    @staticmethod
-    def parse(value) -> str:
-        """ "all", a month, or "" for the default."""
-        return value if value == "all" or (value and MONTH_RE.fullmatch(value)) else ""
-
-    def chosen(self) -> str:
-        return self.parse(self.value())
-
-    def choices(self, changelist):
-        chosen = self.chosen() or "newest"
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": value == chosen,
-                "query_string": changelist.get_query_string(
-                    {self.parameter_name: value} if value != "newest" else {}, [self.parameter_name]
-                ),
-                "display": label,
-            }
-
-    def queryset(self, request, queryset):
-        chosen = self.chosen()
-        if chosen == "all":
-            return queryset
-        if chosen:
-            return queryset.filter(month=chosen)
-        if request.GET.get(SEARCH_VAR, "").strip():
-            return queryset  # the search chooses the months (InvoiceAdmin.get_search_results)
-        if request.GET.get(RenderStatusFilter.parameter_name):
-            return queryset
-        keys = list(InvoiceKey.objects.order_by("-invoice_id").values_list("invoice_id", "month")[: self.NEWEST])
-        if not keys:
-            return queryset.none()
-        return queryset.filter(month__in={month for _id, month in keys}, id__gte=keys[-1][0])
 
 
 @admin.register(Invoice)

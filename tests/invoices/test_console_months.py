@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from invoices.admin import InvoiceMonthFilter
+from invoices.admin_months import InvoiceMonthFilter
 from invoices.models import Invoice
 from piaogen.demo import demo_uscc
 
@@ -116,3 +116,63 @@ def test_each_list_and_search_reads_only_the_months_it_shows(agent, three_months
             assert agent.get(reverse(URL), query).status_code == 200
         touched = partitions_touched(captured.captured_queries)
         assert touched and {name[-7:] for name in touched} == {month}, (what, touched)
+
+
+TRIPS = "admin:invoices_transit_changelist"
+
+
+def trip_ids(body: str) -> set[str]:
+    return set(re.findall(r"\b[A-Z][A-Z0-9-]*-T\d+\b", body))
+
+
+def test_the_trip_list_opens_on_this_month_and_the_last_and_finds_a_trip_id_in_any_month(agent, world):
+    from django.utils import timezone
+
+    from invoices import partitions
+    from invoices.admin_months import TransitMonthFilter
+
+    from .conftest import trip
+
+    recent = timezone.localtime() - timedelta(days=1)
+    recent_month = (recent + timedelta(hours=2)).strftime("%Y-%m")  # a trip's month is its exit's
+    partitions.ensure([*TransitMonthFilter.recent_months(2), "2026-07"])
+    items = [
+        trip("NOW-T1", world.card_no, recent, [("S-A3", 1000)]),
+        trip("OLD-T1", world.card_no, world.when - timedelta(days=62), [("S-A3", 1000)]),
+    ]
+    assert world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json").status_code == 200
+    body = agent.get(reverse(TRIPS)).content.decode()
+    assert trip_ids(body) == {"NOW-T1"} and re.search(r'<li class="selected">\s*<a[^>]*>本月和上月</a>', body)
+    body = agent.get(reverse(TRIPS), {"month": "2026-07"}).content.decode()
+    assert trip_ids(body) == {"OLD-T1"}
+    body = agent.get(reverse(TRIPS), {"month": "all"}).content.decode()
+    assert trip_ids(body) == {"NOW-T1", "OLD-T1"}
+    # a trip id through its key, whatever month it is in; a card number in the last year's months
+    assert trip_ids(agent.get(reverse(TRIPS), {"q": "OLD-T1"}).content.decode()) == {"OLD-T1"}
+    in_year = {m for m in TransitMonthFilter.recent_months()}
+    found = trip_ids(agent.get(reverse(TRIPS), {"q": world.card_no}).content.decode())
+    assert found == {t for t, m in (("NOW-T1", recent_month), ("OLD-T1", "2026-07")) if m in in_year}
+
+
+def test_the_trip_list_reads_only_the_months_it_shows(agent, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from invoices import partitions
+    from invoices.admin_months import TransitMonthFilter
+
+    from .test_partitions import partitions_touched
+
+    if connection.vendor != "postgresql":
+        pytest.skip("monthly partitions are PostgreSQL's")
+    recent = TransitMonthFilter.recent_months(2)
+    partitions.ensure([*recent, "2026-07"])
+    expected = {
+        "default": ({}, {m.replace("-", "_") for m in recent}),
+        "a month": ({"month": "2026-07"}, {"2026_07"}),
+    }
+    for what, (query, months) in expected.items():
+        with CaptureQueriesContext(connection) as captured:
+            assert agent.get(reverse(TRIPS), query).status_code == 200
+        touched = partitions_touched(captured.captured_queries)
+        assert touched and {name[-7:] for name in touched} <= months, (what, touched)
