@@ -740,6 +740,24 @@ class BuyerMonth(models.Model):
         return f"{self.month} ×{self.count}"
 
 
+class IssueDay(models.Model):
+    """Which months' invoices were issued on a day: a row per (day, month billed), written by
+    issuing (insert-only, a conflict does nothing, so no row is ever held by two issuers).
+    What a count of the invoices issued in the last days (the console's dashboard) reads to
+    name the months it must look in, instead of every month's partition."""
+
+    issued_on = models.DateField(_("开票日期"))
+    month = models.CharField(_("所属月份"), max_length=7)
+
+    class Meta:
+        verbose_name = _("开票日所含月份")
+        verbose_name_plural = _("开票日所含月份")
+        constraints = [models.UniqueConstraint(fields=["issued_on", "month"], name="issue_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.issued_on} {self.month}"
+
+
 class ApplicationEvent(models.Model):
     """The audit trail of an application: every state change, retry, re-send, with who and why."""
 

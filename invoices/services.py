@@ -43,6 +43,7 @@ from .models import (
     InvoiceLine,
     InvoiceMonth,
     InvoiceState,
+    IssueDay,
     Operator,
     Recharge,
     RedLetterConfirmation,
@@ -1099,6 +1100,16 @@ def _count_months(created: list[dict]) -> None:
             group[2] = max(group[2], row["issued_at"])
     _add_counts(InvoiceMonth._meta.db_table, ("user_id", "card_id", "month"), by_card)
     _add_counts(BuyerMonth._meta.db_table, ("buyer_tax_id", "month"), by_buyer)
+    days = sorted({(row["issued_on"], row["month"]) for row in created})
+    if days:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {IssueDay._meta.db_table} (issued_on, month) "
+                f"VALUES {', '.join(['(%s, %s)'] * len(days))} ON CONFLICT (issued_on, month) DO NOTHING",
+                [value for day, month in days for value in (connection.ops.adapt_datefield_value(day), month)],
+            )
 
 
 def _add_counts(table: str, key: tuple[str, ...], groups: dict[tuple, list]) -> None:

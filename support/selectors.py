@@ -24,7 +24,7 @@ from accounts.models import User, mobile_digest
 from cards.identity import normalize_card_no, normalize_plate, plate_kind
 from cards.models import AutoInvoiceRun, AutoInvoiceSetting, Binding, BindingAttempt, Card, Issuer, IssuerNetworkCode
 from cards.selectors import CapStatus, binding_cap_status
-from invoices.models import Application, Invoice, Transit, TransitSegment
+from invoices.models import Application, Invoice, IssueDay, Transit, TransitSegment
 from invoices.selectors import newest_trips, page_months
 
 from . import search
@@ -433,8 +433,10 @@ def dashboard(*, today=None) -> dict:
         .annotate(n=Count("id"))
         .order_by("-n")[:20]
     )
+    # the months billed by the invoices of those days, so that only their partitions are read
+    months = IssueDay.objects.filter(issued_on__gte=days[0]).values_list("month", flat=True).distinct()
     invoices_by_day = dict(
-        Invoice.objects.filter(issued_on__gte=days[0], red=False)
+        Invoice.objects.filter(issued_on__gte=days[0], red=False, month__in=list(months))
         .values_list("issued_on")
         .annotate(n=Count("id"))
         .order_by()

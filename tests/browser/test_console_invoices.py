@@ -1,6 +1,7 @@
-"""An agent finds invoices in the console: the list opens on the newest invoices issued (the
-filter 所属月份 says so), a month is one click, and a search by an invoice's code and number finds
-it whatever month it bills; a number nobody holds finds nothing."""
+"""An agent finds invoices and trips in the console: the invoice list opens on the newest
+invoices issued (the filter 所属月份 says so), a month is one click, and a search by an invoice's
+code and number finds it whatever month it bills; a number nobody holds finds nothing. The trip
+list opens on this month and the last (通行月份), and the person's month of trips is one click."""
 
 from __future__ import annotations
 
@@ -50,3 +51,10 @@ def test_console_invoices(open_page, world, journey):
     expect(agent.locator("#result_list")).to_have_count(0)
     expect(agent.locator("#content-main .paginator")).to_contain_text("0")
     journey.shot(agent, "nothing-found")
+
+    agent.goto("/admin/invoices/transit/")
+    trip_filters = agent.locator("#changelist-filter")
+    expect(trip_filters.locator("li.selected").first).to_contain_text("本月和上月")
+    trip_filters.get_by_role("link", name=month, exact=True).click()
+    expect(agent.locator("#result_list")).to_contain_text(person.card_no)
+    journey.shot(agent, "trips-of-a-month")

@@ -633,3 +633,31 @@ def test_issuing_writes_straight_into_the_months_partition_or_through_the_parent
     issue_month(world, "E", world.when - timedelta(days=31))
     assert ("invoices_invoiceline", None) in targets
     assert rows_in("invoices_invoice_2026_08") == 3 and rows_in("invoices_invoiceline_default") == 3
+
+
+@pytest.mark.django_db
+def test_the_dashboards_invoices_of_the_last_days_read_only_their_months(world, monkeypatch):
+    """The supervisors' dashboard counts the invoices issued in its last days; ``IssueDay``
+    (written by issuing) names the months they bill, and only those partitions are read."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from invoices.models import IssueDay
+    from support.selectors import DASHBOARD_DAYS, dashboard
+
+    partitions.ensure(["2026-07", "2026-08", "2026-09"])
+    real = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real() - timedelta(days=DASHBOARD_DAYS + 5))
+    issue_month(world, "Z", world.when - timedelta(days=62))  # July's, issued before the window
+    monkeypatch.setattr(timezone, "now", real)
+    issue_month(world, "Y", world.when - timedelta(days=31))  # August's, issued today
+    pairs = set(Invoice.objects.values_list("issued_on", "month").distinct())
+    assert set(IssueDay.objects.values_list("issued_on", "month")) == pairs and len(pairs) == 2
+    with CaptureQueriesContext(connection) as captured:
+        board = dashboard()
+    today = timezone.localdate().strftime("%m-%d")
+    [bar] = [b for b in board["invoices_by_day"] if b.label == today]
+    issued_today = Invoice.objects.filter(issued_on=timezone.localdate(), red=False).aggregate(n=Count("id"))["n"]
+    assert bar.value == issued_today == 3
+    touched = {name for name in partitions_touched(captured.captured_queries) if name.startswith("invoices_invoice")}
+    assert touched == {"invoices_invoice_2026_08"}, touched
