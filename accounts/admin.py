@@ -94,7 +94,7 @@ class StaffUserCreationForm(forms.ModelForm):
 class UserAdmin(MobileSearchRedirectMixin, SimpleHistoryAdmin, BaseUserAdmin):
     add_form = StaffUserCreationForm
     # An account's history (every change of name, mobile, status…) is for supervisors and admins
-    # (README, Staff roles): it takes the history model's own view permission, which agents lack.
+    # (docs/staff-roles.md): it takes the history model's own view permission, which agents lack.
     enforce_history_permissions = True
     change_password_form = AdminPasswordChangeForm
     list_display = ("id", "mobile_masked", "name", "account_type", "is_staff", "is_active", "date_joined")

@@ -2,7 +2,7 @@
 
 Groups are created by a data migration; their permissions are (re)synchronised after
 every ``migrate`` from the table below, so a model added later gets its permissions
-without another data migration. README states the same table for people.
+without another data migration. docs/staff-roles.md states the same table for people.
 """
 
 from __future__ import annotations

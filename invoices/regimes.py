@@ -9,7 +9,7 @@ it was issued with forever, whatever the table says later.
 
 The table is data: three regimes whose start dates come from settings. The dates of the switch
 to fiscal e-bills (2020 four-department notice) and of the switch to 数电 invoices for tolls are
-not confirmed by any source the project holds; the defaults below are documented in README and
+not confirmed by any source the project holds; the defaults below are documented in docs/configuration.md and
 docs/regimes.md and are configuration (``TOLL_REGIME_2020_FROM``, ``TOLL_REGIME_DIGITAL_FROM``).
 
 =================  ==============  ========================  =======================  =====

@@ -1,6 +1,6 @@
 """Access: another user's card, title, trip, application, invoice, ticket, message and file are 404
 on every page and App endpoint (and nothing of them changes); each partner is kept to its own
-network codes and buyer; each staff role gets in the console exactly what README's table says."""
+network codes and buyer; each staff role gets in the console exactly what docs/staff-roles.md's table says."""
 
 from __future__ import annotations
 
@@ -286,7 +286,7 @@ def test_an_enterprise_is_kept_to_its_own_invoices(world, partner_client):
 
 # --- staff roles -----------------------------------------------------------------------------------
 
-# What each role may open in the console, as README's "Staff roles" tables state it.
+# What each role may open in the console, as docs/staff-roles.md's tables state it.
 CUSTOMER_DATA = {
     "accounts.user",
     "cards.issuer",
@@ -337,7 +337,7 @@ def staff(db, client):
     return login
 
 
-# What each role may change (README: agents handle tickets and calls, supervisors also edit the
+# What each role may change (docs/staff-roles.md: agents handle tickets and calls, supervisors also edit the
 # FAQ, data-fix operators correct trips, applications, invoices' documents and titles), and the
 # rights that are not a model's add/change/view.
 MAY_CHANGE = {

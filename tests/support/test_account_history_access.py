@@ -1,4 +1,4 @@
-"""An account's history pages are for supervisors and admins, not agents (README, Staff roles)."""
+"""An account's history pages are for supervisors and admins, not agents (docs/staff-roles.md)."""
 
 import pytest
 
