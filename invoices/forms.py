@@ -18,11 +18,25 @@ from .models import Application
 MAX_PICKED = 500  # ticks on one page (a page lists 50 trips); the services cap lists at 5000
 
 
-class ApplyForm(forms.Form):
-    """我要开票 and its confirmation step. The scope is the button pressed: 只开所选 (the ticked
-    trips, and only those) or 整月开票 (every open trip of the month); nothing else decides it."""
+class ConfirmStepForm(forms.Form):
+    """What a form with a confirmation step takes besides its own fields: the title, the mail
+    address, the digest of the plan shown (``plan_changed`` when it moved) and the step."""
 
     STEPS = ("preview", "confirm", "edit")
+
+    title_id = forms.IntegerField(
+        min_value=1,
+        max_value=2**62,
+        error_messages={"required": _("请选择发票抬头。"), "invalid": _("请选择发票抬头。")},
+    )
+    email = forms.EmailField(required=False, max_length=254, error_messages={"invalid": _("邮箱地址格式不正确。")})
+    plan_digest = forms.CharField(required=False, max_length=64)
+    step = forms.ChoiceField(choices=[(s, s) for s in STEPS], required=False)
+
+
+class ApplyForm(ConfirmStepForm):
+    """我要开票 and its confirmation step. The scope is the button pressed: 只开所选 (the ticked
+    trips, and only those) or 整月开票 (every open trip of the month); nothing else decides it."""
 
     card = forms.CharField(max_length=32)
     kind = forms.ChoiceField(
@@ -32,14 +46,6 @@ class ApplyForm(forms.Form):
     month = forms.CharField(max_length=7, required=False)
     scope = forms.ChoiceField(choices=[("selected", "selected"), ("month", "month")], required=False)
     mode = forms.ChoiceField(choices=Application.Mode.choices, required=False)
-    title_id = forms.IntegerField(
-        min_value=1,
-        max_value=2**62,
-        error_messages={"required": _("请选择发票抬头。"), "invalid": _("请选择发票抬头。")},
-    )
-    email = forms.EmailField(required=False, max_length=254, error_messages={"invalid": _("邮箱地址格式不正确。")})
-    plan_digest = forms.CharField(required=False, max_length=64)
-    step = forms.ChoiceField(choices=[(s, s) for s in STEPS], required=False)
 
     def __init__(self, data, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
@@ -90,26 +96,16 @@ class CardNumbersField(forms.Field):
         return out
 
 
-class BatchForm(forms.Form):
+class BatchForm(ConfirmStepForm):
     """批量开票 and its confirmation step: the month, mode, title and e-mail, and the cards —
     every bound card (``scope=all``) or the chosen ones (``scope=selected``): the ticked boxes
     (``card_nos``, a page of them at a time) together with a pasted list of card numbers or
     plates (``card_list``, one a line), which is resolved against the user's bound cards. An
     entry that is none of them is refused with its line, and nothing is submitted."""
 
-    STEPS = ("preview", "confirm", "edit")
-
     month = forms.CharField(max_length=7)
     mode = forms.ChoiceField(choices=Application.Mode.choices, required=False)
     scope = forms.ChoiceField(choices=[("all", "all"), ("selected", "selected")], required=False)
-    title_id = forms.IntegerField(
-        min_value=1,
-        max_value=2**62,
-        error_messages={"required": _("请选择发票抬头。"), "invalid": _("请选择发票抬头。")},
-    )
-    email = forms.EmailField(required=False, max_length=254, error_messages={"invalid": _("邮箱地址格式不正确。")})
-    plan_digest = forms.CharField(required=False, max_length=64)
-    step = forms.ChoiceField(choices=[(s, s) for s in STEPS], required=False)
     card_nos = CardNumbersField(required=False)
     card_list = forms.CharField(
         required=False,

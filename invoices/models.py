@@ -693,7 +693,23 @@ class InvoiceKey(models.Model):
         return f"{self.code} {self.number}".strip()
 
 
-class InvoiceMonth(models.Model):
+class IssuedCount(models.Model):
+    """How many invoices of a group were issued, and the first and last time one was: what the
+    lists across months read to choose the months a page can hold (``selectors.choose_months``).
+    Issuing adds to it in the transaction of the invoices (``services._count_months``)."""
+
+    count = models.PositiveIntegerField(_("发票张数"), default=0)
+    first_issued_at = models.DateTimeField(_("最早开具时间"))
+    last_issued_at = models.DateTimeField(_("最近开具时间"))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{getattr(self, 'month', '')} ×{self.count}"
+
+
+class InvoiceMonth(IssuedCount):
     """A user's invoices of one card and month, counted, with the first and last time one of
     them was issued: what the lists across months read instead of every month's partition.
     Issuing adds to it in the transaction that writes the invoices (``services._write``), and
@@ -704,9 +720,6 @@ class InvoiceMonth(models.Model):
     user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("用户"))
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="+", verbose_name=_("ETC卡"))
     month = models.CharField(_("所属月份"), max_length=7)
-    count = models.PositiveIntegerField(_("发票张数"), default=0)
-    first_issued_at = models.DateTimeField(_("最早开具时间"))
-    last_issued_at = models.DateTimeField(_("最近开具时间"))
 
     class Meta:
         verbose_name = _("按卡按月发票汇总")
@@ -714,11 +727,8 @@ class InvoiceMonth(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "card", "month"], name="invoice_month_unique")]
         indexes = [models.Index(F("user"), F("month").desc(), name="invoice_month_user_newest")]
 
-    def __str__(self) -> str:
-        return f"{self.month} ×{self.count}"
 
-
-class BuyerMonth(models.Model):
+class BuyerMonth(IssuedCount):
     """The invoices of one buyer (an enterprise title's taxpayer id) and month, counted, with the
     first and last time one of them was issued: what the enterprise buyer feed reads to choose the
     months its page can hold, instead of every month's partition (``selectors.buyer_feed``).
@@ -727,17 +737,11 @@ class BuyerMonth(models.Model):
 
     buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=18)
     month = models.CharField(_("所属月份"), max_length=7)
-    count = models.PositiveIntegerField(_("发票张数"), default=0)
-    first_issued_at = models.DateTimeField(_("最早开具时间"))
-    last_issued_at = models.DateTimeField(_("最近开具时间"))
 
     class Meta:
         verbose_name = _("按购买方按月发票汇总")
         verbose_name_plural = _("按购买方按月发票汇总")
         constraints = [models.UniqueConstraint(fields=["buyer_tax_id", "month"], name="buyer_month_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.month} ×{self.count}"
 
 
 class IssueDay(models.Model):

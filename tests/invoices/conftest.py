@@ -142,3 +142,25 @@ def _isolated_media(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "media")},
         },
     }
+
+
+@pytest.fixture
+def agent(client, django_user_model):
+    """The test client logged in as a contact-centre agent (group ``agent``)."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("13900008888", "console2026", is_staff=True, name="坐席甲")
+    user.groups.add(Group.objects.get(name="agent"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The time issuing stamps on invoices, set by the test (the real clock when unset)."""
+    from django.utils import timezone
+
+    real = timezone.now
+    state: dict = {"at": None}
+    monkeypatch.setattr(timezone, "now", lambda: state["at"] or real())
+    return state

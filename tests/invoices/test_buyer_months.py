@@ -14,27 +14,19 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import connection
 from django.db.models import Count, Max, Min
-from django.utils import timezone
 
 from invoices import selectors
 from invoices.models import Application, BuyerMonth, Invoice
 from invoices.services import application_issue, invoice_reverse
 from piaogen.demo import demo_uscc
 
-from .conftest import SHANGHAI, trip
+from .conftest import SHANGHAI
+from .test_invoice_months import issue as issue_card_month
 
 THREE = [("S-A3", 9733), ("S-B5", 1200), ("S-C0", 500)]
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 COMPANY = demo_uscc("91110000MA01DEM00")
 OTHER = demo_uscc("91110000MA01DEM01")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    real = timezone.now
-    state: dict = {"at": None}
-    monkeypatch.setattr(timezone, "now", lambda: state["at"] or real())
-    return state
 
 
 def _title(world, **fields) -> int:
@@ -44,28 +36,7 @@ def _title(world, **fields) -> int:
 
 
 def issue(world, clock, month: str, n: int, at: datetime, title_id: int, split=THREE) -> Application:
-    clock["at"] = at
-    when = datetime(int(month[:4]), int(month[5:]), 3, 8, 0, tzinfo=SHANGHAI)
-    items = [trip(f"B{month}-{at.hour}-{i}", world.card_no, when + timedelta(hours=i), split) for i in range(n)]
-    r = world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
-    assert r.status_code == 200 and r.json()["created"] == n, r.content
-    r = world.user.post(
-        "/api/v1/app/applications",
-        {
-            "kind": "consumption",
-            "card_no": world.card_no,
-            "month": month,
-            "mode": "per_trip",
-            "title_id": title_id,
-            "trip_ids": [t["transit_id"] for t in items],
-        },
-        format="json",
-    )
-    assert r.status_code == 202, r.content
-    application_issue(application_id=r.json()["id"])
-    app = Application.objects.get(pk=r.json()["id"])
-    assert app.status == Application.Status.ISSUED
-    return app
+    return issue_card_month(world, clock, world.card_no, month, n, at, title_id=title_id, split=split)
 
 
 @pytest.fixture

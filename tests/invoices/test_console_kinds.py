@@ -4,7 +4,6 @@ each kind's reference, and the 红字确认单 of reversed 数电 invoices, read
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from invoices.models import Invoice, RedLetterConfirmation
@@ -16,14 +15,6 @@ from .test_regimes import push
 
 pytestmark = [pytest.mark.regimes, pytest.mark.django_db]
 applied = test_regimes.applied  # the fixture: submits through the App API and issues
-
-
-@pytest.fixture
-def agent(client, django_user_model):
-    user = django_user_model.objects.create_user("13900008888", "console2026", is_staff=True, name="坐席甲")
-    user.groups.add(Group.objects.get(name="agent"))
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from invoices.admin_months import InvoiceMonthFilter
@@ -20,14 +19,6 @@ from .test_partitions import issue_month
 
 pytestmark = pytest.mark.django_db
 URL = "admin:invoices_invoice_changelist"
-
-
-@pytest.fixture
-def agent(client, django_user_model):
-    user = django_user_model.objects.create_user("13900008888", "console2026", is_staff=True, name="坐席甲")
-    user.groups.add(Group.objects.get(name="agent"))
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.db.models import Count, Max, Min
-from django.utils import timezone
 
 from invoices import selectors
 from invoices.models import Application, Invoice, InvoiceMonth
@@ -27,25 +26,21 @@ THREE = [("S-A3", 9733), ("S-B5", 1200), ("S-C0", 500)]
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """The time issuing stamps on invoices, set by the test (the real clock when unset)."""
-    real = timezone.now
-    state: dict = {"at": None}
-    monkeypatch.setattr(timezone, "now", lambda: state["at"] or real())
-    return state
-
-
-def issue(world, clock, card_no: str, month: str, n: int, at: datetime) -> Application:
+def issue(world, clock, card_no: str, month: str, n: int, at: datetime, *, title_id=None, split=THREE) -> Application:
+    """``n`` trips of ``month`` pushed and applied for per trip (the month's open trips), issued
+    at ``at``; under a personal title unless ``title_id`` names one."""
     clock["at"] = at
     when = datetime(int(month[:4]), int(month[5:]), 3, 8, 0, tzinfo=SHANGHAI)
-    items = [trip(f"M{card_no[-1]}{month}-{i}", card_no, when + timedelta(hours=i), THREE) for i in range(n)]
+    items = [trip(f"M{card_no[-1]}{month}-{at:%H%M}-{i}", card_no, when + timedelta(hours=i), split) for i in range(n)]
     r = world.clearing.post("/api/v1/partner/transits", {"transits": items}, format="json")
     assert r.status_code == 200 and r.json()["created"] == n, r.content
-    title = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json").json()["id"]
+    if title_id is None:
+        title_id = world.user.post("/api/v1/app/titles", {"kind": "personal", "name": "张三"}, format="json").json()[
+            "id"
+        ]
     r = world.user.post(
         "/api/v1/app/applications",
-        {"kind": "consumption", "card_no": card_no, "month": month, "mode": "per_trip", "title_id": title},
+        {"kind": "consumption", "card_no": card_no, "month": month, "mode": "per_trip", "title_id": title_id},
         format="json",
     )
     assert r.status_code == 202, r.content
