@@ -638,6 +638,10 @@ def count_check(invoice_id: int, day: date, client: str = "") -> int:
         return count_check(invoice_id, day, client)
 
 
+class UNREAD:
+    """``verify``'s ``found`` when the caller has not read the invoice."""
+
+
 def verify(
     query: Query,
     *,
@@ -645,6 +649,7 @@ def verify(
     client: str = "",
     owner: bool = False,
     counted: list[int | None] | None = None,
+    found: Record | None | type[UNREAD] = UNREAD,
 ) -> Outcome:
     """Answers one check by ``client`` (``client_key``; empty for a check counted for the
     invoice alone). ``owner``: the client is the invoice's owner signed in, whose checks count
@@ -663,7 +668,7 @@ def verify(
         else:
             counted = [None] * len(chain)
     kind = query.document_kind
-    record = find(query.code, query.number)
+    record = find(query.code, query.number) if found is UNREAD else found
     if record is None:
         return Outcome(NOT_FOUND, document_kind=kind)
     mine = total = None
@@ -716,14 +721,23 @@ def check_request(request, view, data, *, user=None) -> Outcome:
     """A check as the API and the page make it: the client's per-minute limit first (every
     request counts, malformed ones too), then the check, counted for the client (its address,
     or ``user`` when that user owns the invoice) and for the invoice. On Redis every counter is
-    one round trip. A client over its per-minute limit gets TOO_MANY with ``client_wait``."""
+    one round trip, sent before the invoice is read and answered while it is (one wait, not
+    two); nothing of the invoice is answered before its counts are known. A client over its
+    per-minute limit gets TOO_MANY with ``client_wait``; once refused, its next checks in the
+    window are refused by this process without a round trip or a read."""
     parsed = parse(data)
     throttle = VerifyThrottle()
     day = timezone.localdate()
+    found: Record | None | type[UNREAD] = UNREAD
     if isinstance(parsed, Query):
         owner = owns(user, parsed)
         client = client_key(address=addresses.client_address(request), owner_id=user.pk if owner else None)
-        allowed, counted = throttle.allow_and_count(request, view, *_chain(parsed, day, client, owner))
+        later = throttle.count_later(request, view, *_chain(parsed, day, client, owner))
+        try:
+            if later.sent is not None:  # the invoice is read while Redis counts: one wait
+                found = find(parsed.code, parsed.number)
+        finally:
+            allowed, counted = later.result()
     else:
         allowed = throttle.allow_request(request, view)
     kind = kind_of(data)
@@ -731,4 +745,4 @@ def check_request(request, view, data, *, user=None) -> Outcome:
         return Outcome(TOO_MANY, client_wait=int(throttle.wait()), limit=LIMIT_CLIENT, document_kind=kind)
     if isinstance(parsed, dict):
         return Outcome(MALFORMED, errors=parsed, document_kind=kind)
-    return verify(parsed, today=day, client=client, owner=owner, counted=counted)
+    return verify(parsed, today=day, client=client, owner=owner, counted=counted, found=found)

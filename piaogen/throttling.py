@@ -85,14 +85,78 @@ def _script(cache: RedisCache):
     return script
 
 
-def _run(cache: RedisCache, chain: list[tuple[Counter, int]]) -> list[int]:
+def _script_args(cache: RedisCache, chain: list[tuple[Counter, int]]) -> tuple[list[str], list[int]]:
     keys = [cache.make_and_validate_key(counter.key) for counter, _limit in chain]
     args = [math.ceil(counter.expire_at) for counter, _limit in chain] + [limit for _counter, limit in chain]
+    return keys, args
+
+
+def _run(cache: RedisCache, chain: list[tuple[Counter, int]]) -> list[int]:
+    keys, args = _script_args(cache, chain)
     try:
         counts = _script(cache)(keys=keys, args=args)
     except Exception as exc:
         raise CounterUnavailable(str(exc)) from exc
     return [int(c) for c in counts]
+
+
+class Sent:
+    """A chain of counters sent to Redis whose reply is read later (``counts``), so that the
+    caller can make its other wait, a database read, while Redis answers: one wait a request
+    instead of two. The command goes out on a connection of the cache's pool, as ``EVALSHA``
+    of the counting script (loaded when Redis does not know it yet); any trouble on that
+    connection (Redis restarted, a timeout) makes the chain be counted once more the plain
+    way (``incr_chain``), which raises CounterUnavailable when Redis is out. ``counts`` must
+    be called once the other work is done, also when it failed: the connection goes back to
+    its pool only with its reply read."""
+
+    def __init__(self, cache: RedisCache, chain: list[tuple[Counter, int]]):
+        self.cache, self.chain = cache, chain
+        self._counts: list[int] | None = None
+        script = _script(cache)
+        self._script = script
+        self._pool = script.registered_client.connection_pool
+        self._keys, self._args = _script_args(cache, chain)
+        self._conn = None
+        try:
+            self._conn = self._pool.get_connection()
+            self._conn.send_command("EVALSHA", script.sha, len(self._keys), *self._keys, *self._args)
+        except Exception:
+            self._give_back(broken=True)
+
+    def _give_back(self, *, broken: bool) -> None:
+        if self._conn is not None:
+            if broken:
+                self._conn.disconnect()
+            self._pool.release(self._conn)
+            self._conn = None
+
+    def _read(self) -> list[int] | None:
+        from redis.exceptions import NoScriptError
+
+        conn = self._conn
+        if conn is None:
+            return None
+        try:
+            try:
+                reply = conn.read_response()
+            except NoScriptError:  # a Redis that has not seen the script yet (new, or flushed)
+                conn.send_command("SCRIPT", "LOAD", self._script.script)
+                conn.read_response()
+                conn.send_command("EVALSHA", self._script.sha, len(self._keys), *self._keys, *self._args)
+                reply = conn.read_response()
+        except Exception:
+            self._give_back(broken=True)
+            return None
+        self._give_back(broken=False)
+        return [int(c) for c in reply]
+
+    def counts(self) -> list[int | None]:
+        """The chain's counts as ``incr_chain`` gives them. Raises CounterUnavailable."""
+        if self._counts is None:
+            counts = self._read()
+            self._counts = counts if counts is not None else _run(self.cache, self.chain)
+        return [c or None for c in self._counts]
 
 
 # The limit of a chain's last counter: nothing comes after it.
@@ -191,6 +255,36 @@ class OutageLog:
             logger.warning("%s: cache unavailable (%s)", self.what, exc)
 
 
+# The windows (counter keys) in which this process refused a client: its next requests in the
+# window are refused without a round trip (``count_later``).
+refusals = LocalCounters(max_keys=10_000)
+
+
+class Later:
+    """What ``FixedWindowThrottle.count_later`` sent, read by ``result``."""
+
+    def __init__(self, throttle, window, allowed=True, counted=None, *, sent: Sent | None = None):
+        self.throttle, self.window, self.sent = throttle, window, sent
+        self._result = (allowed, counted)
+
+    def result(self) -> tuple[bool, list[int | None]]:
+        if self.sent is None:
+            return self._result  # type: ignore[return-value]
+        sent, self.sent = self.sent, None
+        try:
+            count, *counted = sent.counts()
+        except CounterUnavailable as exc:
+            self.throttle.outage.warn(exc)
+            allowed = local_counters.incr(self.window) <= self.throttle.num_requests
+            counted = [None] * (len(sent.chain) - 1)
+        else:
+            allowed = (count or 0) <= self.throttle.num_requests
+        if not allowed:
+            refusals.incr(self.window)
+        self._result = (allowed, counted)
+        return self._result
+
+
 class FixedWindowThrottle(SimpleRateThrottle):
     """At most ``num_requests`` a client address in each fixed window of ``duration`` seconds
     (windows start at multiples of the duration). The rate is the scope's entry of
@@ -256,6 +350,22 @@ class FixedWindowThrottle(SimpleRateThrottle):
             self.outage.warn(exc)
             return local_counters.incr(window) <= self.num_requests, [None] * len(chain)
         return (count or 0) <= self.num_requests, counted
+
+    def count_later(self, request, view, *chain: tuple[Counter, int]) -> Later:
+        """``allow_and_count`` in two halves: the counters are sent now, and ``Later.result()``
+        gives what ``allow_and_count`` returns once the caller has done its other wait (on
+        Redis; elsewhere all is counted now). A client already refused in this window by this
+        process is refused again at once, with nothing sent."""
+        window = self._window(request, view)
+        if window is None or not is_redis(self.cache):
+            return Later(self, window, *self.allow_and_count(request, view, *chain))
+        if refusals.get(window.key):
+            return Later(self, window, False, [None] * len(chain))
+        return Later(
+            self,
+            window,
+            sent=Sent(self.cache if self.cache is not None else default_cache(), [(window, self.num_requests), *chain]),
+        )
 
     def wait(self) -> float:
         return max(1, math.ceil(self.window_end - self.now))

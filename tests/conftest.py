@@ -82,10 +82,11 @@ def _documents_only_where_asked(request, monkeypatch):
 def _clear_cache():
     from django.core.cache import cache
 
-    from piaogen.throttling import local_counters
+    from piaogen.throttling import local_counters, refusals
 
     cache.clear()
     local_counters.clear()
+    refusals.clear()
     yield
 
 

@@ -226,9 +226,20 @@ def test_the_page_shares_the_client_throttle(client, issued, monkeypatch):
 
 # --- the counters on Redis, and the database when Redis is out ---------------------------------------
 
-# A Redis database of these tests' own on the machine's server (CI starts one on 127.0.0.1:6379).
-# REDIS_URL, when given, names the database (the suite already clears it between tests).
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
+
+def _own_database(url: str) -> str:
+    """A Redis database of these tests' own on the machine's server (CI starts one on
+    127.0.0.1:6379): REDIS_URL's, or with pytest-xdist one per worker (REDIS_URL's number plus
+    10 plus the worker's, of Redis's 16), since each test flushes it and two workers sharing one
+    would wipe each other's counters mid-test."""
+    base, _, number = url.rpartition("/")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not number.isdigit():
+        return url
+    return f"{base}/{(int(number) + 10 + int(worker[2:])) % 16}"
+
+
+REDIS_URL = _own_database(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9")
 
 
 @pytest.fixture
