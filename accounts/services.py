@@ -200,14 +200,12 @@ def sms_outbox_add(messages: list[SmsMessage], *, expires_at=None) -> list[int]:
 def sms_queue(ids: list[int]) -> None:
     """Queues delivery of committed outbox rows: one task for one message, a fan-out task per
     ``SMS_FAN_OUT_CHUNK`` ids for many. A broker that refuses leaves them to ``sms_sweep``."""
-    from .tasks import sms_fan_out, sms_send
-
     if len(ids) == 1:
-        enqueue(sms_send, ids[0], what="SMS 1")
+        enqueue("accounts.tasks.sms_send", ids[0], what="SMS 1")
         return
     for first in range(0, len(ids), SMS_FAN_OUT_CHUNK):
         chunk = ids[first : first + SMS_FAN_OUT_CHUNK]
-        enqueue(sms_fan_out, chunk, what=f"{len(chunk)} SMS")
+        enqueue("accounts.tasks.sms_fan_out", chunk, what=f"{len(chunk)} SMS")
 
 
 def sms_deliver(*, sms_id: int) -> str:

@@ -8,14 +8,10 @@ class InvoicesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import regimes, services  # noqa: F401  (regimes registers the regime-date check)
-        from .documents import checks  # noqa: F401  (registers the rendering system check)
-        from .documents.services import on_issued
 
-        # Documents and mail follow every issuing, queued once its transaction commits.
-        if on_issued not in services.AFTER_ISSUE_HOOKS:
-            services.AFTER_ISSUE_HOOKS.append(on_issued)
         # An automatic application that fails is told by SMS too (invoices/autoinvoice.py).
         from .autoinvoice import on_application_failed
+        from .documents import checks  # noqa: F401  (registers the rendering system check)
 
         if on_application_failed not in services.AFTER_FAIL_HOOKS:
             services.AFTER_FAIL_HOOKS.append(on_application_failed)

@@ -81,10 +81,13 @@ def auto_invoice_sweep(*, today: date | None = None, inline: bool = False) -> in
         for binding_id in ids:
             auto_invoice_card(binding_id=binding_id, month=month, today=today)
     else:
-        from .tasks import auto_invoice_card as task
-
         for binding_id in ids:
-            enqueue(task, binding_id, month, what=f"binding {binding_id}: automatic invoicing of {month}")
+            enqueue(
+                "invoices.tasks.auto_invoice_card",
+                binding_id,
+                month,
+                what=f"binding {binding_id}: automatic invoicing of {month}",
+            )
     if ids:
         logger.info("automatic invoicing of %s: %d cards due", month, len(ids))
     return len(ids)

@@ -79,7 +79,5 @@ def application_resend(*, application_id: int, actor: User, reason: str, email: 
         ApplicationEvent.objects.create(
             application=app, kind="resend_requested", actor=actor, reason=reason, detail={"changed_email": bool(email)}
         )
-        from .tasks import deliver_application
-
-        enqueue_on_commit(deliver_application, app.pk, what=f"application {app.pk}: delivery")
+        enqueue_on_commit("invoices.tasks.deliver_application", app.pk, what=f"application {app.pk}: delivery")
     return app

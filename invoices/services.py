@@ -32,6 +32,7 @@ from piaogen.errors import ServiceError
 from piaogen.queueing import enqueue
 
 from . import numbering, partitions, regimes
+from .documents import services as documents
 from .models import (
     Application,
     ApplicationEvent,
@@ -77,9 +78,7 @@ def enqueue_issue(app_id: int) -> bool:
     """Queues the issuing task; never raises. False when the broker could not take it: the
     application is committed (the outbox) and the sweep queues it once the broker is back.
     Publishing gives up within a second (``CELERY_TASK_PUBLISH_RETRY_POLICY``)."""
-    from .tasks import issue_application
-
-    return enqueue(issue_application, app_id, what=f"application {app_id}: issuing")
+    return enqueue("invoices.tasks.issue_application", app_id, what=f"application {app_id}: issuing")
 
 
 def _queue(app_id: int) -> None:
@@ -1299,13 +1298,8 @@ def application_issue(*, application_id: int) -> Application | None:
 
 
 def _after_issue(app_id: int, invoice_ids: list[int]) -> None:
-    """Work that follows issuing (documents, mail), queued after the invoices are committed."""
-    for hook in AFTER_ISSUE_HOOKS:
-        hook(app_id, invoice_ids)
-
-
-# Callables (application id, invoice ids) run after an issuing transaction commits.
-AFTER_ISSUE_HOOKS: list = []
+    """Work that follows issuing (documents, then mail), queued after the invoices are committed."""
+    documents.on_issued(app_id, invoice_ids)
 
 
 def _issued_hooks(app: Application, invoices: list[dict]) -> None:

@@ -9,6 +9,7 @@ succeeded. Publishing gives up within about a second (``CELERY_TASK_PUBLISH_RETR
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.db import transaction
@@ -16,9 +17,30 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
+def task_named(name: str):
+    """The Celery task registered as ``name`` (its module and function, e.g.
+    ``invoices.tasks.issue_application``). Services queue their tasks by name, so that no
+    service module imports a tasks module: tasks call services, never the reverse. An unknown
+    name raises KeyError at once, never a warning left to a sweep."""
+    return _registry()[name]
+
+
+@functools.cache
+def _registry():
+    """The Celery app's tasks, every installed app's tasks module imported first (Celery's own
+    autodiscovery, which a worker runs at start and a web process otherwise never does)."""
+    from celery import current_app
+
+    current_app.loader.import_default_modules()
+    return current_app.tasks
+
+
 def enqueue(task, *args, what: str, **kwargs) -> bool:
-    """``task.delay(*args, **kwargs)``; False, with a warning naming ``what``, when the broker
-    could not take it (kombu's OperationalError, a refused connection, a timeout…)."""
+    """``task.delay(*args, **kwargs)``, ``task`` a task or its registered name (``task_named``);
+    False, with a warning naming ``what``, when the broker could not take it (kombu's
+    OperationalError, a refused connection, a timeout…)."""
+    if isinstance(task, str):
+        task = task_named(task)
     try:
         task.delay(*args, **kwargs)
     except Exception as exc:

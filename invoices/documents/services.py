@@ -31,6 +31,14 @@ from .xmldoc import invoice_xml
 
 logger = logging.getLogger(__name__)
 
+# The tasks this module queues, by name (piaogen.queueing.task_named): invoices/tasks.py calls
+# these services, so this module does not import it.
+RENDER_INVOICE = "invoices.tasks.render_invoice"
+RENDER_INVOICES = "invoices.tasks.render_invoices"
+RENDER_SUMMARY = "invoices.tasks.render_summary"
+DELIVER_APPLICATION = "invoices.tasks.deliver_application"
+DELIVER_RESEND = "invoices.tasks.deliver_resend"
+
 # An invoice still pending this long after issuing was lost on the way to the render queue.
 STALE_PENDING = timedelta(minutes=10)
 # Deliveries the sweep looks after: applications issued within this window.
@@ -154,11 +162,9 @@ def invoice_rerender(*, invoice_id: int, actor: User, reason: str) -> Invoice:
 
 
 def _queue_rerender(invoice_id: int, application_id: int) -> None:
-    from ..tasks import render_invoice, render_summary
-
     # The summary: a no-op when it is stored; after a failure, its second chance.
-    enqueue(render_summary, application_id, what=f"application {application_id}: summary sheet")
-    enqueue(render_invoice, invoice_id, True, what=f"invoice {invoice_id}: re-render")
+    enqueue(RENDER_SUMMARY, application_id, what=f"application {application_id}: summary sheet")
+    enqueue(RENDER_INVOICE, invoice_id, True, what=f"invoice {invoice_id}: re-render")
 
 
 def deliver_when_complete(*, application_id: int) -> bool:
@@ -182,9 +188,7 @@ def deliver_when_complete(*, application_id: int) -> bool:
         return False  # (an application without a summary sheet waits for its invoices only)
     if not cache.add(f"deliver-queued:{application_id}", 1, DELIVERY_DEDUPE_SECONDS):
         return False  # the summary and the last invoice finished together: one delivery is enough
-    from ..tasks import deliver_application
-
-    return enqueue(deliver_application, application_id, what=f"application {application_id}: delivery")
+    return enqueue(DELIVER_APPLICATION, application_id, what=f"application {application_id}: delivery")
 
 
 # --- after issuing ------------------------------------------------------------------------------
@@ -194,18 +198,16 @@ FAN_OUT = 1000  # invoice ids per fan-out message
 
 
 def on_issued(app_id: int, invoice_ids: list[int]) -> None:
-    """The hook run after an issuing transaction commits (``services.AFTER_ISSUE_HOOKS``):
+    """What follows an issuing once its transaction has committed (``services._after_issue``):
     queues the documents; the last one stored queues the mail (``deliver_when_complete``). It
     never raises: issuing is done and stays done; what a broker outage keeps from being queued
     here, ``documents_sweep`` queues later."""
-    from ..tasks import render_invoices
-
     # One message per 1,000 invoices, which a render worker turns into the summary sheet's task
     # (first message only) and one task per invoice: a message per document here cost the
     # issuing worker more than issuing itself (docs/performance.md, Issuing).
     chunks = [invoice_ids[i : i + FAN_OUT] for i in range(0, len(invoice_ids), FAN_OUT)] or [[]]
     for index, chunk in enumerate(chunks):
-        enqueue(render_invoices, app_id, chunk, summary=index == 0, what=f"application {app_id}: documents")
+        enqueue(RENDER_INVOICES, app_id, chunk, summary=index == 0, what=f"application {app_id}: documents")
 
 
 # --- delivery -------------------------------------------------------------------------------------
@@ -311,9 +313,7 @@ def resends_left_today(user: User) -> int:
 
 
 def _queue_resend(resend_id: int) -> None:
-    from ..tasks import deliver_resend
-
-    enqueue(deliver_resend, resend_id, what=f"mail resend {resend_id}")
+    enqueue(DELIVER_RESEND, resend_id, what=f"mail resend {resend_id}")
 
 
 def resend_deliver(*, resend_id: int) -> str:
@@ -360,8 +360,6 @@ def documents_sweep(*, now=None) -> dict[str, int]:
     recent applications, and deliveries that never happened (issued with an e-mail address, every
     document stored, not mailed, no mail failure in the last hours and no final one), after giving
     back the claims of deliveries whose worker died between claim and send."""
-    from ..tasks import deliver_application, render_invoice, render_summary
-
     now = now or timezone.now()
     pending = list(
         Invoice.objects.filter(render_status=Invoice.RenderStatus.PENDING, issued_at__lt=now - STALE_PENDING)
@@ -372,16 +370,14 @@ def documents_sweep(*, now=None) -> dict[str, int]:
     for invoice_id, _app_id in pending:
         # Once per half hour at most: a long backlog must not be queued again on every sweep.
         if cache.add(f"render-swept:{invoice_id}", 1, SWEEP_AGAIN_AFTER):
-            render_invoice.delay(invoice_id)
-            requeued += 1
+            requeued += enqueue(RENDER_INVOICE, invoice_id, what=f"invoice {invoice_id}: render (sweep)")
     recent = Application.objects.filter(
         status=Application.Status.ISSUED, issued_at__gte=now - DELIVERY_WINDOW, issued_at__lt=now - STALE_PENDING
     ).select_related("card")
     summaries = 0
     for app in recent.filter(summary_no__isnull=False).only("id", "summary_no", "card_id")[:500]:
         if not storage.exists(storage.summary_path(app)):
-            render_summary.delay(app.pk)
-            summaries += 1
+            summaries += enqueue(RENDER_SUMMARY, app.pk, what=f"application {app.pk}: summary sheet (sweep)")
     emailed = ApplicationEvent.objects.filter(kind="emailed").values("application_id")
     abandoned = recent.filter(emailed_at__lt=now - ABANDONED_CLAIM).exclude(id__in=emailed).update(emailed_at=None)
     troubled = ApplicationEvent.objects.filter(
@@ -395,9 +391,10 @@ def documents_sweep(*, now=None) -> dict[str, int]:
         .exclude(id__in=incomplete)
         .values_list("id", flat=True)[:500]
     )
-    for app_id in undelivered:
-        deliver_application.delay(app_id)
-    counts = {"invoices": requeued, "summaries": summaries, "deliveries": len(undelivered), "abandoned": abandoned}
+    delivered = sum(
+        enqueue(DELIVER_APPLICATION, app_id, what=f"application {app_id}: delivery (sweep)") for app_id in undelivered
+    )
+    counts = {"invoices": requeued, "summaries": summaries, "deliveries": delivered, "abandoned": abandoned}
     if any(counts.values()):
         logger.info("documents sweep re-queued %s", counts)
     return counts

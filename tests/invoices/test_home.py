@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_documents(monkeypatch):
-    monkeypatch.setattr(services, "AFTER_ISSUE_HOOKS", [])
+    monkeypatch.setattr(services.documents, "on_issued", lambda app_id, invoice_ids: None)
 
 
 def test_a_visitor_sees_the_introduction(client):

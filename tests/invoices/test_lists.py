@@ -36,7 +36,7 @@ SEPTEMBER = "2026-09"
 def _no_documents(monkeypatch):
     """These lists are about rows, not files: issuing here queues no PDF (rendered eagerly, they
     would cost a second for every few invoices)."""
-    monkeypatch.setattr(services, "AFTER_ISSUE_HOOKS", [])
+    monkeypatch.setattr(services.documents, "on_issued", lambda app_id, invoice_ids: None)
 
 
 def push_trips(world, n: int, *, prefix: str = "T", start: datetime | None = None, split=THREE, pairs=False):
