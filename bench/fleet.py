@@ -96,8 +96,9 @@ def measure(args) -> dict:
 
     from accounts.models import OutboundSms, Partner, User
     from accounts.services import app_token_issue, sms_deliver
-    from cards import services as card_services
     from cards.models import InvoiceTitle
+    from cards.services.bulk_binding import bulk_binding_confirm, bulk_binding_start
+    from cards.services.registry import card_registry_upsert
     from invoices import batches, services
     from invoices.documents import services as documents
     from invoices.ingest import transit_upsert_batch
@@ -122,17 +123,17 @@ def measure(args) -> dict:
         user.save()
         title = InvoiceTitle.objects.create(user=user, kind="enterprise", name=user.name, tax_id=uscc)
         items = fleet_cards(run * 3 + code_no, 0, n_cards, uscc, mobile)
-        assert not card_services.card_registry_upsert(partner=None, items=items)["rejected"]
+        assert not card_registry_upsert(partner=None, items=items)["rejected"]
         numbers = [c["card_no"] for c in items]
         started = time.perf_counter()
-        bulk = card_services.bulk_binding_start(user=user, card_nos=numbers)
+        bulk = bulk_binding_start(user=user, card_nos=numbers)
         start_ms = (time.perf_counter() - started) * 1000
         assert bulk.eligible == len(numbers), bulk.refused[:3]
         # the code's message, delivered here (a worker's task elsewhere) to the file backend
         sms_deliver(sms_id=OutboundSms.objects.order_by("-pk").values_list("pk", flat=True).first())
         code = [json.loads(line) for line in sms_file.read_text().splitlines() if line.strip()][-1]["code"]
         started = time.perf_counter()
-        bound = card_services.bulk_binding_confirm(user=user, bulk_id=bulk.public_id, code=code)
+        bound = bulk_binding_confirm(user=user, bulk_id=bulk.public_id, code=code)
         confirm_ms = (time.perf_counter() - started) * 1000
         assert len(bound) == len(numbers)
         timing = {"cards": len(numbers), "start_ms": round(start_ms, 1), "confirm_ms": round(confirm_ms, 1)}

@@ -122,7 +122,7 @@ def ensure(trips: int, invoices: int, user_trips: int, *, quiet: bool = False) -
 def _base(n_cards: int):
     from accounts.models import Partner
     from accounts.services import partner_create
-    from cards.services import card_registry_upsert
+    from cards.services.registry import card_registry_upsert
     from invoices.ingest import operator_upsert_batch
 
     clearing, token = partner_create(kind=Partner.Kind.CLEARING, name="bench-clearing")

@@ -31,7 +31,7 @@ def prepare(card_count: int) -> str:
     common.setup_django()
     from accounts.models import Partner
     from accounts.services import partner_create
-    from cards.services import card_registry_upsert
+    from cards.services.registry import card_registry_upsert
     from invoices.ingest import operator_upsert_batch
 
     clearing, token = partner_create(kind=Partner.Kind.CLEARING, name=f"bench-clearing-{time.time_ns()}")

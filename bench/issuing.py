@@ -40,7 +40,7 @@ def prepare(n_apps: int, trips_per_app: int, mode: str, tag: str):
     submitted application per card."""
     from accounts.models import Partner, User
     from cards.models import Binding, Card, InvoiceTitle
-    from cards.services import card_registry_upsert
+    from cards.services.registry import card_registry_upsert
     from invoices import services
     from invoices.ingest import transit_upsert_batch
 

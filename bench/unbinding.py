@@ -57,7 +57,7 @@ def main() -> None:
     from accounts.models import OutboundSms, Partner, User
     from accounts.services import partner_create
     from cards.models import Card, InvoiceTitle
-    from cards.services import card_registry_upsert
+    from cards.services.registry import card_registry_upsert
 
     base = 700_000_000  # card numbers of this bench only
     for start in range(0, 2 * n, 5000):

@@ -17,7 +17,6 @@ from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_name, mask_text
 
-from . import services
 from .identity import normalize_card_no, normalize_id_number
 from .models import (
     AutoInvoiceRun,
@@ -31,6 +30,9 @@ from .models import (
     Issuer,
     IssuerNetworkCode,
 )
+from .services.shared import id_number_digest
+from .services.titles import TITLE_FIELDS, clean_title_fields
+from .services.unbinding import binding_end_by_staff
 
 SENSITIVE = ("id_number", "mobile")
 
@@ -42,7 +44,7 @@ def digest_search(search_term: str) -> dict | None:
         return {"mobile": mobile_digest(term)}
     number = normalize_id_number(search_term)
     if len(number) == 18:
-        return {"id_number": services.id_number_digest(number)}
+        return {"id_number": id_number_digest(number)}
     return None
 
 
@@ -261,9 +263,7 @@ class BindingAdmin(SimpleHistoryAdmin):
             done = 0
             for binding in queryset.filter(ended_at__isnull=True):
                 try:
-                    services.binding_end_by_staff(
-                        staff=request.user, binding=binding, reason=form.cleaned_data["reason"]
-                    )
+                    binding_end_by_staff(staff=request.user, binding=binding, reason=form.cleaned_data["reason"])
                     done += 1
                 except ServiceError as exc:
                     self.message_user(request, exc.message, messages.WARNING)
@@ -372,7 +372,7 @@ class InvoiceTitleAdminForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            services.clean_title_fields({name: data.get(name) or "" for name in services.TITLE_FIELDS})
+            clean_title_fields({name: data.get(name) or "" for name in TITLE_FIELDS})
         except ServiceError as exc:
             for name, errors in exc.errors.items():
                 for error in errors:
@@ -381,7 +381,7 @@ class InvoiceTitleAdminForm(forms.ModelForm):
 
     def save(self, commit=True):
         title = super().save(commit=False)
-        cleaned = services.clean_title_fields({name: getattr(title, name) for name in services.TITLE_FIELDS})
+        cleaned = clean_title_fields({name: getattr(title, name) for name in TITLE_FIELDS})
         for name, value in cleaned.items():
             setattr(title, name, value)
         title._change_reason = self.cleaned_data["change_reason"]
@@ -398,7 +398,7 @@ class InvoiceTitleAdmin(SimpleHistoryAdmin):
     list_select_related = ("user",)
     search_fields = ("name", "tax_id", "user__mobile_masked")
     readonly_fields = ("user", "created_at", "deleted_at")
-    fields = ("user", *services.TITLE_FIELDS, "change_reason", "created_at", "deleted_at")
+    fields = ("user", *TITLE_FIELDS, "change_reason", "created_at", "deleted_at")
     ordering = ("-created_at", "-pk")
 
     def get_queryset(self, request):

@@ -3,7 +3,7 @@ box (one number a line) or uploaded as a CSV or an Excel (.xlsx) file (the first
 
 Pure: bytes and text in, a list of entries out, one entry a line or row (blank ones kept, so
 that the line numbers the service reports are those of the clerk's list). What a line says is
-judged by ``cards.services.bulk_binding_start``.
+judged by ``cards.services.bulk_binding.bulk_binding_start``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from stdnum.cn import ric, uscc
 from accounts.seed import DEMO_USERS, demo_enterprise_user, demo_user
 from piaogen.demo import demo_uscc as demo_uscc_of
 
-from . import services
 from .models import Binding, Card, InvoiceTitle
+from .services.registry import card_registry_upsert
+from .services.titles import invoice_title_create
 
 PERSONAL_MOBILE = DEMO_USERS[0][0]  # 13800000001
 ENTERPRISE_MOBILE = DEMO_USERS[1][0]  # 13800000002
@@ -193,11 +194,11 @@ def _title(user, **fields) -> InvoiceTitle:
         .filter(Q(kind=fields["kind"]) & Q(name=fields["name"]))
         .first()
     )
-    return title or services.invoice_title_create(user=user, **fields)
+    return title or invoice_title_create(user=user, **fields)
 
 
 def run(out) -> list[str]:
-    services.card_registry_upsert(partner=None, items=CARDS)
+    card_registry_upsert(partner=None, items=CARDS)
     person = demo_user()
     company = demo_enterprise_user()
     personal_title = _title(person, kind="personal", name=PERSON, email="demo-user@piaogen.invalid")

@@ -14,10 +14,20 @@ from piaogen.errors import ServiceError
 from piaogen.forms import add_service_error
 from piaogen.limits import client_address
 
-from . import autoinvoice, autoinvoice_pages, bulk_lists, selectors, services
+from . import autoinvoice, autoinvoice_pages, bulk_lists, selectors
 from .forms import BindConfirmForm, BindForm, BulkBindForm, TitleForm
 from .models import BindingAttempt, BulkBinding
 from .paging import CardPageMixin
+from .services.binding import binding_code_resend, binding_confirm, binding_start
+from .services.bulk_binding import bulk_binding_code_resend, bulk_binding_confirm, bulk_binding_start, bulk_max_cards
+from .services.titles import (
+    TITLE_FIELDS,
+    binding_set_default_title,
+    invoice_title_create,
+    invoice_title_delete,
+    invoice_title_update,
+)
+from .services.unbinding import binding_end
 
 
 class CardListView(LoginRequiredMixin, CardPageMixin, TemplateView):
@@ -56,9 +66,7 @@ class BindView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            attempt = services.binding_start(
-                user=self.request.user, **form.cleaned_data, address=client_address(self.request)
-            )
+            attempt = binding_start(user=self.request.user, **form.cleaned_data, address=client_address(self.request))
         except ServiceError as exc:
             add_service_error(form, exc)
             return self.render_to_response(
@@ -90,7 +98,7 @@ class BindConfirmView(LoginRequiredMixin, FormView):
             form = self.form_class(data={})
             form.is_valid()  # an empty code is valid; errors of the resend are added below
             try:
-                services.binding_code_resend(user=request.user, binding_id=self.attempt.public_id)
+                binding_code_resend(user=request.user, binding_id=self.attempt.public_id)
             except ServiceError as exc:
                 add_service_error(form, exc)
             else:
@@ -102,7 +110,7 @@ class BindConfirmView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            binding = services.binding_confirm(
+            binding = binding_confirm(
                 user=self.request.user, binding_id=self.attempt.public_id, code=form.cleaned_data["code"]
             )
         except ServiceError as exc:
@@ -133,7 +141,7 @@ class BulkBindView(LoginRequiredMixin, FormView):
         user = self.request.user
         return super().get_context_data(
             is_enterprise=bool(user.is_enterprise and user.tax_id),
-            max_cards=services.bulk_max_cards(),
+            max_cards=bulk_max_cards(),
             per_account=settings.BINDING_MAX_FAILURES_PER_ACCOUNT,
             **kwargs,
         )
@@ -149,9 +157,7 @@ class BulkBindView(LoginRequiredMixin, FormView):
                 entries = bulk_lists.parse_upload(upload.name, upload.read(bulk_lists.MAX_UPLOAD_BYTES + 1))
             else:
                 entries = bulk_lists.parse_text(text)
-            bulk = services.bulk_binding_start(
-                user=self.request.user, card_nos=entries, address=client_address(self.request)
-            )
+            bulk = bulk_binding_start(user=self.request.user, card_nos=entries, address=client_address(self.request))
         except ServiceError as exc:
             add_service_error(form, exc)
             return self.render_to_response(
@@ -195,7 +201,7 @@ class BulkConfirmView(LoginRequiredMixin, FormView):
             form = self.form_class(data={})
             form.is_valid()
             try:
-                services.bulk_binding_code_resend(user=request.user, bulk_id=self.bulk.public_id)
+                bulk_binding_code_resend(user=request.user, bulk_id=self.bulk.public_id)
             except ServiceError as exc:
                 add_service_error(form, exc)
             else:
@@ -205,7 +211,7 @@ class BulkConfirmView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            bindings = services.bulk_binding_confirm(
+            bindings = bulk_binding_confirm(
                 user=self.request.user, bulk_id=self.bulk.public_id, code=form.cleaned_data["code"]
             )
         except ServiceError as exc:
@@ -239,7 +245,7 @@ class UnbindView(LoginRequiredMixin, TemplateView):
     def post(self, request, card_no):
         binding = selectors.binding_for(request.user, card_no)
         try:
-            services.binding_end(user=request.user, card_no=card_no)
+            binding_end(user=request.user, card_no=card_no)
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:
@@ -254,7 +260,7 @@ class UnbindView(LoginRequiredMixin, TemplateView):
 class DefaultTitleView(LoginRequiredMixin, View):
     def post(self, request, card_no):
         try:
-            binding = services.binding_set_default_title(
+            binding = binding_set_default_title(
                 user=request.user, card_no=card_no, title_id=request.POST.get("title_id") or None
             )
         except ServiceError as exc:
@@ -289,7 +295,7 @@ class TitleCreateView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            title = services.invoice_title_create(user=self.request.user, **form.cleaned_data)
+            title = invoice_title_create(user=self.request.user, **form.cleaned_data)
         except ServiceError as exc:
             add_service_error(form, exc)
             return self.form_invalid(form)
@@ -306,16 +312,14 @@ class TitleEditView(LoginRequiredMixin, FormView):
 
     def get_initial(self):
         title = self.get_title()
-        return {name: getattr(title, name) for name in services.TITLE_FIELDS}
+        return {name: getattr(title, name) for name in TITLE_FIELDS}
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(title=self.get_title(), **kwargs)
 
     def form_valid(self, form):
         try:
-            title = services.invoice_title_update(
-                user=self.request.user, title_id=self.kwargs["pk"], **form.cleaned_data
-            )
+            title = invoice_title_update(user=self.request.user, title_id=self.kwargs["pk"], **form.cleaned_data)
         except ServiceError as exc:
             add_service_error(form, exc)
             return self.form_invalid(form)
@@ -331,6 +335,6 @@ class TitleDeleteView(LoginRequiredMixin, TemplateView):
 
     def post(self, request, pk):
         title = selectors.title_for(request.user, pk)
-        services.invoice_title_delete(user=request.user, title_id=title.pk)
+        invoice_title_delete(user=request.user, title_id=title.pk)
         messages.success(request, _("已删除发票抬头“%(name)s”。已开具的发票不受影响。") % {"name": title.name})
         return redirect("cards:titles")

@@ -428,7 +428,7 @@ PARTNER_MAX_BODY_BYTES = env.int("PARTNER_MAX_BODY_BYTES", default=16 * 1024 * 1
 # Failed binding attempts allowed a day (Asia/Shanghai) per account and per (client address,
 # card); binding must never become an oracle for guessing someone's ID number or mobile. Past
 # the per-card ceiling (all clients together) the card is not refused: the reserved mobile must
-# prove the SMS code before the ID is compared (cards/services.py).
+# prove the SMS code before the ID is compared (cards/services/binding.py).
 BINDING_MAX_FAILURES_PER_ACCOUNT = env.int("BINDING_MAX_FAILURES_PER_ACCOUNT", default=5)
 BINDING_MAX_FAILURES_PER_CLIENT_CARD = env.int("BINDING_MAX_FAILURES_PER_CLIENT_CARD", default=5)
 BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default=20)

@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy
 from accounts.admin import MobileSearchRedirectMixin, search_by_mobile
 from accounts.identity import normalize_mobile
 from accounts.models import User, mobile_digest
-from cards import services as card_services
 from cards.selectors import binding_cap_status
+from cards.services.cap_lift import PERM_LIFT_CAP, binding_cap_lift
 from piaogen.errors import ServiceError
 from piaogen.history import ConsoleHistoryAdmin as SimpleHistoryAdmin
 from piaogen.masking import mask_mobile, mask_name, mask_text
@@ -1262,7 +1262,7 @@ class CustomerAdmin(PageOnlyAdmin):
                     else "",
                 },
                 can_add_ticket=request.user.has_perm("support.add_ticket"),
-                can_lift_cap=request.user.has_perm(card_services.PERM_LIFT_CAP),
+                can_lift_cap=request.user.has_perm(PERM_LIFT_CAP),
                 can_add_call=request.user.has_perm("support.add_call"),
                 media=self.media,
                 # The case on the whole width, without the admin's navigation of every app and
@@ -1276,7 +1276,7 @@ class CustomerAdmin(PageOnlyAdmin):
         customer view's button posts the card number (never in a URL); this page asks for the
         reason, and the confirmation (``confirm``) lifts it through the service."""
         self._guard(request)
-        if not request.user.has_perm(card_services.PERM_LIFT_CAP):
+        if not request.user.has_perm(PERM_LIFT_CAP):
             raise PermissionDenied
         customer = User.objects.filter(pk=_pk(user_id), is_staff=False).defer("mobile").first()
         if customer is None:
@@ -1288,7 +1288,7 @@ class CustomerAdmin(PageOnlyAdmin):
         form = CapLiftForm(request.POST if confirming else None, initial={"card_no": request.POST.get("card_no", "")})
         if confirming and form.is_valid():
             try:
-                lift = card_services.binding_cap_lift(
+                lift = binding_cap_lift(
                     staff=request.user,
                     user=customer,
                     reason=form.cleaned_data["reason"],

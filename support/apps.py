@@ -9,7 +9,8 @@ class SupportConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from cards import services as card_services
+        from cards.services.cap_lift import CAP_LIFTED_HOOKS
+        from cards.services.unbinding import BINDING_ENDED_HOOKS, BINDING_NOTICE_SOURCES
         from invoices import autoinvoice
         from invoices import services as invoice_services
 
@@ -18,12 +19,12 @@ class SupportConfig(AppConfig):
         # The message centre hears of unbindings (and is where the cards answer of the App takes their
         # one-time notices) and of lifted binding caps (in their transactions), of issued applications
         # (in the issuing transaction) and of failed ones (once the failure commits).
-        if notifications.on_bindings_ended not in card_services.BINDING_ENDED_HOOKS:
-            card_services.BINDING_ENDED_HOOKS.append(notifications.on_bindings_ended)
-        if notifications.binding_notices_take not in card_services.BINDING_NOTICE_SOURCES:
-            card_services.BINDING_NOTICE_SOURCES.append(notifications.binding_notices_take)
-        if notifications.on_cap_lifted not in card_services.CAP_LIFTED_HOOKS:
-            card_services.CAP_LIFTED_HOOKS.append(notifications.on_cap_lifted)
+        if notifications.on_bindings_ended not in BINDING_ENDED_HOOKS:
+            BINDING_ENDED_HOOKS.append(notifications.on_bindings_ended)
+        if notifications.binding_notices_take not in BINDING_NOTICE_SOURCES:
+            BINDING_NOTICE_SOURCES.append(notifications.binding_notices_take)
+        if notifications.on_cap_lifted not in CAP_LIFTED_HOOKS:
+            CAP_LIFTED_HOOKS.append(notifications.on_cap_lifted)
         if notifications.on_issued not in invoice_services.ISSUED_HOOKS:
             invoice_services.ISSUED_HOOKS.append(notifications.on_issued)
         if notifications.on_application_failed not in invoice_services.AFTER_FAIL_HOOKS:

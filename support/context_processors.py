@@ -19,7 +19,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from cards.services import notice_text
+from cards.services.unbinding import notice_text
 
 from . import notifications, selectors
 from .models import Ticket

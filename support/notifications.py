@@ -3,14 +3,14 @@
 What a user is told, and by whom:
 
 - a card unbound by its issuer (a changed reserved item, a cancellation) or by staff: written in
-  the transaction that ends the binding (``cards.services.BINDING_ENDED_HOOKS``), and announced
-  once besides, on the next page or in the App's cards answer (``binding_notices_take``);
+  the transaction that ends the binding (``cards.services.unbinding.BINDING_ENDED_HOOKS``), and
+  announced once besides, on the next page or in the App's cards answer (``binding_notices_take``);
 - an application issued: written inside the issuing transaction (``invoices.services.ISSUED_HOOKS``,
   in a savepoint of its own), naming the plate, the month or date, the number of invoices and the
   total: it commits with the invoices or not at all;
 - an application failed: written once the failure commits (``invoices.services.AFTER_FAIL_HOOKS``);
 - a supervisor lifted today's cap on failed binding attempts of the account or of one of its
-  cards: written in the lift's transaction (``cards.services.CAP_LIFTED_HOOKS``);
+  cards: written in the lift's transaction (``cards.services.cap_lift.CAP_LIFTED_HOOKS``);
 - a staff reply to a ticket: written in the reply's transaction (``support.services``); while an
   earlier reply of the same ticket is unread, that message is brought up to date instead.
 
@@ -127,10 +127,10 @@ def notifications_mark_ticket_read(*, user: User, ticket: Ticket) -> int:
 
 
 def on_bindings_ended(bindings: Iterable) -> None:
-    """``cards.services.BINDING_ENDED_HOOKS``: one message per binding ended passively or by
-    staff, in the transaction that ends them; each binding comes with its card and issuer."""
+    """``cards.services.unbinding.BINDING_ENDED_HOOKS``: one message per binding ended passively
+    or by staff, in the transaction that ends them; each binding comes with its card and issuer."""
     from cards.models import Binding
-    from cards.services import notice_text
+    from cards.services.unbinding import notice_text
 
     rows = []
     told = [b for b in bindings if b.end_kind in (Binding.EndKind.PASSIVE, Binding.EndKind.STAFF)]
@@ -157,7 +157,7 @@ def on_bindings_ended(bindings: Iterable) -> None:
 def binding_notices_take(user: User, binding_ids: Iterable[int] | None = None) -> list:
     """The unbindings the user has not been shown yet, oldest first, each binding with its card
     and issuer, and marks them shown: announced once, on the next page (``context_processors``,
-    which found ``binding_ids`` already) or in the App's cards answer (``cards.services.
+    which found ``binding_ids`` already) or in the App's cards answer (``cards.services.unbinding.
     BINDING_NOTICE_SOURCES``), whichever comes first. The message stays unread in the centre."""
     from cards.models import Binding
     from cards.selectors import SENSITIVE_CARD_FIELDS
@@ -179,9 +179,10 @@ def binding_notices_take(user: User, binding_ids: Iterable[int] | None = None) -
 
 
 def on_cap_lifted(lift) -> None:
-    """``cards.services.CAP_LIFTED_HOOKS``: the customer's message, in the lift's transaction. The
-    supervisor's reason is not quoted: it is the centre's audit, not a message to the user."""
-    from cards.services import cap_lift_what
+    """``cards.services.cap_lift.CAP_LIFTED_HOOKS``: the customer's message, in the lift's
+    transaction. The supervisor's reason is not quoted: it is the centre's audit, not a message to
+    the user."""
+    from cards.services.cap_lift import cap_lift_what
 
     with speaking_to(lift.user_id):
         values = {

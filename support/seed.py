@@ -27,9 +27,11 @@ from django.utils import timezone
 
 from accounts.models import User, mobile_digest
 from accounts.seed import DEMO_USERS, STAFF, demo_enterprise_user, demo_user
-from cards import services as card_services
 from cards.models import Binding, BindingAttempt, Card, CardType
 from cards.seed import OTHER_PERSON_ID, PERSON, PERSON_ID, PERSONAL_MOBILE
+from cards.services.binding import binding_start
+from cards.services.cap_lift import binding_cap_lift
+from cards.services.registry import card_registry_upsert
 from invoices import services as invoice_services
 from invoices.models import Application, Transit
 from piaogen.errors import ServiceError
@@ -338,9 +340,7 @@ class Scenarios:
             if BindingAttempt.objects.filter(user=user, card_no=card_no, outcome=outcome).exists():
                 continue
             try:
-                card_services.binding_start(
-                    user=user, card_no=card_no, id_type="resident_id", id_number=id_number, mobile=mobile
-                )
+                binding_start(user=user, card_no=card_no, id_type="resident_id", id_number=id_number, mobile=mobile)
             except ServiceError:
                 pass
             BindingAttempt.objects.filter(user=user, card_no=card_no, created_at__gte=self.now).update(
@@ -360,7 +360,7 @@ class Scenarios:
             return
         for n in range(settings.BINDING_MAX_FAILURES_PER_ACCOUNT):
             try:
-                card_services.binding_start(
+                binding_start(
                     user=self.person,
                     card_no=f"110100000000000099{n + 50:02d}",
                     id_type="resident_id",
@@ -370,7 +370,7 @@ class Scenarios:
             except ServiceError:
                 pass
         try:
-            lift = card_services.binding_cap_lift(
+            lift = binding_cap_lift(
                 staff=self.supervisor, user=self.person, reason="（演示）来电核实为本人，卡号抄错已核对"
             )
         except ServiceError:
@@ -443,10 +443,10 @@ class Scenarios:
             "mobile": PERSONAL_MOBILE,
             "status": "active",
         }
-        card_services.card_registry_upsert(partner=None, items=[item])
+        card_registry_upsert(partner=None, items=[item])
         # Bound directly, as the cards demo does, as if the SMS code had come back.
         Binding.objects.create(user=self.person, card=Card.objects.get(card_no=UNBOUND_CARD))
-        card_services.card_registry_upsert(partner=None, items=[item | {"mobile": UNBOUND_NEW_MOBILE}])
+        card_registry_upsert(partner=None, items=[item | {"mobile": UNBOUND_NEW_MOBILE}])
         self.made.append("发行方变更预留手机号自动解绑")
 
 

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from piaogen.masking import mask_name
 
 from ..models import Binding, Card, CardType, IdType, InvoiceTitle, PlateColor, VehicleClass
-from ..services import issuer_info
+from ..services.shared import issuer_info
 
 # --- Partner: the card registry ------------------------------------------------------------
 

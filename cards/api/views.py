@@ -10,7 +10,17 @@ from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
 from piaogen.errors import ServiceError
 from piaogen.limits import client_address
 
-from .. import selectors, services
+from .. import selectors
+from ..services.binding import binding_confirm, binding_start
+from ..services.bulk_binding import bulk_binding_confirm, bulk_binding_start
+from ..services.registry import card_registry_upsert
+from ..services.titles import (
+    binding_set_default_title,
+    invoice_title_create,
+    invoice_title_delete,
+    invoice_title_update,
+)
+from ..services.unbinding import binding_end, binding_notices_take, notice_text
 from . import serializers as s
 
 APP_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
@@ -24,7 +34,7 @@ def notice_json(binding) -> dict:
         "ended_at": binding.ended_at,
         "end_kind": binding.end_kind,
         "reason": binding.end_reason,
-        "message": services.notice_text(binding),
+        "message": notice_text(binding),
     }
 
 
@@ -74,7 +84,7 @@ class RegistryPushView(PartnerAPIView):
         if not isinstance(data, dict) or "cards" not in data:
             message = _('请求体应为 {"cards": [ … ]}。')
             raise ServiceError("invalid", message, errors={"cards": [message]})
-        return Response(services.card_registry_upsert(partner=self.partner, items=data["cards"]))
+        return Response(card_registry_upsert(partner=self.partner, items=data["cards"]))
 
 
 # --- App: cards --------------------------------------------------------------------------------
@@ -88,7 +98,7 @@ class CardsView(AppAPIView):
     )
     def get(self, request):
         bindings = list(selectors.bound_cards(request.user))
-        notices = services.binding_notices_take(user=request.user)
+        notices = binding_notices_take(user=request.user)
         return Response(
             {
                 "results": s.BoundCardSerializer(bindings, many=True).data,
@@ -110,7 +120,7 @@ class CardsView(AppAPIView):
     def post(self, request):
         body = s.BindStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        attempt = services.binding_start(user=request.user, **body.validated_data, address=client_address(request))
+        attempt = binding_start(user=request.user, **body.validated_data, address=client_address(request))
         return Response(
             {
                 "binding_id": str(attempt.public_id),
@@ -132,7 +142,7 @@ class CardConfirmView(AppAPIView):
     def post(self, request):
         body = s.BindConfirmSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        binding = services.binding_confirm(user=request.user, **body.validated_data)
+        binding = binding_confirm(user=request.user, **body.validated_data)
         return Response(s.BoundCardSerializer(binding).data, status=status.HTTP_201_CREATED)
 
 
@@ -155,9 +165,7 @@ class CardBulkView(AppAPIView):
     def post(self, request):
         # The list is judged by the service, line by line (its cap answers ``too_many_items``).
         data = request.data if isinstance(request.data, dict) else {}
-        bulk = services.bulk_binding_start(
-            user=request.user, card_nos=data.get("card_nos"), address=client_address(request)
-        )
+        bulk = bulk_binding_start(user=request.user, card_nos=data.get("card_nos"), address=client_address(request))
         return Response(
             {
                 "bulk_id": str(bulk.public_id),
@@ -181,7 +189,7 @@ class CardBulkConfirmView(AppAPIView):
     def post(self, request):
         body = s.BulkConfirmSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        bindings = services.bulk_binding_confirm(user=request.user, **body.validated_data)
+        bindings = bulk_binding_confirm(user=request.user, **body.validated_data)
         return Response(
             {"bulk_id": body.validated_data["bulk_id"], "results": s.BoundCardSerializer(bindings, many=True).data},
             status=status.HTTP_201_CREATED,
@@ -199,7 +207,7 @@ class CardDetailView(AppAPIView):
         summary="解绑ETC卡",
     )
     def delete(self, request, card_no):
-        services.binding_end(user=request.user, card_no=card_no)
+        binding_end(user=request.user, card_no=card_no)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -213,7 +221,7 @@ class CardDefaultTitleView(AppAPIView):
     def put(self, request, card_no):
         body = s.DefaultTitleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        binding = services.binding_set_default_title(
+        binding = binding_set_default_title(
             user=request.user, card_no=card_no, title_id=body.validated_data["title_id"]
         )
         return Response(s.BoundCardSerializer(binding).data)
@@ -240,7 +248,7 @@ class TitlesView(AppAPIView):
     def post(self, request):
         body = s.InvoiceTitleInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        title = services.invoice_title_create(user=request.user, **body.validated_data)
+        title = invoice_title_create(user=request.user, **body.validated_data)
         return Response(s.InvoiceTitleSerializer(title).data, status=status.HTTP_201_CREATED)
 
 
@@ -258,7 +266,7 @@ class TitleDetailView(AppAPIView):
     def patch(self, request, id):
         body = s.InvoiceTitleInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        title = services.invoice_title_update(user=request.user, title_id=id, **body.validated_data)
+        title = invoice_title_update(user=request.user, title_id=id, **body.validated_data)
         return Response(s.InvoiceTitleSerializer(title).data)
 
     @extend_schema(
@@ -267,5 +275,5 @@ class TitleDetailView(AppAPIView):
         summary="删除发票抬头",
     )
     def delete(self, request, id):
-        services.invoice_title_delete(user=request.user, title_id=id)
+        invoice_title_delete(user=request.user, title_id=id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,8 +2,9 @@
 
 import pytest
 
-from cards import services
 from cards.models import Issuer
+from cards.services.binding import binding_confirm, binding_start
+from cards.services.registry import card_registry_upsert
 from tests.conftest import age_sms_codes
 
 PERSON_ID = "320102199001010037"  # valid check digit, demo birth date
@@ -53,7 +54,7 @@ def registry(db, django_capture_on_commit_callbacks):
 
     def push(*items):
         with django_capture_on_commit_callbacks(execute=True):
-            return services.card_registry_upsert(partner=None, items=list(items))
+            return card_registry_upsert(partner=None, items=list(items))
 
     return push
 
@@ -82,7 +83,7 @@ def person(client, make_user, registry):
 def start(sms):
     def run(user, *, card_no=CARD_NO, id_type="resident_id", id_number=PERSON_ID, mobile=RESERVED):
         age_sms_codes()
-        return services.binding_start(user=user, card_no=card_no, id_type=id_type, id_number=id_number, mobile=mobile)
+        return binding_start(user=user, card_no=card_no, id_type=id_type, id_number=id_number, mobile=mobile)
 
     return run
 
@@ -94,6 +95,6 @@ def bind(sms, start):
     def run(user, *, card_no=CARD_NO, id_type="resident_id", id_number=PERSON_ID, mobile=RESERVED):
         attempt = start(user, card_no=card_no, id_type=id_type, id_number=id_number, mobile=mobile)
         code = sms.last_code(mobile, "bind")
-        return services.binding_confirm(user=user, binding_id=attempt.public_id, code=code)
+        return binding_confirm(user=user, binding_id=attempt.public_id, code=code)
 
     return run

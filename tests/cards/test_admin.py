@@ -170,9 +170,9 @@ def test_staff_unbinding_asks_for_a_reason_and_tells_the_user(admin_client, boun
 
 @pytest.mark.django_db
 def test_title_correction_needs_a_reason_and_a_valid_uscc(admin_client, make_user):
-    from cards import services
+    from cards.services.titles import invoice_title_create
 
-    title = services.invoice_title_create(
+    title = invoice_title_create(
         user=make_user(), kind="enterprise", name="演示物流有限公司", tax_id="91110000MA01DEM005"
     )
     url = reverse("admin:cards_invoicetitle_change", args=[title.pk])

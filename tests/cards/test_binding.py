@@ -2,8 +2,8 @@
 
 import pytest
 
-from cards import services
 from cards.models import Binding, BindingAttempt
+from cards.services.binding import binding_confirm
 from piaogen.errors import ServiceError
 from support.models import Notification
 from tests.conftest import age_sms_codes
@@ -292,9 +292,9 @@ def test_two_accounts_confirming_the_same_card_bind_it_once(app_client, registry
     code_a = sms.last_code(RESERVED, "bind")
     b = start(second.user)
     code_b = sms.last_code(RESERVED, "bind")
-    services.binding_confirm(user=second.user, binding_id=b.public_id, code=code_b)
+    binding_confirm(user=second.user, binding_id=b.public_id, code=code_b)
     with pytest.raises(ServiceError) as refused:
-        services.binding_confirm(user=first.user, binding_id=a.public_id, code=code_a)
+        binding_confirm(user=first.user, binding_id=a.public_id, code=code_a)
     assert refused.value.code == "already_bound"
     assert Binding.objects.filter(ended_at__isnull=True).count() == 1
     assert BindingAttempt.objects.get(pk=a.pk).outcome == "already_bound"
@@ -386,9 +386,9 @@ def test_two_pending_attempts_of_one_user_bind_once(client_, start, sms):
     first_code = sms.last_code(RESERVED, "bind")
     second = start(client_.user)
     second_code = sms.last_code(RESERVED, "bind")
-    services.binding_confirm(user=client_.user, binding_id=second.public_id, code=second_code)
+    binding_confirm(user=client_.user, binding_id=second.public_id, code=second_code)
     with pytest.raises(ServiceError) as refused:
-        services.binding_confirm(user=client_.user, binding_id=first.public_id, code=first_code)
+        binding_confirm(user=client_.user, binding_id=first.public_id, code=first_code)
     assert refused.value.code == "already_bound" and "您的账户" in refused.value.message
     assert Binding.objects.count() == 1
 

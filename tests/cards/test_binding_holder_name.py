@@ -12,8 +12,10 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from accounts.roles import AGENT
-from cards import identity, services
+from cards import identity
 from cards.models import Binding, BindingAttempt
+from cards.services.binding import binding_confirm, binding_start
+from cards.services.shared import holder_name_digest
 from piaogen.errors import ServiceError
 from tests.conftest import age_sms_codes
 
@@ -226,7 +228,7 @@ def test_at_the_ceiling_a_wrong_name_is_told_only_after_the_code(app_client, reg
     assert wrong.status_code == right.status_code == 202
     assert wrong.json()["details_checked"] is right.json()["details_checked"] is False
     attempt = BindingAttempt.objects.get(public_id=wrong.json()["binding_id"])
-    assert attempt.proof_first and attempt.holder_name_digest == services.holder_name_digest(WRONG_NAME)
+    assert attempt.proof_first and attempt.holder_name_digest == holder_name_digest(WRONG_NAME)
     assert WRONG_NAME not in attempt.message and "开户人名称" in attempt.message
     r = holder.post(f"{URL}/confirm", {"binding_id": wrong.json()["binding_id"], "code": wrong_code}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "holder_name_mismatch"
@@ -256,7 +258,7 @@ def test_at_the_ceiling_a_wrong_id_is_still_named_before_the_name(app_client, re
     _reach_ceiling(app_client, 1)
     user = make_user()
     age_sms_codes()
-    attempt = services.binding_start(
+    attempt = binding_start(
         user=user,
         card_no=CARD_NO,
         id_type="resident_id",
@@ -266,7 +268,7 @@ def test_at_the_ceiling_a_wrong_id_is_still_named_before_the_name(app_client, re
         address="10.63.0.1",
     )
     with pytest.raises(ServiceError) as refused:
-        services.binding_confirm(user=user, binding_id=attempt.public_id, code=sms.last_code(RESERVED, "bind"))
+        binding_confirm(user=user, binding_id=attempt.public_id, code=sms.last_code(RESERVED, "bind"))
     assert refused.value.code == "id_mismatch"
 
 

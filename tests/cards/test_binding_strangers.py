@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from cards import services
 from cards.models import Binding, BindingAttempt
+from cards.services.binding import binding_confirm, binding_start
 from piaogen.errors import ServiceError
 from tests.conftest import age_sms_codes
 
@@ -100,7 +100,7 @@ def test_past_the_card_ceiling_the_holder_binds_by_proving_the_reserved_mobile(a
     # Without the holder's phone the stranger cannot go on: guesses of the code die with the code.
     stranger_id = wrong.json()["binding_id"]
     with pytest.raises(ServiceError) as exc:
-        services.binding_confirm(
+        binding_confirm(
             user=BindingAttempt.objects.get(public_id=stranger_id).user,
             binding_id=stranger_id,
             code="000000" if sms.last_code(RESERVED, "bind") != "000000" else "111111",
@@ -163,7 +163,7 @@ def test_the_page_at_the_ceiling_asks_for_the_code_and_binds(client, make_user, 
 def _start(user, address, id_number, barrier, outcomes):
     try:
         barrier.wait(10)
-        services.binding_start(
+        binding_start(
             user=user, card_no=CARD_NO, id_type="resident_id", id_number=id_number, mobile=RESERVED, address=address
         )
         outcomes.append("pending")
@@ -194,7 +194,7 @@ def test_many_accounts_of_one_client_at_once_get_exactly_its_failures(make_user,
     assert sorted(outcomes) == sorted(["id_mismatch"] * per_client + ["too_many_attempts"] * (8 - per_client))
     age_sms_codes()
     holder = make_user()
-    pending = services.binding_start(
+    pending = binding_start(
         user=holder, card_no=CARD_NO, id_type="resident_id", id_number=PERSON_ID, mobile=RESERVED, address="10.58.0.1"
     )
     assert pending.outcome == "pending" and not pending.proof_first

@@ -3,9 +3,11 @@ one SMS code to its contact mobile; every refusal path, the caps, the audit rows
 
 import pytest
 
-from cards import services
-from cards.models import Binding, BindingAttempt, BulkBinding
+from cards.models import Binding, BindingAttempt, BulkBinding, Card
+from cards.services.binding import binding_start
+from cards.services.bulk_binding import bulk_binding_confirm, bulk_binding_start
 from piaogen.demo import demo_uscc
+from piaogen.errors import ServiceError
 from tests.conftest import age_sms_codes
 
 from .conftest import COMPANY_MOBILE, COMPANY_USCC, PERSON_ID, card_item, company_item
@@ -82,8 +84,8 @@ def test_a_mixed_list_lists_every_refusal_with_its_reason_and_hotline(clerk, reg
         card_item(card_no="32010000000000000077", mobile=COMPANY_MOBILE),  # a person's card
     )
     other = make_user()
-    Binding.objects.create(user=other, card=services.Card.objects.get(card_no=company_card(7)["card_no"]))
-    Binding.objects.create(user=clerk.user, card=services.Card.objects.get(card_no=company_card(8)["card_no"]))
+    Binding.objects.create(user=other, card=Card.objects.get(card_no=company_card(7)["card_no"]))
+    Binding.objects.create(user=clerk.user, card=Card.objects.get(card_no=company_card(8)["card_no"]))
     lines = [
         GOOD[0],
         "123",  # 2: too short
@@ -208,7 +210,7 @@ def test_unknown_cards_count_towards_the_account_cap_once_each(clerk, settings):
 def test_caps_count_single_and_bulk_failures_together(clerk, settings, start_single):
     settings.BINDING_MAX_FAILURES_PER_ACCOUNT = 3
     for _ in range(3):
-        with pytest.raises(services.ServiceError):
+        with pytest.raises(ServiceError):
             start_single(clerk.user)
     body = start(clerk, GOOD, expect=400)
     assert body["code"] == "too_many_attempts"
@@ -220,7 +222,7 @@ def start_single(sms, registry):
 
     def run(user):
         age_sms_codes()
-        return services.binding_start(
+        return binding_start(
             user=user,
             card_no=company_card(9)["card_no"],
             id_type="uscc",
@@ -319,7 +321,7 @@ def test_all_or_nothing_when_a_card_changes_between_the_steps(clerk, sms, regist
 def test_all_or_nothing_when_a_card_is_bound_meanwhile(clerk, sms, make_user):
     body = start(clerk, GOOD)
     code = sms.last_code(COMPANY_MOBILE, "bind")
-    Binding.objects.create(user=make_user(), card=services.Card.objects.get(card_no=GOOD[2]))
+    Binding.objects.create(user=make_user(), card=Card.objects.get(card_no=GOOD[2]))
     r = clerk.post(CONFIRM, {"bulk_id": body["bulk_id"], "code": code}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "already_bound"
     assert r.json()["refused"][0]["card_no"] == GOOD[2]
@@ -350,12 +352,10 @@ def test_the_demo_fleet_binds_in_bulk(sms):
     fleet = [card["card_no"] for card in cards_seed.FLEET]
     assert "/cards/bulk/" in "\n".join(lines) and all(no in "\n".join(lines) for no in fleet)
     age_sms_codes()
-    bulk = services.bulk_binding_start(user=company, card_nos=fleet)
+    bulk = bulk_binding_start(user=company, card_nos=fleet)
     assert bulk.eligible == len(fleet) - 2
     assert [line["code"] for line in bulk.refused] == ["mobile_mismatch", "id_mismatch"]
-    bound = services.bulk_binding_confirm(
-        user=company, bulk_id=bulk.public_id, code=sms.last_code(company.mobile, "bind")
-    )
+    bound = bulk_binding_confirm(user=company, bulk_id=bulk.public_id, code=sms.last_code(company.mobile, "bind"))
     assert sorted(b.card.card_no for b in bound) == sorted(fleet[:-2])
     cards_seed.run(StringIO())  # seeding again changes none of it
     assert Binding.objects.filter(user=company, ended_at__isnull=True).count() == len(fleet) - 2 + 1

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cards import services
 from cards.models import Binding
+from cards.services.bulk_binding import bulk_binding_confirm, bulk_binding_start
 
 from .conftest import COMPANY_MOBILE, COMPANY_USCC
 from .test_bulk_binding import company_card
@@ -29,8 +29,8 @@ def fleet(client, make_user, registry, sms, settings):
     registry(*(company_card(n) for n in range(1, 8)))
     age_sms_codes()
     numbers = [company_card(n)["card_no"] for n in range(1, 8)]
-    bulk = services.bulk_binding_start(user=company, card_nos=numbers)
-    services.bulk_binding_confirm(user=company, bulk_id=bulk.public_id, code=sms.last_code(COMPANY_MOBILE, "bind"))
+    bulk = bulk_binding_start(user=company, card_nos=numbers)
+    bulk_binding_confirm(user=company, bulk_id=bulk.public_id, code=sms.last_code(COMPANY_MOBILE, "bind"))
     client.force_login(company)
     return company
 

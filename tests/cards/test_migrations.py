@@ -11,9 +11,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from cards import services
 from cards.models import Binding, Card, Issuer
 from cards.selectors import network_codes_of
+from cards.services.unbinding import binding_end_by_staff, binding_notices_take
 from support.models import Notification
 
 from .conftest import CARD_NO, card_item
@@ -110,7 +110,7 @@ def test_unseen_unbinding_notices_become_messages_of_the_message_centre(registry
     bind(seen)
     bind(untold, card_no="32010000000000000002")
     registry(card_item(mobile="13700001111"))  # the issuer unbinds the first card
-    services.binding_end_by_staff(
+    binding_end_by_staff(
         staff=make_user(name="坐席"),
         binding=Binding.objects.get(card__card_no="32010000000000000002", ended_at__isnull=True),
         reason="持卡人来电要求解绑",
@@ -137,5 +137,5 @@ def test_unseen_unbinding_notices_become_messages_of_the_message_centre(registry
     assert told.title == "ETC卡 苏B22222 已解绑" and told.link == "/cards/"
     assert "持卡人来电要求解绑" in told.body and "95022" in told.body
     # The next page of each user: only the untold one is announced.
-    assert [b.pk for b in services.binding_notices_take(user=untold)] == [second.pk]
-    assert services.binding_notices_take(user=seen) == []
+    assert [b.pk for b in binding_notices_take(user=untold)] == [second.pk]
+    assert binding_notices_take(user=seen) == []

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from cards import services
 from cards.models import Binding, BindingAttempt
+from cards.services.titles import invoice_title_create
 from tests.conftest import age_sms_codes
 
 from .conftest import CARD_NO, OTHER_ID, PERSON_ID, RESERVED, card_item
@@ -131,7 +131,7 @@ def test_another_users_card_pages_are_404(client, person, bind, make_user):
 @pytest.mark.django_db
 def test_default_title_chooser(client, person, bind):
     bind(person)
-    title = services.invoice_title_create(user=person, kind="personal", name="张三")
+    title = invoice_title_create(user=person, kind="personal", name="张三")
     r = client.post(reverse("cards:default_title", args=[CARD_NO]), {"title_id": title.pk})
     assert r.status_code == 302
     assert Binding.objects.get().default_title == title
@@ -151,7 +151,7 @@ def test_cards_page_query_budget(client, make_user, registry, bind, django_asser
     for item in items:
         bind(user, card_no=item["card_no"])
     for i in range(3):
-        services.invoice_title_create(user=user, kind="personal", name=f"名{i}")
+        invoice_title_create(user=user, kind="personal", name=f"名{i}")
     client.force_login(user)
     with django_assert_max_num_queries(8):
         r = client.get(reverse("cards:list"))

@@ -4,8 +4,8 @@ import pytest
 
 from accounts import seed as accounts_seed
 from cards import seed as cards_seed
-from cards import services
 from cards.models import Binding, Card, IdType, InvoiceTitle
+from cards.services.binding import binding_confirm, binding_start
 
 
 @pytest.mark.django_db
@@ -28,16 +28,14 @@ def test_cards_seed_is_idempotent_and_its_trial_card_binds_by_hand(sms):
     text = "\n".join(lines)
     assert "演示" in text and cards_seed.PERSON_ID in text and "61010000000000000001" in text
 
-    attempt = services.binding_start(
+    attempt = binding_start(
         user=person,
         card_no="61010000000000000001",
         id_type="resident_id",
         id_number=cards_seed.PERSON_ID,
         mobile="13800000001",
     )
-    binding = services.binding_confirm(
-        user=person, binding_id=attempt.public_id, code=sms.last_code("13800000001", "bind")
-    )
+    binding = binding_confirm(user=person, binding_id=attempt.public_id, code=sms.last_code("13800000001", "bind"))
     assert binding.card.issuer.province == "陕西"
 
 

@@ -149,9 +149,9 @@ def test_titles_pages(client, make_user):
 @pytest.mark.django_db
 def test_titles_pages_are_scoped_to_the_user(client, make_user):
     owner, other = make_user(), make_user()
-    from cards import services
+    from cards.services.titles import invoice_title_create
 
-    title = services.invoice_title_create(user=owner, kind="personal", name="张三")
+    title = invoice_title_create(user=owner, kind="personal", name="张三")
     client.force_login(other)
     assert client.get(reverse("cards:title_edit", args=[title.pk])).status_code == 404
     assert client.post(reverse("cards:title_delete", args=[title.pk])).status_code == 404
@@ -160,11 +160,11 @@ def test_titles_pages_are_scoped_to_the_user(client, make_user):
 
 @pytest.mark.django_db
 def test_titles_list_query_budget(client, make_user, django_assert_max_num_queries):
-    from cards import services
+    from cards.services.titles import invoice_title_create
 
     user = make_user()
     for i in range(6):
-        services.invoice_title_create(user=user, kind="personal", name=f"名{i}")
+        invoice_title_create(user=user, kind="personal", name=f"名{i}")
     client.force_login(user)
     with django_assert_max_num_queries(6):
         r = client.get(reverse("cards:titles"))
@@ -173,11 +173,11 @@ def test_titles_list_query_budget(client, make_user, django_assert_max_num_queri
 
 @pytest.mark.django_db
 def test_titles_endpoint_query_budget(app_client, django_assert_max_num_queries):
-    from cards import services
+    from cards.services.titles import invoice_title_create
 
     client = app_client()
     for i in range(6):
-        services.invoice_title_create(user=client.user, kind="personal", name=f"名{i}")
+        invoice_title_create(user=client.user, kind="personal", name=f"名{i}")
     with django_assert_max_num_queries(3):
         r = client.get(URL)
     assert len(r.json()) == 6

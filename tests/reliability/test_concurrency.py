@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from cards.models import Binding, BindingAttempt
-from cards.services import binding_confirm, binding_start
+from cards.services.binding import binding_confirm, binding_start
 from invoices.models import Application, DocumentCounter, Invoice, InvoiceCounter
 from invoices.numbering import sequence_of
 from tests.conftest import age_sms_codes

@@ -255,12 +255,12 @@ def test_a_database_error_mid_batch_stores_nothing_and_says_so(world):
 def test_a_database_error_in_the_card_registry_push_is_a_503_too(world, monkeypatch):
     from django.db import OperationalError
 
-    from cards import services as card_services
+    from cards.services import registry
 
     def down(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(card_services, "_registry_apply", down)
+    monkeypatch.setattr(registry, "_registry_apply", down)
     item = dict(world.cards[1], card_no="41010000000000000077")
     r = world.issuer.post("/api/v1/partner/cards", {"cards": [item]}, format="json")
     assert r.status_code == 503 and r.json()["code"] == "batch_not_stored"

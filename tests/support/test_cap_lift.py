@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import OutboundSms
-from cards import services as card_services
 from cards.models import BindingCapLift
 from cards.selectors import binding_cap_status
+from cards.services.cap_lift import binding_cap_lift
 from piaogen.errors import ServiceError
 from support.models import Notification
 from tests.conftest import age_sms_codes
@@ -60,7 +60,7 @@ def test_a_supervisor_lifts_the_accounts_cap_and_the_user_binds_again(
     supervisor = staff("supervisor", name="班长乙")
     caplog.set_level(logging.INFO)
     with django_capture_on_commit_callbacks(execute=True):
-        lift = card_services.binding_cap_lift(staff=supervisor, user=world.user, reason="来电核实为本人，已更正手机号")
+        lift = binding_cap_lift(staff=supervisor, user=world.user, reason="来电核实为本人，已更正手机号")
     assert (lift.scope, lift.card_no, lift.failures, lift.staff, lift.user) == (
         "account",
         "",
@@ -88,7 +88,7 @@ def test_a_supervisor_lifts_the_accounts_cap_and_the_user_binds_again(
 
 def test_the_protection_stays_after_a_lift(account_capped, staff):
     world = account_capped
-    card_services.binding_cap_lift(staff=staff("supervisor"), user=world.user, reason="核实为本人")
+    binding_cap_lift(staff=staff("supervisor"), user=world.user, reason="核实为本人")
     r = bind_b(world, mobile="13699997777")  # a new failure counts
     assert r.status_code == 400 and r.json()["code"] == "mobile_mismatch"
     status = binding_cap_status(world.user)
@@ -103,7 +103,7 @@ def test_a_supervisor_lifts_a_cards_cap(card_capped, staff, django_capture_on_co
     status = binding_cap_status(world.user)
     assert status.cards_blocked == [(CARD_B, 1)] and status.cards_liftable == [(CARD_B, 1)]
     with django_capture_on_commit_callbacks(execute=True):
-        lift = card_services.binding_cap_lift(
+        lift = binding_cap_lift(
             staff=staff("supervisor"), user=world.user, reason="发行方已更正预留手机号", card_no=CARD_B
         )
     assert (lift.scope, lift.card_no, lift.failures) == ("card", CARD_B, 1)
@@ -117,7 +117,7 @@ def test_a_supervisor_lifts_a_cards_cap(card_capped, staff, django_capture_on_co
 @pytest.mark.parametrize("role", ["agent", "data_fix"])
 def test_only_supervisors_lift_a_cap(account_capped, staff, role):
     with pytest.raises(ServiceError) as refused:
-        card_services.binding_cap_lift(staff=staff(role), user=account_capped.user, reason="想帮用户")
+        binding_cap_lift(staff=staff(role), user=account_capped.user, reason="想帮用户")
     assert refused.value.code == "forbidden" and refused.value.status == 403
     assert not BindingCapLift.objects.exists() and not Notification.objects.filter(kind="cap_lifted").exists()
 
@@ -125,7 +125,7 @@ def test_only_supervisors_lift_a_cap(account_capped, staff, role):
 def test_a_lift_needs_a_reason(account_capped, staff):
     for reason in ("", "   ", "长" * 201):
         with pytest.raises(ServiceError) as refused:
-            card_services.binding_cap_lift(staff=staff("supervisor"), user=account_capped.user, reason=reason)
+            binding_cap_lift(staff=staff("supervisor"), user=account_capped.user, reason=reason)
         assert refused.value.code == "invalid" and "reason" in refused.value.errors
     assert not BindingCapLift.objects.exists()
 
@@ -135,30 +135,30 @@ def test_a_cap_not_reached_is_not_lifted(world, staff, settings):
     settings.BINDING_MAX_FAILURES_PER_CARD = 5
     supervisor = staff("supervisor")
     with pytest.raises(ServiceError) as refused:
-        card_services.binding_cap_lift(staff=supervisor, user=world.user, reason="核实")
+        binding_cap_lift(staff=supervisor, user=world.user, reason="核实")
     assert refused.value.code == "cap_not_reached"
     assert "未达上限（5 次），无需解除" in refused.value.message and "1 次" in refused.value.message
     with pytest.raises(ServiceError) as refused:
-        card_services.binding_cap_lift(staff=supervisor, user=world.user, reason="核实", card_no=CARD_B)
+        binding_cap_lift(staff=supervisor, user=world.user, reason="核实", card_no=CARD_B)
     assert refused.value.code == "cap_not_reached" and f"卡 {CARD_B}" in refused.value.message
     assert not BindingCapLift.objects.exists() and not OutboundSms.objects.filter(purpose="notice").exists()
 
 
 def test_a_lifted_cap_is_not_lifted_twice(account_capped, staff):
     supervisor = staff("supervisor")
-    card_services.binding_cap_lift(staff=supervisor, user=account_capped.user, reason="核实")
+    binding_cap_lift(staff=supervisor, user=account_capped.user, reason="核实")
     with pytest.raises(ServiceError) as refused:
-        card_services.binding_cap_lift(staff=supervisor, user=account_capped.user, reason="再来一次")
+        binding_cap_lift(staff=supervisor, user=account_capped.user, reason="再来一次")
     assert refused.value.code == "cap_not_reached"
     assert BindingCapLift.objects.count() == 1
 
 
 def test_only_a_card_the_account_tried_today(card_capped, staff):
     with pytest.raises(ServiceError) as refused:
-        card_services.binding_cap_lift(staff=staff("supervisor"), user=card_capped.user, reason="核实", card_no=CARD_A)
+        binding_cap_lift(staff=staff("supervisor"), user=card_capped.user, reason="核实", card_no=CARD_A)
     assert refused.value.code == "invalid" and "今日没有绑定卡" in refused.value.message
     with pytest.raises(ServiceError) as refused:  # a staff account is no customer
-        card_services.binding_cap_lift(staff=staff("supervisor"), user=staff("agent"), reason="核实")
+        binding_cap_lift(staff=staff("supervisor"), user=staff("agent"), reason="核实")
     assert refused.value.code == "not_found"
 
 
@@ -244,9 +244,7 @@ def test_a_card_at_the_ceiling_of_all_clients_is_liftable_and_the_lift_ends_the_
     status = binding_cap_status(world.user)
     assert status.cards_reached == [(CARD_B, 1)] and status.cards_blocked == []
     assert status.cards_liftable == [(CARD_B, 1)]
-    lift = card_services.binding_cap_lift(
-        staff=staff("supervisor"), user=world.user, reason="核实为本人", card_no=CARD_B
-    )
+    lift = binding_cap_lift(staff=staff("supervisor"), user=world.user, reason="核实为本人", card_no=CARD_B)
     assert lift.failures == 1 and binding_cap_status(world.user).cards_liftable == []
     r = bind_b(world)
     assert r.status_code == 202 and r.json()["details_checked"] is True

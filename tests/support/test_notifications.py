@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cards import services as card_services
 from cards.models import Binding
+from cards.services.unbinding import binding_end, binding_end_by_staff
 from invoices import services as invoice_services
 from invoices.models import Application
 from support import notifications, selectors, services
@@ -159,16 +159,14 @@ def test_a_passive_unbinding_is_told_in_the_message_centre_and_on_the_next_page(
 
 def test_an_unbinding_by_staff_is_told_with_its_reason_masked(world, staff):
     binding = Binding.objects.get(user=world.user, card__card_no=CARD_A, ended_at__isnull=True)
-    card_services.binding_end_by_staff(
-        staff=staff("admin"), binding=binding, reason=f"持卡人 {USER_MOBILE} 来电要求解绑"
-    )
+    binding_end_by_staff(staff=staff("admin"), binding=binding, reason=f"持卡人 {USER_MOBILE} 来电要求解绑")
     [notice] = notices(world.user, "binding_ended")
     assert notice.link == reverse("cards:list") and "135****0001" in notice.body and "95022" in notice.body
     assert_clean(notice.body)
 
 
 def test_an_active_unbinding_tells_nothing(world):
-    card_services.binding_end(user=world.user, card_no=CARD_A)
+    binding_end(user=world.user, card_no=CARD_A)
     assert not notices(world.user, "binding_ended")
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cards import services as card_services
+from cards.services.cap_lift import binding_cap_lift
 from invoices import datafix
 from support import audit, services
 
@@ -118,7 +118,7 @@ def test_a_supervisor_reads_the_teams_entries_and_filters_by_staff(client, team,
 def test_lifts_reveals_and_data_fixes_are_listed(client, world, staff, settings):
     settings.BINDING_MAX_FAILURES_PER_ACCOUNT = 1
     supervisor = staff("supervisor", name="班长乙")
-    card_services.binding_cap_lift(staff=supervisor, user=world.user, reason="核实为本人 13512340001")
+    binding_cap_lift(staff=supervisor, user=world.user, reason="核实为本人 13512340001")
     ticket = services.ticket_open(user=world.user, channel="web", category="other", subject="问题", description="说明")
     services.text_reveal(by=supervisor, text="ticket_subject", object_id=ticket.pk, reason="核对")
     client.force_login(supervisor)
