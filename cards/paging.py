@@ -8,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 
 from invoices.selectors import keyset_page
-from invoices.views import KeysetMixin
+from invoices.views.mixins import KeysetMixin
 
 from . import selectors
 

@@ -7,8 +7,8 @@ from accounts.api import urls as accounts_api
 from cards.api import urls as cards_api
 from invoices.api import urls as invoices_api
 from invoices.api.verification import VerifyView
-from invoices.home import HomeView
-from invoices.public import VerifyPageView
+from invoices.views.home import HomeView
+from invoices.views.verify import VerifyPageView
 from support.api import urls as support_api
 
 from . import i18n, views

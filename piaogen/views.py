@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 
 
 class HomeView(TemplateView):
-    """首页 for a visitor; ``invoices.home.HomeView`` adds a signed-in user's own things."""
+    """首页 for a visitor; ``invoices.views.home.HomeView`` adds a signed-in user's own things."""
 
     template_name = "home.html"
 

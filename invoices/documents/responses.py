@@ -1,6 +1,6 @@
-"""The answers of the document downloads, shared by the pages (``invoices.downloads``) and the
-App and partner API (``invoices.api.documents``): an invoice's PDF or XML, an application's ZIP,
-a card-month's ZIP, the finance ledger. Files come from the documents'
+"""The answers of the document downloads, shared by the pages (``invoices.views.downloads``) and
+the App and partner API (``invoices.api.documents``): an invoice's PDF or XML, an application's
+ZIP, a card-month's ZIP, a batch's ZIP, the finance ledger. Files come from the documents'
 storage; a document not rendered yet is a ServiceError ``not_ready`` (409), which the API answers
 as JSON and a page as a friendly page that refreshes itself — a request never renders."""
 

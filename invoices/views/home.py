@@ -7,7 +7,7 @@ from __future__ import annotations
 from cards.selectors import bound_cards
 from piaogen.views import HomeView as IntroductionView
 
-from . import selectors
+from .. import selectors
 
 HOME_CARDS = 5
 

@@ -1,16 +1,14 @@
-"""Pages of 批量开票 (a month across many cards: form, confirmation, progress, ZIP) and of the
-finance ledger of a period across every card. Forms shape what a person sent; the services in
-``invoices.batches`` and ``invoices.ledger`` decide."""
+"""Pages of 批量开票: a month across many cards — form, confirmation, progress (its ZIP and the
+finance ledger of a period are in ``downloads``). Forms shape what a person sent; the services
+in ``invoices.batches`` decide."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -20,11 +18,10 @@ from cards.paging import CardPageMixin
 from cards.selectors import bound_cards, titles
 from piaogen.errors import ServiceError
 
-from . import batches, selectors
-from .documents.responses import batch_zip_response, period_ledger_response
-from .forms import BatchForm, list_entries
-from .models import Application
-from .views import KeysetMixin
+from .. import batches, selectors
+from ..forms import BatchForm, list_entries
+from ..models import Application
+from .mixins import KeysetMixin
 
 
 def _default_month() -> str:
@@ -180,49 +177,3 @@ class BatchStatusView(LoginRequiredMixin, View):
                 "invoice_count": p.invoice_count,
             }
         )
-
-
-class BatchZipView(LoginRequiredMixin, View):
-    def get(self, request, pk: int):
-        batch = batches.batch_of(request.user, pk)
-        try:
-            return batch_zip_response(batch)
-        except ServiceError as exc:
-            return render(
-                request,
-                "invoices/document_pending.html",
-                {
-                    "message": exc.message,
-                    "back_url": reverse("invoices:batch", args=[batch.pk]),
-                    "refresh": exc.code == "not_ready",
-                },
-                status=exc.status,
-            )
-
-
-class PeriodLedgerView(LoginRequiredMixin, View):
-    """我的发票 → 财务台账: a period of months across every card of the account."""
-
-    def get(self, request):
-        params = request.GET
-        try:
-            return period_ledger_response(
-                request.user,
-                fmt=params.get("format", "csv"),
-                month_from=params.get("from", ""),
-                month_to=params.get("to", ""),
-            )
-        except ServiceError as exc:
-            return render(
-                request,
-                "invoices/document_pending.html",
-                {"message": exc.message, "back_url": reverse("invoices:list"), "refresh": False},
-                status=exc.status,
-            )
-
-
-def ledger_period_defaults() -> dict:
-    """The period the 我的发票 form offers: this year's January to last month."""
-    today = timezone.localdate()
-    last = selectors.recent_months(2, today)[1]
-    return {"from": f"{last[:4]}-01", "to": last}

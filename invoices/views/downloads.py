@@ -1,7 +1,7 @@
-"""Pages' downloads: an invoice's PDF or XML, an application's ZIP, a card-month's ZIP, the
-finance ledger. The
-same files and rules as the App API; a document not rendered yet gets a friendly page that
-refreshes itself, never a render inside the request."""
+"""Pages' downloads: an invoice's PDF or XML, an application's ZIP, a card-month's ZIP, a batch's
+ZIP, the finance ledger (the list's filters, or a period across every card). The same files and
+rules as the App API (``invoices.documents.responses``, which both import); a document not
+rendered yet gets a friendly page that refreshes itself, never a render inside the request."""
 
 from __future__ import annotations
 
@@ -14,15 +14,28 @@ from django.views import View
 
 from piaogen.errors import ServiceError
 
-from . import selectors
-from .documents.responses import card_month_zip_response, document_response, ledger_response, zip_response
+from .. import batches, selectors
+from ..documents.responses import (
+    batch_zip_response,
+    card_month_zip_response,
+    document_response,
+    ledger_response,
+    period_ledger_response,
+    zip_response,
+)
 
 
-def _pending_page(request, exc: ServiceError, back_url: str):
+def _pending_page(request, exc: ServiceError, back_url: str, *, refresh: bool | None = None):
+    """What a page shows instead of a file: the message, a way back and, while the file is being
+    rendered (``not_ready``), a refresh."""
     return render(
         request,
         "invoices/document_pending.html",
-        {"message": exc.message, "back_url": back_url, "refresh": exc.code == "not_ready"},
+        {
+            "message": exc.message,
+            "back_url": back_url,
+            "refresh": exc.code == "not_ready" if refresh is None else refresh,
+        },
         status=exc.status,
     )
 
@@ -61,6 +74,17 @@ class CardMonthZipView(LoginRequiredMixin, View):
             return _pending_page(request, exc, back)
 
 
+class BatchZipView(LoginRequiredMixin, View):
+    """批量开票 → 下载全部发票: every card-month of a batch in one ZIP."""
+
+    def get(self, request, pk: int):
+        batch = batches.batch_of(request.user, pk)
+        try:
+            return batch_zip_response(batch)
+        except ServiceError as exc:
+            return _pending_page(request, exc, reverse("invoices:batch", args=[batch.pk]))
+
+
 class LedgerExportView(LoginRequiredMixin, View):
     """我的发票 → 导出台账: the list's own filters (card, month) or one application."""
 
@@ -75,9 +99,20 @@ class LedgerExportView(LoginRequiredMixin, View):
                 application_id=params.get("application") or None,
             )
         except ServiceError as exc:
-            return render(
-                request,
-                "invoices/document_pending.html",
-                {"message": exc.message, "back_url": reverse("invoices:list"), "refresh": False},
-                status=exc.status,
+            return _pending_page(request, exc, reverse("invoices:list"), refresh=False)
+
+
+class PeriodLedgerView(LoginRequiredMixin, View):
+    """我的发票 → 财务台账: a period of months across every card of the account."""
+
+    def get(self, request):
+        params = request.GET
+        try:
+            return period_ledger_response(
+                request.user,
+                fmt=params.get("format", "csv"),
+                month_from=params.get("from", ""),
+                month_to=params.get("to", ""),
             )
+        except ServiceError as exc:
+            return _pending_page(request, exc, reverse("invoices:list"), refresh=False)

@@ -15,8 +15,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
-from . import verification
-from .regimes import DocumentKind
+from .. import verification
+from ..regimes import DocumentKind
 
 VAT, FISCAL, DIGITAL = verification.VAT, verification.FISCAL, verification.DIGITAL
 
