@@ -12,6 +12,7 @@ from accounts.models import User
 from cards.identity import normalize_card_no, normalize_plate
 from cards.selectors import bound_cards_named
 
+from . import verification
 from .batches import MAX_CARDS
 from .models import Application
 
@@ -224,3 +225,163 @@ def resolve_entries(user: User, entries: list[tuple[int, str]]) -> tuple[list[st
         elif hits[0] not in found:
             found.append(hits[0])
     return found, errors
+
+
+# --- 发票查验, the public verification page ---------------------------------------------------
+
+VAT, FISCAL, DIGITAL = verification.VAT, verification.FISCAL, verification.DIGITAL
+
+
+def _kind_attrs(kinds: tuple[str, ...], **by_kind) -> dict:
+    """The data attributes verify.js reads: which kinds use the field, and per kind its label
+    and placeholder (``label_fiscal_e_bill=…``)."""
+    attrs = {"data-kinds": " ".join(kinds)}
+    for key, value in by_kind.items():
+        what, kind = key.split("_", 1)
+        attrs[f"data-{what}-{kind}"] = value
+    return attrs
+
+
+class VerifyForm(forms.Form):
+    # Formats are checked by verification.parse, once for the page and the API alike.
+    document_kind = forms.ChoiceField(
+        label=_("票据种类"),
+        required=False,
+        choices=[
+            (VAT, _("增值税电子普通发票（通行费）")),
+            (FISCAL, _("通行费财政电子票据")),
+            (DIGITAL, _("电子发票（普通发票，数电）")),
+        ],
+        initial=VAT,
+        widget=forms.RadioSelect(attrs={"data-verify-kind": "1"}),
+        help_text=_("输入号码后会按位数自动识别：8 位为增值税电子普通发票，10 位为财政电子票据，20 位为数电发票。"),
+    )
+    number = forms.CharField(
+        label=_("发票号码"),
+        required=False,
+        max_length=24,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "placeholder": _("8 位"),
+                "data-verify-number": "1",
+                **_kind_attrs(
+                    (VAT, FISCAL, DIGITAL),
+                    label_vat_e_invoice=_("发票号码"),
+                    label_fiscal_e_bill=_("票据号码"),
+                    label_digital_e_invoice=_("发票号码"),
+                    placeholder_vat_e_invoice=_("8 位"),
+                    placeholder_fiscal_e_bill=_("10 位"),
+                    placeholder_digital_e_invoice=_("20 位"),
+                ),
+            }
+        ),
+    )
+    code = forms.CharField(
+        label=_("发票代码"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "placeholder": _("12 位"),
+                **_kind_attrs(
+                    (VAT, FISCAL),
+                    label_vat_e_invoice=_("发票代码"),
+                    label_fiscal_e_bill=_("票据代码"),
+                    placeholder_vat_e_invoice=_("12 位"),
+                    placeholder_fiscal_e_bill=_("8 位"),
+                ),
+            }
+        ),
+        help_text=_("数电发票没有发票代码，不用填。"),
+    )
+    # A text field, not a date picker: the accountant types the date printed on the invoice, and
+    # a browser's date input would not take the 8 digits the hint offers.
+    date = forms.CharField(
+        label=_("开票日期"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("例如 20261105")}
+        ),
+        help_text=_("YYYYMMDD 或 YYYY-MM-DD，例如 20261105 或 2026-11-05"),
+    )
+    check = forms.CharField(
+        label=_("校验码后 6 位"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "none",
+                "placeholder": _("6 位"),
+                **_kind_attrs(
+                    (VAT, FISCAL),
+                    label_vat_e_invoice=_("校验码后 6 位"),
+                    label_fiscal_e_bill=_("校验码"),
+                ),
+            }
+        ),
+        help_text=_(
+            "增值税电子普通发票：校验码的后 6 位数字；财政电子票据：6 位校验码（数字和字母）。数电发票不用填。"
+        ),
+    )
+    total = forms.CharField(
+        label=_("价税合计（元）"),
+        required=False,
+        max_length=24,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "decimal",
+                "autocomplete": "off",
+                "placeholder": _("例如 97.33"),
+                **_kind_attrs((DIGITAL,)),
+            }
+        ),
+        help_text=_("数电发票：按票面的价税合计填写，例如 97.33；红字发票为负数，例如 -97.33。"),
+    )
+
+    def params(self) -> dict[str, str]:
+        names = ("document_kind", "code", "number", "date", "check", "total")
+        data = {name: (self.cleaned_data.get(name) or "").strip() for name in names}
+        data["date"] = compact_date(data["date"])
+        data["total"] = plain_amount(data["total"])
+        # A number of 8, 10 or 20 digits is of one kind only: it decides over the choice left as
+        # it was (the page opens on the VAT e-invoice).
+        by_length = verification.KIND_OF_NUMBER_LENGTH.get(len(data["number"]))
+        if by_length and data["number"].isascii() and data["number"].isdigit():
+            data["document_kind"] = by_length
+        kind = data["document_kind"] or verification.kind_of(data)
+        data["document_kind"] = kind
+        # Only the chosen kind's fields: a value left in a field the kind does not use is not read.
+        unused = {VAT: ("total",), FISCAL: ("total",), DIGITAL: ("code", "check")}.get(kind, ())
+        for name in unused:
+            data[name] = ""
+        return data
+
+
+# 2026-11-05, 2026/11/05, 2026.11.05, 2026年11月5日: the ways a person writes the printed date.
+SEPARATED_DATE = re.compile(r"([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?")
+DATE_ERROR = _("请按 YYYYMMDD 或 YYYY-MM-DD 填写开票日期，例如 20261105 或 2026-11-05。")
+# ¥97.33, ￥ 1,097.33, －97.33: the ways a printed total is copied.
+AMOUNT_NOISE = re.compile(r"[\s¥￥,，]")
+MINUS_SIGNS = str.maketrans({"－": "-", "−": "-", "﹣": "-", "．": "."})
+
+
+def plain_amount(value: str) -> str:
+    """The yuan amount verification takes (``-97.33``), from the ways a person copies it: with a
+    currency sign, thousands separators, a full-width minus or point."""
+    return AMOUNT_NOISE.sub("", value.translate(MINUS_SIGNS))
+
+
+def compact_date(value: str) -> str:
+    """The YYYYMMDD that verification takes, from any of the ways the page accepts; anything
+    else unchanged, for verification to refuse."""
+    found = SEPARATED_DATE.fullmatch(value)
+    if found:
+        year, month, day = found.groups()
+        return f"{year}{int(month):02d}{int(day):02d}"
+    return value
