@@ -19,7 +19,18 @@ from .models import Application
 MAX_PICKED = 500  # ticks on one page (a page lists 50 trips); the services cap lists at 5000
 
 
-class ConfirmStepForm(forms.Form):
+class PageForm(forms.Form):
+    """A form of the pages, which show one message at a time: ``first_error``."""
+
+    @property
+    def first_error(self) -> str:
+        for errors in [self.non_field_errors(), *self.errors.values()]:
+            if errors:
+                return str(errors[0])
+        return ""
+
+
+class ConfirmStepForm(PageForm):
     """What a form with a confirmation step takes besides its own fields: the title, the mail
     address, the digest of the plan shown (``plan_changed`` when it moved) and the step."""
 
@@ -53,12 +64,6 @@ class ApplyForm(ConfirmStepForm):
         self.transit_ids = [t[:64] for t in data.getlist("transit_ids")[:MAX_PICKED]]
         self.recharge_ids = [r[:64] for r in data.getlist("recharge_ids")[:MAX_PICKED]]
 
-    @property
-    def first_error(self) -> str:
-        for errors in self.errors.values():
-            return str(errors[0])
-        return ""
-
     def service_inputs(self) -> dict:
         """The keyword arguments of the preview and the submit (card, items, mode, title)."""
         d = self.cleaned_data
@@ -71,6 +76,68 @@ class ApplyForm(ConfirmStepForm):
             "mode": d["mode"] or Application.Mode.PER_TRIP,
             "transit_ids": None if d["scope"] == "month" else self.transit_ids,
         }
+
+
+# --- an application's and an invoice's pages: 换票, 红冲, 重新发送邮件, 重新申请 ---------------------
+
+# The refusals these forms own are worded as the services word them (``services._title``,
+# ``documents.application_mail_resend``): the page says the same whichever refused.
+TITLE_REFUSED = _("请选择您自己的一个发票抬头。")
+EMAIL_REFUSED = _("请填写正确的邮箱地址。")
+
+
+def confirm_box(message) -> forms.ChoiceField:
+    """The box ticked to confirm (``confirm=yes``); anything else is refused with ``message``."""
+    return forms.ChoiceField(
+        choices=[("yes", "yes")],
+        error_messages={"required": message, "invalid_choice": message},
+    )
+
+
+class TitleChangeForm(PageForm):
+    """换票: the box ticked (the original invoices are all reversed), then the new title."""
+
+    confirm = confirm_box(_("请勾选确认：原发票将全部红冲作废。"))
+    title_id = forms.IntegerField(
+        min_value=1,
+        max_value=2**62,
+        error_messages={code: TITLE_REFUSED for code in ("required", "invalid", "min_value", "max_value")},
+    )
+
+
+class ReverseForm(PageForm):
+    """红冲: the box ticked, and the reason if one is given (the service keeps its first 300
+    characters, as typed)."""
+
+    confirm = confirm_box(_("请勾选确认后再提交。"))
+    reason = forms.CharField(required=False, strip=False)
+
+
+class ResendForm(PageForm):
+    """重新发送邮件: the address the application's ZIP is mailed to. No longer than the 254
+    characters a mail address is stored with."""
+
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={code: EMAIL_REFUSED for code in ("required", "invalid", "max_length")},
+    )
+
+
+class OptionalIdField(forms.IntegerField):
+    """An id a page may leave out: anything but a whole number is None, the service's default."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            return None
+
+
+class ReapplyForm(PageForm):
+    """重新申请: the title chosen; none (or anything but a number) means the failed application's
+    own, and the service refuses a title that is not the user's."""
+
+    title_id = OptionalIdField(required=False)
 
 
 # 批量开票's pasted list: entries one a line; a row copied from a spreadsheet (plate, then card
@@ -122,13 +189,6 @@ class BatchForm(ConfirmStepForm):
         # the cards chosen: what was ticked, and once the form is cleaned, what was pasted too
         self.card_nos: list[str] = list(self.ticked)
         self.list_errors: list[str] = []
-
-    @property
-    def first_error(self) -> str:
-        for errors in [self.non_field_errors(), *self.errors.values()]:
-            if errors:
-                return str(errors[0])
-        return ""
 
     def clean(self):
         d = super().clean()

@@ -16,6 +16,7 @@ from piaogen.errors import ServiceError
 
 from .. import selectors, services
 from ..documents import services as documents
+from ..forms import ReapplyForm, ResendForm, TitleChangeForm
 from ..models import Application
 from .mixins import KeysetMixin
 
@@ -74,15 +75,18 @@ class ApplicationResendView(LoginRequiredMixin, View):
 
     def post(self, request, pk: int):
         app = selectors.application_of(request.user, pk)
-        email = request.POST.get("email", "")
+        form = ResendForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, form.first_error)
+            return redirect("invoices:application", pk=app.pk)
+        email = form.cleaned_data["email"]
         try:
             documents.application_mail_resend(user=request.user, application_id=app.pk, email=email)
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(
-                request,
-                _("已提交：发票压缩包将发送至 %(email)s，请稍后查收（也请看看垃圾邮件）。") % {"email": email.strip()},
+                request, _("已提交：发票压缩包将发送至 %(email)s，请稍后查收（也请看看垃圾邮件）。") % {"email": email}
             )
         return redirect("invoices:application", pk=app.pk)
 
@@ -92,10 +96,9 @@ class ApplicationReapplyView(LoginRequiredMixin, View):
 
     def post(self, request, pk: int):
         app = selectors.application_of(request.user, pk)
-        try:
-            title_id = int(request.POST.get("title_id", ""))
-        except ValueError:
-            title_id = None
+        form = ReapplyForm(request.POST)
+        form.is_valid()  # never refuses: a title that is not a number is the failed application's own
+        title_id = form.cleaned_data["title_id"]
         try:
             new = services.application_reapply(user=request.user, application_id=app.pk, title_id=title_id)
         except ServiceError as exc:
@@ -128,19 +131,14 @@ class TitleChangeView(LoginRequiredMixin, TemplateView):
 
     def post(self, request, pk: int):
         app = selectors.application_of(request.user, pk)
+        form = TitleChangeForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(pk=pk, error=form.first_error))
         try:
-            title_id = int(request.POST.get("title_id", ""))
-        except ValueError:
-            title_id = None
-        if request.POST.get("confirm") != "yes":
-            ctx = self.get_context_data(pk=pk)
-            ctx["error"] = _("请勾选确认：原发票将全部红冲作废。")
-            return self.render_to_response(ctx)
-        try:
-            new = services.application_title_change(user=request.user, application_id=app.pk, title_id=title_id)
+            new = services.application_title_change(
+                user=request.user, application_id=app.pk, title_id=form.cleaned_data["title_id"]
+            )
         except ServiceError as exc:
-            ctx = self.get_context_data(pk=pk)
-            ctx["error"] = exc.message
-            return self.render_to_response(ctx)
+            return self.render_to_response(self.get_context_data(pk=pk, error=exc.message))
         messages.success(request, _("换票申请已提交：原发票将红冲，并按新抬头重新开具。"))
         return redirect("invoices:application", pk=new.pk)

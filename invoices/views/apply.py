@@ -36,7 +36,7 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
             return Application.Kind.CONSUMPTION
         if basis is not None:
             return basis.basis
-        wanted = self.request.GET.get("basis") or self.request.POST.get("kind")
+        wanted = self.request.GET.get("basis")  # a form shown again carries its kind here (_form_again)
         return wanted if wanted in CardInvoiceBasis.Basis.values else None
 
     def default_month(self, binding) -> str | None:
@@ -96,8 +96,9 @@ class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):
         month = form.data.get("month", "")
         if month:
             self.request.GET["month"] = month
-        if form.data.get("kind") in CardInvoiceBasis.Basis.values:
-            self.request.GET["basis"] = form.data["kind"]
+        kind = form.cleaned_data.get("kind")
+        if kind in CardInvoiceBasis.Basis.values:
+            self.request.GET["basis"] = kind
         return self.render_to_response(self.get_context_data(form=form, error=error))
 
     def _preview(self, form) -> services.ApplicationPlan:

@@ -16,6 +16,7 @@ from cards.picker import pick_card
 from piaogen.errors import ServiceError
 
 from .. import selectors, services
+from ..forms import ReverseForm
 from ..models import Application
 from .mixins import CardMonthMixin, KeysetMixin
 
@@ -132,15 +133,12 @@ class InvoiceReverseView(LoginRequiredMixin, TemplateView):
 
     def post(self, request, pk: int):
         invoice = selectors.invoice_of(request.user, pk)
-        if request.POST.get("confirm") != "yes":
-            return self.render_to_response(self.get_context_data(pk=pk, error=_("请勾选确认后再提交。")))
+        form = ReverseForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(pk=pk, error=form.first_error))
         try:
-            app = services.invoice_reverse(
-                user=request.user, invoice_id=invoice.pk, reason=request.POST.get("reason", "")
-            )
+            app = services.invoice_reverse(user=request.user, invoice_id=invoice.pk, reason=form.cleaned_data["reason"])
         except ServiceError as exc:
-            ctx = self.get_context_data(pk=pk)
-            ctx["error"] = exc.message
-            return self.render_to_response(ctx)
+            return self.render_to_response(self.get_context_data(pk=pk, error=exc.message))
         messages.success(request, _("红冲申请已提交。"))
         return redirect("invoices:application", pk=app.pk)
