@@ -5,13 +5,14 @@ application of it would be planned, and refuses, per card, what a single applica
 card-month would refuse: those cards are left out with the reason, and only when no card is left
 is the whole request refused. Its submit runs the same planning again on the locked cards and
 trips, compares the batch's digest with the one confirmed (409 ``plan_changed`` when anything
-moved), and writes one consumption application per card-month (``services.consumption_create``)
-in one transaction: the batch stands with all its applications or not at all. Each application is then issued on its own by
+moved), and writes one consumption application per card-month in one transaction: the batch
+stands with all its applications or not at all. Each application is then issued on its own by
 the issuing task, with its own numbering, failure and reversal; the batch's progress is read
 from them.
 
-The cards are planned in one pass (``batch_plan``): the planning sends the same handful of
-statements for 500 cards as for one. Every query of trips names the batch's month: on PostgreSQL the trips' table is partitioned by month,
+The cards are planned in one pass and the applications written set-wise (``batch_plan``): the
+preview and the submit send the same handful of statements for 500 cards as for one. Every
+query of trips names the batch's month: on PostgreSQL the trips' table is partitioned by month,
 and a batch reads one partition however many cards it spans.
 """
 
@@ -261,9 +262,10 @@ def batch_preview(*, user: User, month, mode, title_id, card_nos=None) -> BatchP
 
 def batch_submit(*, user: User, month, mode, title_id, card_nos=None, email: str = "", plan_digest: str = "") -> Batch:
     """Submits a batch: one consumption application per card-month with something to invoice,
-    all in one transaction. With ``plan_digest`` (from ``batch_preview``), refused with 409
-    ``plan_changed`` and nothing written unless the planning, run again under the locks, comes
-    to exactly what was confirmed."""
+    all in one transaction, written as ``services.consumption_create`` writes one
+    (``batch_plan.consumption_create_many``). With ``plan_digest`` (from ``batch_preview``),
+    refused with 409 ``plan_changed`` and nothing written unless the planning, run again under
+    the locks, comes to exactly what was confirmed."""
     _args(month, mode)
     cards, all_cards = _cards(user, card_nos)
     title = services._title(user, title_id)
@@ -294,18 +296,16 @@ def batch_submit(*, user: User, month, mode, title_id, card_nos=None, email: str
             invoice_count=plan.invoice_count,
             total=plan.total,
         )
-        for card_plan in plan.plans:
-            services.consumption_create(
-                user=user,
-                card=card_plan.card,
-                month=month,
-                mode=mode,
-                title=title,
-                email=email,
-                trip_ids=plan.trip_ids[card_plan.card.pk],
-                whole_month=True,
-                batch_id=batch.pk,
-            )
+        batch_plan.consumption_create_many(
+            user=user,
+            plans=plan.plans,
+            trip_ids=plan.trip_ids,
+            month=month,
+            mode=mode,
+            title=title,
+            email=email,
+            batch_id=batch.pk,
+        )
     return batch
 
 

@@ -1,20 +1,33 @@
-"""批量开票 planned in one pass (invoices/batch_plan.py): the same plans, refusals and digest as
-planning card by card with the single application's functions, in a number of statements that
-does not grow with the cards."""
+"""批量开票 planned in one pass and written set-wise (invoices/batch_plan.py): the same plans,
+refusals, digest, applications, items, events and history as planning and writing card by card
+with the single application's functions, in a number of statements that does not grow with the
+cards; and the locks still let no trip be applied for twice."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import Count, Q
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext as _
+from simple_history.models import HistoricalRecords
 
 from cards.models import Card, CardType
 from invoices import batch_plan, batches, services
-from invoices.models import Application, CardInvoiceBasis, Invoice, InvoiceState, Transit
+from invoices.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationItem,
+    Batch,
+    CardInvoiceBasis,
+    Invoice,
+    InvoiceState,
+    Transit,
+)
 from piaogen.errors import ServiceError
 
 from .conftest import trip
@@ -76,6 +89,40 @@ def per_card_plan(*, month, mode, title, cards, all_cards, lock) -> batches.Batc
     return plan
 
 
+def per_card_submit(*, user, month, mode, title, card_nos, email="") -> Batch:
+    """The batch's submit card by card: ``services.consumption_create`` for each card-month."""
+    cards = sorted(Card.objects.filter(card_no__in=card_nos), key=lambda c: c.pk)
+    with transaction.atomic():
+        locked = {c.pk: c for c in Card.objects.select_for_update().filter(pk__in=[c.pk for c in cards])}
+        cards = [locked[c.pk] for c in cards]
+        plan = per_card_plan(month=month, mode=mode, title=title, cards=cards, all_cards=False, lock=True)
+        batch = Batch.objects.create(
+            user=user,
+            month=month,
+            mode=mode,
+            title=title,
+            email=email,
+            all_cards=False,
+            card_count=len(cards),
+            skipped=[s.as_dict() for s in plan.skipped],
+            invoice_count=plan.invoice_count,
+            total=plan.total,
+        )
+        for card_plan in plan.plans:
+            services.consumption_create(
+                user=user,
+                card=card_plan.card,
+                month=month,
+                mode=mode,
+                title=title,
+                email=email,
+                trip_ids=plan.trip_ids[card_plan.card.pk],
+                whole_month=True,
+                batch_id=batch.pk,
+            )
+    return batch
+
+
 def shape(plan: batches.BatchPlan) -> tuple:
     """Everything a batch plan holds, comparable across two plannings."""
     return (
@@ -91,6 +138,63 @@ def shape(plan: batches.BatchPlan) -> tuple:
         [(s.card.pk, s.code, str(s.reason)) for s in plan.skipped],
         {card_id: sorted(ids) for card_id, ids in plan.trip_ids.items()},
     )
+
+
+def written(batch: Batch, card_ids: list[int], queued: list[int]) -> dict:
+    """What a submit wrote, by card (ids and times aside, the batch's id named "B")."""
+    apps = {a.pk: a for a in Application.objects.filter(batch=batch)}
+    by_card = {a.pk: a.card_id for a in apps.values()}
+    skip = {"id", "created_at", "queued_at", "batch"}
+
+    def fields(obj) -> dict:
+        return {f.attname: getattr(obj, f.attname) for f in Application._meta.concrete_fields if f.name not in skip}
+
+    history = Application.history.model.objects.filter(id__in=list(apps)).order_by("history_id")
+    return {
+        "batch": {
+            f.attname: getattr(batch, f.attname)
+            for f in Batch._meta.concrete_fields
+            if f.name not in {"id", "created_at"}
+        },
+        "applications": sorted(
+            tuple(sorted((fields(a) | {"batch": a.batch_id == batch.pk}).items())) for a in apps.values()
+        ),
+        "history": sorted(
+            (
+                by_card[h.id],
+                h.history_type,
+                h.history_user_id,
+                h.history_change_reason,
+                tuple(sorted(fields(h).items())),
+                h.batch_id == batch.pk,
+            )
+            for h in history
+        ),
+        "items": {
+            card: sorted(
+                ApplicationItem.objects.filter(
+                    application__in=[a for a, c in by_card.items() if c == card]
+                ).values_list("transit_id", "recharge_id")
+            )
+            for card in set(by_card.values())
+        },
+        "events": sorted(
+            (
+                by_card[e.application_id],
+                e.kind,
+                e.actor_id,
+                e.reason,
+                tuple(sorted({**e.detail, "batch": e.detail["batch"] == batch.pk}.items())),
+            )
+            for e in ApplicationEvent.objects.filter(application__in=list(apps))
+        ),
+        "bases": sorted(
+            (b.card_id, b.basis, by_card.get(b.fixed_by_id, "before"))
+            for b in CardInvoiceBasis.objects.filter(card_id__in=card_ids)
+        ),
+        "trips": sorted(Transit.objects.filter(card_id__in=card_ids).values_list("id", "month", "state")),
+        "queued": sorted(by_card[pk] for pk in queued),
+    }
 
 
 # --- a mixed fleet ---------------------------------------------------------------------------------
@@ -206,6 +310,90 @@ def test_the_planner_plans_each_card_month_as_plan_consumption(mixed, mode):
     assert batch_plan.plan_cards({}, month=MONTH, mode=mode, title=title_) == {}
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["per_trip", "monthly"])
+def test_the_submit_writes_what_card_by_card_wrote(mixed, mode, monkeypatch):
+    """The same batch submitted card by card (then rolled back) and set-wise: the same batch
+    row, applications, history rows (same user, as a request's save writes them), items,
+    events, stored-value choices, trip states and issuing queued for each application."""
+    user = mixed.user.user
+    title_ = services._title(user, mixed.company)
+    ids = [c.pk for c in _cards(mixed.mixed)]
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", queued.append)
+    request = RequestFactory().post("/api/v1/app/batches")
+    request.user = user
+    HistoricalRecords.context.request = request
+    try:
+
+        class Undo(Exception):
+            pass
+
+        with pytest.raises(Undo), transaction.atomic():
+            old = per_card_submit(user=user, month=MONTH, mode=mode, title=title_, card_nos=mixed.mixed, email="a@b.cn")
+            before = written(old, ids, queued)
+            raise Undo
+        assert not Batch.objects.exists()
+        queued.clear()
+        new = batches.batch_submit(
+            user=user, month=MONTH, mode=mode, title_id=mixed.company, card_nos=mixed.mixed, email="a@b.cn"
+        )
+        after = written(new, ids, queued)
+    finally:
+        del HistoricalRecords.context.request
+    assert after == before
+    assert len(after["applications"]) == 5 and len(after["queued"]) == 5
+    assert {h[2] for h in after["history"]} == {user.pk}
+    # in the order of the cards, as card by card wrote them: the batch's page pages by id
+    apps = Application.objects.filter(batch=new).order_by("id").values_list("card_id", flat=True)
+    assert list(apps) == sorted(apps)
+
+
+@pytest.mark.django_db
+def test_the_set_wise_writer_refuses_as_a_single_application_does(mixed, monkeypatch):
+    """Under the batch's locks neither can happen; the writer still refuses, as
+    ``services.consumption_create`` does, a stored-value card that took recharge invoices and
+    a trip applied for a moment ago, and writes nothing."""
+    monkeypatch.setattr(services, "_queue", lambda pk: None)
+    user = mixed.user.user
+    title_ = services._title(user, mixed.company)
+    [plain, *_rest] = mixed.mixed
+    recharge = mixed.mixed[6]
+    with transaction.atomic():
+        plan = batches._plan(
+            month=MONTH, mode="per_trip", title=title_, cards=_cards([plain]), all_cards=False, lock=True
+        )
+    [card_plan] = plan.plans
+    batch = Batch.objects.create(user=user, month=MONTH, mode="per_trip", title=title_)
+
+    def write(plans, trip_ids):
+        with transaction.atomic():
+            batch_plan.consumption_create_many(
+                user=user,
+                plans=plans,
+                trip_ids=trip_ids,
+                month=MONTH,
+                mode="per_trip",
+                title=title_,
+                email="",
+                batch_id=batch.pk,
+            )
+
+    recharge_card = Card.objects.get(card_no=recharge)
+    locked_basis = services.ApplicationPlan(
+        "consumption", recharge_card, MONTH, "per_trip", title_, [], [], basis=recharge_card.invoice_basis
+    )
+    with pytest.raises(ServiceError) as refused:
+        write([card_plan, locked_basis], plan.trip_ids | {recharge_card.pk: []})
+    assert refused.value.code == "basis_locked"
+    taken = Transit.objects.filter(card__card_no=mixed.mixed[2], month=MONTH).values_list("id", flat=True)
+    with pytest.raises(ServiceError) as refused:
+        write([card_plan], {card_plan.card.pk: [*plan.trip_ids[card_plan.card.pk], *taken]})
+    assert refused.value.code == "already_applied" and "刚刚被申请" in refused.value.message
+    assert not Application.objects.filter(batch=batch).exists()
+    assert set(Transit.objects.filter(card__card_no=plain, month=MONTH).values_list("state", flat=True)) == {"open"}
+
+
 # --- statements --------------------------------------------------------------------------------------
 
 
@@ -227,7 +415,8 @@ def fleet_of(world, serials, *, stored_value: int) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_the_preview_takes_as_many_statements_for_30_cards_as_for_3(world):
+def test_preview_and_submit_take_as_many_statements_for_30_cards_as_for_3(world, monkeypatch):
+    monkeypatch.setattr(services, "_queue", lambda pk: None)
     user = world.user.user
     company = title(world.user, kind="enterprise", name="演示物流有限公司", tax_id=COMPANY_TAX_ID)
     counts = {}
@@ -236,8 +425,95 @@ def test_the_preview_takes_as_many_statements_for_30_cards_as_for_3(world):
         inputs = {"user": user, "month": MONTH, "mode": "per_trip", "title_id": company, "card_nos": card_nos}
         with CaptureQueriesContext(connection) as preview:
             plan = batches.batch_preview(**inputs)
-        assert len(plan.plans) == n - 1 and plan.items == 2 * (n - 1)
-        counts[n] = len(preview.captured_queries)
-    # the cards, the title, the cards' trip counts, the stored-value cards' choices, the open
-    # trips, their segments, operators, sections, covered shares
-    assert counts[3] == counts[30] == 9, counts
+        with CaptureQueriesContext(connection) as submit:
+            batch = batches.batch_submit(**inputs, plan_digest=plan.digest)
+        assert Application.objects.filter(batch=batch).count() == n - 1
+        assert ApplicationItem.objects.filter(application__batch=batch).count() == 2 * (n - 1)
+        counts[n] = (len(preview.captured_queries), len(submit.captured_queries))
+    assert counts[3] == counts[30], counts
+    # The preview: the cards, the title, the cards' trip counts, the stored-value cards'
+    # choices, the open trips, their segments, operators, sections, covered shares. The submit:
+    # those with the cards locked, then the batch, the applications, their history rows, the
+    # stored-value choices, the trips marked, the events; the items' COPY (on PostgreSQL) is
+    # not a query Django sees; the test's transaction adds a savepoint and its release.
+    assert counts[30] == (9, 18 if connection.vendor == "postgresql" else 19), counts
+
+
+# --- locks -------------------------------------------------------------------------------------------
+
+
+def _at_once(*calls) -> list:
+    """Runs each call in a thread of its own, all started together; what each returned or
+    raised."""
+    start = threading.Barrier(len(calls))
+    out: list = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            start.wait(10)
+            out[i] = call()
+        except Exception as exc:  # the refusal is the point: recorded and asserted
+            out[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def _each_trip_applied_once(card_nos: list[str]) -> None:
+    items = list(
+        ApplicationItem.objects.filter(transit__card__card_no__in=card_nos).values_list("transit_id", flat=True)
+    )
+    trips = Transit.objects.filter(card__card_no__in=card_nos, month=MONTH)
+    assert sorted(items) == sorted(trips.values_list("id", flat=True))  # every trip once, none twice
+    assert set(trips.values_list("state", flat=True)) == {InvoiceState.APPLIED}
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_batches_over_the_same_cards_at_once_apply_each_trip_once(world, no_queue):
+    user = world.user.user
+    company = title(world.user, kind="enterprise", name="演示物流有限公司", tax_id=COMPANY_TAX_ID)
+    card_nos = fleet_of(world, list(range(501, 512)), stored_value=2)
+
+    def batch():
+        return batches.batch_submit(user=user, month=MONTH, mode="per_trip", title_id=company, card_nos=card_nos)
+
+    outcomes = _at_once(batch, batch)
+    made = [o for o in outcomes if isinstance(o, Batch)]
+    refused = [o for o in outcomes if isinstance(o, ServiceError)]
+    assert len(made) == 1 and [r.code for r in refused] == ["nothing_to_invoice"], outcomes
+    assert {s["code"] for s in refused[0].extra["skipped"]} == {"already_applied", "nothing_to_invoice"}
+    assert Application.objects.filter(batch=made[0]).count() == 10 and Batch.objects.count() == 1
+    _each_trip_applied_once(card_nos)
+    assert CardInvoiceBasis.objects.filter(card__card_no__in=card_nos).count() == 2
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_batch_and_single_applications_at_once_apply_each_trip_once(world, no_queue):
+    user = world.user.user
+    company = title(world.user, kind="enterprise", name="演示物流有限公司", tax_id=COMPANY_TAX_ID)
+    card_nos = fleet_of(world, list(range(601, 609)), stored_value=1)
+
+    def batch():
+        return batches.batch_submit(user=user, month=MONTH, mode="monthly", title_id=company, card_nos=card_nos)
+
+    def single(card_no):
+        return lambda: services.application_submit_consumption(
+            user=user, card_no=card_no, month=MONTH, title_id=company
+        )
+
+    outcomes = _at_once(batch, single(card_nos[0]), single(card_nos[3]), single(card_nos[-2]))
+    assert all(isinstance(o, Batch | Application) or getattr(o, "code", "") == "already_applied" for o in outcomes), (
+        outcomes
+    )
+    _each_trip_applied_once(card_nos[:-1])
+    apps = Application.objects.filter(card__card_no__in=card_nos)
+    assert apps.count() == 7  # one per card-month with trips, whichever took it
+    assert CardInvoiceBasis.objects.get(card__card_no=card_nos[-2]).fixed_by in apps
