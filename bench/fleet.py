@@ -1,7 +1,7 @@
 """A fleet at scale: an enterprise account with 500 company cards and 30,000 trips a month, beside
 a small fleet of 5 cards, on the bench database (bench/generate.py).
 
-    .venv/bin/python bench/fleet.py [--cards 500] [--trips 30000] [--zip-cards 100] [--n 30]
+    .venv/bin/python bench/fleet.py [--cards 500] [--trips 30000] [--zip-cards 100] [--n 30] [--batch-only]
 
 In one process against PostgreSQL, each run with card numbers and accounts of its own:
 - bulk binding: ``bulk_binding_start`` of the card numbers, ``bulk_binding_confirm`` with the code
@@ -9,8 +9,8 @@ In one process against PostgreSQL, each run with card numbers and accounts of it
 - the month's trips (3 segments on 3 operators) pushed through the ingest service, 5,000 a batch;
 - the tables analyzed once the rows are in, as autovacuum would (the bench machines run
   PostgreSQL with it off);
-- batch apply per trip across every card (``batch_preview``, ``batch_submit``), then each of the
-  batch's applications issued in this process one after another (``application_issue``); for
+- batch apply per trip across every card (``batch_preview``, ``batch_submit``: the time and the
+  statements each sends), then each of the batch's applications issued in this process one after another (``application_issue``); for
   reference, in the same run and the same way, as many invoices of single applications of the
   same size (cards outside the batch, one card-month each): batch invoices/s over single
   invoices/s is the per-card overhead the batch adds;
@@ -19,6 +19,9 @@ In one process against PostgreSQL, each run with card numbers and accounts of it
 - the batch ZIP: a monthly batch of the month before over ``--zip-cards`` cards, its documents
   rendered, the ZIP streamed through the page; the peak of memory Python allocated while
   streaming (tracemalloc) against the ZIP's size.
+
+``--batch-only`` stops after the batch's preview and submit (its applications are left
+submitted, not issued): the part to run again and again when comparing two versions of them.
 """
 
 from __future__ import annotations
@@ -168,15 +171,42 @@ def measure(args) -> dict:
     push(f"FC{run}", control, per_card * len(control), month, 2)
     analyze()
 
-    started = time.perf_counter()
-    plan = batches.batch_preview(user=large, month=month, mode="per_trip", title_id=large_title.pk)
-    preview_ms = (time.perf_counter() - started) * 1000
-    started = time.perf_counter()
-    batch = batches.batch_submit(
-        user=large, month=month, mode="per_trip", title_id=large_title.pk, card_nos=large_cards, plan_digest=plan.digest
-    )
-    submit_ms = (time.perf_counter() - started) * 1000
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    load = os.getloadavg()[0]
+    with connection.execute_wrapper(count):
+        started = time.perf_counter()
+        plan = batches.batch_preview(user=large, month=month, mode="per_trip", title_id=large_title.pk)
+        preview_ms = (time.perf_counter() - started) * 1000
+        preview_statements, statements[0] = statements[0], 0
+        started = time.perf_counter()
+        batch = batches.batch_submit(
+            user=large,
+            month=month,
+            mode="per_trip",
+            title_id=large_title.pk,
+            card_nos=large_cards,
+            plan_digest=plan.digest,
+        )
+        submit_ms = (time.perf_counter() - started) * 1000
+    submit_statements = statements[0]
     batch_apps = list(Application.objects.filter(batch_id=batch.pk).order_by("pk").values_list("pk", flat=True))
+    figures["batch"] = {
+        "applications": len(batch_apps),
+        "invoices_planned": plan.invoice_count,
+        "preview_ms": round(preview_ms),
+        "submit_ms": round(submit_ms),
+        # through Django's cursor; a COPY goes past it (the submit's items, on PostgreSQL)
+        "preview_statements": preview_statements,
+        "submit_statements": submit_statements,
+        "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+    }
+    if args.batch_only:
+        return figures
     singles = [
         services.application_submit_consumption(
             user=single_user, card_no=no, month=month, title_id=single_title.pk, mode="per_trip"
@@ -191,11 +221,8 @@ def measure(args) -> dict:
     n2, s2 = issue_all(batch_apps[half:])
     batch_rate = (n1 + n2) / (s1 + s2)
     single_rate = n_single / s_single
-    figures["batch"] = {
-        "applications": len(batch_apps),
+    figures["batch"] |= {
         "invoices": n1 + n2,
-        "preview_ms": round(preview_ms),
-        "submit_ms": round(submit_ms),
         "issued_invoices_per_s": round(batch_rate),
         "single_applications": len(singles),
         "single_invoices": n_single,
@@ -314,6 +341,7 @@ def main() -> None:
     parser.add_argument("--zip-cards", type=int, default=100)
     parser.add_argument("--n", type=int, default=30)
     parser.add_argument("--size", type=int, default=1_000_000, help="trips and invoices of the bench database")
+    parser.add_argument("--batch-only", action="store_true", help="stop after the batch's preview and submit")
     parser.add_argument("--only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
@@ -331,6 +359,10 @@ def main() -> None:
     if out.returncode:
         raise SystemExit(f"fleet failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
     figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if args.batch_only:
+        common.report("fleet_batch", **figures)
+        print(f"batch {figures['batch']}")
+        return
     figures["goal_p95_ms"] = 50
     common.report("fleet", **figures)
     print(f"load average before/after {figures['load_average']}")
