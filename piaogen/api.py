@@ -1,4 +1,5 @@
-"""The API's shared kernel: error mapping and one base view per audience.
+"""The API's shared kernel: error mapping and the reading of bodies; the base view of each
+audience (App users, partners) is in accounts/audiences.py.
 
 Every error answers ``{"code", "message", "errors"}``; no input, however malformed, gets
 a 500 from the parsing layer.
@@ -15,17 +16,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from accounts.authentication import AppTokenAuthentication, PartnerTokenAuthentication
-from accounts.models import Partner, User
 
 from .errors import ServiceError
-from .throttling import FixedWindowThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +129,7 @@ def database_unavailable(exc: DatabaseError, context) -> Response:
     return response
 
 
-def _read_body(request, limit: int) -> None:
+def read_body(request, limit: int) -> None:
     """Reads the body of ``request`` (Django's) into memory when it is at most ``limit`` bytes,
     where Django's own ``body`` would stop at DATA_UPLOAD_MAX_MEMORY_SIZE."""
     if hasattr(request, "_body") or request._read_started:
@@ -156,68 +150,6 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
-class IsAppUser(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return isinstance(request.user, User)
-
-
-class PartnerKind(BasePermission):
-    """Lets in partners of the view's ``partner_kinds``; other partners get 403."""
-
-    message = gettext_lazy("该合作方类型无权调用此接口。")
-
-    def has_permission(self, request, view) -> bool:
-        if not isinstance(request.user, Partner):
-            return False  # DRF answers 401 when no authenticator succeeded
-        kinds = getattr(view, "partner_kinds", ())
-        return not kinds or request.user.kind in kinds
-
-
-class PartnerBurstThrottle(FixedWindowThrottle):
-    """Calls per partner. Like every API throttle here: one atomic counter in Redis (one round
-    trip, exact under concurrency), counted in this process while Redis is out."""
-
-    scope = "partner_burst"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": f"p{request.user.pk}"}
-
-
-class PartnerSustainedThrottle(PartnerBurstThrottle):
-    scope = "partner_sustained"
-
-
-class AppThrottle(FixedWindowThrottle):
-    scope = "app"
-
-    def get_cache_key(self, request, view):
-        if isinstance(request.user, User):
-            return self.cache_format % {"scope": self.scope, "ident": f"u{request.user.pk}"}
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class AnonAuthThrottle(FixedWindowThrottle):
-    """Login, registration and SMS requests per client address."""
-
-    scope = "anon_auth"
-
-
-class AppAPIView(APIView):
-    """Base of ``/api/v1/app/…``: App tokens only; the user is ``request.user``."""
-
-    authentication_classes = [AppTokenAuthentication]
-    permission_classes = [IsAppUser]
-    throttle_classes = [AppThrottle]
-
-
-class AppPublicAPIView(APIView):
-    """App endpoints before login (SMS codes, register, login)."""
-
-    authentication_classes: list = []
-    permission_classes: list = []
-    throttle_classes = [AnonAuthThrottle]
-
-
 def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):g} MiB"
 
@@ -232,34 +164,12 @@ def body_too_large(limit: int) -> ServiceError:
     )
 
 
-class PartnerAPIView(APIView):
-    """Base of ``/api/v1/partner/…``: partner tokens only, limited to ``partner_kinds``.
-
-    Bodies up to ``PARTNER_MAX_BODY_BYTES`` (a full batch of 5,000 items needs more than
-    Django's 2.5 MiB default), read once the partner is authenticated, allowed and within its
-    rate; a larger one is answered 413 naming the limit, before it is read."""
-
-    authentication_classes = [PartnerTokenAuthentication]
-    permission_classes = [PartnerKind]
-    throttle_classes = [PartnerBurstThrottle, PartnerSustainedThrottle]
-    partner_kinds: tuple[str, ...] = ()
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.method in ("POST", "PUT", "PATCH"):
-            _read_body(request._request, settings.PARTNER_MAX_BODY_BYTES)
-
-    @property
-    def partner(self) -> Partner:
-        return self.request.user
-
-
 __all__ = [
-    "AppAPIView",
-    "AppPublicAPIView",
     "ErrorSerializer",
-    "PartnerAPIView",
+    "body_too_large",
+    "database_unavailable",
     "error_response",
     "exception_handler",
+    "read_body",
     "status",
 ]

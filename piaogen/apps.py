@@ -15,8 +15,8 @@ class PiaogenConfig(AppConfig):
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):
-    """The admin as the staff console: its login asks for a second factor (piaogen/console.py).
+    """The admin as the staff console: its login asks for a second factor (accounts/console.py).
     Named in INSTALLED_APPS in place of ``django.contrib.admin``."""
 
     default = False  # not this module's default: that is PiaogenConfig
-    default_site = "piaogen.console.ConsoleAdminSite"
+    default_site = "accounts.console.ConsoleAdminSite"

@@ -9,6 +9,8 @@ pool), so one per pool is kept instead. Everything else is Django's backend unch
 
 from __future__ import annotations
 
+import threading
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -16,6 +18,16 @@ class PooledRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients: dict[int, object] = {}
+        self._pools_lock = threading.Lock()
+
+    def _get_connection_pool(self, write):
+        # Django makes a server's pool on first use without a lock: threads of one process
+        # meeting there at once each made one (and so each its own client). One is made here.
+        pool = self._pools.get(self._get_connection_pool_index(write))
+        if pool is None:
+            with self._pools_lock:
+                pool = super()._get_connection_pool(write)
+        return pool
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)

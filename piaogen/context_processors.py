@@ -30,15 +30,5 @@ def site(request):
             "nav": nav,
             "hotline": settings.SUPPORT_HOTLINE,
             "demo": settings.DEMO_MODE,
-            "transit_days": _transit_days(),
         }
     }
-
-
-def _transit_days() -> int:
-    """From which natural day after travel today's trips appear: the regime in force today."""
-    from django.utils import timezone
-
-    from invoices.regimes import regime_on
-
-    return regime_on(timezone.localdate()).available_after_days

@@ -3,7 +3,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from piaogen.api import AppAPIView, AppPublicAPIView, ErrorSerializer
+from accounts.audiences import AppAPIView, AppPublicAPIView
+from piaogen.api import ErrorSerializer
 from piaogen.limits import client_address
 from piaogen.masking import mask_mobile
 

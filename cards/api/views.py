@@ -6,7 +6,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from accounts.audiences import AppAPIView, PartnerAPIView
+from piaogen.api import ErrorSerializer
 from piaogen.errors import ServiceError
 from piaogen.limits import client_address
 

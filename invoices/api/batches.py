@@ -12,7 +12,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from piaogen.api import AppAPIView, ErrorSerializer
+from accounts.audiences import AppAPIView
+from piaogen.api import ErrorSerializer
 from piaogen.renderers import FastJSONRenderer
 
 from .. import batches

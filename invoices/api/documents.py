@@ -13,7 +13,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
-from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from accounts.audiences import AppAPIView, PartnerAPIView
+from piaogen.api import ErrorSerializer
 
 from .. import selectors
 from ..documents.responses import (

@@ -2,8 +2,9 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from accounts.audiences import AppAPIView, PartnerAPIView
 from cards.selectors import binding_for
-from piaogen.api import AppAPIView, ErrorSerializer, PartnerAPIView
+from piaogen.api import ErrorSerializer
 from piaogen.renderers import FastJSONRenderer
 
 from .. import ingest, selectors

@@ -4,10 +4,13 @@ account holds. It lives here, not in the kernel, because it reads cards and invo
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from cards.selectors import bound_cards
 from piaogen.views import HomeView as IntroductionView
 
 from .. import selectors
+from ..regimes import regime_on
 
 HOME_CARDS = 5
 
@@ -15,6 +18,8 @@ HOME_CARDS = 5
 class HomeView(IntroductionView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
+        # From which natural day after travel trips appear: the regime in force today.
+        ctx["transit_days"] = regime_on(timezone.localdate()).available_after_days
         user = self.request.user
         if user.is_authenticated:
             cards = list(bound_cards(user)[: HOME_CARDS + 1])

@@ -11,11 +11,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from accounts.audiences import AppAPIView
 from cards.identity import normalize_card_no
 from cards.models import Card
 from invoices.models import Application, Invoice, Transit
 from invoices.selectors import by_transit_ids, invoice_month
-from piaogen.api import AppAPIView, ErrorSerializer
+from piaogen.api import ErrorSerializer
 from piaogen.errors import ServiceError
 
 from .. import notifications, selectors, services

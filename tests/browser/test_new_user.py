@@ -86,6 +86,8 @@ def test_new_user(open_page, world, live, journey, journal, viewport, tmp_path):
 
     page.goto("/")
     journey.user_page(page, "home")
+    # The visitor is told from which day trips appear (the regime in force today).
+    expect(page.get_by_role("main")).to_contain_text(re.compile(r"通行记录一般在通行后第\d+个自然日起可查"))
 
     # Register: the code arrives by SMS.
     page.get_by_role("main").get_by_role("link", name="注册", exact=True).click()

@@ -34,6 +34,16 @@ def test_a_visitor_sees_the_introduction(client):
     assert "最新发票" not in body
 
 
+@pytest.mark.regimes
+def test_the_home_page_tells_the_days_of_the_regime_in_force_today(client):
+    from invoices.regimes import regime_on
+
+    days = regime_on(timezone.localdate()).available_after_days
+    body = client.get(reverse("home")).content.decode()
+    assert f"通行记录一般在通行后第{days}个自然日起可查" in body
+    assert "通行后第个自然日" not in body  # never an empty number
+
+
 def test_a_new_user_is_asked_to_bind_a_card(client, make_user):
     client.force_login(make_user())
     body = client.get(reverse("home")).content.decode()

@@ -41,3 +41,23 @@ def test_the_shared_client_answers_many_threads_each_their_own_value():
     assert got == list(range(200))
     assert sum(cache.get(f"c{i}") for i in range(4)) == 200
     assert len(cache._cache._clients) == 1
+
+
+def test_threads_meeting_at_the_first_call_share_one_pool_and_client(monkeypatch):
+    """Django makes a pool on first use without a lock; threads arriving together (made to
+    overlap here by a slow pool) must still end with one pool and one client."""
+    import time
+
+    cache = make()
+    client = cache._cache
+    real = client._pool_class.from_url
+
+    def slow(*args, **kwargs):
+        time.sleep(0.05)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client._pool_class, "from_url", slow)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        clients = list(pool.map(lambda _n: client.get_client(write=True), range(8)))
+    assert len({id(c) for c in clients}) == 1
+    assert len(client._pools) == 1 and len(client._clients) == 1

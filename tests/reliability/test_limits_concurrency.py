@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import caches
 
+from accounts.audiences import AppThrottle
 from accounts.models import User
 from piaogen import throttling
-from piaogen.api import AppThrottle
 from piaogen.limits import Limit
 
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4").rsplit("/", 1)[0] + "/5"

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy
 from django_otp.forms import OTPAuthenticationFormMixin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.identity import normalize_mobile
-from accounts.models import mobile_digest
+from piaogen import limits
 
-from . import limits
+from .identity import normalize_mobile
+from .models import mobile_digest
 
 
 def totp_devices(user) -> list[TOTPDevice]:
