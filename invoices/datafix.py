@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -60,6 +60,7 @@ def application_resend(*, application_id: int, actor: User, reason: str, email: 
     if email:
         try:
             validate_email(email)
+            MaxLengthValidator(254)(email)  # what the column stores (EmailField)
         except ValidationError:
             raise ServiceError("invalid", _("邮箱地址格式不正确。"), errors={"email": [_("格式不正确。")]}) from None
     with transaction.atomic():

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -102,6 +102,7 @@ def _email(email: str | None, title: InvoiceTitle) -> str:
     if email:
         try:
             validate_email(email)
+            MaxLengthValidator(254)(email)  # what the column stores (EmailField)
         except ValidationError:
             raise ServiceError(
                 "invalid", _("邮箱地址格式不正确。"), errors={"email": [_("邮箱地址格式不正确。")]}

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -282,6 +282,7 @@ def application_mail_resend(*, user: User, application_id, email) -> MailResend:
     email = email.strip() if isinstance(email, str) else ""
     try:
         validate_email(email)
+        MaxLengthValidator(254)(email)  # what the column stores (EmailField)
     except ValidationError:
         raise ServiceError(
             "invalid", _("请填写正确的邮箱地址。"), errors={"email": [_("邮箱地址格式不正确。")]}

@@ -14,7 +14,7 @@ from invoices.documents import services as documents
 from invoices.models import Application, ApplicationEvent, Invoice, MailResend, Operator, Transit
 from piaogen.errors import ServiceError
 
-from . import test_invoicing
+from . import test_datafix, test_invoicing
 from .test_invoicing import COMPANY_TAX_ID, THREE, push, title
 
 applied = test_invoicing.applied  # the fixture that submits and issues through the App API
@@ -192,6 +192,12 @@ def issued(world, applied, django_capture_on_commit_callbacks):
     return Application.objects.get(pk=app_id)
 
 
+staff = test_datafix.staff  # a staff member of the data_fix group
+
+# A well-formed address longer than the 254 characters its column stores.
+LONG_ADDRESS = "a" * 64 + "@" + "b" * 63 + "." + ("c" * 63 + ".") * 2 + "cn"
+
+
 def resend(user, capture, app_id, email):
     with capture(execute=True):
         return user.post(f"/api/v1/app/applications/{app_id}/resend", {"email": email}, format="json")
@@ -223,7 +229,7 @@ def test_the_app_resends_the_zip_to_the_address_given_from_a_task(world, issued,
 @pytest.mark.documents
 @pytest.mark.django_db
 def test_resend_refusals(world, issued, applied, app_client, settings, django_capture_on_commit_callbacks):
-    for bad in ("not-an-address", "", None, 42, "a@b"):
+    for bad in ("not-an-address", "", None, 42, "a@b", LONG_ADDRESS):
         r = resend(world.user, django_capture_on_commit_callbacks, issued.pk, bad)
         assert r.status_code == 400 and r.json()["code"] == "invalid" and "email" in r.json()["errors"], bad
     r = world.user.post(f"/api/v1/app/applications/{issued.pk}/resend", ["x"], format="json")
@@ -280,3 +286,26 @@ def test_the_schema_documents_the_resend_endpoint(db):
     assert {"202", "400", "404", "429"} <= set(op["responses"])
     transit = schema["components"]["schemas"]["TransitOut"]["properties"]
     assert {"partly_invoiced", "invoiced"} <= set(transit)
+
+
+@pytest.mark.django_db
+def test_an_address_longer_than_its_column_is_refused_on_applying_and_by_staff(world, staff):
+    from invoices import datafix
+    from piaogen.errors import ServiceError
+
+    assert len(LONG_ADDRESS) > 254
+    push(world, [("T7", THREE)])
+    with pytest.raises(ServiceError) as refused:
+        services.application_submit_consumption(
+            user=world.user.user, card_no=world.card_no, month="2026-09", title_id=title(world.user), email=LONG_ADDRESS
+        )
+    assert refused.value.code == "invalid" and "email" in refused.value.errors
+    assert not Application.objects.exists()
+    app = services.application_submit_consumption(
+        user=world.user.user, card_no=world.card_no, month="2026-09", title_id=title(world.user)
+    )
+    with pytest.raises(ServiceError) as refused:
+        datafix.application_resend(application_id=app.pk, actor=staff, reason="用户更正邮箱", email=LONG_ADDRESS)
+    assert refused.value.code == "invalid" and "email" in refused.value.errors
+    app.refresh_from_db()
+    assert app.email != LONG_ADDRESS
