@@ -9,7 +9,7 @@ succeeded. Publishing gives up within about a second (``CELERY_TASK_PUBLISH_RETR
 
 from __future__ import annotations
 
-import functools
+import importlib
 import logging
 
 from django.db import transaction
@@ -22,17 +22,10 @@ def task_named(name: str):
     ``invoices.tasks.issue_application``). Services queue their tasks by name, so that no
     service module imports a tasks module: tasks call services, never the reverse. An unknown
     name raises KeyError at once, never a warning left to a sweep."""
-    return _registry()[name]
-
-
-@functools.cache
-def _registry():
-    """The Celery app's tasks, every installed app's tasks module imported first (Celery's own
-    autodiscovery, which a worker runs at start and a web process otherwise never does)."""
     from celery import current_app
 
-    current_app.loader.import_default_modules()
-    return current_app.tasks
+    importlib.import_module(name.rpartition(".")[0])  # registers the module's tasks (a no-op once imported)
+    return current_app.tasks[name]
 
 
 def enqueue(task, *args, what: str, **kwargs) -> bool:
