@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet, Sum
@@ -12,6 +12,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
+
+from piaogen.cursors import encode_cursor
 
 from .models import (
     Application,
@@ -154,12 +156,10 @@ def covered_shares(transits, months=None) -> set[tuple[int, int | None, int | No
 # Lists that grow with a user's history are read a bounded page at a time, keyset-paginated on a
 # unique order such as (exit_time, id): a page costs the same on the first screen as on the
 # hundredth, and rows arriving meanwhile never shift a page. A cursor names the last row of a
-# page (for the next one) or its first (for the previous one): "<microseconds>_<id>" for a time
-# and an id, "<id>" for an id alone.
+# page (for the next one) or its first (for the previous one), in the one format of
+# ``piaogen.cursors``.
 
 PAGE_SIZE = 50
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR_PART = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass
@@ -171,32 +171,6 @@ class Page:
     @property
     def paginated(self) -> bool:
         return bool(self.next or self.prev)
-
-
-def encode_cursor(values: tuple) -> str:
-    return "_".join(
-        str((v - _EPOCH) // timedelta(microseconds=1)) if isinstance(v, datetime) else str(int(v)) for v in values
-    )
-
-
-def decode_cursor(value: str, kinds: tuple[type, ...]) -> tuple:
-    """The values of a cursor made by ``encode_cursor``; ValueError for anything else."""
-    parts = str(value).split("_")
-    if len(parts) != len(kinds) or not all(_CURSOR_PART.fullmatch(p) for p in parts):
-        raise ValueError("malformed cursor")
-    out: list = []
-    for part, kind in zip(parts, kinds, strict=True):
-        number = int(part)
-        if kind is datetime:
-            try:
-                out.append(_EPOCH + timedelta(microseconds=number))
-            except OverflowError:
-                raise ValueError("cursor out of range") from None
-        elif number >= 2**63:
-            raise ValueError("cursor out of range")
-        else:
-            out.append(number)
-    return tuple(out)
 
 
 def _beyond(order: tuple[str, ...], values: tuple, *, greater: bool) -> Q:

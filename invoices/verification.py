@@ -40,8 +40,8 @@ takes one more, for the code and number of the invoice it cancels). Invoices and
 partitioned by that month: a statement naming its month is planned against that month's
 partitions alone, where one reading the month at run time made PostgreSQL open and lock every
 partition on each check (docs/performance.md, verification). The SQL is written by the ORM
-once per process, and the answer's JSON is built from the rows (``Record.as_json``, the Invoice
-of api.md, equal to ``invoice_json``; a test holds them together): compiling an ORM query and
+once per process, and the answer's JSON is built from the rows by the Invoice shape's one builder
+(``Record.as_json`` → ``invoices.shapes.invoice_shape``): compiling an ORM query and
 building model instances cost more than all the rest of a check.
 """
 
@@ -69,7 +69,7 @@ from piaogen.crypto import lookup_digest
 from . import selectors
 from .models import Invoice, InvoiceKey, Recharge, Transit, VerificationCounter
 from .regimes import DocumentKind
-from .tax import rate_text
+from .shapes import INVOICE_HEAD, day_text, invoice_shape, line_shape
 
 logger = logging.getLogger(__name__)
 
@@ -137,27 +137,7 @@ class Query:
 
 # What a check reads, in this order: the invoice's fields of the Invoice shape (api.md) and each
 # line's. Rows come ordered by the line's position.
-INVOICE_FIELDS = (
-    "id",
-    "code",
-    "number",
-    "issued_on",
-    "check_code",
-    "kind",
-    "red",
-    "status",
-    "month",
-    "plate",
-    "seller_name",
-    "seller_tax_id",
-    "buyer_name",
-    "buyer_tax_id",
-    "total_net",
-    "total_tax",
-    "total",
-    "original_id",
-    "document_kind",
-)
+INVOICE_FIELDS = INVOICE_HEAD
 LINE_FIELDS = (
     "lines__seq",
     "lines__item",
@@ -268,73 +248,31 @@ class Record:
                 self.red_confirmation = {"number": confirmation}
 
     def as_json(self) -> dict:
-        """The Invoice of api.md, as ``invoices.api.invoicing.invoice_json`` gives it."""
-        (
-            pk,
-            code,
-            number,
-            issued_on,
-            check_code,
-            kind,
-            red,
-            status,
-            month,
-            plate,
-            seller_name,
-            seller_tax_id,
-            buyer_name,
-            buyer_tax_id,
-            total_net,
-            total_tax,
-            total,
-            original_id,
-            document_kind,
-        ) = self.rows[0][: len(INVOICE_FIELDS)]
-        if original_id is not None and self.original is None:
+        """The Invoice of api.md (``invoices.shapes.invoice_shape``)."""
+        head = dict(zip(INVOICE_FIELDS, self.rows[0], strict=False))
+        head["issued_on"] = self.issued_on
+        if self.original_id is not None and self.original is None:
             self.read_original()
-        lines = []
-        for row in self.rows:
-            seq, item, line_plate, vehicle_class, date_from, date_to, net, rate, tax, transit, recharge = row[
-                len(INVOICE_FIELDS) :
-            ]
-            if seq is None:  # an invoice without lines: the join's one empty row
-                continue
-            lines.append(
-                {
-                    "item": item,
-                    "plate": line_plate,
-                    "vehicle_class": vehicle_class,
-                    "date_from": _day(date_from).strftime("%Y%m%d"),
-                    "date_to": _day(date_to).strftime("%Y%m%d"),
-                    "net": net,
-                    "rate": rate_text(rate),
-                    "tax": tax,
-                    "transit_id": transit,
-                    "recharge_id": recharge,
-                }
+        days: dict = {}
+        lines = [
+            line_shape(
+                item,
+                line_plate,
+                vehicle_class,
+                day_text(_day(date_from), days),
+                day_text(_day(date_to), days),
+                net,
+                rate,
+                tax,
+                transit,
+                recharge,
             )
-        return {
-            "id": pk,
-            "code": code,
-            "number": number,
-            "issued_on": self.issued_on.isoformat(),
-            "check_code": check_code,
-            "kind": kind,
-            "red": bool(red),
-            "status": status,
-            "month": month,
-            "plate": plate,
-            "seller": {"name": seller_name, "tax_id": seller_tax_id},
-            "buyer": {"name": buyer_name, "tax_id": buyer_tax_id},
-            "lines": lines,
-            "total_net": total_net,
-            "total_tax": total_tax,
-            "total": total,
-            "original": self.original,
-            "document_kind": document_kind,
-            "document_kind_label": str(DocumentKind(document_kind).label),
-            "red_confirmation": self.red_confirmation,
-        }
+            for seq, item, line_plate, vehicle_class, date_from, date_to, net, rate, tax, transit, recharge in (
+                row[len(INVOICE_FIELDS) :] for row in self.rows
+            )
+            if seq is not None  # an invoice without lines: the join's one empty row
+        ]
+        return invoice_shape(head, lines, original=self.original, red_confirmation=self.red_confirmation)
 
 
 def find(code: str, number: str) -> Record | None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core import signing
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -16,6 +14,7 @@ from rest_framework.response import Response
 from accounts.audiences import AppAPIView, PartnerAPIView
 from cards.selectors import binding_for
 from piaogen.api import ErrorSerializer
+from piaogen.cursors import decode_cursor, encode_cursor
 from piaogen.errors import ServiceError
 from piaogen.renderers import FastJSONRenderer
 
@@ -23,16 +22,19 @@ from .. import selectors, services
 from ..documents import services as documents_services
 from ..models import Application, Invoice, InvoiceLine, RedLetterConfirmation, Transit
 from ..regimes import DocumentKind
-from ..tax import rate_decimal, rate_text
+from ..shapes import (
+    APPLICATION_HEAD,
+    INVOICE_HEAD,
+    application_shape,
+    day_text,
+    document_kind_label,
+    invoice_shape,
+    line_shape,
+)
 from . import paging
 
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
 DIGITAL = DocumentKind.DIGITAL_E_INVOICE.value
-
-
-def document_kind_label(kind: str) -> str:
-    """The kind's name as printed on the document, in the request's language."""
-    return str(DocumentKind(kind).label)
 
 
 def red_confirmation_json(inv: Invoice) -> dict | None:
@@ -45,70 +47,40 @@ def red_confirmation_json(inv: Invoice) -> dict | None:
 
 
 def invoice_json(inv: Invoice) -> dict:
-    return {
-        "id": inv.pk,
-        "code": inv.code,
-        "number": inv.number,
-        "issued_on": inv.issued_on.isoformat(),
-        "check_code": inv.check_code,
-        "kind": inv.kind,
-        "red": inv.red,
-        "status": inv.status,
-        "month": inv.month,
-        "plate": inv.plate,
-        "seller": {"name": inv.seller_name, "tax_id": inv.seller_tax_id},
-        "buyer": {"name": inv.buyer_name, "tax_id": inv.buyer_tax_id},
-        "lines": [
-            {
-                "item": line.item,
-                "plate": line.plate,
-                "vehicle_class": line.vehicle_class,
-                "date_from": line.date_from.strftime("%Y%m%d"),
-                "date_to": line.date_to.strftime("%Y%m%d"),
-                "net": line.net,
-                "rate": None if line.rate is None else str(rate_decimal(line.rate)),
-                "tax": line.tax,
-                "transit_id": line.transit.transit_id if line.transit_id else None,
-                "recharge_id": line.recharge.recharge_id if line.recharge_id else None,
-            }
-            for line in inv.lines.all()
-        ],
-        "total_net": inv.total_net,
-        "total_tax": inv.total_tax,
-        "total": inv.total,
-        "original": {"code": inv.original.code, "number": inv.original.number} if inv.original_id else None,
-        "document_kind": inv.document_kind,
-        "document_kind_label": document_kind_label(inv.document_kind),
-        "red_confirmation": red_confirmation_json(inv),
-    }
+    """The Invoice of api.md from a model instance (its lines, their trips and recharges, and
+    its original read through the instance's relations)."""
+    days: dict = {}
+    lines = [
+        line_shape(
+            line.item,
+            line.plate,
+            line.vehicle_class,
+            day_text(line.date_from, days),
+            day_text(line.date_to, days),
+            line.net,
+            line.rate,
+            line.tax,
+            line.transit.transit_id if line.transit_id else None,
+            line.recharge.recharge_id if line.recharge_id else None,
+        )
+        for line in inv.lines.all()
+    ]
+    return invoice_shape(
+        {name: getattr(inv, name) for name in INVOICE_HEAD},
+        lines,
+        original={"code": inv.original.code, "number": inv.original.number} if inv.original_id else None,
+        red_confirmation=red_confirmation_json(inv),
+    )
 
 
 # The same JSON from plain rows: the lists and an application's detail read the invoices' columns
 # and their lines' in two queries (``.values()``), without model instances; a test holds the two
 # builders to the same output, field by field.
 INVOICE_COLUMNS = (
-    "id",
-    "code",
-    "number",
-    "issued_on",
-    "issued_at",
-    "check_code",
-    "kind",
-    "red",
-    "status",
-    "month",
-    "plate",
-    "seller_name",
-    "seller_tax_id",
-    "buyer_name",
-    "buyer_tax_id",
-    "total_net",
-    "total_tax",
-    "total",
-    "original_id",
-    "original_code",
+    *INVOICE_HEAD,
+    "issued_at",  # the lists' cursor
+    "original_code",  # these three by ``invoice_values``' subqueries and join
     "original_number",
-    "document_kind",
     "confirmation_of_red__number",
 )
 DETAIL_COLUMNS = tuple(c for c in INVOICE_COLUMNS if c != "issued_at")  # issued_at: the lists' cursor only
@@ -147,35 +119,19 @@ def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) ->
     for r in rows:
         lines: list[dict] = []
         lines_of[r["id"]] = lines
+        kind = r["document_kind"]
         out.append(
-            {
-                "id": r["id"],
-                "code": r["code"],
-                "number": r["number"],
-                "issued_on": r["issued_on"].isoformat(),
-                "check_code": r["check_code"],
-                "kind": r["kind"],
-                "red": r["red"],
-                "status": r["status"],
-                "month": r["month"],
-                "plate": r["plate"],
-                "seller": {"name": r["seller_name"], "tax_id": r["seller_tax_id"]},
-                "buyer": {"name": r["buyer_name"], "tax_id": r["buyer_tax_id"]},
-                "lines": lines,
-                "total_net": r["total_net"],
-                "total_tax": r["total_tax"],
-                "total": r["total"],
-                "original": (
-                    {"code": r["original_code"], "number": r["original_number"]} if r["original_id"] else None
-                ),
-                "document_kind": r["document_kind"],
-                "document_kind_label": labels.get(r["document_kind"]) or document_kind_label(r["document_kind"]),
-                "red_confirmation": (
+            invoice_shape(
+                r,
+                lines,
+                original=({"code": r["original_code"], "number": r["original_number"]} if r["original_id"] else None),
+                red_confirmation=(
                     {"number": r["confirmation_of_red__number"]}
-                    if r["red"] and r["confirmation_of_red__number"] and r["document_kind"] == DIGITAL
+                    if r["red"] and r["confirmation_of_red__number"] and kind == DIGITAL
                     else None
                 ),
-            }
+                label=labels.get(kind),
+            )
         )
     if not lines_of:
         return out
@@ -207,79 +163,36 @@ def invoice_rows_json(rows: list[dict], *, application_id: int | None = None) ->
         transit_id,
         recharge_id,
     ) in lines.order_by("invoice_id", "seq").values_list(*_LINE_COLUMNS):
-        if (day_from := days.get(date_from)) is None:
-            day_from = days[date_from] = date_from.strftime("%Y%m%d")
-        if (day_to := days.get(date_to)) is None:
-            day_to = days[date_to] = date_to.strftime("%Y%m%d")
         lines_of[invoice_id].append(
-            {
-                "item": item,
-                "plate": plate,
-                "vehicle_class": vehicle_class,
-                "date_from": day_from,
-                "date_to": day_to,
-                "net": net,
-                "rate": rate_text(rate),
-                "tax": tax,
-                "transit_id": transit_id,
-                "recharge_id": recharge_id,
-            }
+            line_shape(
+                item,
+                plate,
+                vehicle_class,
+                day_text(date_from, days),
+                day_text(date_to, days),
+                net,
+                rate,
+                tax,
+                transit_id,
+                recharge_id,
+            )
         )
     return out
 
 
-APPLICATION_COLUMNS = (
-    "id",
-    "kind",
-    "status",
-    "failure_reason",
-    "summary_no",
-    "card__card_no",
-    "mode",
-    "month",
-    "invoice_count",
-    "total",
-    "created_at",
-    "issued_at",
-    "original_id",
-)
+APPLICATION_COLUMNS = APPLICATION_HEAD
 
 
 def application_row_json(r: dict) -> dict:
     """``application_json`` of a row of ``APPLICATION_COLUMNS``, without its invoices."""
-    return {
-        "id": r["id"],
-        "kind": r["kind"],
-        "status": r["status"],
-        "failure_reason": r["failure_reason"] or None,
-        "summary_no": r["summary_no"],
-        "card_no": r["card__card_no"],
-        "mode": r["mode"] or None,
-        "month": r["month"] or None,
-        "invoice_count": r["invoice_count"],
-        "total": r["total"],
-        "created_at": timezone.localtime(r["created_at"]).isoformat(),
-        "issued_at": timezone.localtime(r["issued_at"]).isoformat() if r["issued_at"] else None,
-        "original_id": r["original_id"],
-    }
+    return application_shape(r)
 
 
 def application_json(app: Application, invoices: list[Invoice] | None) -> dict:
-    body = {
-        "id": app.pk,
-        "kind": app.kind,
-        "status": app.status,
-        "failure_reason": app.failure_reason or None,
-        "summary_no": app.summary_no,
-        "card_no": app.card.card_no,
-        "mode": app.mode or None,
-        "month": app.month or None,
-        "invoice_count": app.invoice_count,
-        "total": app.total,
-        "created_at": timezone.localtime(app.created_at).isoformat(),
-        "issued_at": timezone.localtime(app.issued_at).isoformat() if app.issued_at else None,
-        "original_id": app.original_id,
-    }
+    body = application_shape(
+        {name: getattr(app, name) for name in APPLICATION_HEAD if name != "card__card_no"}
+        | {"card__card_no": app.card.card_no}
+    )
     if invoices is not None:
         body["invoices"] = [invoice_json(i) for i in invoices]
     return body
@@ -715,18 +628,14 @@ class InvoiceReverseView(AppAPIView):
 
 # --- enterprise feed --------------------------------------------------------------------------
 
-CURSOR_SALT = "invoices.feed"
-
-
-def _encode_cursor(inv: Invoice) -> str:
-    return signing.dumps([inv.issued_at.isoformat(), inv.pk], salt=CURSOR_SALT, compress=True)
+# The feed's cursors of before the one format (piaogen.cursors) were signed with this salt.
+LEGACY_CURSOR_SALT = "invoices.feed"
 
 
 def _decode_cursor(value: str) -> tuple:
     try:
-        at, pk = signing.loads(value, salt=CURSOR_SALT)
-        return datetime.fromisoformat(at), int(pk)
-    except (signing.BadSignature, ValueError, TypeError):
+        return decode_cursor(value, (datetime, int), signed_salt=LEGACY_CURSOR_SALT)
+    except ValueError:
         raise ServiceError(
             "invalid", _("cursor 无效，请使用上一页返回的 next。"), errors={"cursor": [_("无效。")]}
         ) from None
@@ -767,5 +676,8 @@ class PartnerInvoiceFeedView(PartnerAPIView):
         more = len(rows) > limit
         rows = rows[:limit]
         return Response(
-            {"results": [invoice_json(i) for i in rows], "next": _encode_cursor(rows[-1]) if more else None}
+            {
+                "results": [invoice_json(i) for i in rows],
+                "next": encode_cursor((rows[-1].issued_at, rows[-1].pk)) if more else None,
+            }
         )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
+from piaogen.cursors import decode_cursor
 from piaogen.errors import ServiceError
 
 from .. import selectors
@@ -48,7 +49,7 @@ def page_request(
     after = None
     if cursor:
         try:
-            after = selectors.decode_cursor(cursor, kinds)
+            after = decode_cursor(cursor, kinds)
         except ValueError:
             message = _("cursor 无效，请使用上一页响应头 Link 中的链接。")
             raise ServiceError("invalid", message, errors={"cursor": [_("无效。")]}) from None

@@ -8,9 +8,9 @@ from piaogen.api import ErrorSerializer
 from piaogen.renderers import FastJSONRenderer
 
 from .. import ingest, selectors
+from ..tax import rate_text
 from . import paging
 from . import serializers as s
-from .invoicing import rate_text
 
 PARTNER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 

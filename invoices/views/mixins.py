@@ -8,6 +8,7 @@ import re
 from django.contrib.auth.mixins import LoginRequiredMixin
 
 from cards.picker import pick_card
+from piaogen.cursors import decode_cursor
 
 from .. import selectors
 
@@ -52,7 +53,7 @@ class KeysetMixin:
             value = self.request.GET.get(name)
             if value:
                 try:
-                    out[name] = selectors.decode_cursor(value, self.cursor_kinds)
+                    out[name] = decode_cursor(value, self.cursor_kinds)
                 except ValueError:
                     return {}
         return out if len(out) == 1 else {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core import signing
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,6 +16,7 @@ from cards.models import Card
 from invoices.models import Application, Invoice, Transit
 from invoices.selectors import by_transit_ids, invoice_month
 from piaogen.api import ErrorSerializer
+from piaogen.cursors import decode_cursor, encode_cursor
 from piaogen.errors import ServiceError
 
 from .. import notifications, selectors, services
@@ -196,20 +196,17 @@ class FaqView(AppAPIView):
 
 # --- the message centre -------------------------------------------------------------------------
 
-CURSOR_SALT = "support.notifications"
-
-
-def _encode_cursor(notification) -> str:
-    return signing.dumps([notification.created_at.isoformat(), notification.pk], salt=CURSOR_SALT)
+# The message centre's cursors of before the one format (piaogen.cursors) were signed with this salt.
+LEGACY_CURSOR_SALT = "support.notifications"
 
 
 def _decode_cursor(value: str) -> tuple[datetime, int]:
     try:
-        at, pk = signing.loads(value, salt=CURSOR_SALT)
-        return datetime.fromisoformat(at), int(pk)
-    except (signing.BadSignature, ValueError, TypeError):
+        at, pk = decode_cursor(value, (datetime, int), signed_salt=LEGACY_CURSOR_SALT)
+    except ValueError:
         message = _("cursor 无效，请使用上一页返回的 next。")
         raise ServiceError("invalid", message, errors={"cursor": [message]}) from None
+    return at, pk
 
 
 class NotificationsView(AppAPIView):
@@ -237,7 +234,7 @@ class NotificationsView(AppAPIView):
         return Response(
             {
                 "results": s.NotificationOutSerializer(rows, many=True).data,
-                "next": _encode_cursor(rows[-1]) if more else None,
+                "next": encode_cursor((rows[-1].created_at, rows[-1].pk)) if more else None,
                 "unread_count": selectors.unread_notification_count(request.user),
             }
         )

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -321,6 +322,14 @@ def test_the_api_lists_newest_first_page_by_page(world):
         body = world.app.get(API, {"limit": 10, "cursor": body["next"]}).json()
         seen += [n["id"] for n in body["results"]]
     assert len(seen) == len(set(seen)) == 26
+    # a cursor of the former signed format is still read
+    first = world.app.get(API, {"limit": 10}).json()
+    tenth = Notification.objects.get(pk=first["results"][-1]["id"])
+    former = signing.dumps([tenth.created_at.isoformat(), tenth.pk], salt="support.notifications")
+    assert (
+        world.app.get(API, {"limit": 10, "cursor": former}).json()
+        == world.app.get(API, {"limit": 10, "cursor": first["next"]}).json()
+    )
     issued = [n for n in world.app.get(API, {"limit": 100}).json()["results"] if n["kind"] == "invoices_issued"]
     assert issued[0]["application_id"] == world.application["id"] and issued[0]["read"] is False
     assert issued[0]["link"] == f"/applications/{world.application['id']}/" and issued[0]["kind_label"] == "发票已开具"
