@@ -57,7 +57,12 @@ def batch_items(body: Any, key: str) -> list[Any]:
         raise ServiceError(
             "invalid", _("请求体须为 JSON 对象，且包含列表字段 %(key)s。") % {"key": key}, errors={key: [_("必填。")]}
         )
-    items = body[key]
+    return batch_list(body[key], key)
+
+
+def batch_list(items: Any, key: str) -> list[Any]:
+    """``items`` if it is a list of at most ``PARTNER_BATCH_LIMIT`` items, or a clear 400 naming
+    ``key`` (for callers that hold the list already)."""
     if not isinstance(items, list):
         raise ServiceError("invalid", _("%(key)s 须为列表。") % {"key": key}, errors={key: [_("须为列表。")]})
     limit = settings.PARTNER_BATCH_LIMIT

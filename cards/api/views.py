@@ -1,14 +1,13 @@
 """The cards slice of the API: the issuers' registry push, and the App's cards, binding and titles."""
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.audiences import AppAPIView, PartnerAPIView
 from piaogen.api import ErrorSerializer
-from piaogen.errors import ServiceError
+from piaogen.bulk import batch_items
 from piaogen.limits import client_address
 
 from .. import selectors
@@ -81,11 +80,7 @@ class RegistryPushView(PartnerAPIView):
         ],
     )
     def post(self, request):
-        data = request.data
-        if not isinstance(data, dict) or "cards" not in data:
-            message = _('请求体应为 {"cards": [ … ]}。')
-            raise ServiceError("invalid", message, errors={"cards": [message]})
-        return Response(card_registry_upsert(partner=self.partner, items=data["cards"]))
+        return Response(card_registry_upsert(partner=self.partner, items=batch_items(request.data, "cards")))
 
 
 # --- App: cards --------------------------------------------------------------------------------

@@ -8,10 +8,8 @@ import json
 import logging
 import secrets
 import sqlite3
-from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
@@ -21,6 +19,7 @@ from simple_history.utils import bulk_create_with_history
 from accounts import services as account_services
 from accounts.models import Partner, mobile_digest
 from accounts.sms import SmsMessage
+from piaogen.bulk import BatchResult, batch_list
 from piaogen.crypto import lookup_digest
 from piaogen.errors import ServiceError
 from piaogen.masking import mask_id_number, mask_mobile
@@ -190,24 +189,6 @@ def _unbinding_sms(binding: Binding, card: Card, issuer: Issuer) -> SmsMessage:
     return SmsMessage(mobile=binding.user.mobile, text=text, purpose="notice")
 
 
-@dataclass
-class RegistryResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    unbound: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "unbound": self.unbound,
-            "rejected": self.rejected,
-        }
-
-
 def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, Any]:
     """Stores an issuer's batch of cards: created, updated or unchanged, each bad item rejected
     with a code. ``partner`` None is the platform operator loading configuration (every known
@@ -216,13 +197,7 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
     A change of holder name, ID type, ID number or mobile, or a cancellation, ends the card's
     binding and tells its user by SMS once the batch is committed.
     """
-    if not isinstance(items, list):
-        raise ServiceError("invalid", _('请求体应为 {"cards": [ … ]}。'), errors={"cards": [_("应为一个数组。")]})
-    limit = settings.PARTNER_BATCH_LIMIT
-    if len(items) > limit:
-        message = _("一次最多推送 %(limit)s 张卡，本次为 %(n)s 张，请分批推送。") % {"limit": limit, "n": len(items)}
-        raise ServiceError("too_many_items", message, errors={"cards": [message]})
-
+    items = batch_list(items, "cards")
     issuer_by_code = dict(IssuerNetworkCode.objects.values_list("code", "issuer_id"))
     if partner is None:
         owned = set(issuer_by_code)
@@ -230,14 +205,12 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
     else:
         owned = selectors.network_codes_of(partner)
         reason = _("发行方推送：%(name)s") % {"name": partner.name}
-    result = RegistryResult()
+    result = BatchResult(extra={"unbound": 0})
     good: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def reject(index: int, raw: Any, code: str, errors: dict[str, list[str]]) -> None:
         raw_id = raw.get("card_no") if isinstance(raw, dict) else None
-        result.rejected.append(
-            {"index": index, "id": raw_id[:40] if isinstance(raw_id, str) else "", "code": code, "errors": errors}
-        )
+        result.reject(index, raw_id if isinstance(raw_id, str) else None, code, errors)
 
     for index, raw in enumerate(items):
         item, errors = clean_registry_item(raw)
@@ -281,14 +254,14 @@ def card_registry_upsert(*, partner: Partner | None, items: Any) -> dict[str, An
                 # Another push created one of these cards at the same moment: read again.
                 if attempt:
                     raise ServiceError("conflict", _("同一批卡正在被另一请求写入，请稍后重试。"), status=409) from None
-        result.created, result.updated, result.unchanged, result.unbound = counts
+        result.created, result.updated, result.unchanged, result.extra["unbound"] = counts
     logger.info(
         "card registry push partner=%s created=%s updated=%s unchanged=%s unbound=%s rejected=%s",
         partner.pk if partner else "-",
         result.created,
         result.updated,
         result.unchanged,
-        result.unbound,
+        result.extra["unbound"],
         len(result.rejected),
     )
     return result.as_dict()
