@@ -25,7 +25,8 @@ from accounts.models import Partner
 from accounts.services import cross_partner_refusals_record
 from cards.models import Card, CardType, PlateColor, VehicleClass
 from cards.selectors import network_codes_of
-from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, fingerprint
+from piaogen import bulk
+from piaogen.bulk import BatchResult, Fields, ItemError, batch_items, copy_text, fingerprint
 
 from .models import InvoiceState, Operator, Recharge, RoadSection, Transit, TransitChange, TransitKey, TransitSegment
 from .selectors import covered_shares
@@ -617,62 +618,49 @@ def transit_upsert_batch(*, partner: Partner, body: Any) -> BatchResult:
 
 
 def _copy_new_transits(new_rows, cards, sections, partner, now) -> None:
-    """PostgreSQL: new trips and their segments written with COPY, ids taken from the table's
-    own sequence first — the ORM's INSERT building costs ten times the database's work here.
-    COPY goes through the driver's own cursor: its errors are turned into Django's here, so that
-    a failure answers like any other database error (503, nothing of the batch stored)."""
-    with connection.wrap_database_errors, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Transit._meta.db_table, len(new_rows)],
+    """PostgreSQL: new trips and their segments written with COPY (``piaogen.bulk``), ids taken
+    from the table's own sequence first — the ORM's INSERT building costs ten times the
+    database's work here. The rows are written in COPY's text format directly: the driver's
+    per-row adaptation costs about twice as much. Text from partners is escaped (``copy_text``);
+    everything else is ours. A database error answers like any other (503, nothing of the batch
+    stored)."""
+    ids = bulk.reserve_ids(Transit._meta.db_table, len(new_rows))
+    transit_cols = (
+        "id, transit_id, card_id, plate, plate_color, vehicle_class, entry_station, entry_time, exit_station,"
+        " exit_time, fee, month, travel_date, state, fingerprint, pushed_by_id, created_at, updated_at"
+    )
+    text = copy_text
+    tail = f"{InvoiceState.OPEN}\t%s\t{partner.pk if partner else bulk.NULL}\t{now.isoformat()}\t{now.isoformat()}\n"
+    lines = []
+    months = []
+    for pk, (d, fp) in zip(ids, new_rows, strict=True):
+        local_exit = d["exit_time"].astimezone(SHANGHAI)
+        month = local_exit.strftime("%Y-%m")
+        months.append(month)
+        lines.append(
+            f"{pk}\t{text(d['transit_id'])}\t{cards[d['card_no']]}\t{text(d['plate'])}\t"
+            f"{d['plate_color']}\t{d['vehicle_class']}\t{text(d['entry_station'])}\t"
+            f"{d['entry_time'].isoformat()}\t{text(d['exit_station'])}\t{d['exit_time'].isoformat()}\t"
+            f"{d['fee']}\t{month}\t{local_exit.date().isoformat()}\t" + tail % fp
         )
-        ids = [r[0] for r in cursor.fetchall()]
-        raw = cursor.cursor
-        transit_cols = (
-            "id, transit_id, card_id, plate, plate_color, vehicle_class, entry_station, entry_time, exit_station,"
-            " exit_time, fee, month, travel_date, state, fingerprint, pushed_by_id, created_at, updated_at"
-        )
-        # COPY's text format written here directly: the driver's per-row adaptation costs three
-        # times as much. Text from partners is escaped (_copy_text); everything else is ours.
-        tail = f"{InvoiceState.OPEN}\t%s\t{partner.pk if partner else NULL}\t{now.isoformat()}\t{now.isoformat()}\n"
-        lines = []
-        for pk, (d, fp) in zip(ids, new_rows, strict=True):
-            local_exit = d["exit_time"].astimezone(SHANGHAI)
-            lines.append(
-                f"{pk}\t{_copy_text(d['transit_id'])}\t{cards[d['card_no']]}\t{_copy_text(d['plate'])}\t"
-                f"{d['plate_color']}\t{d['vehicle_class']}\t{_copy_text(d['entry_station'])}\t"
-                f"{d['entry_time'].isoformat()}\t{_copy_text(d['exit_station'])}\t{d['exit_time'].isoformat()}\t"
-                f"{d['fee']}\t{local_exit.strftime('%Y-%m')}\t{local_exit.date().isoformat()}\t" + tail % fp
-            )
-        with raw.copy(f"COPY {Transit._meta.db_table} ({transit_cols}) FROM STDIN") as copy:
-            copy.write("".join(lines))
-        months = [d["exit_time"].astimezone(SHANGHAI).strftime("%Y-%m") for d, _fp in new_rows]
-        with raw.copy(f"COPY {TransitKey._meta.db_table} (transit_id, trip_id, month) FROM STDIN") as copy:
-            copy.write(
-                "".join(
-                    f"{_copy_text(d['transit_id'])}\t{pk}\t{month}\n"
-                    for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
-                )
-            )
-        lines = [
+    bulk.copy_lines(Transit._meta.db_table, transit_cols, "".join(lines))
+    bulk.copy_lines(
+        TransitKey._meta.db_table,
+        "transit_id, trip_id, month",
+        "".join(
+            f"{text(d['transit_id'])}\t{pk}\t{month}\n"
+            for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
+        ),
+    )
+    bulk.copy_lines(
+        TransitSegment._meta.db_table,
+        "transit_id, seq, section_id, operator_id, fee, month",
+        "".join(
             f"{pk}\t{seq}\t{sections[s['section_code']][0]}\t{sections[s['section_code']][1]}\t{s['fee']}\t{month}\n"
             for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
             for seq, s in enumerate(d["segments"], start=1)
-        ]
-        with raw.copy(
-            f"COPY {TransitSegment._meta.db_table} (transit_id, seq, section_id, operator_id, fee, month) FROM STDIN"
-        ) as copy:
-            copy.write("".join(lines))
-
-
-NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: str) -> str:
-    """A text value in COPY's text format: backslash, tab, newline and carriage return escaped
-    (NUL never gets this far: the parser refuses it)."""
-    return value.translate(_COPY_ESCAPES)
+        ),
+    )
 
 
 # --- recharges ------------------------------------------------------------------------

@@ -1,6 +1,9 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from invoices.models import Operator, Recharge, RoadSection, Transit, TransitChange, TransitSegment
 
@@ -285,3 +288,136 @@ def test_text_with_backslashes_tabs_and_newlines_is_stored_exactly(world):
     # and a second push of the same trip is recognised as unchanged (same fingerprint)
     again = world.clearing.post("/api/v1/partner/transits", {"transits": [item]}, format="json")
     assert again.json()["unchanged"] == 1
+
+
+# --- the fast path against the field-by-field one, as a property --------------------------------
+
+_CLEAN_TEXT = st.text(alphabet=st.sampled_from(list("AZaz09-_·豫京郑州站\\\"'é")), min_size=1, max_size=8)
+# What the fast path must leave to the full validation: surrounding spaces, tabs and newlines,
+# NUL, empty, too long.
+_MESSY_TEXT = st.text(alphabet=st.sampled_from(list("AZ豫 \t\n\\\x00\u3000")), min_size=0, max_size=70)
+_OFFSETS = st.sampled_from([timedelta(hours=8), timedelta(0), timedelta(hours=-5, minutes=-30)])
+
+
+def _mostly(draw, good, bad, *, odds: int = 12):
+    """A value of ``good`` ``odds`` times in ``odds + 1``, else one of ``bad``."""
+    return draw(good) if draw(st.integers(0, odds)) else draw(bad)
+
+
+def _moment(draw, naive: datetime, offset: timedelta):
+    """``naive`` as partners send a time: mostly ISO 8601 with an offset, sometimes not."""
+    return _mostly(
+        draw,
+        st.just(naive.replace(tzinfo=dt_timezone(offset)).isoformat()),
+        st.sampled_from(
+            [naive.isoformat(), naive.date().isoformat(), "", "2026-13-01T00:00:00+08:00", "yesterday", 20260101]
+        ),
+    )
+
+
+@st.composite
+def _trip(draw):
+    """A trip as a partner's system may send it: mostly well formed, each field now and then
+    wrong in a way the fast path must leave to the full validation."""
+
+    def text():
+        return _mostly(draw, _CLEAN_TEXT, _MESSY_TEXT, odds=30)
+
+    segments = _mostly(
+        draw,
+        st.lists(st.just(None), min_size=1, max_size=4),
+        st.sampled_from([[], "S-1", [None] * 65]),
+        odds=30,
+    )
+    if isinstance(segments, list):
+        segments = [
+            {
+                "section_code": text(),
+                "fee": _mostly(draw, st.integers(0, 500), st.sampled_from([-1, True, "100", 10**9 + 1]), odds=30),
+            }
+            for _ in segments
+        ]
+    fees = sum(s["fee"] for s in segments if isinstance(s, dict) and type(s["fee"]) is int)
+    entry = draw(st.datetimes(min_value=datetime(1999, 12, 31), max_value=datetime(2026, 11, 30)))
+    exit_ = entry + timedelta(minutes=_mostly(draw, st.integers(0, 900), st.integers(-60, -1)))
+    offset = draw(_OFFSETS)
+    item = {
+        "transit_id": text(),
+        "card_no": _mostly(
+            draw,
+            st.just("41010000000000000001"),
+            st.sampled_from(["4101000000000000000", "４１０１0000000000000001", 41010000000000000001]),
+        ),
+        "plate": text(),
+        "plate_color": _mostly(draw, st.sampled_from([0, 1, 2]), st.sampled_from([99, "0", True, None])),
+        "vehicle_class": _mostly(draw, st.sampled_from(["passenger", "truck"]), st.sampled_from(["Passenger", 1, ""])),
+        "entry_station": text(),
+        "entry_time": _moment(draw, entry, offset),
+        "exit_station": text(),
+        "exit_time": _moment(draw, exit_, _mostly(draw, st.just(offset), _OFFSETS)),
+        "fee": _mostly(draw, st.just(fees), st.sampled_from([fees + 1, -1, float(fees), str(fees)])),
+        "segments": segments,
+    }
+    if not draw(st.integers(0, 12)):  # now and then a field left out
+        del item[draw(st.sampled_from(sorted(item)))]
+    return item
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_trip())
+def test_whatever_the_fast_path_accepts_the_field_by_field_one_accepts_the_same(item):
+    """The fast path is a shortcut, never a second rule: a trip it cleans is cleaned the same
+    by the full validation (which words every error), and its fingerprint is the generic one."""
+    from django.utils import timezone
+
+    from invoices import ingest
+    from piaogen.bulk import ItemError, fingerprint
+
+    fast = ingest._fast_transit(item, timezone.now() + timedelta(hours=1))
+    try:
+        slow = ingest._clean_transit(item)
+    except ItemError:
+        slow = None
+    event("fast path" if fast is not None else "left to the full validation")
+    if fast is None:
+        return
+    assert slow == fast
+    generic = {**slow, "entry_time": slow["entry_time"].isoformat(), "exit_time": slow["exit_time"].isoformat()}
+    assert ingest._transit_fingerprint(slow) == fingerprint(generic)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(
+        lambda tid, station, plate, when, minutes, offset, fees: fast_path_trip(
+            transit_id=tid,
+            entry_station=station,
+            plate=plate,
+            entry_time=when.replace(tzinfo=dt_timezone(offset)).isoformat(),
+            exit_time=(when + timedelta(minutes=minutes)).replace(tzinfo=dt_timezone(offset)).isoformat(),
+            fee=sum(fees),
+            segments=[{"section_code": f"S-{i}", "fee": f} for i, f in enumerate(fees)],
+        ),
+        st.text(alphabet=st.sampled_from(list('AZ09-豫\\\t"')), min_size=1, max_size=64).filter(
+            lambda t: t == t.strip()
+        ),
+        st.text(alphabet=st.sampled_from(list("郑州站AB\\\n'")), min_size=1, max_size=64).filter(
+            lambda t: t == t.strip()
+        ),
+        st.text(alphabet=st.sampled_from(list("豫A12345·")), min_size=1, max_size=8),
+        st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2026, 11, 1)),
+        st.integers(0, 600),
+        _OFFSETS,
+        st.lists(st.integers(0, 100_000), min_size=1, max_size=8),
+    )
+)
+def test_a_well_formed_trip_takes_the_fast_path_and_is_cleaned_as_the_full_validation_cleans_it(item):
+    """Well-formed trips, whatever their text, times and segments, are what the fast path is for:
+    it takes every one of them (so the property above is not met by refusing everything)."""
+    from django.utils import timezone
+
+    from invoices import ingest
+
+    fast = ingest._fast_transit(item, timezone.now() + timedelta(hours=1))
+    assert fast is not None
+    assert fast == ingest._clean_transit(item)
