@@ -225,15 +225,21 @@ def _compare(
         ) % {"issuer": _issuer_phrase(issuer)}
         return _Refusal(Outcome.MOBILE_MISMATCH, message + left, issuer)
     holder = Binding.objects.filter(card=card, ended_at__isnull=True).values_list("user_id", flat=True).first()
+    return _held_refusal(holder, user, yours=Outcome.ALREADY_BOUND)
+
+
+def _held_refusal(holder: int | None, user: User, *, yours: str) -> _Refusal | None:
+    """The refusal of a card bound now to ``holder`` (a user id, None when free): ``yours`` when
+    the user is the holder, already bound to another account otherwise."""
+    if holder is None:
+        return None
     if holder == user.pk:
-        return _Refusal(Outcome.ALREADY_BOUND, _("该卡已绑定在您的账户中，无需重复绑定。"))
-    if holder is not None:
-        message = _(
-            "该卡已被其他票根账户绑定。如这是您的卡，请登录原账户解绑后再绑定；无法登录原账户时，请拨打票根客服热线 "
-            "%(hotline)s。"
-        ) % {"hotline": settings.SUPPORT_HOTLINE}
-        return _Refusal(Outcome.ALREADY_BOUND, message)
-    return None
+        return _Refusal(yours, _("该卡已绑定在您的账户中，无需重复绑定。"))
+    message = _(
+        "该卡已被其他票根账户绑定。如这是您的卡，请登录原账户解绑后再绑定；无法登录原账户时，请拨打票根客服热线 "
+        "%(hotline)s。"
+    ) % {"hotline": settings.SUPPORT_HOTLINE}
+    return _Refusal(Outcome.ALREADY_BOUND, message)
 
 
 def _record_attempt(

@@ -22,7 +22,16 @@ from piaogen.errors import ServiceError
 
 from .. import identity, selectors
 from ..models import Binding, BindingAttempt, BulkBinding, Card, IdType, Issuer
-from .binding import Outcome, _cap_refusal, _finish_attempt, _Refusal, _sole_title, _stale_card_refusal, client_digest
+from .binding import (
+    Outcome,
+    _cap_refusal,
+    _finish_attempt,
+    _held_refusal,
+    _Refusal,
+    _sole_title,
+    _stale_card_refusal,
+    client_digest,
+)
 from .shared import _issuer_phrase, id_number_digest, issuer_info
 
 logger = logging.getLogger(__name__)
@@ -126,15 +135,7 @@ def _bulk_compare(
     held = card.id_type == IdType.USCC and secrets.compare_digest(card.id_number_digest, id_number_digest(user.tax_id))
     if not held:
         return _Refusal(Outcome.ID_MISMATCH, _bulk_holder_message(issuer), issuer)
-    if holder == user.pk:
-        return _Refusal(Outcome.ALREADY_YOURS, _("该卡已绑定在您的账户中，无需重复绑定。"))
-    if holder is not None:
-        message = _(
-            "该卡已被其他票根账户绑定。如这是您的卡，请登录原账户解绑后再绑定；无法登录原账户时，请拨打票根客服热线 "
-            "%(hotline)s。"
-        ) % {"hotline": settings.SUPPORT_HOTLINE}
-        return _Refusal(Outcome.ALREADY_BOUND, message)
-    return None
+    return _held_refusal(holder, user, yours=Outcome.ALREADY_YOURS)
 
 
 # The code each outcome is reported with (the refusal codes of single binding).

@@ -86,29 +86,11 @@ class CallAdmin(MobileSearchRedirectMixin, ViewerMixin, SimpleHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("caller_input", "started_at", "ended_at", "category", "summary", "user", "ticket")
-        return (
-            "caller",
-            "source",
-            "direction",
-            "outcome",
-            "queue",
-            "extension",
-            "agent",
-            "started_at",
-            "answered_at",
-            "ended_at",
-            "wait",
-            "duration",
-            "hangup_cause",
-            "category",
-            "summary_display",
-            "user",
-            "ticket",
-            "callback_of",
-            "called_back_at",
-        )
+        return self.FIELDS
 
-    READ_ONLY = (
+    # A call's record as staff see it once made; what the agent still sets is the category, the
+    # customer and the ticket, the rest is the switch's or the system's.
+    FIELDS = (
         "caller",
         "source",
         "direction",
@@ -122,10 +104,14 @@ class CallAdmin(MobileSearchRedirectMixin, ViewerMixin, SimpleHistoryAdmin):
         "wait",
         "duration",
         "hangup_cause",
+        "category",
         "summary_display",
+        "user",
+        "ticket",
         "callback_of",
         "called_back_at",
     )
+    READ_ONLY = tuple(f for f in FIELDS if f not in ("category", "user", "ticket"))
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.READ_ONLY
