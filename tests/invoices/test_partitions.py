@@ -661,3 +661,18 @@ def test_the_dashboards_invoices_of_the_last_days_read_only_their_months(world, 
     assert bar.value == issued_today == 3
     touched = {name for name in partitions_touched(captured.captured_queries) if name.startswith("invoices_invoice")}
     assert touched == {"invoices_invoice_2026_08"}, touched
+
+
+@pytest.mark.django_db
+def test_a_pushed_trip_writes_no_index_that_nothing_reads():
+    """Every index of the tables a push writes costs each new trip an entry: the trips' key table
+    keeps its primary key alone (no pattern index for prefix searches nobody runs), trips and
+    segments no pattern index either."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname FROM pg_indexes WHERE tablename IN"
+            " ('invoices_transitkey', 'invoices_transit', 'invoices_transitsegment')"
+        )
+        found = cursor.fetchall()
+    assert [name for table, name in found if table == "invoices_transitkey"] == ["invoices_transitkey_pkey"]
+    assert not [name for _table, name in found if name.endswith("_like")]
