@@ -7,8 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from invoices.selectors import keyset_page
-from invoices.views.mixins import KeysetMixin
+from piaogen.paging import KeysetMixin, keyset_page
 
 from . import selectors
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
-from piaogen.cursors import encode_cursor
+from piaogen.paging import PAGE_SIZE, Page, keyset_page
 
 from .models import (
     Application,
@@ -149,75 +149,6 @@ def covered_shares(transits, months=None) -> set[tuple[int, int | None, int | No
         months = sorted(set(months))
         lines = lines.filter(month__in=months, invoice__month__in=months)
     return set(lines.values_list("transit_id", "invoice__operator_id", "rate"))
-
-
-# --- keyset pages -----------------------------------------------------------------------------
-#
-# Lists that grow with a user's history are read a bounded page at a time, keyset-paginated on a
-# unique order such as (exit_time, id): a page costs the same on the first screen as on the
-# hundredth, and rows arriving meanwhile never shift a page. A cursor names the last row of a
-# page (for the next one) or its first (for the previous one), in the one format of
-# ``piaogen.cursors``.
-
-PAGE_SIZE = 50
-
-
-@dataclass
-class Page:
-    rows: list
-    next: str | None = None  # the cursor of the following page (?after=), None on the last
-    prev: str | None = None  # the cursor of the preceding page (?before=), None on the first
-
-    @property
-    def paginated(self) -> bool:
-        return bool(self.next or self.prev)
-
-
-def _beyond(order: tuple[str, ...], values: tuple, *, greater: bool) -> Q:
-    """Rows strictly after (``greater``) or before ``values`` in the order of ``order``."""
-    op = "gt" if greater else "lt"
-    if len(order) == 1:
-        return Q(**{f"{order[0]}__{op}": values[0]})
-    (first, second), (v1, v2) = order, values
-    # the redundant bound on the first column lets the index range scan start at the cursor
-    return Q(**{f"{first}__{op}e": v1}) & (Q(**{f"{first}__{op}": v1}) | Q(**{first: v1, f"{second}__{op}": v2}))
-
-
-def _key(row, order: tuple[str, ...]) -> tuple:
-    return tuple(row[f] for f in order) if isinstance(row, dict) else tuple(getattr(row, f) for f in order)
-
-
-def keyset_page(
-    qs: QuerySet,
-    order: tuple[str, ...],
-    *,
-    descending: bool = False,
-    after=None,
-    before=None,
-    size: int = PAGE_SIZE,
-    restart: bool = True,
-) -> Page:
-    """One page of ``qs`` ordered by ``order`` (unique: it ends with ``id``): the first page, the
-    one after the row ``after`` or the one before the row ``before`` (decoded cursors). One query;
-    with ``restart``, a second when a cursor points past the end, which shows the first page."""
-    backward = before is not None and after is None
-    cursor = before if backward else after
-    ascending = descending == backward  # the direction the rows are read in
-    query = qs.filter(_beyond(order, cursor, greater=ascending)) if cursor is not None else qs
-    rows = list(query.order_by(*(f if ascending else f"-{f}" for f in order))[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    if not rows and cursor is not None and restart:
-        return keyset_page(qs, order, descending=descending, size=size)
-    if backward:
-        rows.reverse()
-    has_next = True if backward else more
-    has_prev = more if backward else cursor is not None
-    return Page(
-        rows,
-        next=encode_cursor(_key(rows[-1], order)) if rows and has_next else None,
-        prev=encode_cursor(_key(rows[0], order)) if rows and has_prev else None,
-    )
 
 
 # --- trips as plain rows: the pages and the App list ---------------------------------------------

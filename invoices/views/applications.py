@@ -13,12 +13,12 @@ from django.views.generic import TemplateView
 
 from cards.selectors import titles
 from piaogen.errors import ServiceError
+from piaogen.paging import KeysetMixin
 
 from .. import selectors, services
 from ..documents import services as documents
 from ..forms import ReapplyForm, ResendForm, TitleChangeForm
 from ..models import Application
-from .mixins import KeysetMixin
 
 
 class ApplicationView(KeysetMixin, LoginRequiredMixin, TemplateView):

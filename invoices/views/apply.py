@@ -12,11 +12,12 @@ from django.views.generic import TemplateView
 from cards.models import CardType
 from cards.selectors import titles
 from piaogen.errors import ServiceError
+from piaogen.paging import KeysetMixin
 
 from .. import selectors, services
 from ..forms import MAX_PICKED, ApplyForm
 from ..models import Application, CardInvoiceBasis, InvoiceState
-from .mixins import CardMonthMixin, KeysetMixin
+from .mixins import CardMonthMixin
 
 
 class ApplyView(KeysetMixin, CardMonthMixin, TemplateView):

@@ -17,11 +17,11 @@ from cards.identity import normalize_card_no
 from cards.paging import CardPageMixin
 from cards.selectors import bound_cards, titles
 from piaogen.errors import ServiceError
+from piaogen.paging import KeysetMixin
 
 from .. import batches, selectors
 from ..forms import BatchForm, list_entries
 from ..models import Application
-from .mixins import KeysetMixin
 
 
 def _default_month() -> str:

@@ -14,11 +14,12 @@ from django.views.generic import TemplateView
 
 from cards.picker import pick_card
 from piaogen.errors import ServiceError
+from piaogen.paging import KeysetMixin
 
 from .. import selectors, services
 from ..forms import ReverseForm
 from ..models import Application
-from .mixins import CardMonthMixin, KeysetMixin
+from .mixins import CardMonthMixin
 
 
 class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):

@@ -1,5 +1,5 @@
 """What the invoicing pages share: the card and month a page shows (``?card=``, ``?month=``,
-``?q=``) and the keyset pager (``?after=``, ``?before=``); ``cards.paging`` pages cards with it."""
+``?q=``); their keyset pager (``?after=``, ``?before=``) is ``piaogen.paging.KeysetMixin``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from django.contrib.auth.mixins import LoginRequiredMixin
 
 from cards.picker import pick_card
-from piaogen.cursors import decode_cursor
 
 from .. import selectors
 
@@ -39,36 +38,3 @@ class CardMonthMixin(LoginRequiredMixin):
     def default_month(self, binding) -> str | None:
         """The month a page opens on when none is asked for (None: the current month)."""
         return selectors.newest_trip_month(binding.card_id)
-
-
-class KeysetMixin:
-    """?after= and ?before= of a keyset-paginated page (``selectors.keyset_page``); a cursor that
-    is not well formed is ignored and the first page shown."""
-
-    cursor_kinds: tuple[type, ...] = selectors.TRIP_CURSOR
-
-    def cursors(self) -> dict:
-        out = {}
-        for name in ("after", "before"):
-            value = self.request.GET.get(name)
-            if value:
-                try:
-                    out[name] = decode_cursor(value, self.cursor_kinds)
-                except ValueError:
-                    return {}
-        return out if len(out) == 1 else {}
-
-    def page_links(self, page: selectors.Page, **filters: str) -> dict:
-        """The URLs of the previous and next pages: this page's query (its filters, and
-        ``filters`` as resolved) with its cursor replaced."""
-        links = {}
-        for rel, name, cursor in (("prev", "before", page.prev), ("next", "after", page.next)):
-            if cursor:
-                query = self.request.GET.copy()
-                query.pop("after", None)
-                query.pop("before", None)
-                for key, value in filters.items():
-                    query[key] = value
-                query[name] = cursor
-                links[rel] = f"?{query.urlencode()}"
-        return links

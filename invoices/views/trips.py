@@ -9,11 +9,12 @@ from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from cards.models import CardType
+from piaogen.paging import KeysetMixin
 
 from .. import selectors
 from ..models import CardInvoiceBasis, InvoiceState
 from ..regimes import DocumentKind
-from .mixins import CardMonthMixin, KeysetMixin
+from .mixins import CardMonthMixin
 
 
 def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
