@@ -42,6 +42,19 @@ def _touch(model, token) -> None:
         model.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
+def _live_token(model, owner: str, raw: str, refusal: str):
+    """The unrevoked token of ``raw`` whose ``owner`` (its user or partner) is active, with the
+    owner read in the same query; AuthenticationFailed with ``refusal`` otherwise."""
+    token = (
+        model.objects.select_related(owner)
+        .filter(digest=token_digest(raw), revoked_at__isnull=True, **{f"{owner}__is_active": True})
+        .first()
+    )
+    if token is None:
+        raise exceptions.AuthenticationFailed(refusal)
+    return token
+
+
 class AppTokenAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
@@ -49,13 +62,7 @@ class AppTokenAuthentication(BaseAuthentication):
         raw = _bearer(request)
         if raw is None:
             return None
-        token = (
-            AppToken.objects.select_related("user")
-            .filter(digest=token_digest(raw), revoked_at__isnull=True, user__is_active=True)
-            .first()
-        )
-        if token is None:
-            raise exceptions.AuthenticationFailed(_("令牌无效或已失效，请重新登录。"))
+        token = _live_token(AppToken, "user", raw, _("令牌无效或已失效，请重新登录。"))
         idle = timedelta(days=settings.APP_TOKEN_IDLE_DAYS)
         now = timezone.now()
         if now - (token.last_used_at or token.created_at) > idle:
@@ -77,13 +84,7 @@ class PartnerTokenAuthentication(BaseAuthentication):
         raw = _bearer(request)
         if raw is None:
             return None
-        token = (
-            PartnerToken.objects.select_related("partner")
-            .filter(digest=token_digest(raw), revoked_at__isnull=True, partner__is_active=True)
-            .first()
-        )
-        if token is None:
-            raise exceptions.AuthenticationFailed(_("合作方令牌无效或已失效。"))
+        token = _live_token(PartnerToken, "partner", raw, _("合作方令牌无效或已失效。"))
         _touch(PartnerToken, token)
         return token.partner, token
 

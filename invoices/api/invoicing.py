@@ -278,21 +278,6 @@ class ApplicationSchema(serializers.Serializer):
     invoices = InvoiceSchema(many=True, required=False, help_text="详情接口返回；列表接口省略")
 
 
-class ApplicationCreateSchema(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["consumption", "recharge"])
-    card_no = serializers.CharField()
-    month = serializers.CharField(required=False, help_text="YYYY-MM（通行费开票）")
-    transit_ids = serializers.ListField(child=serializers.CharField(), required=False, help_text="省略则整月开票")
-    recharge_ids = serializers.ListField(child=serializers.CharField(), required=False)
-    mode = serializers.ChoiceField(choices=Application.Mode.values, required=False)
-    title_id = serializers.IntegerField()
-    email = serializers.EmailField(required=False, allow_blank=True)
-    plan_digest = serializers.CharField(
-        required=False,
-        help_text="applications/preview 返回的 plan_digest：给出时，开票内容与预览不一致则拒绝（409 plan_changed），不开票",
-    )
-
-
 class PreviewRequestSchema(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["consumption", "recharge"])
     card_no = serializers.CharField()
@@ -301,6 +286,16 @@ class PreviewRequestSchema(serializers.Serializer):
     recharge_ids = serializers.ListField(child=serializers.CharField(), required=False)
     mode = serializers.ChoiceField(choices=Application.Mode.values, required=False)
     title_id = serializers.IntegerField()
+
+
+class ApplicationCreateSchema(PreviewRequestSchema):
+    """What a preview takes, and where the documents go and what the preview showed."""
+
+    email = serializers.EmailField(required=False, allow_blank=True)
+    plan_digest = serializers.CharField(
+        required=False,
+        help_text="applications/preview 返回的 plan_digest：给出时，开票内容与预览不一致则拒绝（409 plan_changed），不开票",
+    )
 
 
 class PreviewSellerSchema(serializers.Serializer):
