@@ -123,14 +123,20 @@ def wsgi_app():
     request_finished.connect(close_old_connections)
 
 
+# The operations are fuzzed in a few shards, each a test of its own, so that the suite's workers
+# share them (one test of every operation was the suite's longest by far).
+SHARDS = 4
+
+
 @pytest.mark.django_db
-def test_every_operation_with_and_without_tokens_answers_as_its_schema_says(tokens, loose_throttles, wsgi_app):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_operation_with_and_without_tokens_answers_as_its_schema_says(shard, tokens, loose_throttles, wsgi_app):
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
     failures: list[str] = []
     sent = 0
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = sorted((result.ok() for result in schema.get_all_operations()), key=lambda op: op.label)
     assert len(operations) >= 40  # every endpoint of api.md is in the schema
-    for operation in operations:
+    for operation in operations[shard::SHARDS]:
         token = _token_for(operation.path, tokens)
         for with_token in [True, False] if token else [False]:
             modes = (
@@ -141,7 +147,7 @@ def test_every_operation_with_and_without_tokens_answers_as_its_schema_says(toke
             for mode in modes:
                 examples = MAX_EXAMPLES if with_token or not token else max(2, MAX_EXAMPLES // 5)
                 sent += _fuzz(operation, mode, token if with_token else None, examples, failures)
-    print(f"\nschemathesis: {len(operations)} operations, {sent} requests, {len(failures)} failures")
+    print(f"\nschemathesis, shard {shard}: {len(operations[shard::SHARDS])} operations, {sent} requests")
     assert not failures, "\n\n".join(failures[:20])
 
 
