@@ -9,9 +9,10 @@ trips marked, the items, the event): about 4,000 round trips for 500 cards (docs
 - ``read_open_trips``: the open trips of the month of every card, locked in id order when
   submitting (the order issuing and reversing lock trips in);
 - ``plan_cards``: their segments, the operators and sections they name, and the shares live
-  invoices cover, one statement each; then each card-month planned in memory, exactly as
-  ``services.plan_consumption`` plans a single application (the same invoices and lines, in the
-  same order: ``tests/invoices/test_batch_plan.py`` compares the two on every shape of trip);
+  invoices cover, one statement each; then each card-month planned in memory by the planner a
+  single application is planned with (``services.ConsumptionPlanner``, which
+  ``services.plan_consumption`` feeds from its own query: the same invoices and lines, in the
+  same order; ``tests/invoices/test_batch_plan.py`` compares the two on every shape of trip);
 - ``consumption_create_many``: what ``services.consumption_create`` writes for one card-month,
   written for all of them: the applications (with their history rows), the stored-value cards'
   choice, the trips marked applied, the items, the events; one statement each.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -35,13 +35,12 @@ from cards.models import CardType, InvoiceTitle
 from piaogen.bulk import insert_rows
 from piaogen.errors import ServiceError
 
-from . import regimes, services
+from . import services
 from .models import (
     Application,
     ApplicationEvent,
     ApplicationItem,
     CardInvoiceBasis,
-    Invoice,
     InvoiceState,
     Operator,
     RoadSection,
@@ -49,12 +48,6 @@ from .models import (
     TransitSegment,
 )
 from .selectors import covered_shares
-from .tax import rate_for_section, split
-
-# (id, plate, vehicle class, entry time, travel date, exit time) of an open trip
-Trip = tuple[int, str, str, datetime, date, datetime]
-
-_OPERATOR_FIELDS = ("name", "tax_id", "address", "phone", "bank", "bank_account", "machine_no", "province_code")
 
 
 def _ids(ids: list[int]) -> list[int] | RawSQL:
@@ -70,14 +63,14 @@ def _open(card_ids: Iterable[int], month: str) -> QuerySet[Transit]:
     return Transit.objects.filter(card_id__in=list(card_ids), month=month, state=InvoiceState.OPEN)
 
 
-def read_open_trips(card_ids: list[int], month: str, *, lock: bool) -> dict[int, list[Trip]]:
+def read_open_trips(card_ids: list[int], month: str, *, lock: bool) -> dict[int, list[services.PlannedTrip]]:
     """Every open trip of ``month`` of these cards, by card, in id order: one statement, in the
     month's partition. With ``lock``, the trips are locked (in id order) until the transaction
     ends, as ``services._consumption_selection`` locks one card's."""
     qs = _open(card_ids, month).order_by("id")
     if lock:
         qs = qs.select_for_update()
-    out: dict[int, list[Trip]] = defaultdict(list)
+    out: dict[int, list[services.PlannedTrip]] = defaultdict(list)
     for pk, card_id, *trip in qs.values_list(
         "id", "card_id", "plate", "vehicle_class", "entry_time", "travel_date", "exit_time"
     ):
@@ -86,10 +79,11 @@ def read_open_trips(card_ids: list[int], month: str, *, lock: bool) -> dict[int,
 
 
 def plan_cards(
-    trips: dict[int, list[Trip]], *, month: str, mode: str, title: InvoiceTitle
+    trips: dict[int, list[services.PlannedTrip]], *, month: str, mode: str, title: InvoiceTitle
 ) -> dict[int, tuple[list[services.InvoicePlan], list[int]]]:
     """For each card of ``trips``: the invoices its open trips yield in ``mode`` and the ids of
-    the trips they bill, as ``services.plan_consumption`` gives them for that card-month alone.
+    the trips they bill, planned by ``services.ConsumptionPlanner`` as
+    ``services.plan_consumption`` plans that card-month alone.
     Four statements for every card together: the trips' segments, the operators and the
     sections they name, the shares live invoices cover. Writes nothing."""
     wanted = {t[0] for card_trips in trips.values() for t in card_trips}
@@ -97,7 +91,7 @@ def plan_cards(
         return {}
     # The segments of the month's open trips of these cards; read by a subquery rather than by
     # 30,000 ids. A trip that arrived since ``trips`` were read is not one of them: left aside.
-    segments: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    segments: dict[int, list[services.PlannedSegment]] = defaultdict(list)
     operator_ids, section_ids = set(), set()
     rows = (
         TransitSegment.objects.filter(month=month, transit__in=_open(trips, month).values("id"))
@@ -110,105 +104,20 @@ def plan_cards(
             operator_ids.add(operator_id)
             section_ids.add(section_id)
     operators = {
-        row[0]: Operator(pk=row[0], **dict(zip(_OPERATOR_FIELDS, row[1:], strict=True)))
-        for row in Operator.objects.filter(pk__in=operator_ids).values_list("pk", *_OPERATOR_FIELDS)
+        row[0]: Operator(pk=row[0], **dict(zip(services.OPERATOR_FIELDS, row[1:], strict=True)))
+        for row in Operator.objects.filter(pk__in=operator_ids).values_list("pk", *services.OPERATOR_FIELDS)
     }
     sections = {
-        pk: RoadSection(pk=pk, grade=grade, property=prop, construction_start=start, simplified_method=simplified)
-        for pk, grade, prop, start, simplified in RoadSection.objects.filter(pk__in=section_ids).values_list(
-            "pk", "grade", "property", "construction_start", "simplified_method"
-        )
+        row[0]: RoadSection(pk=row[0], **dict(zip(services.SECTION_FIELDS, row[1:], strict=True)))
+        for row in RoadSection.objects.filter(pk__in=section_ids).values_list("pk", *services.SECTION_FIELDS)
     }
-    # Shares a live invoice still covers (the trip was partly reversed) are not issued again.
     covered = covered_shares(_open(trips, month).values("id"), [month])
-    planner = _Planner(month=month, mode=mode, operators=operators, sections=sections, covered=covered)
+    planner = services.ConsumptionPlanner(
+        month=month, mode=mode, operators=operators, sections=sections, covered=covered
+    )
     return {
         card_id: planner.card(card_trips, segments, services._buyer(title)) for card_id, card_trips in trips.items()
     }
-
-
-class _Planner:
-    """``services.plan_consumption`` over rows already read, a card-month at a time; what does
-    not depend on the card (rates, kinds of document, labels, sellers) is worked out once."""
-
-    def __init__(self, *, month: str, mode: str, operators: dict, sections: dict, covered: set) -> None:
-        self.month = month
-        self.monthly = mode == Application.Mode.MONTHLY
-        self.operators = operators
-        self.sections = sections
-        self.sellers = {pk: services._operator_seller(op) for pk, op in operators.items()}
-        self.covered = covered
-        self.tz = timezone.get_current_timezone()
-        self.rates: dict[tuple[int, date], int | None] = {}
-        self.kinds: dict[tuple[date, bool], str] = {}
-        self.labels: dict[str, str] = {}
-
-    def card(
-        self, trips: list[Trip], segments: dict[int, list[tuple[int, int, int]]], buyer: dict
-    ) -> tuple[list[services.InvoicePlan], list[int]]:
-        plans: dict[tuple, services.InvoicePlan] = {}
-        ordered: list[services.InvoicePlan] = []
-        trip_ids: list[int] = []
-        # the order of services.plan_consumption: by exit time, then trip, then segment
-        by_exit = sorted(trips, key=lambda t: (t[5], t[0]))
-        for transit_id, plate, vehicle_class, entry_time, travel_date, _exit in by_exit:
-            shares: dict[tuple[int, int | None], int] = {}
-            for op_id, section_id, fee in segments.get(transit_id, ()):
-                if op_id not in self.operators or section_id not in self.sections:
-                    continue  # as the single planner's join would leave it out
-                rate_key = (section_id, travel_date)
-                if rate_key in self.rates:
-                    rate = self.rates[rate_key]
-                else:
-                    rate = self.rates[rate_key] = rate_for_section(self.sections[section_id], travel_date)
-                shares[(op_id, rate)] = shares.get((op_id, rate), 0) + fee
-            if not shares:
-                continue
-            trip_ids.append(transit_id)
-            self._flush(plans, ordered, buyer, (transit_id, plate, vehicle_class, entry_time, travel_date), shares)
-        return ordered, trip_ids
-
-    def _flush(self, plans, ordered, buyer, trip: tuple, shares: dict[tuple[int, int | None], int]) -> None:
-        transit_id, plate, vehicle_class, entry_time, travel_date = trip
-        label = self.labels.get(vehicle_class)
-        if label is None:
-            label = self.labels[vehicle_class] = services._vehicle_label(vehicle_class)
-        date_from = entry_time.astimezone(self.tz).date()
-        for (op_id, rate), fee in shares.items():
-            if fee == 0 or (transit_id, op_id, rate) in self.covered:
-                continue
-            kind_key = (travel_date, rate is not None)
-            document_kind = self.kinds.get(kind_key)
-            if document_kind is None:
-                document_kind = self.kinds[kind_key] = regimes.document_kind(day=travel_date, taxable=rate is not None)
-            key = (op_id, rate, document_kind) if self.monthly else (transit_id, op_id, rate is not None)
-            plan = plans.get(key)
-            if plan is None:
-                op = self.operators[op_id]
-                plan = plans[key] = services.InvoicePlan(
-                    province_code=op.province_code,
-                    seller=self.sellers[op_id],
-                    buyer=buyer,
-                    kind=Invoice.Kind.TAXABLE if rate is not None else Invoice.Kind.NON_TAXABLE,
-                    plate=plate,
-                    month=self.month,
-                    document_kind=document_kind,
-                )
-                ordered.append(plan)
-            net, tax = split(fee, rate)
-            plan.lines.append(
-                services.LinePlan(
-                    item=services.TOLL_ITEM,
-                    plate=plate,
-                    vehicle_class=label,
-                    date_from=date_from,
-                    date_to=travel_date,
-                    net=net,
-                    rate=rate,
-                    tax=tax,
-                    transit_id=transit_id,
-                )
-            )
 
 
 def consumption_create_many(

@@ -13,7 +13,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
@@ -263,7 +263,9 @@ def consumption_create(
     """Writes a consumption application (the outbox row) for trips already selected and locked
     by ``_consumption_selection``: fixes a stored-value card's basis, marks the trips applied,
     records its items and queues the issuing on commit. Runs inside the caller's transaction,
-    the card row locked: a single application and every card-month of a batch go through it."""
+    the card row locked: a single application and 自动开票's card-months go through it. A
+    batch's card-months are written together by ``batch_plan.consumption_create_many``, which
+    writes for each what this writes for one (``tests/invoices/test_batch_plan.py``)."""
     app = Application.objects.create(
         user=user,
         card=card,
@@ -561,77 +563,104 @@ def _operator_seller(op) -> dict:
     }
 
 
-def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[list[InvoicePlan], list[int]]:
-    """Every invoice that ``transits`` (a queryset of trips) yield in ``mode``, and the trips'
-    ids, from one query over their segments (plain rows, no model instances) and the handful
-    of sections and operators they name. Writes nothing: the confirmation step shows what it
-    plans, and issuing writes what it plans."""
-    op_fields = ("name", "tax_id", "address", "phone", "bank", "bank_account", "machine_no", "province_code")
-    rows = list(
-        TransitSegment.objects.filter(transit__in=transits, month=month, transit__month=month)
-        .order_by("transit__exit_time", "transit_id", "seq")
-        .values_list(
-            "transit_id",
-            "transit__plate",
-            "transit__vehicle_class",
-            "transit__entry_time",
-            "transit__travel_date",
-            "operator_id",
-            "section_id",
-            "fee",
-            "section__grade",
-            "section__property",
-            "section__construction_start",
-            "section__simplified_method",
-            *(f"operator__{f}" for f in op_fields),
-        )
-    )
-    operators, sellers, sections = {}, {}, {}
-    for r in rows:
-        if r[5] not in operators:
-            op = operators[r[5]] = Operator(pk=r[5], **dict(zip(op_fields, r[12:], strict=True)))
-            sellers[r[5]] = _operator_seller(op)
-        if r[6] not in sections:
-            sections[r[6]] = RoadSection(
-                pk=r[6], grade=r[8], property=r[9], construction_start=r[10], simplified_method=r[11]
-            )
-    # Shares a live invoice still covers (the trip was partly reversed) are not issued again.
-    covered = covered_shares(transits.values("id"), [month] if month else None)
-    tz = timezone.get_current_timezone()
-    monthly = mode == Application.Mode.MONTHLY
-    rates: dict[tuple[int, date], int | None] = {}
-    kinds: dict[tuple[date, bool], str] = {}
-    labels: dict[str, str] = {}
-    plans: dict[tuple, InvoicePlan] = {}
-    ordered: list[InvoicePlan] = []
+OPERATOR_FIELDS = ("name", "tax_id", "address", "phone", "bank", "bank_account", "machine_no", "province_code")
+SECTION_FIELDS = ("grade", "property", "construction_start", "simplified_method")
+# (id, plate, vehicle class, entry time, travel date, exit time) of a trip to plan
+PlannedTrip = tuple[int, str, str, datetime, date, datetime]
+# (operator id, section id, fee) of one of a trip's segments, in their order
+PlannedSegment = tuple[int, int, int]
 
-    def flush(trip: tuple, shares: dict[tuple[int, int | None], int]) -> None:
+
+class ConsumptionPlanner:
+    """The one planner of consumption invoices: a card-month's trips and their segments, rows
+    already read, into the invoices they yield in ``mode``. ``plan_consumption`` reads the rows
+    of one application and plans it; ``batch_plan.plan_cards`` reads every card of a batch at
+    once and plans each card-month with the same planner. What does not depend on the card
+    (rates, kinds of document, labels, sellers) is worked out once. Writes nothing."""
+
+    def __init__(
+        self,
+        *,
+        month: str,
+        mode: str,
+        operators: dict[int, Operator],
+        sections: dict[int, RoadSection],
+        covered: set,
+    ) -> None:
+        self.month = month
+        self.monthly = mode == Application.Mode.MONTHLY
+        self.operators = operators
+        self.sections = sections
+        self.sellers = {pk: _operator_seller(op) for pk, op in operators.items()}
+        # Shares a live invoice still covers (the trip was partly reversed) are not issued again.
+        self.covered = covered
+        self.tz = timezone.get_current_timezone()
+        self.rates: dict[tuple[int, date], int | None] = {}
+        self.kinds: dict[tuple[date, bool], str] = {}
+        self.labels: dict[str, str] = {}
+
+    def card(
+        self, trips: list[PlannedTrip], segments: dict[int, list[PlannedSegment]], buyer: dict
+    ) -> tuple[list[InvoicePlan], list[int]]:
+        """The invoices of one card-month's ``trips`` and the ids of the trips they bill (a trip
+        with no segment, or none on a known operator and section, bills nothing)."""
+        plans: dict[tuple, InvoicePlan] = {}
+        ordered: list[InvoicePlan] = []
+        trip_ids: list[int] = []
+        # by exit time, then trip, then segment (the order ``segments`` holds them in)
+        for transit_id, plate, vehicle_class, entry_time, travel_date, _exit in sorted(
+            trips, key=lambda t: (t[5], t[0])
+        ):
+            shares: dict[tuple[int, int | None], int] = {}
+            for op_id, section_id, fee in segments.get(transit_id, ()):
+                if op_id not in self.operators or section_id not in self.sections:
+                    continue  # a segment whose operator or section was not read: not billed
+                rate_key = (section_id, travel_date)
+                if rate_key in self.rates:
+                    rate = self.rates[rate_key]
+                else:
+                    rate = self.rates[rate_key] = rate_for_section(self.sections[section_id], travel_date)
+                shares[(op_id, rate)] = shares.get((op_id, rate), 0) + fee
+            if not shares:
+                continue
+            trip_ids.append(transit_id)
+            self._flush(plans, ordered, buyer, (transit_id, plate, vehicle_class, entry_time, travel_date), shares)
+        return ordered, trip_ids
+
+    def _flush(
+        self,
+        plans: dict[tuple, InvoicePlan],
+        ordered: list[InvoicePlan],
+        buyer: dict,
+        trip: tuple,
+        shares: dict[tuple[int, int | None], int],
+    ) -> None:
         transit_id, plate, vehicle_class, entry_time, travel_date = trip
-        label = labels.get(vehicle_class)
+        label = self.labels.get(vehicle_class)
         if label is None:
-            label = labels[vehicle_class] = _vehicle_label(vehicle_class)
-        date_from = entry_time.astimezone(tz).date()
+            label = self.labels[vehicle_class] = _vehicle_label(vehicle_class)
+        date_from = entry_time.astimezone(self.tz).date()
         for (op_id, rate), fee in shares.items():
-            if fee == 0 or (transit_id, op_id, rate) in covered:
+            if fee == 0 or (transit_id, op_id, rate) in self.covered:
                 continue
             # The kind of document: the regime in force on the travel date (regimes.py).
             kind_key = (travel_date, rate is not None)
-            document_kind = kinds.get(kind_key)
+            document_kind = self.kinds.get(kind_key)
             if document_kind is None:
-                document_kind = kinds[kind_key] = regimes.document_kind(day=travel_date, taxable=rate is not None)
+                document_kind = self.kinds[kind_key] = regimes.document_kind(day=travel_date, taxable=rate is not None)
             # Monthly: one invoice per seller, rate, kind of document and card-month, a line per
             # trip. Per trip: one invoice per trip, seller and tax kind.
-            key = (op_id, rate, document_kind) if monthly else (transit_id, op_id, rate is not None)
+            key = (op_id, rate, document_kind) if self.monthly else (transit_id, op_id, rate is not None)
             plan = plans.get(key)
             if plan is None:
-                op = operators[op_id]
+                op = self.operators[op_id]
                 plan = plans[key] = InvoicePlan(
                     province_code=op.province_code,
-                    seller=sellers[op_id],
+                    seller=self.sellers[op_id],
                     buyer=buyer,
                     kind=Invoice.Kind.TAXABLE if rate is not None else Invoice.Kind.NON_TAXABLE,
                     plate=plate,
-                    month=month,
+                    month=self.month,
                     document_kind=document_kind,
                 )
                 ordered.append(plan)
@@ -650,24 +679,46 @@ def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[l
                 )
             )
 
-    trip: tuple | None = None
-    shares: dict[tuple[int, int | None], int] = {}
-    trip_ids: list[int] = []
-    for transit_id, plate, vehicle_class, entry_time, travel_date, op_id, section_id, fee, *_rest in rows:
-        if trip is None or trip[0] != transit_id:
-            if trip is not None:
-                flush(trip, shares)
-            trip, shares = (transit_id, plate, vehicle_class, entry_time, travel_date), {}
-            trip_ids.append(transit_id)
-        rate_key = (section_id, travel_date)
-        if rate_key in rates:
-            rate = rates[rate_key]
-        else:
-            rate = rates[rate_key] = rate_for_section(sections[section_id], travel_date)
-        shares[(op_id, rate)] = shares.get((op_id, rate), 0) + fee
-    if trip is not None:
-        flush(trip, shares)
-    return ordered, trip_ids
+
+def plan_consumption(transits, *, mode: str, buyer: dict, month: str) -> tuple[list[InvoicePlan], list[int]]:
+    """Every invoice that ``transits`` (a queryset of trips) yield in ``mode``, and the trips'
+    ids, from one query over their segments (plain rows, no model instances, the sections and
+    operators they name joined) and one for the shares live invoices cover; planned by
+    ``ConsumptionPlanner``. Writes nothing: the confirmation step shows what it plans, and
+    issuing writes what it plans."""
+    rows = (
+        TransitSegment.objects.filter(transit__in=transits, month=month, transit__month=month)
+        .order_by("transit__exit_time", "transit_id", "seq")
+        .values_list(
+            "transit_id",
+            "transit__plate",
+            "transit__vehicle_class",
+            "transit__entry_time",
+            "transit__travel_date",
+            "transit__exit_time",
+            "operator_id",
+            "section_id",
+            "fee",
+            *(f"section__{f}" for f in SECTION_FIELDS),
+            *(f"operator__{f}" for f in OPERATOR_FIELDS),
+        )
+    )
+    trips: dict[int, PlannedTrip] = {}
+    segments: dict[int, list[PlannedSegment]] = defaultdict(list)
+    operators: dict[int, Operator] = {}
+    sections: dict[int, RoadSection] = {}
+    for row in rows:
+        transit_id, op_id, section_id, fee = row[0], row[6], row[7], row[8]
+        if transit_id not in trips:
+            trips[transit_id] = row[:6]
+        segments[transit_id].append((op_id, section_id, fee))
+        if section_id not in sections:
+            sections[section_id] = RoadSection(pk=section_id, **dict(zip(SECTION_FIELDS, row[9:13], strict=True)))
+        if op_id not in operators:
+            operators[op_id] = Operator(pk=op_id, **dict(zip(OPERATOR_FIELDS, row[13:], strict=True)))
+    covered = covered_shares(transits.values("id"), [month] if month else None)
+    planner = ConsumptionPlanner(month=month, mode=mode, operators=operators, sections=sections, covered=covered)
+    return planner.card(list(trips.values()), segments, buyer)
 
 
 def plan_recharge(recharges, *, card: Card, buyer: dict) -> tuple[list[InvoicePlan], list[int]]:
