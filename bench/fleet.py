@@ -10,7 +10,9 @@ In one process against PostgreSQL, each run with card numbers and accounts of it
 - the tables analyzed once the rows are in, as autovacuum would (the bench machines run
   PostgreSQL with it off);
 - batch apply per trip across every card (``batch_preview``, ``batch_submit``: the time and the
-  statements each sends), then each of the batch's applications issued in this process one after another (``application_issue``); for
+  statements each sends, and apart the time the submit spends once committed, queuing the
+  issuing on the bench's Redis; where the code has a fan-out, the time a worker takes to turn
+  it into one issuing task an application), then each of the batch's applications issued in this process one after another (``application_issue``); for
   reference, in the same run and the same way, as many invoices of single applications of the
   same size (cards outside the batch, one card-month each): batch invoices/s over single
   invoices/s is the per-card overhead the batch adds;
@@ -177,6 +179,17 @@ def measure(args) -> dict:
         statements[0] += 1
         return execute(sql, params, many, context)
 
+    # The work done once the submit commits (queuing the batch's issuing on the bench's Redis,
+    # which nothing consumes here), timed apart from the rest of the submit.
+    on_commit_s = [0.0]
+    run_hooks = connection.run_and_clear_commit_hooks
+
+    def timed_hooks() -> None:
+        started = time.perf_counter()
+        run_hooks()
+        on_commit_s[0] += time.perf_counter() - started
+
+    connection.run_and_clear_commit_hooks = timed_hooks  # type: ignore[method-assign]
     load = os.getloadavg()[0]
     with connection.execute_wrapper(count):
         started = time.perf_counter()
@@ -194,12 +207,23 @@ def measure(args) -> dict:
         )
         submit_ms = (time.perf_counter() - started) * 1000
     submit_statements = statements[0]
+    connection.run_and_clear_commit_hooks = run_hooks  # type: ignore[method-assign]
     batch_apps = list(Application.objects.filter(batch_id=batch.pk).order_by("pk").values_list("pk", flat=True))
+    # a worker's side of the batch's fan-out message, where there is one: an issuing task queued
+    # for each application, through one producer
+    fan_out_ms = None
+    if hasattr(services, "applications_queue"):
+        started = time.perf_counter()
+        assert services.applications_queue(application_ids=batch_apps) == len(batch_apps)
+        fan_out_ms = round((time.perf_counter() - started) * 1000)
+    generate._flush_bench_queue()  # the messages queued: nothing consumes them here
     figures["batch"] = {
         "applications": len(batch_apps),
         "invoices_planned": plan.invoice_count,
         "preview_ms": round(preview_ms),
         "submit_ms": round(submit_ms),
+        "submit_on_commit_ms": round(on_commit_s[0] * 1000),
+        "worker_fan_out_ms": fan_out_ms,
         # through Django's cursor; a COPY goes past it (the submit's items, on PostgreSQL)
         "preview_statements": preview_statements,
         "submit_statements": submit_statements,

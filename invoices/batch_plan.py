@@ -135,9 +135,9 @@ def consumption_create_many(
     one batch): the applications and their history rows, the stored-value cards' choice fixed
     by their first application, the trips (``trip_ids``, selected and locked by
     ``read_open_trips``) marked applied, the items, the events; one statement each, in the
-    caller's transaction with the cards locked. Each application's issuing is queued on commit.
-    Refused as a single application is: a stored-value card that took recharge invoices, a trip
-    applied for a moment ago."""
+    caller's transaction with the cards locked. Their issuing is queued on commit in one publish
+    (``services.enqueue_issue_each``). Refused as a single application is: a stored-value card
+    that took recharge invoices, a trip applied for a moment ago."""
     for plan in plans:
         basis = plan.basis
         if plan.card.card_type == CardType.STORED_VALUE and basis is not None:
@@ -189,6 +189,5 @@ def consumption_create_many(
             for plan, app in zip(plans, apps, strict=True)
         ]
     )
-    for app in apps:
-        services._queue(app.pk)
+    services._queue_each([app.pk for app in apps])
     return apps

@@ -29,7 +29,7 @@ from cards.models import Card, CardType, InvoiceTitle, VehicleClass
 from cards.selectors import binding_for, titles
 from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
-from piaogen.queueing import enqueue
+from piaogen.queueing import enqueue, enqueue_each
 
 from . import numbering, partitions, regimes
 from .documents import services as documents
@@ -83,6 +83,45 @@ def enqueue_issue(app_id: int) -> bool:
 
 def _queue(app_id: int) -> None:
     transaction.on_commit(lambda: enqueue_issue(app_id))
+
+
+# ids a fan-out message carries at most (a few KB of JSON; a worker queues them in about a second)
+ISSUE_FAN_OUT_CHUNK = 1000
+
+
+def enqueue_issue_each(app_ids: list[int]) -> bool:
+    """Queues the issuing of many applications (a batch's card-months) in one publish, not one
+    a card: a fan-out message (``invoices.tasks.issue_fan_out``) that a worker turns into one
+    issuing task each (``applications_queue``), so that each keeps its own retries, time limit
+    and redelivery. Never raises. False when the broker could not take it: the applications
+    are committed in state ``submitted`` (the outbox) and the sweep queues them."""
+    if len(app_ids) == 1:
+        return enqueue_issue(app_ids[0])
+    for first in range(0, len(app_ids), ISSUE_FAN_OUT_CHUNK):
+        chunk = app_ids[first : first + ISSUE_FAN_OUT_CHUNK]
+        what = f"applications {chunk[0]}…{chunk[-1]} ({len(chunk)}): issuing"
+        if not enqueue("invoices.tasks.issue_fan_out", chunk, what=what):
+            return False  # the next would wait out the same refusal; the sweep takes them all
+    return True
+
+
+def _queue_each(app_ids: list[int]) -> None:
+    transaction.on_commit(lambda: enqueue_issue_each(app_ids))
+
+
+def applications_queue(*, application_ids: list[int]) -> int:
+    """The fan-out's work, in a worker: queues the issuing of each of these applications that
+    is still ``submitted`` (a redelivered fan-out finds most issued already); returns how many
+    were queued. A broker that refuses leaves the rest to the sweep
+    (``piaogen.queueing.enqueue_each``)."""
+    waiting = list(
+        Application.objects.filter(pk__in=application_ids, status=Application.Status.SUBMITTED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return enqueue_each(
+        "invoices.tasks.issue_application", [(pk,) for pk in waiting], what=f"{len(waiting)} applications: issuing"
+    )
 
 
 # --- submitting ---------------------------------------------------------------------------

@@ -56,6 +56,12 @@ def issue_application(self, application_id: int) -> None:
         raise self.retry(exc=exc, countdown=backoff(self)) from exc
 
 
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def issue_fan_out(application_ids: list[int]) -> int:
+    """One message for a batch's applications: one issuing task queued for each."""
+    return services.applications_queue(application_ids=application_ids)
+
+
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep_applications() -> int:
     return services.applications_sweep()

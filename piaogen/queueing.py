@@ -42,6 +42,31 @@ def enqueue(task, *args, what: str, **kwargs) -> bool:
     return True
 
 
+def enqueue_each(task, args_list: list[tuple], *, what: str) -> int:
+    """``enqueue`` of one message per item of ``args_list``, for a worker that queues hundreds
+    of tasks at once (a fan-out). Stops at the first message the broker refuses, with one
+    warning naming ``what`` and how many were left: those are left to the sweep as a single
+    refused one is, instead of each waiting out the publish retries in turn. Returns how many
+    were queued."""
+    if isinstance(task, str):
+        task = task_named(task)
+    queued = 0
+    try:
+        for args in args_list:
+            task.delay(*args)
+            queued += 1
+    except Exception as exc:
+        logger.warning(
+            "%s: %d of %d could not be queued (%s: %s); the sweep will",
+            what,
+            len(args_list) - queued,
+            len(args_list),
+            type(exc).__name__,
+            exc,
+        )
+    return queued
+
+
 def enqueue_on_commit(task, *args, what: str, **kwargs) -> None:
     """``enqueue`` once the current transaction commits (at once outside one): a worker never
     looks for rows that are not there yet."""

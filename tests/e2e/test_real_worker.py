@@ -8,6 +8,7 @@ from invoices.models import Application, Invoice
 from tests.helpers.waiting import wait_for
 
 from ..invoices.conftest import trip
+from ..invoices.test_batches import BATCHES, body, fleet  # noqa: F401  (fixture)
 from ..invoices.test_invoicing import THREE, title
 
 # The worker process runs under the product's regime dates: today's trips give fiscal e-bills
@@ -32,3 +33,15 @@ def test_a_worker_process_issues_a_submitted_application(world, real_worker):
             int(n[sequence]) for n in Invoice.objects.filter(document_kind=kind).values_list("number", flat=True)
         )
         assert numbers == list(range(numbers[0], numbers[0] + count)), kind  # consecutive, each kind its own series
+
+
+def test_a_worker_process_issues_every_application_of_a_batch_from_its_one_message(fleet, real_worker):  # noqa: F811
+    """批量开票 queues its card-months' issuing as one fan-out message after the commit; the
+    worker turns it into one issuing task each, and each card-month is issued."""
+    real_worker()
+    r = fleet.user.post(BATCHES, body(fleet, mode="monthly"), format="json")
+    assert r.status_code == 202, r.content
+    apps = Application.objects.filter(batch_id=r.json()["id"])
+    assert apps.count() == 3
+    wait_for(lambda: apps.filter(status="issued").count() == 3, timeout=90)
+    assert Invoice.objects.filter(application__batch_id=r.json()["id"]).count() == sum(a.invoice_count for a in apps)

@@ -121,10 +121,12 @@ def world(db, partner_client, app_client, sms):
 
 @pytest.fixture
 def no_queue(monkeypatch):
-    """Submitting commits for real; the issuing task stays off so that threads race for it."""
+    """Submitting commits for real; the issuing tasks stay off (a batch's fan-out too) so that
+    threads race for them."""
     from invoices import tasks
 
     monkeypatch.setattr(tasks.issue_application, "delay", lambda *a, **k: None)
+    monkeypatch.setattr(tasks.issue_fan_out, "delay", lambda *a, **k: None)
 
 
 @pytest.fixture(autouse=True)

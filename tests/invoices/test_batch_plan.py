@@ -320,7 +320,8 @@ def test_the_submit_writes_what_card_by_card_wrote(mixed, mode, monkeypatch):
     title_ = services._title(user, mixed.company)
     ids = [c.pk for c in _cards(mixed.mixed)]
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue", queued.append)
+    monkeypatch.setattr(services, "_queue", queued.append)  # card by card: one a card-month
+    monkeypatch.setattr(services, "_queue_each", queued.extend)  # set-wise: all at once
     request = RequestFactory().post("/api/v1/app/batches")
     request.user = user
     HistoricalRecords.context.request = request

@@ -7,15 +7,17 @@ import logging
 import pytest
 from kombu.exceptions import OperationalError
 
-from piaogen.queueing import enqueue, enqueue_on_commit
+from piaogen.queueing import enqueue, enqueue_each, enqueue_on_commit
 
 
 class Task:
-    def __init__(self, fails: bool = False):
-        self.fails, self.sent = fails, []
+    def __init__(self, fails: bool = False, takes: int | None = None):
+        self.fails, self.takes, self.sent = fails, takes, []
+        self.calls = 0
 
     def delay(self, *args, **kwargs):
-        if self.fails:
+        self.calls += 1
+        if self.fails or (self.takes is not None and len(self.sent) >= self.takes):
             raise OperationalError("[Errno 111] Connection refused")
         self.sent.append((args, kwargs))
 
@@ -42,3 +44,19 @@ def test_on_commit_it_waits_for_the_commit_and_a_refusal_still_raises_nothing(dj
         enqueue_on_commit(refusing, 2, what="application 2: delivery")
         assert task.sent == []  # not before the commit
     assert len(callbacks) == 2 and task.sent == [((1,), {})] and refusing.sent == []
+
+
+def test_many_messages_are_sent_in_order_and_counted():
+    task = Task()
+    assert enqueue_each(task, [(1,), (2,), (3,)], what="3 applications: issuing") == 3
+    assert task.sent == [((1,), {}), ((2,), {}), ((3,), {})]
+
+
+def test_many_messages_stop_at_the_first_refusal_with_one_warning(caplog):
+    task = Task(takes=2)
+    with caplog.at_level(logging.WARNING, logger="piaogen.queueing"):
+        assert enqueue_each(task, [(n,) for n in range(5)], what="5 applications: issuing") == 2
+    assert task.calls == 3  # the rest are not tried: each would wait out the same refusal
+    [record] = caplog.records
+    assert "5 applications: issuing: 3 of 5 could not be queued (OperationalError" in record.getMessage()
+    assert "the sweep will" in record.getMessage()
