@@ -42,6 +42,35 @@ def bound_cards(user: User) -> QuerySet[Binding]:
     )
 
 
+# A bound card as the App lists it, in plain values: the binding, its card and the card's
+# issuer in one query, no model instance (cards.api.serializers.bound_cards_json shapes them).
+BOUND_CARD_VALUES = (
+    "id",
+    "bound_at",
+    "default_title_id",
+    "card__card_no",
+    "card__card_type",
+    "card__plate",
+    "card__plate_color",
+    "card__vehicle_class",
+    "card__holder_name",
+    "card__issuer_id",
+    "card__issuer__name",
+    "card__issuer__province",
+    "card__issuer__hotline",
+    "card__issuer__is_demo",
+)
+BOUND_CARD_ORDER = ("bound_at", "id")  # newest bound first: read descending
+
+
+def bound_card_values(user: User) -> QuerySet:
+    """The user's active bindings as ``BOUND_CARD_VALUES`` dicts, newest bound first (the order
+    of ``bound_cards``)."""
+    return (
+        Binding.objects.filter(user=user, ended_at__isnull=True).order_by("-bound_at", "-pk").values(*BOUND_CARD_VALUES)
+    )
+
+
 def card_search(query: str) -> Q:
     """Bindings whose card's plate or number holds ``query`` (what a fleet's clerk types to find
     one of hundreds of cards: "F00012", "豫F", the last digits of the number)."""

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from piaogen.masking import mask_name
 
-from ..models import Binding, Card, CardType, IdType, InvoiceTitle, PlateColor, VehicleClass
+from ..models import Binding, Card, CardType, IdType, InvoiceTitle, Issuer, PlateColor, VehicleClass
 from ..services.shared import issuer_info
 
 # --- Partner: the card registry ------------------------------------------------------------
@@ -62,8 +62,69 @@ class CardIssuerSerializer(serializers.Serializer):
     is_demo = serializers.BooleanField()
 
 
+_BOUND_AT = serializers.DateTimeField()  # the API's time format (local time, ISO 8601)
+
+
+def bound_cards_json(rows) -> list[dict]:
+    """The App's Card (the shape ``BoundCardSerializer`` documents) of each row of
+    ``selectors.bound_card_values``: the one builder of that shape, for the list, a card, a
+    confirmation and a bulk binding. Plain values in, dicts out; each issuer's block is built
+    once however many of its cards. Never the holder's ID number or mobile; the name masked."""
+    issuers: dict[int, dict] = {}
+    out = []
+    for r in rows:
+        issuer = issuers.get(r["card__issuer_id"])
+        if issuer is None:
+            issuer = issuers[r["card__issuer_id"]] = issuer_info(
+                Issuer(
+                    pk=r["card__issuer_id"],
+                    name=r["card__issuer__name"],
+                    province=r["card__issuer__province"],
+                    hotline=r["card__issuer__hotline"],
+                    is_demo=r["card__issuer__is_demo"],
+                )
+            )
+        out.append(
+            {
+                "card_no": r["card__card_no"],
+                "card_type": r["card__card_type"],
+                "plate": r["card__plate"],
+                "plate_color": r["card__plate_color"],
+                "vehicle_class": r["card__vehicle_class"],
+                "holder_name_masked": mask_name(r["card__holder_name"]),
+                "issuer": issuer,
+                "bound_at": _BOUND_AT.to_representation(r["bound_at"]),
+                "default_title_id": r["default_title_id"],
+            }
+        )
+    return out
+
+
+def bound_card_row(binding: Binding) -> dict:
+    """A binding already read (with its card and issuer) as a row of ``bound_card_values``."""
+    card = binding.card
+    issuer = card.issuer
+    return {
+        "id": binding.pk,
+        "bound_at": binding.bound_at,
+        "default_title_id": binding.default_title_id,
+        "card__card_no": card.card_no,
+        "card__card_type": card.card_type,
+        "card__plate": card.plate,
+        "card__plate_color": card.plate_color,
+        "card__vehicle_class": card.vehicle_class,
+        "card__holder_name": card.holder_name,
+        "card__issuer_id": issuer.pk,
+        "card__issuer__name": issuer.name,
+        "card__issuer__province": issuer.province,
+        "card__issuer__hotline": issuer.hotline,
+        "card__issuer__is_demo": issuer.is_demo,
+    }
+
+
 class BoundCardSerializer(serializers.Serializer):
-    """A card bound to the account. Never the holder's ID number or mobile."""
+    """A card bound to the account. Never the holder's ID number or mobile. The fields document
+    the shape; ``bound_cards_json`` builds it."""
 
     card_no = serializers.CharField(source="card.card_no")
     card_type = serializers.CharField(source="card.card_type")
@@ -81,6 +142,9 @@ class BoundCardSerializer(serializers.Serializer):
     @extend_schema_field(CardIssuerSerializer)
     def get_issuer(self, binding: Binding) -> dict:
         return issuer_info(binding.card.issuer)
+
+    def to_representation(self, instance: Binding) -> dict:
+        return bound_cards_json([bound_card_row(instance)])[0]
 
 
 class UnbindingNoticeSerializer(serializers.Serializer):

@@ -1,14 +1,19 @@
 """The cards slice of the API: the issuers' registry push, and the App's cards, binding and titles."""
 
+from datetime import datetime
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.audiences import AppAPIView, PartnerAPIView
+from invoices.api import paging
+from invoices.selectors import keyset_page
 from piaogen.api import ErrorSerializer
 from piaogen.bulk import batch_items
 from piaogen.limits import client_address
+from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors
 from ..services.binding import binding_confirm, binding_start
@@ -86,21 +91,41 @@ class RegistryPushView(PartnerAPIView):
 # --- App: cards --------------------------------------------------------------------------------
 
 
+CARDS_MAX_LIMIT = 500
+CARD_CURSOR = (datetime, int)
+
+
 class CardsView(AppAPIView):
+    renderer_classes = [FastJSONRenderer]
+
     @extend_schema(
         operation_id="app_cards_list",
-        responses={200: s.CardListSerializer, 401: ErrorSerializer},
+        parameters=[*paging.parameters(None, CARDS_MAX_LIMIT), paging.LINK_HEADER],
+        responses={200: s.CardListSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
         summary="我的ETC卡（已绑定）与解绑通知",
+        description=(
+            "不带参数时返回全部已绑定的卡（最近绑定的在前）。可选分页：limit 为每页条数，"
+            '下一页的链接在响应头 Link rel="next" 中（带 cursor），没有更多时不返回；results 的形状不变。'
+            "notices 每次调用都返回尚未看到的解绑通知（返回后即视为已读）。"
+        ),
     )
     def get(self, request):
-        bindings = list(selectors.bound_cards(request.user))
+        limit, after = paging.page_request(request, default=None, maximum=CARDS_MAX_LIMIT, kinds=CARD_CURSOR)
+        rows = selectors.bound_card_values(request.user)
+        page = None
+        if limit is None:  # every bound card, as the contract has it: one query of plain values
+            cards = s.bound_cards_json(rows)
+        else:
+            page = keyset_page(
+                rows, selectors.BOUND_CARD_ORDER, descending=True, after=after, size=limit, restart=False
+            )
+            cards = s.bound_cards_json(page.rows)
         notices = binding_notices_take(user=request.user)
-        return Response(
-            {
-                "results": s.BoundCardSerializer(bindings, many=True).data,
-                "notices": s.UnbindingNoticeSerializer([notice_json(b) for b in notices], many=True).data,
-            }
-        )
+        body = {
+            "results": cards,
+            "notices": s.UnbindingNoticeSerializer([notice_json(b) for b in notices], many=True).data,
+        }
+        return paging.paged_response(request, body, page, limit)
 
     @extend_schema(
         operation_id="app_cards_bind",

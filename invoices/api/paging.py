@@ -58,8 +58,9 @@ def page_request(
     return limit, after
 
 
-def paged_response(request, body: list, page: selectors.Page | None, limit: int | None) -> Response:
-    """The array, and the next page's link when ``page`` has one."""
+def paged_response(request, body: list | dict, page: selectors.Page | None, limit: int | None) -> Response:
+    """The answer (an array, or an object holding the page such as App cards' ``results``),
+    and the next page's link when ``page`` has one."""
     response = Response(body)
     if page is not None and page.next:
         query = request.query_params.copy()

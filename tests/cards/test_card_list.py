@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from cards.models import Binding
 from cards.services.bulk_binding import bulk_binding_confirm, bulk_binding_start
@@ -101,3 +102,107 @@ def test_a_page_costs_the_same_queries_whatever_the_cards(fleet, client, setting
         body = client.get(URL).content.decode()
     assert len(plates(body)) == 7 and 'name="q"' not in body and 'rel="next"' not in body
     assert len(seven.captured_queries) == len(three.captured_queries) - 1
+
+
+# --- the App's GET cards: every card by default, pages on request ---------------------------------
+
+APP_CARDS = "/api/v1/app/cards"
+CARD_FIELDS = {
+    "card_no",
+    "card_type",
+    "plate",
+    "plate_color",
+    "vehicle_class",
+    "holder_name_masked",
+    "issuer",
+    "bound_at",
+    "default_title_id",
+}
+
+
+@pytest.mark.django_db
+def test_app_cards_without_parameters_lists_every_card_as_the_contract_has_it(fleet, app_client):
+    api = app_client(fleet)
+    r = api.get(APP_CARDS)
+    assert r.status_code == 200 and "Link" not in r
+    body = r.json()
+    assert set(body) == {"results", "notices"} and body["notices"] == []
+    bindings = list(
+        Binding.objects.filter(user=fleet, ended_at__isnull=True)
+        .order_by("-bound_at", "-pk")
+        .select_related("card__issuer")
+    )
+    assert [c["card_no"] for c in body["results"]] == [b.card.card_no for b in bindings]  # newest bound first
+    for card, binding in zip(body["results"], bindings, strict=True):
+        assert set(card) == CARD_FIELDS
+        assert card["plate"] == binding.card.plate and card["plate_color"] == binding.card.plate_color
+        assert card["card_type"] == "account" and card["vehicle_class"] == binding.card.vehicle_class
+        assert card["holder_name_masked"] == "演" + "*" * (len(binding.card.holder_name) - 1)
+        assert card["bound_at"] == timezone.localtime(binding.bound_at).isoformat()  # +08:00, as DRF writes it
+        assert card["default_title_id"] == binding.default_title_id
+        issuer = binding.card.issuer
+        assert card["issuer"] == {
+            "name": issuer.name,
+            "province": issuer.province,
+            "hotline": issuer.hotline,
+            "hotline_label": issuer.hotline_label,
+            "is_demo": issuer.is_demo,
+        }
+        # the same card alone, through the same builder
+        assert api.get(f"{APP_CARDS}/{card['card_no']}").json() == card
+    text = r.content.decode()
+    assert COMPANY_MOBILE not in text and COMPANY_USCC not in text  # never the reserved identity
+
+
+@pytest.mark.django_db
+def test_app_cards_reads_as_many_queries_for_seven_cards_as_for_one(fleet, app_client, registry, make_user, sms):
+    from tests.conftest import age_sms_codes
+
+    api = app_client(fleet)
+    api.get(APP_CARDS)
+    with CaptureQueriesContext(connection) as seven:
+        assert len(api.get(APP_CARDS).json()["results"]) == 7
+    one_user = make_user(account_type="enterprise", name="演示物流有限公司", tax_id=COMPANY_USCC, mobile="13955550000")
+    registry(company_card(20, mobile="13955550000"))
+    age_sms_codes()
+    bulk = bulk_binding_start(user=one_user, card_nos=[company_card(20)["card_no"]])
+    bulk_binding_confirm(user=one_user, bulk_id=bulk.public_id, code=sms.last_code("13955550000", "bind"))
+    single = app_client(one_user)
+    single.get(APP_CARDS)
+    with CaptureQueriesContext(connection) as one:
+        assert len(single.get(APP_CARDS).json()["results"]) == 1
+    assert len(one.captured_queries) == len(seven.captured_queries)
+
+
+@pytest.mark.django_db
+def test_app_cards_pages_with_limit_and_the_cursor_of_its_link(fleet, app_client):
+    api = app_client(fleet)
+    everything = api.get(APP_CARDS).json()["results"]
+    seen, url, pages = [], f"{APP_CARDS}?limit=3", 0
+    while url:
+        r = api.get(url)
+        assert r.status_code == 200 and set(r.json()) == {"results", "notices"}
+        seen += r.json()["results"]
+        pages += 1
+        link = r.get("Link")
+        url = None
+        if link:
+            assert link.endswith('>; rel="next"') and "limit=3" in link
+            url = re.search(r"<http://testserver([^>]+)>", link).group(1)
+    assert pages == 3 and seen == everything  # the same cards, the same order, none twice
+    assert "Link" not in api.get(APP_CARDS, {"limit": 7}) and "Link" in api.get(APP_CARDS, {"limit": 6})
+    # a cursor alone takes the largest page
+    cursor = re.search(r"cursor=([^&>]+)", api.get(APP_CARDS, {"limit": 2})["Link"]).group(1)
+    assert api.get(APP_CARDS, {"cursor": cursor}).json()["results"] == everything[2:]
+
+
+@pytest.mark.django_db
+def test_app_cards_refuses_a_bad_limit_or_cursor_and_a_cursor_never_shows_another_account(fleet, app_client):
+    api = app_client(fleet)
+    for params in ({"limit": "0"}, {"limit": "501"}, {"limit": "x"}, {"cursor": "nope"}, {"cursor": "1_2_3"}):
+        r = api.get(APP_CARDS, params)
+        assert r.status_code == 400, params
+        assert r.json()["code"] == "invalid" and set(r.json()["errors"]) <= {"limit", "cursor"}, r.json()
+    cursor = re.search(r"cursor=([^&>]+)", api.get(APP_CARDS, {"limit": 1})["Link"]).group(1)
+    stranger = app_client()
+    assert stranger.get(APP_CARDS, {"cursor": cursor}).json() == {"results": [], "notices": []}
