@@ -26,6 +26,7 @@ def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
     several = _("您经过了不同经营单位的路段，每个经营单位各自为自己收取的通行费开票。")
     why_fiscal = _("政府还贷路段收取的部分按通行日期适用的规定开具通行费财政电子票据（不征税，不能抵扣）。")
     why_digital = _("经营性路段收取的部分开具数电发票：只有20位发票号码，没有发票代码和校验码。")
+    labels: dict[tuple[str, int | None], str] = {}  # a document's label, worded once a page
     for trip in trips:
         n = trip.invoice_count
         kinds = trip.document_kinds
@@ -57,9 +58,10 @@ def explain(trips: list[selectors.TripRow]) -> list[selectors.TripRow]:
             )
         trip.entry_at = timezone.localtime(trip.entry_time).strftime("%Y-%m-%d %H:%M")
         trip.exit_at = timezone.localtime(trip.exit_time).strftime("%Y-%m-%d %H:%M")
-        trip.document_lines = [
-            f"{name} · {selectors.share_document_label(kind, rate)}" for name, rate, kind in trip.documents
-        ]
+        for _name, rate, kind in trip.documents:
+            if (kind, rate) not in labels:
+                labels[(kind, rate)] = selectors.share_document_label(kind, rate)
+        trip.document_lines = [f"{name} · {labels[(kind, rate)]}" for name, rate, kind in trip.documents]
         trip.sellers = "；".join(trip.document_lines)
     return trips
 
