@@ -8,11 +8,11 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.audiences import AppAPIView, PartnerAPIView
-from invoices.api import paging
-from invoices.selectors import keyset_page
+from piaogen import api_paging as paging
 from piaogen.api import ErrorSerializer
 from piaogen.bulk import batch_items
 from piaogen.limits import client_address
+from piaogen.paging import keyset_page
 from piaogen.renderers import FastJSONRenderer
 
 from .. import selectors

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.audiences import AppAPIView, PartnerAPIView
 from cards.selectors import binding_for
+from piaogen import api_paging as paging
 from piaogen.api import ErrorSerializer
 from piaogen.cursors import decode_cursor, encode_cursor
 from piaogen.errors import ServiceError
@@ -31,7 +32,6 @@ from ..shapes import (
     invoice_shape,
     line_shape,
 )
-from . import paging
 
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
 DIGITAL = DocumentKind.DIGITAL_E_INVOICE.value

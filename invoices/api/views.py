@@ -4,12 +4,12 @@ from rest_framework.response import Response
 
 from accounts.audiences import AppAPIView, PartnerAPIView
 from cards.selectors import binding_for
+from piaogen import api_paging as paging
 from piaogen.api import ErrorSerializer
 from piaogen.renderers import FastJSONRenderer
 
 from .. import ingest, selectors
 from ..tax import rate_text
-from . import paging
 from . import serializers as s
 
 PARTNER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}

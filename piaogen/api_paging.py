@@ -9,10 +9,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from piaogen.cursors import decode_cursor
-from piaogen.errors import ServiceError
-
-from .. import selectors
+from .cursors import decode_cursor
+from .errors import ServiceError
+from .paging import Page
 
 LINK_HEADER = OpenApiParameter(
     "Link",
@@ -58,7 +57,7 @@ def page_request(
     return limit, after
 
 
-def paged_response(request, body: list | dict, page: selectors.Page | None, limit: int | None) -> Response:
+def paged_response(request, body: list | dict, page: Page | None, limit: int | None) -> Response:
     """The answer (an array, or an object holding the page such as App cards' ``results``),
     and the next page's link when ``page`` has one."""
     response = Response(body)
