@@ -579,6 +579,7 @@ _INVOICE_LIST_FIELDS = (
     "red",
     "status",
     "total",
+    "month",  # its lines' partition, for the page by trip
 )
 
 

@@ -44,6 +44,29 @@ def _key(row, order: tuple[str, ...]) -> tuple:
     return tuple(row[f] for f in order) if isinstance(row, dict) else tuple(getattr(row, f) for f in order)
 
 
+def trim_page(page: Page, weights: list[int], budget: int, order: tuple[str, ...], *, backward: bool) -> Page:
+    """``page`` cut to the rows whose ``weights`` (one per row, in order) fit in ``budget`` — at
+    least one row — for a page whose rows are of very unequal size (an invoice of one line, or
+    of 150). A page read forwards keeps its first rows and its next cursor moves to the last
+    kept; a page read backwards (``?before=``) keeps its last rows, nearest its cursor, and its
+    previous cursor moves to the first kept. Nothing is skipped: the rows cut are the next
+    page's (or the previous one's)."""
+    total, kept = 0, 0
+    indexes = range(len(page.rows) - 1, -1, -1) if backward else range(len(page.rows))
+    for i in indexes:
+        if kept and total + weights[i] > budget:
+            break
+        total += weights[i]
+        kept += 1
+    if kept == len(page.rows):
+        return page
+    if backward:
+        rows = page.rows[len(page.rows) - kept :]
+        return Page(rows, next=page.next, prev=encode_cursor(_key(rows[0], order)))
+    rows = page.rows[:kept]
+    return Page(rows, next=encode_cursor(_key(rows[-1], order)), prev=page.prev)
+
+
 def keyset_page(
     qs: QuerySet,
     order: tuple[str, ...],

@@ -438,6 +438,7 @@ BINDING_MAX_FAILURES_PER_CARD = env.int("BINDING_MAX_FAILURES_PER_CARD", default
 BINDING_HOLDER_NAME_REQUIRED = env.bool("BINDING_HOLDER_NAME_REQUIRED", default=False)
 # 我的ETC卡 shows this many cards a page (newest bound first), with a search past one page.
 CARDS_PAGE_SIZE = env.int("CARDS_PAGE_SIZE", default=20)
+INVOICE_TRIP_VIEW_LINES = env.int("INVOICE_TRIP_VIEW_LINES", default=200)
 # Public verification (查验), per Asia/Shanghai day: checks of one invoice by one client (its
 # address, or the invoice's owner signed in), and by everyone together: a ceiling well above
 # the first, so that strangers' wrong checks cannot stop the holder's (invoices/verification.py).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
@@ -14,7 +15,7 @@ from django.views.generic import TemplateView
 
 from cards.picker import pick_card
 from piaogen.errors import ServiceError
-from piaogen.paging import KeysetMixin
+from piaogen.paging import KeysetMixin, trim_page
 
 from .. import selectors, services
 from ..forms import ReverseForm
@@ -43,14 +44,29 @@ class InvoiceListView(KeysetMixin, CardMonthMixin, TemplateView):
             months.append(month)
         view = self.request.GET.get("view", "application")
         picker.keeping(month=month, view=view if view != "application" else "")
-        page = selectors.invoice_list_page(self.request.user, card_id=card_id, month=month or None, **self.cursors())
+        cursors = self.cursors()
+        page = selectors.invoice_list_page(self.request.user, card_id=card_id, month=month or None, **cursors)
         invoices = page.rows
         groups: OrderedDict = OrderedDict()
         if view == "trip":
+            lines = selectors.invoice_line_trips([inv.pk for inv in invoices], months={inv.month for inv in invoices})
+            # By trip, a page holds at most INVOICE_TRIP_VIEW_LINES lines: a monthly invoice
+            # covers a whole month of trips, and 50 of them made a page of thousands of groups.
+            per_invoice: dict[int, int] = {}
+            for line in lines:
+                per_invoice[line[0]] = per_invoice.get(line[0], 0) + 1
+            page = trim_page(
+                page,
+                [per_invoice.get(inv.pk, 0) for inv in invoices],
+                settings.INVOICE_TRIP_VIEW_LINES,
+                selectors.INVOICE_ORDER,
+                backward="before" in cursors,
+            )
+            invoices = page.rows
             by_id = {inv.pk: inv for inv in invoices}
-            for invoice_id, transit_id, entry, exit_, exit_time, recharge_id in selectors.invoice_line_trips(
-                list(by_id)
-            ):
+            for invoice_id, transit_id, entry, exit_, exit_time, recharge_id in lines:
+                if invoice_id not in by_id:
+                    continue
                 inv = by_id[invoice_id]
                 key = transit_id or recharge_id or ""
                 label = f"{entry} → {exit_} · {timezone.localtime(exit_time):%Y-%m-%d}" if transit_id else _("充值")

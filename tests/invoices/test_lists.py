@@ -184,11 +184,59 @@ def test_my_invoices_are_paginated_newest_first_with_filters_kept(client, world,
     assert set(links(second)) == {"prev"}
     # by trip: the same invoices grouped under their trips, page by page
     by_trip = client.get(path, {**query, "view": "trip"}).content.decode()
-    assert by_trip.count("这次通行共 3 张发票") >= 16 and "郑州站 → 安阳站 · 2026-09-05" in by_trip
+    # (a page of a longer list: a trip's other invoices may be on the pages around it)
+    assert by_trip.count("本页列出这次通行的 3 张发票") >= 16 and "郑州站 → 安阳站 · 2026-09-05" in by_trip
+    assert "这次通行共" not in by_trip
     # someone else's card: 404
     client.force_login(make_user())
     assert client.get(path, {"card": world.card_no}).status_code == 404
     assert invoice_numbers(client.get(path).content.decode()) == []
+
+
+@pytest.mark.django_db
+def test_by_trip_a_page_of_monthly_invoices_holds_a_bounded_number_of_lines(
+    client, world, applied, settings, django_assert_max_num_queries
+):
+    """A monthly invoice covers a whole month of trips: 50 of them on one page by trip made
+    thousands of groups. By trip, a page holds whole invoices up to INVOICE_TRIP_VIEW_LINES lines,
+    and the pager walks every invoice once, forwards and back."""
+    settings.INVOICE_TRIP_VIEW_LINES = 10
+    push_trips(world, 6)
+    applied(title_id=title(world.user), mode="monthly")  # 3 monthly invoices of 6 lines
+    push_trips(world, 2, prefix="U", start=world.when + timedelta(days=3))
+    applied(title_id=title(world.user, name="李四"))  # 6 invoices of one line
+    client.force_login(world.user.user)
+    path = reverse("invoices:list")
+    expected = list(Invoice.objects.order_by("-issued_at", "-id").values_list("number", "lines__id"))
+    lines_of: dict[str, int] = {}
+    for number, _line in expected:
+        lines_of[number] = lines_of.get(number, 0) + 1
+    order = list(dict.fromkeys(number for number, _line in expected))
+    assert len(order) == 9
+    # a page lists its invoices under their trips: the page's invoices are what is compared
+    pages, body = [], client.get(path, {"view": "trip"}).content.decode()
+    while True:
+        numbers = list(dict.fromkeys(re.findall(r'<a href="/invoices/\d+/">\d{12}<br>(\d{8})</a>', body)))
+        pages.append(numbers)
+        # whole invoices, within the budget unless one invoice alone is larger
+        assert len(numbers) == 1 or sum(lines_of[n] for n in numbers) <= 10, numbers
+        nav = links(body)
+        if "next" not in nav:
+            break
+        with django_assert_max_num_queries(16):
+            body = follow(client, path, nav["next"]).content.decode()
+    # every invoice once, the pages in order (newest first), each page whole invoices
+    assert [n for page in pages for n in sorted(page, key=order.index)] == order
+    assert len(pages) > 1
+    # and back: every invoice again once, in order, each page within the budget (the pages may
+    # be cut elsewhere than forwards: a page read backwards fills up from its cursor)
+    back = [pages[-1]]
+    while "prev" in (nav := links(body)):
+        body = follow(client, path, nav["prev"]).content.decode()
+        back.append(list(dict.fromkeys(re.findall(r'<a href="/invoices/\d+/">\d{12}<br>(\d{8})</a>', body))))
+    for page in back:
+        assert len(page) == 1 or sum(lines_of[n] for n in page) <= 10, page
+    assert [n for page in reversed(back) for n in sorted(page, key=order.index)] == order
 
 
 @pytest.mark.django_db

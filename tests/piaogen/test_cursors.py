@@ -74,3 +74,38 @@ def test_a_former_signed_cursor_is_read_only_with_its_salt():
         moment + timedelta(days=1),
         8,
     )
+
+
+# --- a page cut to a budget (piaogen.paging.trim_page) -------------------------------------------
+
+
+def _page(n: int, *, next_: bool = True, prev: bool = True):
+    from piaogen.paging import Page
+
+    rows = [{"at": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i), "id": i} for i in range(n)]
+    return Page(rows, next="N" if next_ else None, prev="P" if prev else None)
+
+
+def test_a_page_read_forwards_keeps_its_first_rows_and_moves_its_next_cursor():
+    from piaogen.paging import trim_page
+
+    page = trim_page(_page(5), [3, 3, 3, 3, 3], 7, ("at", "id"), backward=False)
+    assert [r["id"] for r in page.rows] == [0, 1]
+    assert page.next == encode_cursor((page.rows[-1]["at"], 1)) and page.prev == "P"
+
+
+def test_a_page_read_backwards_keeps_its_last_rows_and_moves_its_previous_cursor():
+    from piaogen.paging import trim_page
+
+    page = trim_page(_page(5), [3, 3, 3, 3, 3], 7, ("at", "id"), backward=True)
+    assert [r["id"] for r in page.rows] == [3, 4]
+    assert page.prev == encode_cursor((page.rows[0]["at"], 3)) and page.next == "N"
+
+
+def test_one_row_larger_than_the_budget_is_shown_alone_and_a_page_that_fits_is_untouched():
+    from piaogen.paging import trim_page
+
+    big = trim_page(_page(3, next_=False), [150, 1, 1], 10, ("at", "id"), backward=False)
+    assert [r["id"] for r in big.rows] == [0] and big.next  # the rest is the next page's
+    whole = _page(3, next_=False)
+    assert trim_page(whole, [1, 1, 1], 10, ("at", "id"), backward=False) is whole
