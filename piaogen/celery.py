@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from kombu.transport import TRANSPORT_ALIASES
 
 # The broker URL's scheme picks the transport; these two schemes get the project's classes
@@ -21,6 +22,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "piaogen.settings")
 app = Celery("piaogen")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_connections(sender=None, **_) -> None:
+    """A worker's database connections are handled around a task as Django handles them around
+    a request (closed at its start and end when too old or unusable): kept across tasks while
+    ``CONN_MAX_AGE`` allows, so that a worker does not connect anew for every task
+    (``CELERY_DB_REUSE_MAX``). Not for a task run eagerly: it runs inside its caller, whose
+    transaction may be open."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections as close
+
+    close()
 
 
 def ensure_broker_dirs() -> None:

@@ -281,6 +281,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Celery's Django fix-up closes every database connection before and after each task unless this
+# is set, whatever CONN_MAX_AGE says: each task then paid a new PostgreSQL connection (a backend
+# started, its caches cold). Set, the fix-up only recycles them every this many tasks, and the
+# worker treats a task as Django treats a request instead (piaogen/celery.py): a connection is kept
+# while CONN_MAX_AGE allows and is healthy (CONN_HEALTH_CHECKS), closed otherwise.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker deletes a message when a worker takes it (no redelivery to protect,
