@@ -31,7 +31,7 @@ from piaogen.bulk import insert_dicts, insert_rows
 from piaogen.errors import ServiceError
 from piaogen.queueing import enqueue, enqueue_each
 
-from . import numbering, partitions, regimes
+from . import application_rows, numbering, partitions, regimes
 from .documents import services as documents
 from .models import (
     Application,
@@ -1243,6 +1243,18 @@ def _lock_trips(ids, month: str) -> None:
     list(qs.order_by("id").values_list("id", flat=True))
 
 
+def _invoice_trips(app: Application) -> None:
+    """A consumption application's trips locked as ``_lock_trips`` locks them (in id order,
+    before their shares are read) and marked invoiced, in one statement: before the numbers are
+    taken, so that the counters stay locked only for the writes. A refusal further on rolls the
+    mark back with everything else."""
+    items = ApplicationItem.objects.filter(application=app).values("transit_id")
+    locked = Transit.objects.select_for_update().filter(id__in=items, month=app.month).order_by("id").values("id")
+    Transit.objects.filter(id__in=locked, month=app.month, state=InvoiceState.APPLIED).update(
+        state=InvoiceState.INVOICED, updated_at=timezone.now()
+    )
+
+
 def _reopen_if_uncovered(
     shares: set[tuple[int, int | None, int | None]], recharge_ids: set[int], *, month: str
 ) -> None:
@@ -1267,7 +1279,7 @@ def _reopen_if_uncovered(
 def _issue(app: Application) -> list[dict]:
     today = timezone.localdate()
     if app.kind == Application.Kind.CONSUMPTION:
-        _lock_trips(ApplicationItem.objects.filter(application=app).values("transit_id"), app.month)
+        _invoice_trips(app)
         # A consumption application covers trips of its card and month only
         # (_consumption_selection), and an applied trip cannot change: its month's partition.
         transits = Transit.objects.filter(application_items__application=app, month=app.month)
@@ -1298,14 +1310,7 @@ def _issue(app: Application) -> list[dict]:
                 _("销售方“%(s)s”缺少纳税人识别号，暂不能开票；平台已记录，请稍后重试或联系客服。")
                 % {"s": plan.seller["seller_name"]}
             )
-    if app.kind == Application.Kind.CONSUMPTION:
-        # Before the numbers are taken: the counters stay locked only for the writes below.
-        Transit.objects.filter(
-            id__in=ApplicationItem.objects.filter(application=app).values("transit_id"),
-            month=app.month,
-            state=InvoiceState.APPLIED,
-        ).update(state=InvoiceState.INVOICED, updated_at=timezone.now())
-    elif app.kind == Application.Kind.RECHARGE:
+    if app.kind == Application.Kind.RECHARGE:
         Recharge.objects.filter(application_items__application=app, state=InvoiceState.APPLIED).update(
             state=InvoiceState.INVOICED, updated_at=timezone.now()
         )
@@ -1350,23 +1355,21 @@ def _summary_no(app: Application, today: date) -> str:
 def application_issue(*, application_id: int) -> Application | None:
     """Issues an application exactly once. Safe to run twice, concurrently or after a crash:
     the row lock and the status make every run after the first a no-op."""
-    with transaction.atomic():
-        app = Application.objects.select_for_update().filter(pk=application_id).first()
-        if app is None or app.status in (Application.Status.ISSUED, Application.Status.FAILED):
-            return app
-        if app.status == Application.Status.SUBMITTED:
-            app.status = Application.Status.ISSUING
-            app.started_at = timezone.now()
-            app.attempts += 1
-            app.save(update_fields=["status", "started_at", "attempts"])
-            _event(app, "issuing", attempt=app.attempts)
+    # The claim commits on its own first (application_rows.claim says why); then one
+    # transaction issues everything or nothing.
+    application_rows.claim(application_id, timezone.now())
     try:
         with transaction.atomic():
-            app = (
-                Application.objects.select_for_update(of=("self",))
-                .select_related("title", "card__issuer", "original")
-                .get(pk=application_id)
-            )
+            try:
+                # What every kind of application needs; a title change reads its original when
+                # it gets to it (a join less for all the others).
+                app = (
+                    Application.objects.select_for_update(of=("self",))
+                    .select_related("title", "card__issuer")
+                    .get(pk=application_id)
+                )
+            except Application.DoesNotExist:
+                return None
             if app.status != Application.Status.ISSUING:
                 return app
             invoices = _issue(app)
@@ -1377,8 +1380,7 @@ def application_issue(*, application_id: int) -> Application | None:
             _issued_hooks(app, invoices)
             # The summary sheet's number last: its counter stays locked until the commit.
             app.summary_no = _summary_no(app, timezone.localdate()) if _gets_summary(app) else None
-            app.save(update_fields=["summary_no", "status", "issued_at", "invoice_count", "total"])
-            _event(app, "issued", invoices=len(invoices), total=app.total)
+            application_rows.mark_issued(app, invoices=len(invoices), now=timezone.now())
             ids = [i["id"] for i in invoices]
             transaction.on_commit(lambda: _after_issue(app.pk, ids))
         logger.info("application %s issued: %d invoices", app.pk, app.invoice_count)
