@@ -28,14 +28,19 @@ def task_named(name: str):
     return current_app.tasks[name]
 
 
-def enqueue(task, *args, what: str, **kwargs) -> bool:
+def enqueue(task, *args, what: str, argsrepr: str | None = None, **kwargs) -> bool:
     """``task.delay(*args, **kwargs)``, ``task`` a task or its registered name (``task_named``);
     False, with a warning naming ``what``, when the broker could not take it (kombu's
-    OperationalError, a refused connection, a timeout…)."""
+    OperationalError, a refused connection, a timeout…). ``argsrepr``: what the message shows
+    of its arguments (logs, monitoring) instead of Celery's own repr of them, which for a list
+    of a thousand ids costs more than sending the message."""
     if isinstance(task, str):
         task = task_named(task)
     try:
-        task.delay(*args, **kwargs)
+        if argsrepr is None:
+            task.delay(*args, **kwargs)
+        else:
+            task.apply_async(args, kwargs, argsrepr=argsrepr)
     except Exception as exc:
         logger.warning("%s could not be queued (%s: %s); the sweep will", what, type(exc).__name__, exc)
         return False

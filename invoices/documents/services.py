@@ -207,7 +207,14 @@ def on_issued(app_id: int, invoice_ids: list[int]) -> None:
     # issuing worker more than issuing itself (docs/performance.md, Issuing).
     chunks = [invoice_ids[i : i + FAN_OUT] for i in range(0, len(invoice_ids), FAN_OUT)] or [[]]
     for index, chunk in enumerate(chunks):
-        enqueue(RENDER_INVOICES, app_id, chunk, summary=index == 0, what=f"application {app_id}: documents")
+        enqueue(
+            RENDER_INVOICES,
+            app_id,
+            chunk,
+            summary=index == 0,
+            what=f"application {app_id}: documents",
+            argsrepr=f"({app_id}, [{len(chunk)} invoice ids])",
+        )
 
 
 # --- delivery -------------------------------------------------------------------------------------

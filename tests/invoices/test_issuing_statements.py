@@ -127,6 +127,52 @@ def test_a_claim_records_each_attempt_and_leaves_other_states_alone(world):
     assert services.application_issue(application_id=app_id + 1000) is None
 
 
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@only_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_only_the_claims_own_transaction_commits_without_waiting_for_the_disk(world, no_queue):
+    """Outside a transaction the claim is one of its own, committed at once without waiting for
+    the WAL's flush (the issuing commit that follows waits for both); inside a caller's
+    transaction it leaves that transaction's commit as it is. The session keeps its setting."""
+    import psycopg
+
+    push(world, 1)
+    first = submit(world)
+    push(world, 1, prefix="U")
+    second = submit(world)
+    with CaptureQueriesContext(connection) as queries:
+        application_rows.claim(first, services.timezone.now())
+    [claim] = [q["sql"] for q in queries.captured_queries]
+    assert "set_config('synchronous_commit', 'off', true)" in claim
+    assert _synchronous_commit() == "on"
+    with psycopg.connect(**connection.get_connection_params()) as other:  # committed: seen elsewhere
+        status = other.execute("SELECT status FROM invoices_application WHERE id = %s", [first]).fetchone()
+    assert status == ("issuing",)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        application_rows.claim(second, services.timezone.now())
+        assert _synchronous_commit() == "on"
+    assert "synchronous_commit" not in queries.captured_queries[0]["sql"]
+    assert Application.objects.get(pk=second).status == "issuing"
+
+
+def test_the_documents_message_counts_its_invoices_instead_of_listing_them(monkeypatch):
+    """Celery's repr of 150 ids, for logs and monitoring, cost the issuing worker nearly as much
+    as sending the message: the message says how many it carries."""
+    from invoices.documents import services as documents
+    from piaogen.queueing import task_named
+
+    sent = []
+    task = task_named(documents.RENDER_INVOICES)
+    monkeypatch.setattr(task, "apply_async", lambda args, kwargs, **options: sent.append((args, kwargs, options)))
+    documents.on_issued(5, list(range(1, 151)))
+    assert sent == [((5, list(range(1, 151))), {"summary": True}, {"argsrepr": "(5, [150 invoice ids])"})]
+
+
 # --- statements an application costs ----------------------------------------------------------
 
 # What issuing a per-trip application of this world (three sellers of one province: one block of

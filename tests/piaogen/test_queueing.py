@@ -21,11 +21,22 @@ class Task:
             raise OperationalError("[Errno 111] Connection refused")
         self.sent.append((args, kwargs))
 
+    def apply_async(self, args, kwargs, **options):
+        self.delay(*args, **kwargs)
+        self.options = options
+
 
 def test_a_message_the_broker_takes_is_sent_as_given():
     task = Task()
     assert enqueue(task, 7, [1, 2], summary=True, what="application 7: documents") is True
     assert task.sent == [((7, [1, 2]), {"summary": True})]
+
+
+def test_a_message_may_say_what_it_carries_instead_of_listing_it():
+    task = Task()
+    ids = list(range(1000))
+    assert enqueue(task, 7, ids, summary=True, what="application 7: documents", argsrepr="(7, [1000 invoice ids])")
+    assert task.sent == [((7, ids), {"summary": True})] and task.options == {"argsrepr": "(7, [1000 invoice ids])"}
 
 
 def test_a_refused_message_is_logged_for_the_sweep_and_raises_nothing(caplog):
