@@ -1090,6 +1090,11 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         if plan.document_kind != DocumentKind.VAT_E_INVOICE:
             row["machine_no"] = ""  # neither a fiscal e-bill nor a 数电 invoice has one
         by_series[(plan.document_kind, plan.province_code)].append((row, plan))
+    # An application's invoices and lines bill one month (a recharge application's may bill
+    # several): written straight into that month's partitions where they exist, looked up before
+    # any counter is locked.
+    months = {plan.month for plan in plans}
+    into = partitions.month_partitions(TABLES_WRITTEN, months.pop()) if len(months) == 1 else {}
     rows: list[tuple[dict, InvoicePlan]] = []
     confirmations: list[tuple[dict, InvoicePlan]] = []
     # Every counter in one fixed order (kind, then province), so that two issuers never wait on
@@ -1122,10 +1127,6 @@ def _write(app: Application, plans: list[InvoicePlan], today: date) -> list[dict
         row["confirmation_no"] = numbering.red_confirmation_number(plan.province_code[:2], today.year)
         row["remarks"] = f"{plan.remarks} 红字发票信息确认单编号:{row['confirmation_no']}"
     confirmation_nos = {id(row): row.pop("confirmation_no") for row, _plan in confirmations}
-    # An application's invoices and lines bill one month (a recharge application's may bill
-    # several): written straight into that month's partitions where they exist.
-    months = {row["month"] for row, _ in rows}
-    into = partitions.month_partitions(TABLES_WRITTEN, months.pop()) if len(months) == 1 else {}
     created = insert_dicts(Invoice, [row for row, _ in rows], into=into.get(Invoice._meta.db_table))
     # The global key of each invoice: its (code, number) is unique across all months here.
     insert_rows(InvoiceKey, KEY_COLUMNS, [(row["id"], row["code"], row["number"], row["month"]) for row in created])

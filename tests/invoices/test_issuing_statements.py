@@ -186,8 +186,8 @@ STATEMENTS = [
     "the trips locked and marked invoiced",
     "the trips' segments, sections and operators (planning)",
     "the shares live invoices cover (planning)",
-    "a block of numbers",
     "the month's partitions",
+    "a block of numbers: the counter stays locked from here to the commit",
     "ids for the invoices",
     "COPY of the invoices",
     "COPY of their keys",
@@ -242,4 +242,5 @@ def test_an_application_costs_a_fixed_number_of_statements(world, no_queue, monk
     assert app.status == "issued" and app.invoice_count == 3 * trips
     assert len(sent) == len(STATEMENTS), "\n".join(s[:120] for s in sent)
     assert sent[0].startswith("WITH app AS (UPDATE") and sent[-2].startswith("WITH app AS (UPDATE")
+    assert "pg_inherits" in sent[6] and sent[7].startswith("UPDATE invoices_invoicecounter")
     assert [i for i, s in enumerate(sent) if s.startswith("COPY")] == [9, 10, 13]
