@@ -23,6 +23,10 @@ from simple_history.models import HistoricalRecords
 
 from .models import Application, ApplicationEvent
 
+# What a run of the issuing task claims: an application waiting, or one whose earlier run was
+# cut short (its worker died) and is run again.
+CLAIMABLE = (Application.Status.SUBMITTED, Application.Status.ISSUING)
+
 # The history row's own columns; every other column of the history table is the application's.
 _HISTORY_OWN = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
 
@@ -69,10 +73,13 @@ def _statement(assign: str, where: str, event_detail: str, answer: str = "id") -
     )
 
 
-def claim(application_id: int, now: datetime) -> None:
+def claim(application_id: int, now: datetime) -> int | None:
     """``submitted`` → ``issuing``: ``started_at`` now, one more attempt, the history row and
-    the event ``issuing`` (the attempt's number), committed at once; nothing when the
-    application is not ``submitted``. Committed on its own, before the issuing transaction
+    the event ``issuing`` (the attempt's number), committed at once; the same for a run of an
+    application already ``issuing`` (a task delivered again after its worker died: another
+    attempt, so that an application that kills its worker every time is given up, not tried
+    for ever). Returns the application's attempts, None when it is neither (issued, failed,
+    gone). Committed on its own, before the issuing transaction
     begins, because what it records must outlive that transaction: the user's and the batch's
     progress show 开票中 while issuing runs, the attempt and its event stand in the console even
     when the worker dies mid-issue, and the sweep tells a claimed application left behind
@@ -92,20 +99,20 @@ def claim(application_id: int, now: datetime) -> None:
     if not _one_statement():
         with transaction.atomic():
             app = Application.objects.select_for_update().filter(pk=application_id).first()
-            if app is None or app.status != Application.Status.SUBMITTED:
-                return
+            if app is None or app.status not in CLAIMABLE:
+                return None
             app.status = Application.Status.ISSUING
             app.started_at = now
             app.attempts += 1
             app.save(update_fields=["status", "started_at", "attempts"])
             ApplicationEvent.objects.create(application=app, at=now, kind="issuing", detail={"attempt": app.attempts})
-        return
+        return app.attempts
     sql = _statement(
         "status = %(issuing)s, started_at = %(now)s, attempts = attempts + 1",
-        "id = %(id)s AND status = %(submitted)s",
+        "id = %(id)s AND status IN (%(submitted)s, %(issuing)s)",
         "jsonb_build_object('attempt', attempts)",
         # set for this statement's own transaction only (is_local), when it has one of its own
-        "id" if connection.in_atomic_block else "id, set_config('synchronous_commit', 'off', true)",
+        "attempts" if connection.in_atomic_block else "attempts, set_config('synchronous_commit', 'off', true)",
     )
     params = {
         "id": application_id,
@@ -117,6 +124,8 @@ def claim(application_id: int, now: datetime) -> None:
     }
     with connection.cursor() as cursor:  # outside a transaction (a worker's): its own, committed here
         cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 FINISHED = ("status", "issued_at", "invoice_count", "total", "summary_no")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, validate_email
 from django.db import transaction
@@ -23,6 +24,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from cards.models import Card, CardType, InvoiceTitle, VehicleClass
@@ -63,6 +65,9 @@ RECHARGE_ITEM = "*预付卡销售*ETC卡充值"
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # An application still 'issuing' this long after it started is taken to be orphaned.
 STALE_ISSUING = timedelta(minutes=10)
+# Why an application that retries and runs again could not be issued (the task's retries, or
+# ISSUE_MAX_ATTEMPTS runs): what the user reads.
+GAVE_UP = gettext_noop("系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。")
 STALE_SUBMITTED = timedelta(minutes=2)
 
 
@@ -1372,7 +1377,13 @@ def application_issue(*, application_id: int) -> Application | None:
     the row lock and the status make every run after the first a no-op."""
     # The claim commits on its own first (application_rows.claim says why); then one
     # transaction issues everything or nothing.
-    application_rows.claim(application_id, timezone.now())
+    attempts = application_rows.claim(application_id, timezone.now())
+    if attempts is not None and attempts > settings.ISSUE_MAX_ATTEMPTS:
+        # Run again and again without ever finishing (a worker dying under it each time): given
+        # up, its trips released, the user told, instead of a worker killed for ever.
+        logger.error("application %s: given up after %d attempts", application_id, attempts - 1)
+        application_fail(application_id=application_id, reason=GAVE_UP)
+        return Application.objects.filter(pk=application_id).first()
     try:
         with transaction.atomic():
             try:

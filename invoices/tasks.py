@@ -11,7 +11,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import DatabaseError
-from django.utils.translation import gettext_noop
 
 from piaogen.queueing import enqueue
 
@@ -20,7 +19,7 @@ from .documents import rendering
 from .documents import services as documents
 
 logger = logging.getLogger(__name__)
-GAVE_UP = gettext_noop("系统繁忙，自动重试多次仍未成功。您的通行记录已释放，可重新申请；如多次失败请联系客服 95022。")
+GAVE_UP = services.GAVE_UP
 
 
 def backoff(task) -> int:

@@ -445,6 +445,10 @@ BINDING_HOLDER_NAME_REQUIRED = env.bool("BINDING_HOLDER_NAME_REQUIRED", default=
 # 我的ETC卡 shows this many cards a page (newest bound first), with a search past one page.
 CARDS_PAGE_SIZE = env.int("CARDS_PAGE_SIZE", default=20)
 INVOICE_TRIP_VIEW_LINES = env.int("INVOICE_TRIP_VIEW_LINES", default=200)
+# Runs of one application's issuing (first, retries after a database error, runs again after a
+# worker died under it) before it is given up and failed with its trips released. Above the
+# issuing task's 8 retries, so that those end as they always did.
+ISSUE_MAX_ATTEMPTS = env.int("ISSUE_MAX_ATTEMPTS", default=12)
 # Public verification (查验), per Asia/Shanghai day: checks of one invoice by one client (its
 # address, or the invoice's owner signed in), and by everyone together: a ceiling well above
 # the first, so that strangers' wrong checks cannot stop the holder's (invoices/verification.py).

@@ -110,21 +110,48 @@ def test_the_application_rows_are_those_the_orm_wrote(world, monkeypatch, in_req
 @only_postgresql
 @pytest.mark.django_db
 def test_a_claim_records_each_attempt_and_leaves_other_states_alone(world):
-    """The claim counts an attempt only of a submitted application; one already issuing (a task
-    retried after a database error) is issued without a second claim, one issued is left as is."""
+    """The claim counts an attempt of a submitted application, and of one already issuing (a
+    run cut short: its worker died, or a task retried after a database error); one issued is
+    left as is, and a second delivery of an issued one is a no-op."""
     push(world, 1)
     app_id = submit(world)
-    application_rows.claim(app_id, services.timezone.now())
+    assert application_rows.claim(app_id, services.timezone.now()) == 1
     app = Application.objects.get(pk=app_id)
     assert (app.status, app.attempts) == ("issuing", 1) and app.started_at is not None
-    application_rows.claim(app_id, services.timezone.now())  # not submitted any more: nothing
-    assert Application.objects.get(pk=app_id).attempts == 1
+    assert application_rows.claim(app_id, services.timezone.now()) == 2  # run again: another attempt
     assert services.application_issue(application_id=app_id).status == "issued"
+    assert application_rows.claim(app_id, services.timezone.now()) is None  # issued: nothing
     services.application_issue(application_id=app_id)  # a second delivery: a no-op
     app = Application.objects.get(pk=app_id)
-    assert (app.status, app.attempts) == ("issued", 1)
-    assert list(app.events.order_by("at", "id").values_list("kind", flat=True)) == ["submitted", "issuing", "issued"]
+    assert (app.status, app.attempts) == ("issued", 3)
+    assert list(app.events.order_by("at", "id").values_list("kind", flat=True)) == [
+        "submitted",
+        "issuing",
+        "issuing",
+        "issuing",
+        "issued",
+    ]
     assert services.application_issue(application_id=app_id + 1000) is None
+
+
+def test_an_application_run_again_and_again_without_finishing_is_given_up(world, settings):
+    """A worker that dies under an application every time (the task delivered again each time)
+    must not be killed for ever: past ISSUE_MAX_ATTEMPTS runs the application fails with the
+    retries' message, its trips are released and nothing is issued."""
+    settings.ISSUE_MAX_ATTEMPTS = 3
+    push(world, 1)
+    app_id = submit(world)
+    for _ in range(3):  # three runs cut short: claimed, then the worker gone
+        application_rows.claim(app_id, services.timezone.now())
+    app = services.application_issue(application_id=app_id)
+    assert (app.status, app.attempts, app.failure_reason) == ("failed", 4, services.GAVE_UP)
+    assert not Invoice.objects.filter(application_id=app_id).exists()
+    assert set(Transit.objects.filter(application_items__application_id=app_id).values_list("state", flat=True)) == {
+        "open"
+    }
+    # a user applies again: a new application, issued
+    again = submit(world)
+    assert services.application_issue(application_id=again).status == "issued"
 
 
 def _synchronous_commit() -> str:
