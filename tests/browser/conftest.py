@@ -608,8 +608,9 @@ class World:
             self.push_trips(person)
         return person
 
-    def issued_person(self, card_type: str = "account") -> Person:
-        """A user with a bound card, a month of trips and an issued application for that month."""
+    def issued_person(self, card_type: str = "account", mode: str = "per_trip") -> Person:
+        """A user with a bound card, a month of trips and an issued application for that month
+        (``mode``: per trip or monthly)."""
         person = self.bound_person(card_type=card_type)
         title = self.app(
             "POST",
@@ -629,7 +630,7 @@ class World:
                 "kind": "consumption",
                 "card_no": person.card_no,
                 "month": previous_month().strftime("%Y-%m"),
-                "mode": "per_trip",
+                "mode": mode,
                 "title_id": title["id"],
             },
             person=person,

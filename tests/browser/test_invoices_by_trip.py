@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import live_server_fixture, log_in, make_uscc, nav, previous_month, wait_for
+from .conftest import live_server_fixture, log_in, nav
 
 pytestmark = pytest.mark.browser
 
@@ -33,29 +33,8 @@ def monthly_person(by_trip_live):
     from .conftest import World
 
     world = World(by_trip_live)
-    person = world.bound_person()
-    title = world.app(
-        "POST",
-        "titles",
-        {"kind": "enterprise", "name": f"按月物流{person.serial}有限公司", "tax_id": make_uscc("91440300MA5BRW002")},
-        person=person,
-        expect=201,
-    )
-    month = previous_month().strftime("%Y-%m")
-    app = world.app(
-        "POST",
-        "applications",
-        {"kind": "consumption", "card_no": person.card_no, "month": month, "mode": "monthly", "title_id": title["id"]},
-        person=person,
-        expect=202,
-    )
-    wait_for(
-        lambda: world.app("GET", f"applications/{app['id']}", person=person)["status"] == "issued",
-        timeout=90,
-        interval=0.5,
-        what="monthly application issued",
-    )
-    detail = world.app("GET", f"applications/{app['id']}", person=person)
+    person = world.issued_person(mode="monthly")
+    detail = world.app("GET", f"applications/{person.extra['application_id']}", person=person)
     person.extra["numbers"] = {inv["number"] for inv in detail["invoices"]}
     person.extra["lines"] = {inv["number"]: len(inv["lines"]) for inv in detail["invoices"]}
     return person
