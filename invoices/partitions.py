@@ -340,6 +340,8 @@ def move(
                 _swap(cursor, table, keep_old=keep_old, online=True)
             say(f"{table}: swapped, {report.rows_after} rows")
             reports.append(report)
+    if any(report.table == INVOICE_TABLES[0] for report in reports):
+        _new_invoice_months()
     return reports
 
 
@@ -413,7 +415,16 @@ def ensure(months: Iterable[str]) -> dict[str, list[str]]:
                 with transaction.atomic():
                     _attach_month(cursor, table, month)
                 created.setdefault(table, []).append(month)
+    if created.get(INVOICE_TABLES[0]):
+        _new_invoice_months()
     return created
+
+
+def _new_invoice_months() -> None:
+    """A check's read function has a branch per month of invoices (invoices.verification)."""
+    from .verification import install_read_function
+
+    install_read_function()
 
 
 def _attach_month(cursor, table: str, month: str) -> None:

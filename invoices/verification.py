@@ -33,13 +33,16 @@ reached, the counts are database rows incremented by one atomic ``UPDATE … RET
 two are not added up: across an outage an invoice can get up to one more day's checks, which
 leaves the 6 digits as far out of reach.
 
-A check is two short queries: the month the invoice bills, from its key (``InvoiceKey``, one
+A check is two short reads: the month the invoice bills, from its key (``InvoiceKey``, one
 index read; an unknown code and number ends there), then the invoice with its lines, read by a
 statement written for that month, whose month is part of its text (a genuine red-letter invoice
-takes one more, for the code and number of the invoice it cancels). Invoices and lines are
+takes one more query, for the code and number of the invoice it cancels). Invoices and lines are
 partitioned by that month: a statement naming its month is planned against that month's
 partitions alone, where one reading the month at run time made PostgreSQL open and lock every
-partition on each check (docs/performance.md, verification). The SQL is written by the ORM
+partition on each check (docs/performance.md, verification). On PostgreSQL both reads are one
+call of a function of the database (``install_read_function``: a branch per month of invoices,
+each with that month's statement), so a check waits for PostgreSQL once; where the function is
+missing (a database not migrated by this code) the two reads are made from here. The SQL is written by the ORM
 once per process, and the answer's JSON is built from the rows by the Invoice shape's one builder
 (``Record.as_json`` → ``invoices.shapes.invoice_shape``): compiling an ORM query and
 building model instances cost more than all the rest of a check.
@@ -57,7 +60,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, DataError, IntegrityError, connection, connections, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -279,9 +282,11 @@ def find(code: str, number: str) -> Record | None:
     """The invoice of ``code`` and ``number`` with its lines; None when none is. Two reads: the
     month from the invoice's key, then the invoice and its lines in that month.
 
-    On PostgreSQL each read is a statement prepared once per connection (``_Prepared``; the
-    second one per month, with the month in its text so that it is planned against that month's
-    partitions alone), and Django's health check (a ``SELECT 1`` before the first query of each
+    On PostgreSQL the two reads are one call of the database's read function
+    (``install_read_function``), or, without it, each read is a statement (the second one per
+    month, with the month in its text so that it is planned against that month's partitions
+    alone); either way a statement prepared once per connection (``_Prepared``), and Django's
+    health check (a ``SELECT 1`` before the first query of each
     request) is left out: a connection the server closed fails the first read instead, which is
     then made once more on a new connection — reads, so nothing can be done twice."""
     if connection.vendor != "postgresql":
@@ -326,8 +331,10 @@ class _Prepared:
     fails the read; ``find`` reads again on a new connection, which prepares it again."""
 
     usable = True
-    GONE = {"26000", "0A000", "42P05"}  # unknown statement, cached plan changed, already prepared
+    # unknown statement, cached plan changed, already prepared, the read function dropped
+    GONE = {"26000", "0A000", "42P05", "42883"}
     on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # psycopg connection → prepared names
+    function_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # → the read function exists
 
 
 def _read(code: str, number: str, prepared: bool) -> list[tuple]:
@@ -352,6 +359,9 @@ def _read(code: str, number: str, prepared: bool) -> list[tuple]:
                 names.add(name)
             cursor.execute(f"EXECUTE {name}(%s, %s)", [code, number])
 
+        if _function_here(raw):  # one round trip: the key and the month's statement in the server
+            execute(*_statement(f"SELECT * FROM {read_function_name()}(%s, %s)", (0, 1), ""))
+            return cursor.fetchall()
         execute(*_statement(key_sql, key_roles, ""))
         found = cursor.fetchone()
         if found is None:
@@ -360,21 +370,131 @@ def _read(code: str, number: str, prepared: bool) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _function_here(raw) -> bool:
+    """Whether the database of the psycopg connection ``raw`` has this code's read function
+    (``install_read_function``); asked once per connection, with the statements' set-up."""
+    here = _Prepared.function_on.get(raw)
+    if here is None:
+        with connection.wrap_database_errors, raw.cursor() as setup:
+            setup.execute("SELECT to_regprocedure(%s) IS NOT NULL", [f"{read_function_name()}(text, text)"])
+            here = _Prepared.function_on[raw] = bool(setup.fetchone()[0])
+    return here
+
+
 @functools.cache
 def _statement(sql: str, roles: tuple[int, ...], month: str) -> tuple[str, str]:
     """The name of the prepared statement of ``sql`` (the ORM's ``%s`` parameters, each the
     code, the number or the month as ``roles`` say) for ``month``, and the ``PREPARE`` that makes
     it: $1 the code, $2 the number, the month written into the text as a literal, so that
     PostgreSQL plans the statement against that month's partitions alone."""
+    if 2 in roles and not _MONTH_FORMAT.match(month):
+        raise RuntimeError(f"unexpected month of an invoice key: {month!r}")
+    body = _with_values(sql, roles, ("$1", "$2", f"'{month}'"))
+    name = "verify_" + hashlib.sha256(f"{sql}\x00{month}".encode()).hexdigest()[:16]
+    return name, f"PREPARE {name} AS {body}"
+
+
+# --- One round trip: the two reads as one function of the database ------------------------------
+
+READ_FUNCTION_PREFIX = "invoices_verify_read_"
+
+
+@functools.cache
+def read_function_name() -> str:
+    """The name of the database function that makes a check's two reads in one call, for this
+    code's statements: a change of the statements (a new column read) is a new name, so a
+    process never reads rows of another shape than it expects."""
+    key_sql, _roles = _key_sql("postgresql")
+    sql, _roles = _lookup_sql("postgresql")
+    return READ_FUNCTION_PREFIX + hashlib.sha256(f"{key_sql}\x00{sql}".encode()).hexdigest()[:12]
+
+
+def _with_values(sql: str, roles: tuple[int, ...], values: tuple[str, ...]) -> str:
     parts = sql.split("%s")
     if len(parts) != len(roles) + 1:
         raise RuntimeError("unexpected placeholders in the verification query")
-    if 2 in roles and not _MONTH_FORMAT.match(month):
-        raise RuntimeError(f"unexpected month of an invoice key: {month!r}")
-    values = ("$1", "$2", f"'{month}'")
-    body = parts[0] + "".join(values[role] + part for role, part in zip(roles, parts[1:], strict=True))
-    name = "verify_" + hashlib.sha256(f"{sql}\x00{month}".encode()).hexdigest()[:16]
-    return name, f"PREPARE {name} AS {body}".replace("%%", "%")
+    return (parts[0] + "".join(values[role] + part for role, part in zip(roles, parts[1:], strict=True))).replace(
+        "%%", "%"
+    )
+
+
+def install_read_function(using: str = DEFAULT_DB_ALIAS) -> str | None:
+    """(Re)creates the function a check calls on PostgreSQL (``find``): it reads the month from
+    the invoice's key and returns the invoice's rows read by a statement written for that month
+    — one round trip instead of two, and one statement's work less for the server. Each month
+    that has a partition of invoices gets a branch whose statement names its month (planned
+    against that month's partitions alone, the plan kept by the server for the session, as a
+    prepared statement's); any other month (held in the default partition, or plain tables)
+    takes a statement with the month as a variable: the same rows, planned at run time.
+
+    Called after every ``migrate`` (invoices/apps.py) and whenever partitions of invoices are
+    created or moved (invoices/partitions.py), so that a new month gets its branch; functions
+    of earlier statements are dropped (a process still calling one reads again on a new
+    connection, which finds it gone and makes the two reads). Returns the name, or None where
+    there is nothing to do (not PostgreSQL)."""
+    db = connections[using]
+    if db.vendor != "postgresql":
+        return None
+    from . import partitions
+
+    name = read_function_name()
+    key_sql, key_roles = _key_sql("postgresql")
+    sql, roles = _lookup_sql("postgresql")
+    with transaction.atomic(using=using), db.cursor() as cursor:
+        table = Invoice._meta.db_table
+        months = []
+        if partitions.is_partitioned(table, cursor):
+            prefix = table + "_"
+            months = sorted(
+                p[len(prefix) :].replace("_", "-")
+                for p in partitions.partitions_of(cursor, table)
+                if p.startswith(prefix) and _MONTH_FORMAT.match(p[len(prefix) :].replace("_", "-"))
+            )
+        # The rows' column types, as PostgreSQL describes the statement (no row read).
+        cursor.execute(
+            f"SELECT * FROM ({_with_values(sql, roles, ('NULL::text', 'NULL::text', 'NULL::text'))}) AS shape LIMIT 0"  # noqa: S608
+        )
+        oids = [column.type_code for column in cursor.description]
+        cursor.execute(
+            "SELECT format_type(t, NULL) FROM unnest(%s::oid[]) WITH ORDINALITY AS u(t, n) ORDER BY n", [oids]
+        )
+        columns = ", ".join(f"c{i} {row[0]}" for i, row in enumerate(cursor.fetchall(), start=1))
+        params = ("p_code", "p_number")
+        branches = "".join(
+            f"  {'IF' if i == 0 else 'ELSIF'} m = '{month}' THEN\n"
+            f"    RETURN QUERY {_with_values(sql, roles, (*params, repr_month(month)))};\n"
+            for i, month in enumerate(months)
+        )
+        other = f"RETURN QUERY {_with_values(sql, roles, (*params, 'm'))};"
+        body = (
+            "#variable_conflict use_column\n"
+            "DECLARE m text;\n"
+            "BEGIN\n"
+            f"  m := ({_with_values(key_sql, key_roles, params)});\n"
+            "  IF m IS NULL THEN\n    RETURN;\n  END IF;\n"
+            + (f"{branches}  ELSE\n    {other}\n  END IF;\n" if months else f"  {other}\n")
+            + "END"
+        )
+        if "$read$" in body:
+            raise RuntimeError("unexpected text in the verification query")
+        cursor.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace"
+            " AND p.proname LIKE %s",
+            [READ_FUNCTION_PREFIX.replace("_", r"\_") + "%"],
+        )
+        for (old,) in cursor.fetchall():
+            cursor.execute(f"DROP FUNCTION IF EXISTS {old}")
+        cursor.execute(
+            f"CREATE FUNCTION {name}(p_code text, p_number text) RETURNS TABLE ({columns})"
+            f" LANGUAGE plpgsql STABLE AS $read$\n{body}\n$read$"
+        )
+    return name
+
+
+def repr_month(month: str) -> str:
+    if not _MONTH_FORMAT.match(month):
+        raise RuntimeError(f"unexpected month of an invoice partition: {month!r}")
+    return f"'{month}'"
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from invoices import partitions
+from invoices import partitions, verification
 from invoices.models import Application, Invoice, InvoiceState, Transit, TransitKey, TransitSegment
 from invoices.services import application_issue
 
@@ -387,20 +387,35 @@ def test_invoice_pages_documents_and_verification_read_only_the_months_partition
         )
     assert r.status_code == 200 and r.json()["result"] == "genuine"
     for what, captured in reads.items():
+        if what == "check":
+            continue  # one call of the read function, below
         touched = partitions_touched(captured.captured_queries)
         assert touched and all(name.endswith("2026_09") for name in touched), (what, touched)
     # The check's statement names its month: its plan (the generic one too, the plan a prepared
     # statement settles on) holds that month's partitions alone, so PostgreSQL neither opens nor
     # locks another month's on a check, where pruning at run time opened every one of them.
-    planned: set[str] = set()
+    # The check is one call of the database's read function, whose branch for the month runs
+    # that month's statement: the statement of that branch is the one planned here.
+    assert [q["sql"] for q in reads["check"].captured_queries if q["sql"].startswith("EXECUTE")] == [
+        q["sql"] for q in reads["check"].captured_queries if "verify_" in q["sql"]
+    ]
+    sql, roles = verification._lookup_sql("postgresql")
+    branch = verification._with_values(sql, roles, ("p_code", "p_number", "'2026-09'"))
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_functiondef(%s::regprocedure)", [f"{verification.read_function_name()}(text, text)"]
+        )
+        assert f"IF m = '2026-09' THEN\n    RETURN QUERY {branch};" in cursor.fetchone()[0].replace("ELSIF", "IF")
+    planned: set[str] = set()
+    name, prepare = verification._statement(sql, roles, "2026-09")
+    name, prepare = f"t_{name}", prepare.replace(f"PREPARE {name}", f"PREPARE t_{name}", 1)  # not the check's own
+    with connection.cursor() as cursor:
+        cursor.execute(prepare)
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        for q in reads["check"].captured_queries:
-            if not q["sql"].startswith("EXECUTE"):
-                continue  # the counters' savepoints and fallbacks
-            cursor.execute("EXPLAIN (FORMAT JSON) " + q["sql"])
-            plan = cursor.fetchone()[0]
-            planned |= set(re.findall(r'"Relation Name": "([a-z_0-9]+)"', json.dumps(plan)))
+        cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name}(%s, %s)", [invoice.code, invoice.number])
+        plan = cursor.fetchone()[0]
+        planned |= set(re.findall(r'"Relation Name": "([a-z_0-9]+)"', json.dumps(plan)))
+        cursor.execute(f"DEALLOCATE {name}")
     planned = {name for name in planned if PARTITION.match(name)}
     assert planned and all(name.endswith("2026_09") for name in planned), planned
     # An id no invoice has: 404, read from no partition at all.
