@@ -359,11 +359,12 @@ def _fast_transit(item: Any, latest_exit: datetime) -> dict | None:
 def _by_keys(
     model, key: str, columns: tuple[str, ...], values, *, for_update: bool = False, months=None
 ) -> list[tuple]:
-    """Rows of ``model`` whose ``key`` is one of ``values`` (thousands of them), as tuples of
-    ``columns``. On PostgreSQL the values travel as one array parameter (``= ANY(%s)``): with
-    the driver's client-side binding, thousands of separate placeholders cost more to send
-    than the query costs to run. ``months``: only rows of those months (a partitioned table is
-    then read in those months' partitions alone)."""
+    """Rows of ``model`` whose ``key`` is one of ``values`` (thousands of them, all text or all
+    integers), as tuples of ``columns``. On PostgreSQL the values travel as one array parameter
+    written by ``bulk.array_literal`` (``= ANY(%s::text[])``): with the driver's client-side
+    binding, thousands of separate placeholders cost more to send than the query costs to run,
+    and its adaptation of a list quotes it element by element. ``months``: only rows of those
+    months (a partitioned table is then read in those months' partitions alone)."""
     values = list(values)
     if not values:
         return []
@@ -378,11 +379,15 @@ def _by_keys(
     q = connection.ops.quote_name
     sql = (
         f"SELECT {', '.join(q(fields[c]) for c in columns)} FROM {q(model._meta.db_table)} "  # noqa: S608 - our names
-        f"WHERE {q(fields[key])} = ANY(%s){' AND month = ANY(%s)' if months is not None else ''}"
+        f"WHERE {q(fields[key])} = ANY(%s::{'bigint' if type(values[0]) is int else 'text'}[])"
+        f"{' AND month = ANY(%s::text[])' if months is not None else ''}"
         f"{' FOR UPDATE' if for_update else ''}"
     )
+    params = [bulk.array_literal(values)]
+    if months is not None:
+        params.append(bulk.array_literal(sorted(months)))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [values] if months is None else [values, sorted(months)])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -631,23 +636,27 @@ def _copy_new_transits(new_rows, cards, sections, partner, now) -> None:
     )
     text = copy_text
     tail = f"{InvoiceState.OPEN}\t%s\t{partner.pk if partner else bulk.NULL}\t{now.isoformat()}\t{now.isoformat()}\n"
-    lines = []
-    months = []
-    for pk, (d, fp) in zip(ids, new_rows, strict=True):
-        local_exit = d["exit_time"].astimezone(SHANGHAI)
-        month = local_exit.strftime("%Y-%m")
-        months.append(month)
-        lines.append(
-            f"{pk}\t{text(d['transit_id'])}\t{cards[d['card_no']]}\t{text(d['plate'])}\t"
-            f"{d['plate_color']}\t{d['vehicle_class']}\t{text(d['entry_station'])}\t"
-            f"{d['entry_time'].isoformat()}\t{text(d['exit_station'])}\t{d['exit_time'].isoformat()}\t"
-            f"{d['fee']}\t{month}\t{local_exit.date().isoformat()}\t" + tail % fp
-        )
-    bulk.copy_lines(Transit._meta.db_table, transit_cols, "".join(lines))
+    months: list[str] = []
+
+    def trip_lines():
+        for pk, (d, fp) in zip(ids, new_rows, strict=True):
+            local_exit = d["exit_time"].astimezone(SHANGHAI)
+            month = local_exit.strftime("%Y-%m")
+            months.append(month)
+            yield (
+                f"{pk}\t{text(d['transit_id'])}\t{cards[d['card_no']]}\t{text(d['plate'])}\t"
+                f"{d['plate_color']}\t{d['vehicle_class']}\t{text(d['entry_station'])}\t"
+                f"{d['entry_time'].isoformat()}\t{text(d['exit_station'])}\t{d['exit_time'].isoformat()}\t"
+                f"{d['fee']}\t{month}\t{local_exit.date().isoformat()}\t" + tail % fp
+            )
+
+    # Each COPY is sent in pieces as its rows are made: the server writes the first rows while
+    # the rest are made (the two overlap on a machine of several cores).
+    bulk.copy_lines(Transit._meta.db_table, transit_cols, bulk.in_pieces(trip_lines()))
     bulk.copy_lines(
         TransitKey._meta.db_table,
         "transit_id, trip_id, month",
-        "".join(
+        bulk.in_pieces(
             f"{text(d['transit_id'])}\t{pk}\t{month}\n"
             for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
         ),
@@ -655,7 +664,7 @@ def _copy_new_transits(new_rows, cards, sections, partner, now) -> None:
     bulk.copy_lines(
         TransitSegment._meta.db_table,
         "transit_id, seq, section_id, operator_id, fee, month",
-        "".join(
+        bulk.in_pieces(
             f"{pk}\t{seq}\t{sections[s['section_code']][0]}\t{sections[s['section_code']][1]}\t{s['fee']}\t{month}\n"
             for pk, (d, _fp), month in zip(ids, new_rows, months, strict=True)
             for seq, s in enumerate(d["segments"], start=1)

@@ -43,3 +43,39 @@ def test_models_with_json_columns_never_go_to_copy():
 
 def test_nothing_to_write_touches_no_database():
     assert insert_dicts(Operator, []) == [] and insert_rows(Operator, ["code"], []) is None
+
+
+TRICKY = ['a"b', "c\\d", "x,y", "{z}", " lead", "NULL", "", "票根\u3000通行", 'end\\"', "tab\there"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's array text")
+@pytest.mark.django_db
+def test_an_array_literal_reads_back_as_the_values_it_was_written_from():
+    from piaogen.bulk import array_literal
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text[]", [array_literal(TRICKY)])
+        assert cursor.fetchone()[0] == TRICKY
+        cursor.execute("SELECT %s::bigint[]", [array_literal([3, 10**15, -7])])
+        assert cursor.fetchone()[0] == [3, 10**15, -7]
+        cursor.execute("SELECT cardinality(%s::text[])", [array_literal([])])
+        assert cursor.fetchone()[0] == 0
+    with pytest.raises(TypeError):
+        array_literal([1, "2"])
+    with pytest.raises(TypeError):
+        array_literal(["1", 2])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY")
+@pytest.mark.django_db
+def test_copy_lines_in_pieces_writes_every_row_once_in_order():
+    from piaogen.bulk import copy_lines, copy_text, in_pieces
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE piece_test (n int, t text)")
+        lines = (f"{n}\t{copy_text(TRICKY[n % len(TRICKY)])}\n" for n in range(2345))
+        pieces = list(in_pieces(lines, size=1000))
+        assert [p.count("\n") for p in pieces] == [1000, 1000, 345]  # whole rows a piece
+        copy_lines("piece_test", "n, t", iter(pieces))
+        cursor.execute("SELECT n, t FROM piece_test ORDER BY n")
+        assert cursor.fetchall() == [(n, TRICKY[n % len(TRICKY)]) for n in range(2345)]
