@@ -23,6 +23,7 @@ from bench import common, generate  # noqa: E402
 FULL = {
     "generate": ["generate.py", "--trips", "1000000", "--invoices", "1000000", "--user-trips", "5000"],
     "ingest": ["ingest.py", "--batches", "10", "--size", "5000"],
+    "segments_array": ["segments_array.py", "--batches", "8"],
     "issuing": ["issuing.py"],
     "issuing_profile": ["issuing_profile.py"],
     "render_pdf": ["render_pdf.py", "--n", "200", "--variants", "ours,noto-default"],
@@ -37,6 +38,7 @@ FULL = {
 SMOKE = {
     "generate": ["generate.py", "--trips", "2000", "--invoices", "2000", "--user-trips", "100"],
     "ingest": ["ingest.py", "--batches", "2", "--size", "200", "--cards", "50", "--workers", "1"],
+    "segments_array": ["segments_array.py", "--batches", "1", "--size", "100"],
     "issuing": ["issuing.py", "--apps", "2", "--trips", "4", "--monthly-apps", "1", "--monthly-trips", "8"],
     "issuing_profile": ["issuing_profile.py", "--apps", "2", "--trips", "4"],
     "render_pdf": ["render_pdf.py", "--n", "3", "--variants", "ours,noto-default"],
