@@ -42,10 +42,10 @@ partitions alone, where one reading the month at run time made PostgreSQL open a
 partition on each check (docs/performance.md, verification). On PostgreSQL both reads are one
 call of a function of the database (``install_read_function``: a branch per month of invoices,
 each with that month's statement), so a check waits for PostgreSQL once; where the function is
-missing (a database not migrated by this code) the two reads are made from here. The SQL is written by the ORM
-once per process, and the answer's JSON is built from the rows by the Invoice shape's one builder
-(``Record.as_json`` → ``invoices.shapes.invoice_shape``): compiling an ORM query and
-building model instances cost more than all the rest of a check.
+missing (a database not migrated by this code) the two reads are made from here. The SQL is
+written by the ORM once per process, and the answer's JSON is built from the rows by the
+Invoice shape's one builder (``Record.as_json`` → ``invoices.shapes.invoice_shape``): compiling
+an ORM query and building model instances cost more than all the rest of a check.
 """
 
 from __future__ import annotations
@@ -286,9 +286,9 @@ def find(code: str, number: str) -> Record | None:
     (``install_read_function``), or, without it, each read is a statement (the second one per
     month, with the month in its text so that it is planned against that month's partitions
     alone); either way a statement prepared once per connection (``_Prepared``), and Django's
-    health check (a ``SELECT 1`` before the first query of each
-    request) is left out: a connection the server closed fails the first read instead, which is
-    then made once more on a new connection — reads, so nothing can be done twice."""
+    health check (a ``SELECT 1`` before the first query of each request) is left out: a
+    connection the server closed fails the first read instead, which is then made once more on
+    a new connection — reads, so nothing can be done twice."""
     if connection.vendor != "postgresql":
         key_sql, key_roles = _key_sql(connection.vendor)
         with connection.cursor() as cursor:
@@ -462,7 +462,7 @@ def install_read_function(using: str = DEFAULT_DB_ALIAS) -> str | None:
         params = ("p_code", "p_number")
         branches = "".join(
             f"  {'IF' if i == 0 else 'ELSIF'} m = '{month}' THEN\n"
-            f"    RETURN QUERY {_with_values(sql, roles, (*params, repr_month(month)))};\n"
+            f"    RETURN QUERY {_with_values(sql, roles, (*params, _month_literal(month)))};\n"
             for i, month in enumerate(months)
         )
         other = f"RETURN QUERY {_with_values(sql, roles, (*params, 'm'))};"
@@ -491,7 +491,8 @@ def install_read_function(using: str = DEFAULT_DB_ALIAS) -> str | None:
     return name
 
 
-def repr_month(month: str) -> str:
+def _month_literal(month: str) -> str:
+    """``month`` as an SQL literal, once it is known to be a month (it names a partition)."""
     if not _MONTH_FORMAT.match(month):
         raise RuntimeError(f"unexpected month of an invoice partition: {month!r}")
     return f"'{month}'"
