@@ -1542,6 +1542,12 @@ def applications_sweep(*, now=None, stale_submitted=STALE_SUBMITTED, stale_issui
     Application.objects.filter(id__in=ids, status=Application.Status.ISSUING).update(
         status=Application.Status.SUBMITTED
     )
-    queued = sum(enqueue_issue(app_id) for app_id in ids)
+    # One message each (each keeps its own retries and redelivery), stopping at the first the
+    # broker refuses: the rest wait for the next run rather than each for the publish retries.
+    queued = enqueue_each(
+        "invoices.tasks.issue_application",
+        [(app_id,) for app_id in ids],
+        what=f"sweep: {len(ids)} applications: issuing",
+    )
     logger.info("sweep re-queued %d of %d applications", queued, len(ids))
     return queued

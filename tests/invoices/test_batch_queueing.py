@@ -30,8 +30,10 @@ class Broker:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list]] = []
         self.refuse_from: int | None = None
+        self.attempts = 0  # messages offered, refused ones included
 
     def send(self, producer, name, message, **options):
+        self.attempts += 1
         if self.refuse_from is not None and len(self.sent) >= self.refuse_from:
             raise OperationalError("[Errno 111] Connection refused")
         self.sent.append((message.headers["task"], list(message.body[0])))
@@ -159,3 +161,28 @@ def test_eager_the_fan_out_issues_every_application_of_the_batch(fleet):  # noqa
     assert r.status_code == 202, r.content
     statuses = Application.objects.filter(batch_id=r.json()["id"]).values_list("status", flat=True)
     assert list(statuses) == ["issued"] * 3
+
+
+@pytest.mark.django_db
+def test_a_broker_that_fails_during_the_sweep_is_not_asked_again_for_each_application(fleet, broker, caplog):  # noqa: F811
+    """The sweep re-queues up to 1,000 applications a run: once the broker refuses one, the
+    rest are left for the next run, instead of each waiting out the publish retries in turn."""
+    broker.refuse_from = 0
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        r = fleet.user.post(BATCHES, body(fleet), format="json")
+    waiting = submitted(r.json()["id"])
+    assert len(waiting) == 3 and broker.sent == []
+
+    broker.refuse_from, broker.attempts = 1, 0  # the broker takes one message, then goes away
+    later = timezone.now() + services.STALE_SUBMITTED + timedelta(seconds=1)
+    with caplog.at_level(logging.WARNING, logger="piaogen.queueing"):
+        assert services.applications_sweep(now=later) == 1
+    assert broker.attempts == 2  # the one taken and the one refused; the third was not offered
+    assert [args for _name, args in broker.sent] == [[waiting[0]]]
+    assert "sweep: 3 applications: issuing: 2 of 3 could not be queued" in caplog.text
+    assert submitted(r.json()["id"]) == waiting  # nothing lost: the next run takes them
+
+    broker.refuse_from = None
+    del broker.sent[:]
+    assert services.applications_sweep(now=later + services.STALE_SUBMITTED) == 3
+    assert sorted(args[0] for _name, args in broker.sent) == waiting
