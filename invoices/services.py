@@ -1387,11 +1387,12 @@ def application_issue(*, application_id: int) -> Application | None:
     try:
         with transaction.atomic():
             try:
-                # What every kind of application needs; a title change reads its original when
-                # it gets to it (a join less for all the others).
+                # What every kind of application needs (the user for the language of their
+                # message, ISSUED_HOOKS); a title change reads its original when it gets to it
+                # (a join less for all the others).
                 app = (
                     Application.objects.select_for_update(of=("self",))
-                    .select_related("title", "card__issuer")
+                    .select_related("title", "card__issuer", "user")
                     .get(pk=application_id)
                 )
             except Application.DoesNotExist:

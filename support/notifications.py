@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from piaogen.errors import ServiceError
-from piaogen.i18n import languages_of, speaking_to
+from piaogen.i18n import languages_of, speaking, speaking_to
 from piaogen.masking import mask_text
 from piaogen.templatetags.money import fen_to_yuan
 
@@ -297,7 +297,8 @@ def on_issued(app, invoices: list[dict]) -> None:
 
     normal = [i["total"] for i in invoices if not i["red"]]
     red = [i["total"] for i in invoices if i["red"]]
-    with speaking_to(app.user_id):
+    # issuing reads the user with the application: their language without a query of its own
+    with speaking(app.user) if Application.user.is_cached(app) else speaking_to(app.user_id):
         if app.kind == Application.Kind.REVERSAL:
             title, body = issued_text(app, count=0, total=sum(red), reversed_count=len(red))
         else:

@@ -209,7 +209,7 @@ def test_the_documents_message_counts_its_invoices_instead_of_listing_them(monke
 STATEMENTS = [
     "claim: the application, its history row and event (a transaction of its own)",
     "BEGIN",
-    "the application, locked, with its title, card and issuer",
+    "the application, locked, with its title, card, issuer and user",
     "the trips locked and marked invoiced",
     "the trips' segments, sections and operators (planning)",
     "the shares live invoices cover (planning)",
@@ -222,8 +222,7 @@ STATEMENTS = [
     "the issue day",
     "COPY of the lines",
     "SAVEPOINT of the message hook",
-    "the user's language",
-    "the message",
+    "the message (in the user's language, read with the application)",
     "RELEASE SAVEPOINT",
     "the summary sheet's number",
     "the application issued, its history row and event",
@@ -257,7 +256,7 @@ def statements():
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("trips", [1, 20])
 def test_an_application_costs_a_fixed_number_of_statements(world, no_queue, monkeypatch, trips):
-    """The count is asserted so that it cannot grow back unnoticed: 21 statements, a
+    """The count is asserted so that it cannot grow back unnoticed: 20 statements, a
     transaction for the claim and one for the issuing, however many trips."""
     push(world, 1, prefix="W")
     services.application_issue(application_id=submit(world))  # the counters exist from now on

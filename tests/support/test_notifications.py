@@ -87,6 +87,22 @@ def test_a_title_change_is_told_with_its_new_invoices(world, django_capture_on_c
     assert f"重新开具 {count} 张" in notice.body
 
 
+def test_an_issued_application_is_told_in_the_language_its_user_chose(world, django_capture_on_commit_callbacks):
+    """Issuing reads the user with the application: the message speaks their language without
+    a query of its own (tests/invoices/test_issuing_statements.py counts the statements)."""
+    type(world.user).objects.filter(pk=world.user.pk).update(language="en")
+    title = world.app.post("/api/v1/app/titles", {"kind": "personal", "name": "王小明"}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = world.app.post(
+            f"/api/v1/app/applications/{world.application['id']}/title-change", {"title_id": title["id"]}, format="json"
+        )
+    assert r.status_code == 202, r.content
+    notice = Notification.objects.get(application_id=r.json()["id"])
+    assert notice.title == f"{PLATE_A}: title change completed" and "换票" not in notice.body
+    # the other user chose nothing: their messages stay in zh-hans
+    assert "已开具" in notices(world.other, "invoices_issued")[0].title
+
+
 def test_a_failed_application_is_told_with_its_reason_masked(world, django_capture_on_commit_callbacks):
     world.clearing.post(
         "/api/v1/partner/transits",
