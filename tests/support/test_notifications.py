@@ -74,14 +74,19 @@ def test_an_issued_application_is_told_with_plate_month_count_and_total(world):
     assert [n.application_id for n in notices(world.other)] == [world.other_application["id"]]
 
 
-def test_a_title_change_is_told_with_its_new_invoices(world, django_capture_on_commit_callbacks):
+def title_changed(world, capture) -> Notification:
+    """The user's application changed to a new personal title and issued; its message."""
     title = world.app.post("/api/v1/app/titles", {"kind": "personal", "name": "王小明"}, format="json").json()
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture(execute=True):
         r = world.app.post(
             f"/api/v1/app/applications/{world.application['id']}/title-change", {"title_id": title["id"]}, format="json"
         )
     assert r.status_code == 202, r.content
-    notice = Notification.objects.get(application_id=r.json()["id"])
+    return Notification.objects.get(application_id=r.json()["id"])
+
+
+def test_a_title_change_is_told_with_its_new_invoices(world, django_capture_on_commit_callbacks):
+    notice = title_changed(world, django_capture_on_commit_callbacks)
     count = len(world.application["invoices"])
     assert "换票已完成" in notice.title and f"红冲原发票 {count} 张" in notice.body
     assert f"重新开具 {count} 张" in notice.body
@@ -91,13 +96,7 @@ def test_an_issued_application_is_told_in_the_language_its_user_chose(world, dja
     """Issuing reads the user with the application: the message speaks their language without
     a query of its own (tests/invoices/test_issuing_statements.py counts the statements)."""
     type(world.user).objects.filter(pk=world.user.pk).update(language="en")
-    title = world.app.post("/api/v1/app/titles", {"kind": "personal", "name": "王小明"}, format="json").json()
-    with django_capture_on_commit_callbacks(execute=True):
-        r = world.app.post(
-            f"/api/v1/app/applications/{world.application['id']}/title-change", {"title_id": title["id"]}, format="json"
-        )
-    assert r.status_code == 202, r.content
-    notice = Notification.objects.get(application_id=r.json()["id"])
+    notice = title_changed(world, django_capture_on_commit_callbacks)
     assert notice.title == f"{PLATE_A}: title change completed" and "换票" not in notice.body
     # the other user chose nothing: their messages stay in zh-hans
     assert "已开具" in notices(world.other, "invoices_issued")[0].title
