@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from invoices import partitions, verification
 from invoices.models import Invoice, InvoiceKey
@@ -138,3 +139,18 @@ def test_a_function_dropped_under_a_running_process_costs_no_failed_check(api, i
         assert verification._Prepared.function_on[connection.connection] is False
     finally:
         verification.install_read_function()
+
+
+@pytest.mark.django_db
+def test_a_check_prepared_before_the_function_was_written_again_reads_the_new_one(api, issued):  # noqa: F811
+    """A month's partitions created while the site runs write the function again (dropped and
+    created): a connection that prepared its call before goes on calling it, one query a check."""
+    assert api.get(URL, params(issued), REMOTE_ADDR="10.74.0.1").json()["result"] == "genuine"
+    names = set(verification._Prepared.on[connection.connection])
+    partitions.ensure(["2032-02"])
+    assert "IF m = '2032-02' THEN" in definition().replace("ELSIF", "IF")
+    with CaptureQueriesContext(connection) as captured:
+        r = api.get(URL, params(issued), REMOTE_ADDR="10.74.0.2")
+    assert r.status_code == 200 and r.json()["result"] == "genuine"
+    assert [q["sql"][:7] for q in captured.captured_queries if "verify_" in q["sql"]] == ["EXECUTE"]
+    assert set(verification._Prepared.on[connection.connection]) == names  # nothing prepared again
